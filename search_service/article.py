@@ -1,0 +1,44 @@
+"""The Article record: the one thing passed between the pipeline's stages."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as the normaliser made it from a page."""
+
+    url: str
+    canonical_url: str
+    title: str
+    body: str
+    published: datetime | None = None
+    modified: datetime | None = None
+    authors: tuple[str, ...] = field(default_factory=tuple)
+    source: str = ""
+    language: str = ""
+    summary: str = ""
+    fetched_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        """The article's stable id, derived from its canonical URL."""
+        return article_id(self.canonical_url)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the article as JSON-ready data (dates as ISO 8601 strings)."""
+        data = asdict(self)
+        data["authors"] = list(self.authors)
+        for key in ("published", "modified", "fetched_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value else None
+        return data
+
+
+def article_id(canonical_url: str) -> str:
+    """Return the short stable id of the article at `canonical_url`."""
+    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,242 @@
+"""The command line: `news-search ingest | extract | serve | demo | stats`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from search_service import __version__, config
+from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
+from search_service.index import (
+    IndexBusy,
+    IndexMissing,
+    IndexVersionError,
+    index_stats,
+    open_index,
+)
+from search_service.ingest import IngestSummary, extract_pages, ingest
+
+log = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message says why."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (CommandError, InputError, IndexMissing, IndexBusy, IndexVersionError, OSError) as exc:
+        print(f"news-search {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Declare the commands and their options."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--index", type=Path, default=config.default_index_dir(), metavar="DIR",
+        help=f"index directory (default: ${config.INDEX_ENV} or '{config.DEFAULT_INDEX}')")
+    parser = argparse.ArgumentParser(
+        prog="news-search", description="Self-hosted news search: ingest, search, serve.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cmd = commands.add_parser(
+        "ingest", parents=[common], help="index saved pages and WARC files",
+        description="Index saved article pages (.html, .htm, .html.gz, directories of them) "
+                    "and WARC files (.warc, .warc.gz). Exits 1 if any page could not be read.")
+    cmd.add_argument("paths", nargs="+", metavar="PATH")
+    cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
+                     help="articles per commit (default: %(default)s)")
+    cmd.set_defaults(func=cmd_ingest)
+
+    cmd = commands.add_parser(
+        "extract", parents=[common], help="show what the normaliser makes of pages",
+        description="Print the fields the normaliser extracts from pages, without indexing.")
+    cmd.add_argument("paths", nargs="+", metavar="PATH")
+    cmd.add_argument("--url", default="", help="the URL the saved HTML page came from")
+    cmd.add_argument("--json", action="store_true", help="one JSON object a line")
+    cmd.set_defaults(func=cmd_extract)
+
+    cmd = commands.add_parser(
+        "serve", parents=[common], help="serve the search page and JSON API",
+        description="Serve the web page and JSON API with the waitress WSGI server.")
+    _add_server_options(cmd)
+    cmd.set_defaults(func=cmd_serve)
+
+    cmd = commands.add_parser(
+        "demo", parents=[common], help="index the bundled sample (if empty) and serve it",
+        description="Index the bundled sample of Reuters-21578 stories if the index is empty, "
+                    "then serve it.")
+    _add_server_options(cmd)
+    cmd.set_defaults(func=cmd_demo)
+
+    cmd = commands.add_parser(
+        "stats", parents=[common], help="what the index holds",
+        description="Articles indexed, per source, and the date range covered.")
+    cmd.add_argument("--json", action="store_true", help="print JSON")
+    cmd.set_defaults(func=cmd_stats)
+    return parser
+
+
+def _add_server_options(cmd: argparse.ArgumentParser) -> None:
+    """Add --host, --port and --threads to a serving command."""
+    cmd.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default: %(default)s)")
+    cmd.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    cmd.add_argument("--threads", type=_positive_int, default=8,
+                     help="worker threads (default: %(default)s)")
+
+
+def _positive_int(text: str) -> int:
+    """Parse a positive integer option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    """Parse a TCP port option (0 picks a free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Index the given paths and print a summary."""
+    check_paths(args.paths)
+    ix = open_index(args.index, create=True)
+    summary = _ingest_with_progress(ix, args.paths, args.batch)
+    print_summary(summary)
+    return 1 if summary.failed else 0
+
+
+def _ingest_with_progress(ix, paths, batch: int) -> IngestSummary:
+    """Run ingest with a progress bar on stderr."""
+    with tqdm(desc="Indexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
+        return ingest(ix, paths, batch=batch, on_page=bar.update)
+
+
+def print_summary(summary: IngestSummary) -> None:
+    """Print what an ingest did: indexed, rejected with reasons, failed with causes."""
+    print(f"{summary.pages} pages read: {summary.indexed} indexed, "
+          f"{sum(summary.rejected.values())} rejected, {len(summary.failed)} failed")
+    for reason, count in summary.rejected.most_common():
+        print(f"  rejected {count}: {reason}")
+    for origin, message in summary.failed[:20]:
+        print(f"  failed: {origin}: {message}")
+    if len(summary.failed) > 20:
+        print(f"  … and {len(summary.failed) - 20} more failures")
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Print the normaliser's output for each page."""
+    files = expand(check_paths(args.paths))
+    failed = 0
+    for item in extract_pages(read_pages(files, base_url=args.url)):
+        if isinstance(item, PageError):
+            failed += 1
+            print(f"news-search extract: {item.origin}: {item.message}", file=sys.stderr)
+            continue
+        page, extraction = item
+        data = {"origin": page.origin, **extraction.article.to_json(),
+                "rejected": extraction.rejected}
+        if args.json:
+            print(json.dumps(data, ensure_ascii=False))
+        else:
+            print_extraction(data)
+    return 1 if failed else 0
+
+
+def print_extraction(data: dict) -> None:
+    """Print one extraction for people: the fields, then the body."""
+    for key in ("origin", "url", "canonical_url", "title", "published", "modified", "authors",
+                "source", "language", "rejected"):
+        value = data[key]
+        if isinstance(value, list):
+            value = ", ".join(value)
+        print(f"{key:>14}: {value if value not in (None, '') else '-'}")
+    print()
+    print(data["body"])
+    print("\n" + "-" * 72)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the app with waitress until interrupted."""
+    serve(args.index, args.host, args.port, args.threads)
+    return 0
+
+
+def serve(index_dir: Path, host: str, port: int, threads: int) -> None:
+    """Run the production WSGI server for the app over `index_dir`."""
+    from waitress import create_server
+
+    from search_service.web import create_app
+
+    app = create_app({"INDEX_DIR": str(index_dir)})
+    server = create_server(app, host=host, port=port, threads=threads)
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"Serving {index_dir} on http://{shown_host}:{server.effective_port}/ "
+          "(Ctrl-C to stop)", flush=True)
+    server.run()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Index the bundled sample if the index is empty, then serve."""
+    if not config.SAMPLE_WARC.exists():
+        raise CommandError(f"the bundled sample is missing: {config.SAMPLE_WARC}")
+    ix = open_index(args.index, create=True)
+    with ix.searcher() as searcher:
+        count = searcher.doc_count()
+    if count == 0:
+        print(f"Indexing the bundled sample ({config.SAMPLE_WARC.name}) into {args.index} …",
+              flush=True)
+        print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC], config.COMMIT_EVERY))
+    else:
+        print(f"{args.index} already holds {count} articles; serving them.", flush=True)
+    serve(args.index, args.host, args.port, args.threads)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print articles indexed, per source, and the date range."""
+    stats = index_stats(open_index(args.index))
+    first = stats.first_published.date().isoformat() if stats.first_published else None
+    last = stats.last_published.date().isoformat() if stats.last_published else None
+    if args.json:
+        print(json.dumps({"articles": stats.articles, "first_published": first,
+                          "last_published": last, "sources": stats.sources}, indent=2))
+        return 0
+    print(f"index:     {args.index}")
+    print(f"articles:  {stats.articles}")
+    print(f"published: {first or '-'} to {last or '-'}")
+    print("sources:")
+    for source, count in stats.sources.items():
+        print(f"  {count:>8}  {source or '(unknown)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Saved pages and WARC archives on disk → Page records for the normaliser."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+log = logging.getLogger(__name__)
+
+HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class InputError(Exception):
+    """A path given to ingest or extract cannot be read as pages."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched or saved page: raw bytes with where and when it came from."""
+
+    url: str
+    html: bytes
+    fetched_at: datetime
+    origin: str
+
+
+@dataclass(frozen=True)
+class PageError:
+    """A page (or WARC record) that could not be read, and why."""
+
+    origin: str
+    message: str
+
+
+def check_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Validate input paths up front; raise InputError naming the first bad one."""
+    checked = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        if path.is_file() and not _suffix_ok(path):
+            expected = ", ".join(HTML_SUFFIXES + WARC_SUFFIXES)
+            raise InputError(f"{path}: unsupported file type (expected {expected})")
+        checked.append(path)
+    return checked
+
+
+def _suffix_ok(path: Path) -> bool:
+    """Tell whether `path` names a page or WARC file by its suffix."""
+    name = path.name.lower()
+    return name.endswith(HTML_SUFFIXES) or name.endswith(WARC_SUFFIXES)
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories into their page and WARC files, sorted, recursively."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and _suffix_ok(p)))
+        else:
+            files.append(path)
+    return files
+
+
+def read_pages(files: Iterable[Path], base_url: str = "") -> Iterator[Page | PageError]:
+    """Yield every page in `files`: one per HTML file, one per WARC HTML response record."""
+    for path in files:
+        name = path.name.lower()
+        if name.endswith(WARC_SUFFIXES):
+            yield from _warc_pages(path)
+        else:
+            yield _html_page(path, base_url)
+
+
+def _html_page(path: Path, base_url: str) -> Page | PageError:
+    """Read one saved HTML page (gzipped or not)."""
+    try:
+        data = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        return PageError(str(path), f"cannot read: {exc}")
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    url = base_url or path.resolve().as_uri()
+    return Page(url=url, html=data, fetched_at=mtime, origin=str(path))
+
+
+def _warc_pages(path: Path) -> Iterator[Page | PageError]:
+    """Yield the HTML response records of one WARC file."""
+    try:
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type != "response":
+                    continue
+                url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                origin = f"{path}#{url}"
+                ctype = (record.http_headers.get_header("Content-Type") or "").lower() if (
+                    record.http_headers) else ""
+                if ctype and not ctype.startswith(HTML_TYPES):
+                    continue
+                try:
+                    data = record.content_stream().read()
+                except Exception as exc:  # a damaged record must not stop the rest
+                    yield PageError(origin, f"cannot decode record: {exc}")
+                    continue
+                yield Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        yield PageError(str(path), f"cannot read WARC: {exc}")
+
+
+def _warc_date(record) -> datetime:
+    """Return a WARC record's date as an aware datetime (now if missing or bad)."""
+    raw = record.rec_headers.get_header("WARC-Date") or ""
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(timezone.utc)

@@ -1,0 +1,30 @@
+"""The web layer: create_app() builds the Flask app serving the search page and JSON API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from search_service import config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then `test_config`."""
+    app = Flask(
+        __name__,
+        template_folder=str(config.TEMPLATE_DIR),
+        static_folder=str(config.STATIC_DIR),
+    )
+    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()), JSON_SORT_KEYS=False)
+    if test_config:
+        app.config.update(test_config)
+    app.config["INDEX_DIR"] = str(Path(app.config["INDEX_DIR"]))
+
+    from search_service.web import api, errors, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    return app

@@ -1,0 +1,75 @@
+"""Request → data: the functions that feed both the HTML pages and the JSON API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, request, url_for
+from whoosh.index import Index
+
+from search_service import config, search
+from search_service.index import IndexMissing, index_exists, open_index
+
+INDEX_KEY = "news_search.index"
+
+
+def get_index() -> Index | None:
+    """Return the app's index, opened once and shared by requests; None while none exists."""
+    ix = current_app.extensions.get(INDEX_KEY)
+    if ix is None:
+        path = Path(current_app.config["INDEX_DIR"])
+        if not index_exists(path):
+            return None
+        ix = current_app.extensions[INDEX_KEY] = open_index(path)
+    return ix
+
+
+def require_index() -> Index:
+    """Return the index or raise IndexMissing (a 404 on article routes)."""
+    ix = get_index()
+    if ix is None:
+        raise IndexMissing("the index is empty")
+    return ix
+
+
+def int_arg(name: str, default: int) -> int:
+    """Read an integer query-string argument; raise QueryError if it is not one."""
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise search.QueryError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def search_data(endpoint: str) -> dict[str, Any]:
+    """Run the search the request asks for; add prev/next links to `endpoint`."""
+    q = request.args.get("q", "")
+    page = int_arg("page", 1)
+    per_page = int_arg("per_page", config.DEFAULT_PER_PAGE)
+    sort = request.args.get("sort", "relevance") or "relevance"
+    search.check_paging(page, per_page, sort)
+    ix = get_index()
+    if ix is None:
+        data = {"query": q, "total": 0, "page": page, "per_page": per_page, "sort": sort,
+                "took_ms": 0.0, "results": []}
+    else:
+        data = search.search(ix, q, page=page, per_page=per_page, sort=sort)
+    data["next"] = data["prev"] = None
+    link_args = {"q": q, "per_page": per_page, "sort": sort}
+    if page * per_page < data["total"] and page < config.MAX_PAGE:
+        data["next"] = url_for(endpoint, page=page + 1, **link_args)
+    if page > 1:
+        data["prev"] = url_for(endpoint, page=page - 1, **link_args)
+    return data
+
+
+def article_count() -> int:
+    """Return how many articles the index holds (0 if there is no index)."""
+    ix = get_index()
+    if ix is None:
+        return 0
+    with ix.searcher() as searcher:
+        return searcher.doc_count()

@@ -1,0 +1,46 @@
+"""Error handling: one JSON error shape for /api, friendly HTML pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from search_service.index import IndexMissing, IndexVersionError
+from search_service.search import NotFound, QueryError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, message: str):
+    """Return the error as JSON under /api, as a friendly page elsewhere."""
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"status": status, "message": message}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    """Install the app's error handlers."""
+
+    @app.errorhandler(QueryError)
+    def bad_query(exc: QueryError):
+        return error_response(400, str(exc))
+
+    @app.errorhandler(NotFound)
+    @app.errorhandler(IndexMissing)
+    def not_found(exc: Exception):
+        return error_response(404, str(exc))
+
+    @app.errorhandler(IndexVersionError)
+    def wrong_version(exc: IndexVersionError):
+        return error_response(503, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def server_error(exc: Exception):
+        log.exception("unhandled error on %s", request.path)
+        return error_response(500, "internal error: the server could not answer this request")

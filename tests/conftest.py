@@ -1,0 +1,52 @@
+"""Shared fixtures: fixture pages, a real Whoosh index in a temp dir, the real Flask app."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from search_service.index import open_index
+from search_service.ingest import ingest
+from search_service.web import create_app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = FIXTURES / "pages"
+SMALL_WARC = FIXTURES / "wire-sample.warc.gz"
+SEED_URL = "https://dispatch.example/world/nato-ukraine-military-involvement"
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory) -> Path:
+    """An index of the small WARC and the article fixture pages, built once."""
+    path = tmp_path_factory.mktemp("index")
+    summary = ingest(open_index(path, create=True), [SMALL_WARC, PAGES])
+    assert summary.indexed == 27 and not summary.failed
+    return path
+
+
+@pytest.fixture
+def index_dir(built_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the built index that a test may change."""
+    copy = tmp_path / "index"
+    shutil.copytree(built_index, copy)
+    return copy
+
+
+@pytest.fixture
+def ix(index_dir: Path):
+    """The opened Whoosh index of `index_dir`."""
+    return open_index(index_dir)
+
+
+@pytest.fixture
+def app(index_dir: Path):
+    """The real app over a copy of the built index."""
+    return create_app({"TESTING": True, "INDEX_DIR": str(index_dir)})
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
