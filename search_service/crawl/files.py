@@ -113,6 +113,10 @@ def _warc_pages(path: Path) -> Iterator[Page | PageError]:
                 except Exception as exc:  # a damaged record must not stop the rest
                     yield PageError(origin, f"cannot decode record: {exc}")
                     continue
+                missing = getattr(record.raw_stream, "limit", 0)
+                if missing:
+                    yield PageError(origin, f"torn record: {missing} bytes missing")
+                    continue
                 yield Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin)
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
         yield PageError(str(path), f"cannot read WARC: {exc}")

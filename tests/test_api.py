@@ -1,0 +1,116 @@
+"""The JSON API through the Flask test client: every endpoint and every error path."""
+
+from __future__ import annotations
+
+import pytest
+
+from search_service.article import article_id
+from search_service.web import create_app
+from tests.conftest import SEED_URL
+
+HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
+
+
+def test_health(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "articles": 27}
+
+
+def test_search_payload(client):
+    response = client.get("/api/search?q=oil&per_page=1")
+    data = response.get_json()
+    assert data.pop("took_ms") >= 0
+    assert data == {
+        "query": "oil",
+        "total": 2,
+        "page": 1,
+        "per_page": 1,
+        "sort": "relevance",
+        "results": [{
+            "id": HOSTILE_ID,
+            "url": "https://hostile.example/news/oil-gas",
+            "title": "Oil & gas: <script>alert(1)</script> prices",
+            "title_html": "<mark>Oil</mark> &amp; gas: &lt;script&gt;alert(1)&lt;/script&gt; "
+                          "prices",
+            "snippet_html": "Traders said <mark>oil</mark> &amp; gas prices rose after a report "
+                            "that read &lt;script … that shows this text. Analysts expect "
+                            "<mark>oil</mark> demand to keep rising through the summer as "
+                            "refineries …",
+            "published": "2023-07-12T09:00:00+00:00",
+            "source": "Hostile <b>Herald</b>",
+        }],
+        "next": "/api/search?page=2&q=oil&per_page=1&sort=relevance",
+        "prev": None,
+    }
+
+
+def test_next_links_walk_all_results(client):
+    url, seen = "/api/search?q=said&per_page=4&sort=newest", []
+    while url:
+        data = client.get(url).get_json()
+        seen += [r["id"] for r in data["results"]]
+        url = data["next"]
+    assert len(seen) == len(set(seen)) == data["total"] > 8
+
+
+def test_prev_link(client):
+    data = client.get("/api/search?q=said&per_page=2&page=2").get_json()
+    assert data["prev"] == "/api/search?page=1&q=said&per_page=2&sort=relevance"
+
+
+def test_article(client):
+    data = client.get(f"/api/articles/{article_id(SEED_URL)}").get_json()
+    assert data["canonical_url"] == SEED_URL
+    assert data["published"] == "2023-07-10T06:30:00+00:00"
+    assert data["modified"] == "2023-07-10T10:05:00+00:00"
+    assert data["source"] == "Northern Dispatch"
+    assert data["language"] == "en"
+    assert "No time to read?" not in data["body"]
+
+
+def test_related(client):
+    seed = article_id(SEED_URL)
+    data = client.get(f"/api/articles/{seed}/related?limit=2").get_json()
+    assert data["id"] == seed
+    assert len(data["results"]) == 2
+    assert data["results"][0]["id"] == article_id("https://balticwire.example/2023/07/nato-ukraine")
+    assert set(data["results"][0]) == {"id", "url", "title", "title_html", "snippet_html",
+                                       "published", "source"}
+
+
+@pytest.mark.parametrize("url, status, message", [
+    ("/api/search?q=((((", 400,
+     "cannot parse query '((((': it has no searchable words (only operators, punctuation or "
+     "stop words)"),
+    ("/api/search?q=oil&page=abc", 400, "page must be an integer, not 'abc'"),
+    ("/api/search?q=oil&page=0", 400, "page must be between 1 and 1000"),
+    ("/api/search?q=oil&per_page=101", 400, "per_page must be between 1 and 100"),
+    ("/api/search?q=oil&per_page=-1", 400, "per_page must be between 1 and 100"),
+    ("/api/search?q=oil&sort=best", 400, "sort must be one of: relevance, newest"),
+    ("/api/articles/0123456789abcdef", 404, "no article with id '0123456789abcdef'"),
+    ("/api/articles/0123456789abcdef/related", 404, "no article with id '0123456789abcdef'"),
+    (f"/api/articles/{HOSTILE_ID}/related?limit=x", 400, "limit must be an integer, not 'x'"),
+    (f"/api/articles/{HOSTILE_ID}/related?limit=51", 400, "limit must be between 1 and 50"),
+    ("/api/nowhere", 404,
+     "The requested URL was not found on the server. If you entered the URL manually please "
+     "check your spelling and try again."),
+])
+def test_errors_have_one_json_shape(client, url, status, message):
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.get_json() == {"error": {"status": status, "message": message}}
+
+
+def test_wrong_method_is_a_json_405(client):
+    response = client.post("/api/search?q=oil")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["status"] == 405
+
+
+def test_without_an_index_search_is_empty_and_articles_404(tmp_path):
+    client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "none")}).test_client()
+    assert client.get("/api/health").get_json() == {"status": "ok", "articles": 0}
+    data = client.get("/api/search?q=oil").get_json()
+    assert (data["total"], data["results"], data["next"]) == (0, [], None)
+    assert client.get("/api/articles/abc").status_code == 404

@@ -1,0 +1,177 @@
+"""The command line, in process and as real subprocesses (serve, demo) queried over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from search_service.cli import main
+from search_service.index import open_index
+from tests.conftest import PAGES, SEED_URL, SMALL_WARC
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in process; return exit status, stdout and stderr."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def count(index: Path) -> int:
+    """Return the number of articles in the index at `index`."""
+    with open_index(index).searcher() as searcher:
+        return searcher.doc_count()
+
+
+def test_ingest_html_and_warc_then_again_updates_instead_of_duplicating(capsys, tmp_path):
+    index = tmp_path / "ix"
+    status, out, err = run(capsys, "ingest", "--index", str(index), str(SMALL_WARC), str(PAGES))
+    assert status == 0
+    assert out.splitlines() == [
+        "28 pages read: 27 indexed, 1 rejected, 0 failed",
+        "  rejected 1: too little text",
+    ]
+    assert "Indexing" in err  # the progress bar
+    status, out, _ = run(capsys, "ingest", "--index", str(index), str(PAGES / "seed_jsonld.html"))
+    assert (status, out.splitlines()[0]) == (0, "1 pages read: 1 indexed, 0 rejected, 0 failed")
+    assert count(index) == 27
+
+
+def test_ingest_gzipped_page_and_reports_broken_ones(capsys, tmp_path):
+    import gzip
+    good = tmp_path / "seed.html.gz"
+    good.write_bytes(gzip.compress((PAGES / "seed_meta.html").read_bytes()))
+    broken = tmp_path / "broken.html.gz"
+    broken.write_bytes(b"not gzip at all")
+    status, out, _ = run(capsys, "ingest", "--index", str(tmp_path / "ix"), str(tmp_path))
+    assert status == 1
+    assert out.splitlines()[0] == "2 pages read: 1 indexed, 0 rejected, 1 failed"
+    assert re.search(r"failed: .*broken\.html\.gz: cannot read: ", out)
+    assert count(tmp_path / "ix") == 1
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing.html", "missing.html: no such file or directory"),
+    ("notes.txt", "notes.txt: unsupported file type (expected .html, .htm, .html.gz, .htm.gz, "
+                  ".warc, .warc.gz)"),
+])
+def test_ingest_bad_path_fails_clearly_and_leaves_index_alone(capsys, tmp_path, name, message):
+    (tmp_path / "notes.txt").write_text("hello")
+    index = tmp_path / "ix"
+    run(capsys, "ingest", "--index", str(index), str(PAGES / "seed_meta.html"))
+    status, out, err = run(capsys, "ingest", "--index", str(index), str(tmp_path / name))
+    assert status == 1
+    assert err.strip().startswith("news-search ingest: error: ")
+    assert err.strip().endswith(message)
+    assert count(index) == 1
+
+
+def test_bad_option_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", "99999"])
+    assert exit_.value.code == 2
+    assert "port out of range: 99999" in capsys.readouterr().err
+
+
+def test_extract_json_gives_each_warc_record_its_url(capsys):
+    status, out, _ = run(capsys, "extract", "--json", str(SMALL_WARC))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and len(rows) == 24
+    assert {"url", "canonical_url", "title", "body", "published", "authors", "source",
+            "language", "rejected"} <= set(rows[0])
+    assert rows[0]["url"] == "https://wireledger.example/1987/02/26/bahia-cocoa-review-1"
+    assert rows[0]["published"] == "1987-02-26T15:01:01+00:00"
+    assert all(r["rejected"] is None and r["source"] == "The Wire Ledger" for r in rows)
+
+
+def test_extract_url_option_and_rejection(capsys):
+    status, out, _ = run(capsys, "extract", "--json", "--url", "https://dispatch.example/world",
+                         str(PAGES / "section_front.html"))
+    row = json.loads(out)
+    assert (status, row["url"], row["rejected"]) == (
+        0, "https://dispatch.example/world", "too little text (65 chars, need 200)")
+
+
+def test_extract_plain_text(capsys):
+    status, out, _ = run(capsys, "extract", str(PAGES / "seed_jsonld.html"))
+    assert status == 0
+    assert f"canonical_url: {SEED_URL}" in out
+    assert "authors: Marta Kowalska, Jonas Petrauskas" in out
+
+
+def test_stats(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWS_SEARCH_INDEX", str(tmp_path / "env-ix"))
+    run(capsys, "ingest", str(SMALL_WARC), str(PAGES))
+    status, out, _ = run(capsys, "stats", "--json")
+    assert status == 0
+    assert json.loads(out) == {
+        "articles": 27,
+        "first_published": "1987-02-26",
+        "last_published": "2023-07-12",
+        "sources": {"The Wire Ledger": 24, "Baltic Wire": 1, "Hostile <b>Herald</b>": 1,
+                    "Northern Dispatch": 1},
+    }
+
+
+def test_stats_without_index_fails_clearly(capsys, tmp_path):
+    status, _, err = run(capsys, "stats", "--index", str(tmp_path / "none"))
+    assert status == 1
+    assert "no index at" in err
+
+
+def start(argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a serving command on a free port; return the process and its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search_service.cli", *argv, "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:\d+/)", line)
+        if match:
+            return proc, match.group(1)
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read()}")
+    proc.kill()
+    raise AssertionError("server did not start in time")
+
+
+def get_json(url: str) -> dict:
+    """GET a URL over real HTTP and decode its JSON."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_serve_answers_over_http(built_index):
+    proc, base = start(["serve", "--index", str(built_index)])
+    try:
+        assert get_json(base + "api/health") == {"status": "ok", "articles": 27}
+        data = get_json(base + "api/search?q=nato")
+        assert data["total"] == 2 and "<mark>NATO</mark>" in data["results"][0]["title_html"]
+        with urllib.request.urlopen(base + "?q=nato", timeout=10) as response:
+            assert response.headers["Server"] == "waitress"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_demo_indexes_the_bundled_sample_and_serves_it(tmp_path):
+    env = {**os.environ, "NEWS_SEARCH_INDEX": str(tmp_path / "demo-ix")}
+    proc, base = start(["demo"], env=env)
+    try:
+        assert get_json(base + "api/health")["articles"] >= 2000
+        data = get_json(base + "api/search?q=oil")
+        assert data["total"] > 100
+        assert all("<mark>" in r["snippet_html"] or "<mark>" in r["title_html"]
+                   for r in data["results"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,80 @@
+"""The HTML pages through the Flask test client: search, article, empty index, errors."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+from search_service.article import article_id
+from search_service.web import create_app
+from tests.conftest import SEED_URL
+
+HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
+
+
+def page(client, url: str, status: int = 200) -> BeautifulSoup:
+    """GET `url`, check its status and parse the HTML."""
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    return BeautifulSoup(response.data, "lxml")
+
+
+def test_search_page_shows_highlighted_results(client):
+    soup = page(client, "/?q=oil")
+    results = soup.select("li.result")
+    assert len(results) == 2
+    first = results[0]
+    assert first.h2.a["href"] == f"/articles/{HOSTILE_ID}"
+    assert [m.get_text() for m in first.h2.find_all("mark")] == ["Oil"]
+    assert first.h2.get_text() == "Oil & gas: <script>alert(1)</script> prices"
+    assert first.select_one(".source").get_text() == "Hostile <b>Herald</b>"
+    assert first.select_one("time")["datetime"] == "2023-07-12T09:00:00+00:00"
+    assert [m.get_text() for m in first.select(".snippet mark")] == ["oil", "oil"]
+    assert soup.find("input", id="q")["value"] == "oil"
+
+
+def test_hostile_text_never_becomes_markup(client):
+    for url in ("/?q=oil", f"/articles/{HOSTILE_ID}", "/?q=%3Cscript%3Ealert(9)%3C/script%3E"):
+        soup = page(client, url)
+        assert soup.find("script") is None
+        assert soup.find("img") is None
+        assert soup.find("b") is None
+
+
+def test_search_page_paginates(client):
+    soup = page(client, "/?q=said&per_page=5")
+    assert len(soup.select("li.result")) == 5
+    next_link = soup.find("a", rel="next")["href"]
+    soup2 = page(client, next_link)
+    assert soup2.find("ol", class_="results")["start"] == "6"
+    assert soup2.find("a", rel="prev") is not None
+
+
+def test_article_page_has_body_and_related(client):
+    soup = page(client, f"/articles/{article_id(SEED_URL)}")
+    assert soup.h1.get_text() == (
+        "NATO and Ukraine: The Debate Over Military Involvement and Security Guarantees")
+    assert soup.find("a", class_="original")["href"] == SEED_URL
+    paragraphs = soup.select("article.article > p")
+    assert any(p.get_text().startswith("In recent remarks") for p in paragraphs)
+    related = soup.select("section.related li a")
+    assert related and related[0]["href"] == "/articles/" + article_id(
+        "https://balticwire.example/2023/07/nato-ukraine")
+    assert "by Marta Kowalska, Jonas Petrauskas" in soup.select_one(".meta").get_text()
+
+
+def test_empty_index_explains_how_to_add_articles(tmp_path):
+    client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "none")}).test_client()
+    soup = page(client, "/")
+    assert soup.h1.get_text() == "No articles to search yet"
+    assert "news-search ingest PATH..." in soup.get_text()
+
+
+def test_friendly_error_pages(client):
+    soup = page(client, "/articles/nope", status=404)
+    assert soup.h1.get_text() == "Not found"
+    assert soup.select_one(".message").get_text() == "no article with id 'nope'"
+    soup = page(client, "/?q=oil&per_page=500", status=400)
+    assert soup.h1.get_text() == "That search did not work"
+    assert soup.select_one(".message").get_text() == "per_page must be between 1 and 100"
+    assert page(client, "/no/such/page", status=404).find("a", string="Back to search")
