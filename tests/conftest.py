@@ -41,6 +41,13 @@ def ix(index_dir: Path):
 
 
 @pytest.fixture
+def searcher(ix):
+    """A searcher over `ix`, closed after the test."""
+    with ix.searcher() as searcher:
+        yield searcher
+
+
+@pytest.fixture
 def app(index_dir: Path):
     """The real app over a copy of the built index."""
     return create_app({"TESTING": True, "INDEX_DIR": str(index_dir)})

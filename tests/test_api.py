@@ -34,9 +34,8 @@ def test_search_payload(client):
             "title_html": "<mark>Oil</mark> &amp; gas: &lt;script&gt;alert(1)&lt;/script&gt; "
                           "prices",
             "snippet_html": "Traders said <mark>oil</mark> &amp; gas prices rose after a report "
-                            "that read &lt;script … that shows this text. Analysts expect "
-                            "<mark>oil</mark> demand to keep rising through the summer as "
-                            "refineries …",
+                            "that read … every page that shows this text. Analysts expect "
+                            "<mark>oil</mark> demand to keep rising through the summer as …",
             "published": "2023-07-12T09:00:00+00:00",
             "source": "Hostile <b>Herald</b>",
         }],
@@ -114,3 +113,15 @@ def test_without_an_index_search_is_empty_and_articles_404(tmp_path):
     data = client.get("/api/search?q=oil").get_json()
     assert (data["total"], data["results"], data["next"]) == (0, [], None)
     assert client.get("/api/articles/abc").status_code == 404
+
+
+def test_new_commits_are_seen_without_restart(client, index_dir):
+    from search_service.article import Article
+    from search_service.index import open_index, write_articles
+
+    assert client.get("/api/search?q=zeppelin").get_json()["total"] == 0
+    story = Article(url="https://late.example/z", canonical_url="https://late.example/z",
+                    title="Zeppelin returns", body="An airship flew over the lake. " * 10)
+    write_articles(open_index(index_dir), [story])
+    assert client.get("/api/search?q=zeppelin").get_json()["total"] == 1
+    assert client.get("/api/health").get_json() == {"status": "ok", "articles": 28}

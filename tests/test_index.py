@@ -44,13 +44,15 @@ def test_same_canonical_url_updates_in_one_batch_and_across_batches(tmp_path):
     write_articles(ix, [replace(STORY, title="Zürich bank raises rates a third time")])
     with ix.searcher() as searcher:
         assert searcher.doc_count() == 1
-    assert get_article(ix, STORY.id)["title"] == "Zürich bank raises rates a third time"
+    with ix.searcher() as searcher:
+        assert get_article(searcher, STORY.id)["title"] == "Zürich bank raises rates a third time"
 
 
 def test_accents_fold_both_ways(tmp_path):
     ix = open_index(tmp_path, create=True)
     write_articles(ix, [STORY])
-    assert search(ix, "zurich")["total"] == search(ix, "Zürich")["total"] == 1
+    with ix.searcher() as searcher:
+        assert search(searcher, "zurich")["total"] == search(searcher, "Zürich")["total"] == 1
 
 
 def test_second_writer_fails_clearly_while_the_first_holds_the_lock(tmp_path):

@@ -17,7 +17,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(config.TEMPLATE_DIR),
         static_folder=str(config.STATIC_DIR),
     )
-    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()), JSON_SORT_KEYS=False)
+    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()))
+    app.json.sort_keys = False  # keep payloads in the documented field order
     if test_config:
         app.config.update(test_config)
     app.config["INDEX_DIR"] = str(Path(app.config["INDEX_DIR"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from search_service import search
-from search_service.web.data import article_count, int_arg, require_index, search_data
+from search_service.web.data import article_count, int_arg, require_searcher, search_data
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -19,14 +19,14 @@ def api_search() -> Response:
 @bp.get("/articles/<article_id>")
 def api_article(article_id: str) -> Response:
     """One article's fields."""
-    return jsonify(search.get_article(require_index(), article_id))
+    return jsonify(search.get_article(require_searcher(), article_id))
 
 
 @bp.get("/articles/<article_id>/related")
 def api_related(article_id: str) -> Response:
     """Articles related to one article, in the search result shape."""
     limit = int_arg("limit", 5)
-    return jsonify(search.related(require_index(), article_id, limit=limit))
+    return jsonify(search.related(require_searcher(), article_id, limit=limit))
 
 
 @bp.get("/health")

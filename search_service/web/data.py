@@ -6,31 +6,31 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, request, url_for
-from whoosh.index import Index
+from whoosh.searching import Searcher
 
 from search_service import config, search
 from search_service.index import IndexMissing, index_exists, open_index
 
-INDEX_KEY = "news_search.index"
+SEARCHERS_KEY = "news_search.searchers"
 
 
-def get_index() -> Index | None:
-    """Return the app's index, opened once and shared by requests; None while none exists."""
-    ix = current_app.extensions.get(INDEX_KEY)
-    if ix is None:
+def get_searcher() -> Searcher | None:
+    """Return this thread's searcher over the app's index (current); None while none exists."""
+    searchers = current_app.extensions.get(SEARCHERS_KEY)
+    if searchers is None:
         path = Path(current_app.config["INDEX_DIR"])
         if not index_exists(path):
             return None
-        ix = current_app.extensions[INDEX_KEY] = open_index(path)
-    return ix
+        searchers = current_app.extensions[SEARCHERS_KEY] = search.Searchers(open_index(path))
+    return searchers.get()
 
 
-def require_index() -> Index:
-    """Return the index or raise IndexMissing (a 404 on article routes)."""
-    ix = get_index()
-    if ix is None:
+def require_searcher() -> Searcher:
+    """Return the searcher or raise IndexMissing (a 404 on article routes)."""
+    searcher = get_searcher()
+    if searcher is None:
         raise IndexMissing("the index is empty")
-    return ix
+    return searcher
 
 
 def int_arg(name: str, default: int) -> int:
@@ -51,12 +51,12 @@ def search_data(endpoint: str) -> dict[str, Any]:
     per_page = int_arg("per_page", config.DEFAULT_PER_PAGE)
     sort = request.args.get("sort", "relevance") or "relevance"
     search.check_paging(page, per_page, sort)
-    ix = get_index()
-    if ix is None:
+    searcher = get_searcher()
+    if searcher is None:
         data = {"query": q, "total": 0, "page": page, "per_page": per_page, "sort": sort,
                 "took_ms": 0.0, "results": []}
     else:
-        data = search.search(ix, q, page=page, per_page=per_page, sort=sort)
+        data = search.search(searcher, q, page=page, per_page=per_page, sort=sort)
     data["next"] = data["prev"] = None
     link_args = {"q": q, "per_page": per_page, "sort": sort}
     if page * per_page < data["total"] and page < config.MAX_PAGE:
@@ -68,8 +68,5 @@ def search_data(endpoint: str) -> dict[str, Any]:
 
 def article_count() -> int:
     """Return how many articles the index holds (0 if there is no index)."""
-    ix = get_index()
-    if ix is None:
-        return 0
-    with ix.searcher() as searcher:
-        return searcher.doc_count()
+    searcher = get_searcher()
+    return searcher.doc_count() if searcher else 0

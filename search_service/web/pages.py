@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from search_service import search
-from search_service.web.data import article_count, require_index, search_data
+from search_service.web.data import article_count, require_searcher, search_data
 
 bp = Blueprint("pages", __name__)
 
@@ -21,7 +21,7 @@ def search_page() -> str:
 @bp.get("/articles/<article_id>")
 def article_page(article_id: str) -> str:
     """One article with its related articles."""
-    ix = require_index()
-    article = search.get_article(ix, article_id)
+    searcher = require_searcher()
+    article = search.get_article(searcher, article_id)
     return render_template("article.html", article=article,
-                           related=search.related(ix, article_id)["results"])
+                           related=search.related(searcher, article_id)["results"])

@@ -1,0 +1,94 @@
+"""Time ingest, search (with highlights) and related articles on the bundled sample.
+
+Usage: python benchmarks/sample_search.py [--queries N] [--seed S]
+
+Builds a fresh index of search_service/data/sample.warc.gz in a temp dir (one writer, the
+`ingest` path), then runs a seeded set of queries made from title words (single terms,
+two-term ANDs, two-word phrases) through `search.search` with one reused searcher, and
+`search.related` for a seeded set of articles. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from search_service import config
+from search_service.index import open_index
+from search_service.ingest import ingest
+from search_service.search import related, search
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the `pct` percentile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def make_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:
+    """Build single-term, two-term and phrase queries from title words."""
+    words = [[w.lower() for w in re.findall(r"[A-Za-z]{4,}", t)] for t in titles]
+    words = [w for w in words if len(w) >= 2]
+    queries = []
+    for i in range(count):
+        pick = rng.choice(words)
+        kind = i % 3
+        if kind == 0:
+            queries.append(rng.choice(pick))
+        elif kind == 1:
+            queries.append(" ".join(rng.sample(pick, 2)))
+        else:
+            start = rng.randrange(len(pick) - 1)
+            queries.append(f'"{pick[start]} {pick[start + 1]}"')
+    return queries
+
+
+def timed(fn) -> float:
+    """Run `fn` once; return milliseconds."""
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1987)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        ix = open_index(Path(tmp), create=True)
+        started = time.perf_counter()
+        summary = ingest(ix, [config.SAMPLE_WARC])
+        build_s = time.perf_counter() - started
+        with ix.searcher() as searcher:
+            fields = list(searcher.all_stored_fields())
+            queries = make_queries([f["title"] for f in fields], args.queries, rng)
+            search(searcher, "warm up")
+            search_ms = [timed(lambda q=q: search(searcher, q)) for q in queries]
+            ids = [f["id"] for f in rng.sample(fields, 100)]
+            related_ms = [timed(lambda i=i: related(searcher, i)) for i in ids]
+            opened_ms = [timed(lambda: ix.searcher().close()) for _ in range(20)]
+    rows = [
+        ("ingest (normalise + index), pages/s", f"{summary.pages / build_s:,.0f}",
+         f"{summary.indexed} articles in {build_s:.1f} s"),
+        ("search top-10 + highlights, p50 ms", f"{statistics.median(search_ms):.1f}",
+         f"p95 {percentile(search_ms, 95):.1f} ms, {len(queries)} queries"),
+        ("related top-5, p50 ms", f"{statistics.median(related_ms):.1f}",
+         f"p95 {percentile(related_ms, 95):.1f} ms, 100 articles"),
+        ("open a searcher, p50 ms", f"{statistics.median(opened_ms):.1f}",
+         "avoided per request by search.Searchers"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>8}  {note}")
+
+
+if __name__ == "__main__":
+    main()
