@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import sorting
-from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
-from whoosh.query import Every
-from whoosh.support.charset import accent_map
+from whoosh.query import Every, Or, Term
+from whoosh.searching import Searcher
 
+from search_service import dedupe
+from search_service.analysis import name_analyzer, text_analyzer
 from search_service.article import Article
 
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the schema changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VERSION_FILE = "news-search.json"
+#: Segments allowed before a commit merges them (keeps searcher opening cheap).
+MAX_SEGMENTS = 8
 
 
 class IndexMissing(Exception):
@@ -39,27 +45,33 @@ class IndexVersionError(Exception):
     """The index was built with another schema version and must be rebuilt."""
 
 
-def text_analyzer():
-    """Return the analyzer for title and body: words, lower case, stop words, stems, no accents."""
-    return StemmingAnalyzer() | CharsetFilter(accent_map)
-
-
 def make_schema() -> Schema:
-    """Declare the index schema (see README: 'Index fields')."""
-    analyzer = text_analyzer()
+    """Declare the index schema.
+
+    title/body: stemmed, folded text; body keeps character offsets (`chars`) so highlights
+    come from the index instead of re-analysing each hit. `cluster` is the id of the first
+    article of a near-duplicate group (its own id for an original); `bands` are its MinHash
+    band keys for lookup, `fingerprint` the whole signature.
+    """
     return Schema(
         id=ID(stored=True, unique=True),
         canonical_url=ID(stored=True, unique=True),
         url=ID(stored=True),
-        title=TEXT(analyzer=analyzer, stored=True, field_boost=2.0),
-        body=TEXT(analyzer=analyzer, stored=True, chars=True),
+        title=TEXT(analyzer=text_analyzer(), stored=True, field_boost=2.0),
+        body=TEXT(analyzer=text_analyzer(), stored=True, chars=True),
         published=DATETIME(stored=True, sortable=True),
         modified=DATETIME(stored=True),
-        source=ID(stored=True, sortable=True),
-        authors=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
+        source=TEXT(analyzer=name_analyzer(), stored=True),
+        source_key=ID(stored=True, sortable=True),
+        host=ID(stored=True),
+        authors=TEXT(analyzer=name_analyzer(), stored=True),
         language=ID(stored=True),
         summary=STORED(),
         fetched_at=STORED(),
+        fingerprint=STORED(),
+        bands=KEYWORD(),
+        cluster=ID(stored=True, sortable=True),
+        spell=TEXT(analyzer=name_analyzer(), phrase=False),
     )
 
 
@@ -90,24 +102,39 @@ def _check_version(path: Path) -> None:
     if version != SCHEMA_VERSION:
         raise IndexVersionError(
             f"the index at {path} has schema version {version}, this program needs "
-            f"{SCHEMA_VERSION}: rebuild it (delete the directory and ingest again)"
+            f"{SCHEMA_VERSION}: run 'news-search reindex' (or delete the directory and "
+            "ingest again)"
         )
 
 
-def to_document(article: Article) -> dict[str, Any]:
+def host_of(url: str) -> str:
+    """Return the host of `url`, lower case, without 'www.'."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[str, Any]:
     """Map an Article to the index document (the only place fields are filled)."""
+    host = host_of(article.canonical_url)
     doc: dict[str, Any] = {
         "id": article.id,
         "canonical_url": article.canonical_url,
         "url": article.url,
         "title": article.title,
         "body": article.body,
-        "source": article.source,
-        "authors": ",".join(a.replace(",", " ") for a in article.authors),
+        "source": f"{article.source} {host}".strip(),
+        "source_key": article.source or host,
+        "host": host,
+        "authors": "; ".join(article.authors),
         "language": article.language,
         "summary": article.summary,
         "fetched_at": article.fetched_at,
+        "cluster": cluster,
+        "spell": f"{article.title} {article.summary}",
     }
+    if sig is not None:
+        doc["fingerprint"] = dedupe.encode(sig)
+        doc["bands"] = " ".join(dedupe.band_keys(sig))
     if article.published:
         doc["published"] = _naive_utc(article.published)
     if article.modified:
@@ -120,15 +147,31 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-class ArticleWriter:
-    """The single writer: buffers articles by canonical URL and commits every `batch` of them."""
+def find_original(searcher: Searcher, article_id: str, sig: np.ndarray) -> str | None:
+    """Return the cluster id of an indexed near-duplicate of `sig` (not `article_id`), if any."""
+    query = Or([Term("bands", key) for key in dedupe.band_keys(sig)])
+    for hit in searcher.search(query, limit=20):
+        if hit["id"] != article_id and hit.get("fingerprint") and dedupe.is_near_duplicate(
+                sig, dedupe.decode(hit["fingerprint"])):
+            return hit["cluster"]
+    return None
 
-    def __init__(self, ix: whoosh_index.Index, batch: int = 1000, timeout: float = 10.0):
+
+class ArticleWriter:
+    """The single writer: buffers articles by canonical URL, commits every `batch` of them
+    or every `interval` seconds, links near-duplicates to their original as they come."""
+
+    def __init__(self, ix: whoosh_index.Index, batch: int = 1000, interval: float = 30.0,
+                 timeout: float = 10.0, procs: int = 1):
         self.ix = ix
         self.batch = batch
+        self.interval = interval
         self.timeout = timeout
+        self.procs = procs
         self.pending: dict[str, Article] = {}
         self.written = 0
+        self.duplicates = 0
+        self.last_flush = time.monotonic()
 
     def __enter__(self) -> ArticleWriter:
         return self
@@ -140,28 +183,81 @@ class ArticleWriter:
     def add(self, article: Article) -> None:
         """Queue `article` (a later one with the same canonical URL replaces it)."""
         self.pending[article.canonical_url] = article
-        if len(self.pending) >= self.batch:
+        if (len(self.pending) >= self.batch
+                or time.monotonic() - self.last_flush >= self.interval):
             self.flush()
 
-    def flush(self) -> None:
-        """Write and commit the queued articles (updates replace older copies)."""
-        if not self.pending:
-            return
+    def _writer(self):
+        """Take the write lock, waiting at most `timeout` seconds."""
         try:
-            writer = self.ix.writer(timeout=self.timeout, limitmb=256)
+            if self.procs > 1:
+                return self.ix.writer(timeout=self.timeout, procs=self.procs, limitmb=256,
+                                      multisegment=True)
+            return self.ix.writer(timeout=self.timeout, limitmb=256)
         except LockError as exc:
             raise IndexBusy(
                 f"the index is being written by another process (waited {self.timeout:g}s)"
             ) from exc
+
+    def flush(self) -> None:
+        """Write and commit the queued articles (updates replace older copies)."""
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        docs = self._documents(list(self.pending.values()))
+        writer = self._writer()
         try:
-            for article in self.pending.values():
-                writer.update_document(**to_document(article))
+            for doc in docs:
+                writer.update_document(**doc)
         except BaseException:
             writer.cancel()
             raise
         writer.commit()
-        self.written += len(self.pending)
+        self.written += len(docs)
         self.pending.clear()
+        self._bound_segments()
+
+    def _documents(self, articles: list[Article]) -> list[dict[str, Any]]:
+        """Build the documents of a batch, linking each near-duplicate to its original."""
+        docs = []
+        batch_sigs: list[tuple[str, np.ndarray]] = []
+        with self.ix.searcher() as searcher:
+            for article in articles:
+                sig = dedupe.signature(article.title + "\n" + article.body)
+                cluster = article.id
+                if sig is not None:
+                    cluster = (self._existing_cluster(searcher, article.id)
+                               or find_original(searcher, article.id, sig)
+                               or _batch_original(batch_sigs, sig)
+                               or article.id)
+                    batch_sigs.append((cluster, sig))
+                if cluster != article.id:
+                    self.duplicates += 1
+                docs.append(to_document(article, cluster, sig))
+        return docs
+
+    @staticmethod
+    def _existing_cluster(searcher: Searcher, article_id: str) -> str | None:
+        """Keep the cluster of an article being updated, so an original stays one."""
+        docnum = searcher.document_number(id=article_id)
+        if docnum is None:
+            return None
+        cluster = searcher.stored_fields(docnum).get("cluster")
+        return cluster if cluster == article_id else None
+
+    def _bound_segments(self) -> None:
+        """Merge small segments once there are more than MAX_SEGMENTS."""
+        if len(self.ix._segments()) > MAX_SEGMENTS:
+            writer = self._writer()
+            writer.commit(merge=True)
+
+
+def _batch_original(batch: list[tuple[str, np.ndarray]], sig: np.ndarray) -> str | None:
+    """Return the cluster of a near-duplicate earlier in the same batch, if any."""
+    for cluster, other in batch:
+        if dedupe.is_near_duplicate(sig, other):
+            return cluster
+    return None
 
 
 def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], batch: int = 1000) -> int:
@@ -172,6 +268,36 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], batch: i
     return writer.written
 
 
+def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
+    """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
+    try:
+        writer = ix.writer(timeout=timeout)
+    except LockError as exc:
+        raise IndexBusy(
+            f"the index is being written by another process (waited {timeout:g}s)") from exc
+    deleted = 0
+    try:
+        for url in urls:
+            deleted += writer.delete_by_term("canonical_url", url)
+            deleted += writer.delete_by_term("url", url)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    return deleted
+
+
+def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
+    """Merge all segments into one (and drop deleted documents); return segments before."""
+    before = len(ix._segments())
+    try:
+        ix.optimize() if timeout is None else ix.writer(timeout=timeout).commit(optimize=True)
+    except LockError as exc:
+        raise IndexBusy(
+            f"the index is being written by another process (waited {timeout:g}s)") from exc
+    return before
+
+
 @dataclass(frozen=True)
 class IndexStats:
     """What the index holds: article count, per-source counts, the date range covered."""
@@ -180,22 +306,22 @@ class IndexStats:
     sources: dict[str, int]
     first_published: datetime | None
     last_published: datetime | None
+    segments: int
 
 
 def index_stats(ix: whoosh_index.Index) -> IndexStats:
     """Count articles, articles per source, and the publication date range."""
     with ix.searcher() as searcher:
-        results = searcher.search(Every(), groupedby=sorting.FieldFacet("source"), limit=None)
-        groups = results.groups("source")
-        sources = {name: len(docs) for name, docs in groups.items()}
-        dates = [
-            fields["published"]
-            for fields in searcher.all_stored_fields()
-            if fields.get("published")
-        ]
+        results = searcher.search(Every(), groupedby=sorting.FieldFacet("source_key"),
+                                  limit=None)
+        sources = {name: len(docs) for name, docs in results.groups("source_key").items()}
+        first = searcher.search(Every("published"), sortedby="published", limit=1)
+        last = searcher.search(Every("published"), sortedby="published", reverse=True,
+                               limit=1)
         return IndexStats(
             articles=searcher.doc_count(),
             sources=dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
-            first_published=min(dates) if dates else None,
-            last_published=max(dates) if dates else None,
+            first_published=first[0]["published"] if len(first) else None,
+            last_published=last[0]["published"] if len(last) else None,
+            segments=len(ix._segments()),
         )

@@ -1,27 +1,59 @@
-"""Queries → plain result data: parsing, sorting, safe highlighted snippets, related articles."""
+"""Queries → plain result data: parsing, filters, sorting, collapsing near-duplicates, safe
+highlighted snippets, facets, spelling suggestions and related articles."""
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
 import time
-from datetime import datetime, timezone
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import Any
 
 from markupsafe import escape
-from whoosh import highlight
+from whoosh import highlight, sorting
+from whoosh.collectors import CollapseCollector, TimeLimit, WrappingCollector
 from whoosh.index import Index
-from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldParser
-from whoosh.query import Every, NullQuery, Query
+from whoosh.qparser import AndGroup, FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser
+from whoosh.query import (
+    And,
+    ConstantScoreQuery,
+    DateRange,
+    Every,
+    NullQuery,
+    Or,
+    Prefix,
+    Query,
+    Term,
+    Wildcard,
+)
 from whoosh.searching import Hit, Searcher
 
 from search_service import config
+from search_service.analysis import fold
+from search_service.when import DateError, parse_when
 
 log = logging.getLogger(__name__)
 
-SORTS = ("relevance", "newest")
+SORTS = ("best", "relevance", "newest", "oldest")
 #: Characters of plain body text shown when the query matched no body words.
 LEAD_CHARS = 250
+#: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)).
+HALF_LIFE = timedelta(days=7)
+RECENCY_WEIGHT = 1.0
+#: Hits re-ranked by the "best" sort (beyond them, relevance order stands).
+BEST_WINDOW = 200
+MIN_WILDCARD_PREFIX = 3
+MAX_WILDCARD_TERMS = 256
+TIME_LIMIT = 2.0
+#: A column value Whoosh uses for documents without a publication date.
+NO_DATE = 2**64 - 1
+QUERY_FIELDS = ["title", "body"]
+ALIASES = {"authors": ["author", "by"], "source": ["site"]}
 
 
 class QueryError(ValueError):
@@ -31,6 +63,47 @@ class QueryError(ValueError):
 class NotFound(LookupError):
     """No article has the requested id (a 404 for the web)."""
 
+
+@dataclass(frozen=True)
+class SearchParams:
+    """One search request, validated: query, filters, sort and paging."""
+
+    q: str = ""
+    page: int = 1
+    per_page: int = config.DEFAULT_PER_PAGE
+    sort: str = "best"
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    sources: tuple[str, ...] = field(default_factory=tuple)
+    lang: str = ""
+    facets: bool = False
+    time_limit: float = TIME_LIMIT
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page <= config.MAX_PAGE:
+            raise QueryError(f"page must be between 1 and {config.MAX_PAGE}")
+        if not 1 <= self.per_page <= config.MAX_PER_PAGE:
+            raise QueryError(f"per_page must be between 1 and {config.MAX_PER_PAGE}")
+        if self.sort not in SORTS:
+            raise QueryError(f"sort must be one of: {', '.join(SORTS)}")
+        if len(self.q) > config.MAX_QUERY_CHARS:
+            raise QueryError(f"query too long ({len(self.q)} characters, at most "
+                             f"{config.MAX_QUERY_CHARS})")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise QueryError("from must not be after to")
+
+
+def dates_param(name: str, text: str, now: datetime | None = None) -> datetime | None:
+    """Read a `from` or `to` parameter; raise QueryError naming it if unreadable."""
+    if not text.strip():
+        return None
+    try:
+        return parse_when(text, now or datetime.now(timezone.utc), end=(name == "to"))
+    except DateError as exc:
+        raise QueryError(f"{name}: {exc}") from None
+
+
+# -- highlighting ---------------------------------------------------------------------------
 
 class MarkFormatter(highlight.Formatter):
     """Escape all page text, wrap matched words in <mark>, mark cut ends with '…'."""
@@ -76,11 +149,13 @@ def trim_to_words(fragment) -> None:
 TITLE_HIGHLIGHTER = highlight.Highlighter(
     fragmenter=highlight.WholeFragmenter(), formatter=MarkFormatter())
 # Pinpoint fragments use the body's stored character offsets instead of re-analysing every
-# hit's text: about 3x faster here (see README, "Index fields").
+# hit's text: about 3x faster here. Three fragments of ~80 characters: ~250 in all.
 BODY_HIGHLIGHTER = highlight.Highlighter(
-    fragmenter=highlight.PinpointFragmenter(maxchars=160, surround=50),
+    fragmenter=highlight.PinpointFragmenter(maxchars=90, surround=40),
     formatter=MarkFormatter())
 
+
+# -- searchers --------------------------------------------------------------------------------
 
 class Searchers:
     """Hands each thread one searcher over `ix`, refreshed when the index has new commits.
@@ -104,16 +179,49 @@ class Searchers:
         return searcher
 
 
+class Deadline(WrappingCollector):
+    """Stops collecting with TimeLimit once `seconds` have passed (what was found stays),
+    and counts the documents kept (after an outer CollapseCollector's choices).
+
+    Whoosh's TimeLimitCollector relies on SIGALRM, which only works in the main thread, and
+    it bypasses an outer CollapseCollector; this one is checked on every match instead.
+    """
+
+    def __init__(self, child, seconds: float):
+        super().__init__(child)
+        self.seconds = seconds
+        self.deadline = 0.0
+        self.kept = 0
+
+    def collect(self, sub_docnum):
+        self.kept += 1
+        return self.child.collect(sub_docnum)
+
+    def remove(self, global_docnum):
+        self.kept -= 1
+        return self.child.remove(global_docnum)
+
+    def prepare(self, top_searcher, q, context):
+        super().prepare(top_searcher, q, context)
+        self.deadline = time.monotonic() + self.seconds
+
+    def matches(self):
+        for sub_docnum in self.child.matches():
+            if time.monotonic() > self.deadline:
+                raise TimeLimit
+            yield sub_docnum
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
 def parse_query(searcher: Searcher, text: str) -> Query:
     """Parse Whoosh query syntax over title and body (AND by default); '' means every article."""
     text = (text or "").strip()
     if not text:
         return Every()
-    if len(text) > config.MAX_QUERY_CHARS:
-        raise QueryError(f"query too long ({len(text)} characters, at most "
-                         f"{config.MAX_QUERY_CHARS})")
-    parser = MultifieldParser(["title", "body"], searcher.schema, group=AndGroup)
-    parser.add_plugin(FieldAliasPlugin({"authors": ["author"]}))
+    parser = MultifieldParser(QUERY_FIELDS, searcher.schema, group=AndGroup)
+    parser.add_plugin(FieldAliasPlugin(ALIASES))
+    parser.add_plugin(FuzzyTermPlugin())
     try:
         query = parser.parse(text)
     except Exception as exc:  # Whoosh raises assorted errors on bad ranges and dates
@@ -122,54 +230,161 @@ def parse_query(searcher: Searcher, text: str) -> Query:
         raise QueryError(
             f"cannot parse query {text!r}: it has no searchable words "
             "(only operators, punctuation or stop words)")
-    return query
+    return cap_wildcards(searcher, query)
 
 
-def check_paging(page: int, per_page: int, sort: str) -> None:
-    """Raise QueryError for a page, page size or sort order out of bounds."""
-    if not 1 <= page <= config.MAX_PAGE:
-        raise QueryError(f"page must be between 1 and {config.MAX_PAGE}")
-    if not 1 <= per_page <= config.MAX_PER_PAGE:
-        raise QueryError(f"per_page must be between 1 and {config.MAX_PER_PAGE}")
-    if sort not in SORTS:
-        raise QueryError(f"sort must be one of: {', '.join(SORTS)}")
+def cap_wildcards(searcher: Searcher, query: Query) -> Query:
+    """Refuse wildcards with fewer than 3 leading characters; cap what the rest expand to."""
+    def visit(node: Query) -> Query:
+        if isinstance(node, (Wildcard, Prefix)):
+            text = node.text
+            fixed = re.split(r"[*?]", text, maxsplit=1)[0] if isinstance(node, Wildcard) else text
+            if len(fixed) < MIN_WILDCARD_PREFIX:
+                shown = text + ("*" if isinstance(node, Prefix) else "")
+                raise QueryError(f"wildcards need at least {MIN_WILDCARD_PREFIX} leading "
+                                 f"characters: {shown!r}")
+            terms = list(islice(node._btexts(searcher.reader()), MAX_WILDCARD_TERMS + 1))
+            if len(terms) > MAX_WILDCARD_TERMS:
+                log.info("wildcard %r capped at %d terms", text, MAX_WILDCARD_TERMS)
+                return Or([Term(node.fieldname, t) for t in terms[:MAX_WILDCARD_TERMS]],
+                          boost=node.boost)
+            return node
+        return node.apply(visit)
+    return visit(query)
 
 
-def search(
-    searcher: Searcher, q: str = "", page: int = 1, per_page: int = config.DEFAULT_PER_PAGE,
-    sort: str = "relevance",
-) -> dict[str, Any]:
-    """Run a search and return one page of results as plain data."""
-    check_paging(page, per_page, sort)
-    query = parse_query(searcher, q)
+def filter_query(params: SearchParams) -> Query | None:
+    """Build the filter for dates, sources and language, or None."""
+    parts: list[Query] = []
+    if params.date_from or params.date_to:
+        parts.append(DateRange("published", _naive(params.date_from), _naive(params.date_to)))
+    if params.sources:
+        parts.append(Or([Term(name, s) for s in params.sources for name in
+                         ("source_key", "host")]))
+    if params.lang:
+        parts.append(Term("language", params.lang.lower()))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(parts)
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    """Whoosh compares naive UTC datetimes."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value else None
+
+
+# -- searching --------------------------------------------------------------------------------
+
+def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any) -> dict:
+    """Run a search and return one page of results as plain data.
+
+    Takes a SearchParams, or its fields as keyword arguments.
+    """
+    params = params or SearchParams(**kwargs)
     started = time.perf_counter()
-    kwargs: dict[str, Any] = {"terms": True}
-    if sort == "newest" or isinstance(query, Every):
-        kwargs.update(sortedby="published", reverse=True)
+    query = parse_query(searcher, params.q)
+    browsing = isinstance(query, Every)
+    sort = "newest" if browsing and params.sort in ("best", "relevance") else params.sort
+    wanted = params.page * params.per_page
+    limit = max(wanted, BEST_WINDOW) if sort == "best" else wanted
+    # Filters go into the query (scoring nothing): Whoosh's FilterCollector, like its
+    # TimeLimitCollector, bypasses an outer CollapseCollector.
+    filter_ = filter_query(params)
+    if filter_ is not None:
+        query = And([query, ConstantScoreQuery(filter_, score=0.0)])
+    top = searcher.collector(limit=limit, sortedby=_sort_facet(sort), terms=True)
+    deadline = Deadline(top, params.time_limit)
+    collector = CollapseCollector(deadline, "cluster", limit=1)
+    partial = False
     try:
-        results = searcher.search_page(query, page, pagelen=per_page, **kwargs)
+        searcher.search_with_collector(query, collector)
+    except TimeLimit:
+        partial = True
     except Exception as exc:
-        raise QueryError(f"cannot run query {q!r}: {exc}") from exc
-    items = [result_item(hit, highlight_hits=bool(q.strip())) for hit in results]
-    total = results.total
-    return {
-        "query": q,
+        raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
+    results = collector.results()
+    hits = list(results)
+    if sort == "best":
+        hits = rank_best(searcher, hits)
+    page_hits = hits[(params.page - 1) * params.per_page: wanted]
+    collapsed = results.collapsed_counts or {}
+    items = [result_item(hit, highlight_hits=not browsing,
+                         similar=collapsed.get(hit["cluster"], 0)) for hit in page_hits]
+    total = deadline.kept
+    data: dict[str, Any] = {
+        "query": params.q,
         "total": total,
-        "page": page,
-        "per_page": per_page,
+        "page": params.page,
+        "per_page": params.per_page,
         "sort": sort,
-        "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        "from": params.date_from.isoformat() if params.date_from else None,
+        "to": params.date_to.isoformat() if params.date_to else None,
+        "sources": list(params.sources),
+        "lang": params.lang or None,
+        "partial": partial,
+        "suggestion": None,
+        "took_ms": 0.0,
         "results": items,
     }
+    if not browsing and total < 3:
+        data["suggestion"] = suggest(searcher, params.q)
+    if params.facets:
+        data["facets"] = facets(searcher, query)
+    data["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return data
 
 
-def result_item(hit: Hit, highlight_hits: bool = True) -> dict[str, Any]:
+def _sort_facet(sort: str):
+    """Return the Whoosh sort for `sort` (None: by score)."""
+    if sort == "newest":
+        return sorting.TranslateFacet(lambda v: 1 if v == NO_DATE else -v,
+                                      sorting.FieldFacet("published"))
+    if sort == "oldest":
+        return sorting.FieldFacet("published")
+    return None
+
+
+def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
+    """Re-rank hits by relevance × (1 + w · 2^(−age/half-life)), age from the newest article."""
+    if not hits:
+        return hits
+    column = searcher.reader().column_reader("published", translate=False)
+    stamps = {hit.docnum: column[hit.docnum] for hit in hits}
+    dated = [v for v in stamps.values() if v != NO_DATE]
+    if not dated:
+        return hits
+    reference = newest_stamp(searcher)
+    half_life = HALF_LIFE.total_seconds() * 10**6  # the column counts microseconds
+
+    def blended(hit: Hit) -> float:
+        stamp = stamps[hit.docnum]
+        if stamp == NO_DATE:
+            return hit.score
+        age = max(0, reference - stamp)
+        return hit.score * (1 + RECENCY_WEIGHT * math.pow(2, -age / half_life))
+
+    return sorted(hits, key=blended, reverse=True)
+
+
+def newest_stamp(searcher: Searcher) -> int:
+    """Return the newest publication time in the index (column units), capped at now."""
+    from whoosh.util.times import datetime_to_long
+
+    now = datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
+    newest = searcher.search(Every("published"), sortedby=_sort_facet("newest"), limit=1)
+    if not len(newest):
+        return now
+    column = searcher.reader().column_reader("published", translate=False)
+    return min(now, column[newest[0].docnum])
+
+
+def result_item(hit: Hit, highlight_hits: bool = True, similar: int = 0) -> dict[str, Any]:
     """Turn one hit into the result shape: ids, links, safe highlighted title and snippet."""
     fields = hit.fields()
     title_html = snippet_html = ""
     if highlight_hits:
         title_html = TITLE_HIGHLIGHTER.highlight_hit(hit, "title", top=1)
-        snippet_html = BODY_HIGHLIGHTER.highlight_hit(hit, "body", top=2)
+        snippet_html = BODY_HIGHLIGHTER.highlight_hit(hit, "body", top=3)
     return {
         "id": fields["id"],
         "url": fields["url"],
@@ -177,7 +392,8 @@ def result_item(hit: Hit, highlight_hits: bool = True) -> dict[str, Any]:
         "title_html": title_html or str(escape(fields["title"])),
         "snippet_html": snippet_html or lead_html(fields.get("body", "")),
         "published": iso(fields.get("published")),
-        "source": fields.get("source", ""),
+        "source": fields.get("source_key", ""),
+        "similar_count": similar,
     }
 
 
@@ -189,11 +405,98 @@ def lead_html(body: str) -> str:
 
 
 def iso(value: datetime | None) -> str | None:
-    """Format a stored (naive UTC) datetime as ISO 8601 with 'Z'-equivalent offset."""
+    """Format a stored (naive UTC) datetime as ISO 8601 with its UTC offset."""
     if not value:
         return None
     return value.replace(tzinfo=timezone.utc).isoformat()
 
+
+# -- facets and suggestions -------------------------------------------------------------------
+
+def facets(searcher: Searcher, query: Query) -> dict[str, Any]:
+    """Count matches per source (top 20) and per date bucket sized to the results' span."""
+    results = searcher.search(
+        query, limit=1,
+        groupedby={"source": sorting.FieldFacet("source_key", maptype=sorting.Count),
+                   "day": sorting.FieldFacet("published", maptype=sorting.Count)})
+    sources = Counter(results.groups("source"))
+    days = {day: n for day, n in results.groups("day").items() if isinstance(day, datetime)}
+    return {
+        "sources": [{"source": s, "count": n} for s, n in
+                    sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))[:20]],
+        "dates": histogram(days),
+    }
+
+
+def histogram(counts: dict[datetime, int]) -> dict[str, Any]:
+    """Bucket publication times by day, week, month or year, following their span."""
+    if not counts:
+        return {"bucket": None, "counts": []}
+    span = max(counts) - min(counts)
+    bucket = ("day" if span <= timedelta(days=31) else "week" if span <= timedelta(weeks=26)
+              else "month" if span <= timedelta(days=366 * 5) else "year")
+    buckets: Counter = Counter()
+    for moment, n in counts.items():
+        buckets[bucket_start(moment, bucket)] += n
+    first, last = min(buckets), max(buckets)
+    out, current = [], first
+    while current <= last:  # include empty buckets so the timeline is continuous
+        out.append({"start": current.date().isoformat(), "count": buckets.get(current, 0)})
+        current = next_bucket(current, bucket)
+    return {"bucket": bucket, "counts": out}
+
+
+def bucket_start(moment: datetime, bucket: str) -> datetime:
+    """Return the start of the bucket that holds `moment`."""
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    if bucket == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def next_bucket(start: datetime, bucket: str) -> datetime:
+    """Return the start of the bucket after the one starting at `start`."""
+    if bucket == "day":
+        return start + timedelta(days=1)
+    if bucket == "week":
+        return start + timedelta(weeks=1)
+    if bucket == "month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start.replace(year=start.year + 1)
+
+
+WORD = re.compile(r"(?<![:\w])([^\W\d_]{3,})(?![\w:*?~])")
+
+
+def suggest(searcher: Searcher, q: str) -> str | None:
+    """Return the query with unknown words replaced by the closest indexed title words."""
+    analyzer = searcher.schema["body"].analyzer
+    corrector = searcher.corrector("spell")
+    changed = False
+
+    def replace(match: re.Match) -> str:
+        nonlocal changed
+        word = match.group(1)
+        if word in ("AND", "OR", "NOT", "TO"):
+            return word
+        stems = [t.text for t in analyzer(word)]
+        if not stems or any(searcher.doc_frequency(f, s) for f in QUERY_FIELDS for s in stems):
+            return word
+        options = corrector.suggest(fold(word), limit=1, maxdist=2)
+        if not options:
+            return word
+        changed = True
+        return options[0]
+
+    corrected = WORD.sub(replace, q)
+    return corrected if changed else None
+
+
+# -- articles ---------------------------------------------------------------------------------
 
 def _docnum(searcher: Searcher, article_id: str) -> int:
     """Return the document number of article `article_id`, or raise NotFound."""
@@ -206,7 +509,6 @@ def _docnum(searcher: Searcher, article_id: str) -> int:
 def get_article(searcher: Searcher, article_id: str) -> dict[str, Any]:
     """Return one article's stored fields as plain data."""
     fields = searcher.stored_fields(_docnum(searcher, article_id))
-    authors = [a for a in (fields.get("authors") or "").split(",") if a]
     return {
         "id": fields["id"],
         "url": fields["url"],
@@ -216,20 +518,32 @@ def get_article(searcher: Searcher, article_id: str) -> dict[str, Any]:
         "paragraphs": [p for p in fields.get("body", "").split("\n\n") if p],
         "published": iso(fields.get("published")),
         "modified": iso(fields.get("modified")),
-        "authors": authors,
-        "source": fields.get("source", ""),
+        "authors": [a for a in (fields.get("authors") or "").split("; ") if a],
+        "source": fields.get("source_key", ""),
+        "host": fields.get("host", ""),
         "language": fields.get("language", ""),
         "summary": fields.get("summary", ""),
+        "original_id": fields.get("cluster") if fields.get("cluster") != fields["id"] else None,
     }
 
 
 def related(searcher: Searcher, article_id: str, limit: int = 5) -> dict[str, Any]:
-    """Return the articles most similar in content to `article_id` (never itself)."""
+    """Return the articles most similar in content to `article_id`: never itself, never a
+    near-duplicate of it, one per near-duplicate group."""
     if not 1 <= limit <= 50:
         raise QueryError("limit must be between 1 and 50")
     docnum = _docnum(searcher, article_id)
     fields = searcher.stored_fields(docnum)
     text = fields.get("title", "") + "\n" + fields.get("body", "")
-    hits = searcher.more_like(docnum, "body", text=text, top=limit, numterms=10)
-    items = [result_item(hit, highlight_hits=False) for hit in hits if hit["id"] != article_id]
+    hits = searcher.more_like(docnum, "body", text=text, top=limit * 2 + 5, numterms=10)
+    seen = {fields.get("cluster", article_id)}
+    items = []
+    for hit in hits:
+        cluster = hit.get("cluster", hit["id"])
+        if cluster in seen:
+            continue
+        seen.add(cluster)
+        items.append(result_item(hit, highlight_hits=False))
+        if len(items) == limit:
+            break
     return {"id": article_id, "results": items}

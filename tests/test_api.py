@@ -18,7 +18,7 @@ def test_health(client):
 
 
 def test_search_payload(client):
-    response = client.get("/api/search?q=oil&per_page=1")
+    response = client.get("/api/search?q=oil&per_page=1&sort=relevance")
     data = response.get_json()
     assert data.pop("took_ms") >= 0
     assert data == {
@@ -27,6 +27,12 @@ def test_search_payload(client):
         "page": 1,
         "per_page": 1,
         "sort": "relevance",
+        "from": None,
+        "to": None,
+        "sources": [],
+        "lang": None,
+        "partial": False,
+        "suggestion": None,
         "results": [{
             "id": HOSTILE_ID,
             "url": "https://hostile.example/news/oil-gas",
@@ -34,14 +40,33 @@ def test_search_payload(client):
             "title_html": "<mark>Oil</mark> &amp; gas: &lt;script&gt;alert(1)&lt;/script&gt; "
                           "prices",
             "snippet_html": "Traders said <mark>oil</mark> &amp; gas prices rose after a report "
-                            "that read … every page that shows this text. Analysts expect "
-                            "<mark>oil</mark> demand to keep rising through the summer as …",
+                            "that … that shows this text. Analysts expect <mark>oil</mark> "
+                            "demand to keep rising through the …",
             "published": "2023-07-12T09:00:00+00:00",
             "source": "Hostile <b>Herald</b>",
+            "similar_count": 0,
         }],
         "next": "/api/search?page=2&q=oil&per_page=1&sort=relevance",
         "prev": None,
     }
+
+
+def test_filters_facets_and_suggestion_through_the_api(client):
+    url = ("/api/search?q=nato+OR+oil&from=2023-07&to=2023-07-31&source=Northern+Dispatch"
+           "&source=Hostile+%3Cb%3EHerald%3C/b%3E&lang=en&facets=1&sort=newest")
+    data = client.get(url).get_json()
+    assert [r["id"] for r in data["results"]] == [HOSTILE_ID, article_id(SEED_URL)]
+    assert (data["from"], data["to"]) == ("2023-07-01T00:00:00+00:00",
+                                          "2023-07-31T23:59:59.999999+00:00")
+    assert data["sources"] == ["Northern Dispatch", "Hostile <b>Herald</b>"]
+    assert data["facets"] == {
+        "sources": [{"source": "Hostile <b>Herald</b>", "count": 1},
+                    {"source": "Northern Dispatch", "count": 1}],
+        "dates": {"bucket": "day", "counts": [{"start": "2023-07-10", "count": 1},
+                                              {"start": "2023-07-11", "count": 0},
+                                              {"start": "2023-07-12", "count": 1}]},
+    }
+    assert client.get("/api/search?q=vilnus").get_json()["suggestion"] == "vilnius"
 
 
 def test_next_links_walk_all_results(client):
@@ -55,7 +80,7 @@ def test_next_links_walk_all_results(client):
 
 def test_prev_link(client):
     data = client.get("/api/search?q=said&per_page=2&page=2").get_json()
-    assert data["prev"] == "/api/search?page=1&q=said&per_page=2&sort=relevance"
+    assert data["prev"] == "/api/search?page=1&q=said&per_page=2"
 
 
 def test_article(client):
@@ -73,9 +98,10 @@ def test_related(client):
     data = client.get(f"/api/articles/{seed}/related?limit=2").get_json()
     assert data["id"] == seed
     assert len(data["results"]) == 2
-    assert data["results"][0]["id"] == article_id("https://balticwire.example/2023/07/nato-ukraine")
+    twin = article_id("https://balticwire.example/2023/07/nato-ukraine")
+    assert twin not in [r["id"] for r in data["results"]]
     assert set(data["results"][0]) == {"id", "url", "title", "title_html", "snippet_html",
-                                       "published", "source"}
+                                       "published", "source", "similar_count"}
 
 
 @pytest.mark.parametrize("url, status, message", [
@@ -86,7 +112,13 @@ def test_related(client):
     ("/api/search?q=oil&page=0", 400, "page must be between 1 and 1000"),
     ("/api/search?q=oil&per_page=101", 400, "per_page must be between 1 and 100"),
     ("/api/search?q=oil&per_page=-1", 400, "per_page must be between 1 and 100"),
-    ("/api/search?q=oil&sort=best", 400, "sort must be one of: relevance, newest"),
+    ("/api/search?q=oil&sort=random", 400, "sort must be one of: best, relevance, newest, "
+                                            "oldest"),
+    ("/api/search?q=oil&from=soon", 400, "from: cannot read date 'soon': use e.g. 2023-07-15, "
+                                         "2023-07, 2023, 'yesterday', 'last week' or "
+                                         "'past 24 hours'"),
+    ("/api/search?q=oil&from=2023&to=2022", 400, "from must not be after to"),
+    ("/api/search?q=gu*", 400, "wildcards need at least 3 leading characters: 'gu*'"),
     ("/api/articles/0123456789abcdef", 404, "no article with id '0123456789abcdef'"),
     ("/api/articles/0123456789abcdef/related", 404, "no article with id '0123456789abcdef'"),
     (f"/api/articles/{HOSTILE_ID}/related?limit=x", 400, "limit must be an integer, not 'x'"),

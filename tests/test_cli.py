@@ -155,7 +155,8 @@ def test_serve_answers_over_http(built_index):
     try:
         assert get_json(base + "api/health") == {"status": "ok", "articles": 27}
         data = get_json(base + "api/search?q=nato")
-        assert data["total"] == 2 and "<mark>NATO</mark>" in data["results"][0]["title_html"]
+        assert data["total"] == 1 and "<mark>NATO</mark>" in data["results"][0]["title_html"]
+        assert data["results"][0]["similar_count"] == 1
         with urllib.request.urlopen(base + "?q=nato", timeout=10) as response:
             assert response.headers["Server"] == "waitress"
     finally:

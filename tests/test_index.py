@@ -33,7 +33,8 @@ def test_missing_index_is_a_clear_error(tmp_path):
 def test_older_schema_version_asks_for_a_rebuild(tmp_path):
     open_index(tmp_path, create=True)
     (tmp_path / VERSION_FILE).write_text(json.dumps({"schema_version": 0}))
-    with pytest.raises(IndexVersionError, match="schema version 0, this program needs 1"):
+    expected = "schema version 0, this program needs 2: run 'news-search reindex'"
+    with pytest.raises(IndexVersionError, match=expected):
         open_index(tmp_path)
 
 
@@ -52,7 +53,7 @@ def test_accents_fold_both_ways(tmp_path):
     ix = open_index(tmp_path, create=True)
     write_articles(ix, [STORY])
     with ix.searcher() as searcher:
-        assert search(searcher, "zurich")["total"] == search(searcher, "Zürich")["total"] == 1
+        assert search(searcher, q="zurich")["total"] == search(searcher, q="Zürich")["total"] == 1
 
 
 def test_second_writer_fails_clearly_while_the_first_holds_the_lock(tmp_path):

@@ -1,14 +1,28 @@
-"""Search, highlighting, sorting, paging and related articles on a real Whoosh index."""
+"""Search, filters, sorting, collapsing, highlighting, facets and related articles on a real
+Whoosh index (the small WARC of wire stories plus the fixture pages)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pytest
 
 from search_service.article import article_id
-from search_service.search import NotFound, QueryError, get_article, related, search
+from search_service.search import (
+    NotFound,
+    QueryError,
+    SearchParams,
+    dates_param,
+    get_article,
+    histogram,
+    related,
+    search,
+)
 from tests.conftest import SEED_URL
 
 HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
+SEED_ID = article_id(SEED_URL)
+TWIN_ID = article_id("https://balticwire.example/2023/07/nato-ukraine")
 
 
 def without_timing(data: dict) -> dict:
@@ -17,8 +31,13 @@ def without_timing(data: dict) -> dict:
     return data
 
 
+def ids(data: dict) -> list[str]:
+    """The result ids of a search."""
+    return [r["id"] for r in data["results"]]
+
+
 def test_highlights_are_escaped_page_text_with_only_mark_added(searcher):
-    data = without_timing(search(searcher, "oil"))
+    data = without_timing(search(searcher, q="oil"))
     assert data["total"] == 2
     assert data["results"][0] == {
         "id": HOSTILE_ID,
@@ -26,64 +45,167 @@ def test_highlights_are_escaped_page_text_with_only_mark_added(searcher):
         "title": "Oil & gas: <script>alert(1)</script> prices",
         "title_html": "<mark>Oil</mark> &amp; gas: &lt;script&gt;alert(1)&lt;/script&gt; prices",
         "snippet_html": "Traders said <mark>oil</mark> &amp; gas prices rose after a report that "
-                        "read … every page that shows this text. Analysts expect <mark>oil</mark> "
-                        "demand to keep rising through the summer as …",
+                        "… that shows this text. Analysts expect <mark>oil</mark> demand to keep "
+                        "rising through the …",
         "published": "2023-07-12T09:00:00+00:00",
         "source": "Hostile <b>Herald</b>",
+        "similar_count": 0,
     }
 
 
 def test_phrase_query_matches_and_marks_only_the_phrase(searcher):
-    data = search(searcher, '"run hard"')
-    assert [r["id"] for r in data["results"]] == [HOSTILE_ID]
+    data = search(searcher, q='"run hard"')
+    assert ids(data) == [HOSTILE_ID]
     assert data["results"][0]["snippet_html"] == (
-        "… to keep rising through the summer as refineries &#34;<mark>run</mark> "
-        "<mark>hard</mark>&#34; &amp; stocks fall, according to people familiar with …")
+        "… through the summer as refineries &#34;<mark>run</mark> <mark>hard</mark>&#34; "
+        "&amp; stocks fall, according to people …")
     assert data["results"][0]["title_html"] == (
         "Oil &amp; gas: &lt;script&gt;alert(1)&lt;/script&gt; prices")
 
 
 def test_stemming_finds_other_forms(searcher):
-    singular = {r["id"] for r in search(searcher, "guarantee", per_page=100)["results"]}
-    plural = {r["id"] for r in search(searcher, "guarantees", per_page=100)["results"]}
+    singular = set(ids(search(searcher, q="guarantee", per_page=100)))
+    plural = set(ids(search(searcher, q="guarantees", per_page=100)))
     assert singular == plural
-    assert article_id(SEED_URL) in singular
+    assert SEED_ID in singular
 
 
 def test_default_operator_is_and(searcher):
-    assert search(searcher, "nato vilnius")["total"] == 2
-    assert search(searcher, "nato opec")["total"] == 0
-    assert search(searcher, "nato OR opec")["total"] > 2
+    assert search(searcher, q="nato vilnius")["total"] == 1  # the seed and its copy: one hit
+    assert search(searcher, q="nato opec")["total"] == 0
+    either = search(searcher, q="nato OR opec")["total"]
+    assert either == search(searcher, q="nato")["total"] + search(searcher, q="opec")["total"]
 
 
 def test_title_field_and_not(searcher):
-    titles = [r["title"] for r in search(searcher, "title:opec", per_page=100)["results"]]
+    titles = [r["title"] for r in search(searcher, q="title:opec", per_page=100)["results"]]
     assert titles and all("OPEC" in t for t in titles)
-    assert search(searcher, "nato NOT vilnius")["total"] == 0
+    assert search(searcher, q="nato NOT vilnius")["total"] == 0
+
+
+def test_source_and_author_fields(searcher):
+    assert ids(search(searcher, q="source:herald oil")) == [HOSTILE_ID]
+    assert ids(search(searcher, q="source:hostile.example")) == [HOSTILE_ID]
+    assert ids(search(searcher, q="author:kowalska")) == [SEED_ID]
+
+
+def test_wildcards_need_three_leading_characters(searcher):
+    assert SEED_ID in ids(search(searcher, q="guarant*"))
+    with pytest.raises(QueryError, match="wildcards need at least 3 leading characters: 'gu"):
+        search(searcher, q="gu*")
+    with pytest.raises(QueryError, match="wildcards need at least 3 leading characters"):
+        search(searcher, q="*nato")
+
+
+def test_fuzzy_terms(searcher):
+    assert search(searcher, q="natto")["total"] == 0
+    assert ids(search(searcher, q="natto~")) == [SEED_ID]
+
+
+def test_near_duplicates_collapse_into_one_hit_with_a_count(searcher):
+    data = search(searcher, q="vilnius")
+    assert [(r["id"], r["similar_count"]) for r in data["results"]] == [(SEED_ID, 1)]
+    assert get_article(searcher, TWIN_ID)["original_id"] == SEED_ID
+    assert get_article(searcher, SEED_ID)["original_id"] is None
 
 
 def test_title_match_ranks_above_body_match(searcher):
-    results = search(searcher, "nato")["results"]
-    assert "NATO" in results[0]["title"]
+    results = search(searcher, q="oil", sort="relevance")["results"]
+    assert results[0]["id"] == HOSTILE_ID  # "Oil" in the title, twice in the body
 
 
-def test_newest_sort_orders_by_publication_date(searcher):
-    results = search(searcher, "said", sort="newest", per_page=100)["results"]
+@pytest.mark.parametrize("sort, reverse", [("newest", True), ("oldest", False)])
+def test_date_sorts(searcher, sort, reverse):
+    results = search(searcher, q="said", sort=sort, per_page=100)["results"]
     dates = [r["published"] for r in results]
     assert len(dates) > 10
-    assert dates == sorted(dates, reverse=True)
+    assert dates == sorted(dates, reverse=reverse)
+
+
+def test_best_sort_lifts_recent_stories(searcher):
+    # "said" matches 1987 wire stories and the 2023 fixture pages; by relevance alone the
+    # 2023 hostile page is not first, the recency boost (half-life 7 days from the newest
+    # article) puts it first.
+    relevance = ids(search(searcher, q="said", sort="relevance", per_page=100))
+    best = ids(search(searcher, q="said", sort="best", per_page=100))
+    assert relevance[0] != HOSTILE_ID
+    assert best[0] == HOSTILE_ID
+    assert sorted(best) == sorted(relevance)
+
+
+def test_date_source_and_language_filters(searcher):
+    assert ids(search(searcher, q="", date_from=datetime(2023, 7, 11, tzinfo=timezone.utc))) == [
+        HOSTILE_ID]
+    july = SearchParams(q="", date_from=dates_param("from", "2023-07"),
+                        date_to=dates_param("to", "2023-07"))
+    assert sorted(ids(search(searcher, july))) == sorted([HOSTILE_ID, SEED_ID])
+    assert ids(search(searcher, q="", sources=("Baltic Wire",))) == [TWIN_ID]
+    assert search(searcher, q="said", sources=("wireledger.example",))["total"] == 21
+    assert search(searcher, q="said", sources=("The Wire Ledger", "Hostile <b>Herald</b>"))[
+        "total"] == 22
+    assert search(searcher, q="", lang="fr")["total"] == 0
+    assert search(searcher, q="", lang="en")["total"] == 26
+
+
+def test_relative_dates_count_back_from_now():
+    now = datetime(2023, 7, 15, 12, tzinfo=timezone.utc)
+    assert dates_param("from", "last week", now) == datetime(2023, 7, 8, 12, tzinfo=timezone.utc)
+    assert dates_param("from", "past 24 hours", now) == datetime(2023, 7, 14, 12,
+                                                                 tzinfo=timezone.utc)
+    assert dates_param("to", "2023", now) == datetime(2023, 12, 31, 23, 59, 59, 999999,
+                                                      tzinfo=timezone.utc)
+    with pytest.raises(QueryError, match="from: cannot read date 'soon'"):
+        dates_param("from", "soon", now)
+
+
+def test_facets_count_sources_and_bucket_dates(searcher):
+    data = search(searcher, q="nato OR oil", facets=True)
+    assert data["facets"]["sources"] == [
+        {"source": "Baltic Wire", "count": 1},
+        {"source": "Hostile <b>Herald</b>", "count": 1},
+        {"source": "Northern Dispatch", "count": 1},
+        {"source": "The Wire Ledger", "count": 1},
+    ]
+    assert data["facets"]["dates"]["bucket"] == "year"
+    counts = data["facets"]["dates"]["counts"]
+    assert (counts[0], counts[-1], len(counts)) == (
+        {"start": "1987-01-01", "count": 1}, {"start": "2023-01-01", "count": 3}, 37)
+
+
+def test_histogram_bucket_follows_the_span():
+    days = {datetime(2023, 7, 10): 2, datetime(2023, 7, 12): 1}
+    assert histogram(days) == {"bucket": "day", "counts": [
+        {"start": "2023-07-10", "count": 2}, {"start": "2023-07-11", "count": 0},
+        {"start": "2023-07-12", "count": 1}]}
+    weeks = {datetime(2023, 7, 10): 1, datetime(2023, 9, 1): 1}
+    assert histogram(weeks)["bucket"] == "week"
+    assert histogram({datetime(2020, 1, 5): 1, datetime(2023, 1, 1): 1})["bucket"] == "month"
+    assert histogram({}) == {"bucket": None, "counts": []}
+
+
+def test_did_you_mean(searcher):
+    data = search(searcher, q="ukrane guarantees")
+    assert (data["total"], data["suggestion"]) == (0, "ukraine guarantees")
+    assert search(searcher, q="ukraine")["suggestion"] is None
+
+
+def test_time_limit_returns_partial_results(searcher):
+    data = search(searcher, q="said", time_limit=0.0)
+    assert data["partial"] is True
+    assert search(searcher, q="said")["partial"] is False
 
 
 def test_pages_partition_the_results(searcher):
-    everything = [r["id"] for r in search(searcher, "said", per_page=100)["results"]]
-    paged = [r["id"] for page in (1, 2, 3) for r in search(searcher, "said", page=page,
-                                                                per_page=5)["results"]]
+    everything = ids(search(searcher, q="said", per_page=100))
+    paged = [i for page in (1, 2, 3) for i in ids(search(searcher, q="said", page=page,
+                                                         per_page=5))]
     assert paged == everything[:15]
 
 
 def test_empty_query_lists_everything_newest_first(searcher):
-    data = search(searcher, "", per_page=3)
-    assert data["total"] == 27
+    data = search(searcher, q="", per_page=3)
+    assert data["total"] == 26  # 27 articles, the seed's copy collapsed
+    assert data["sort"] == "newest"
     assert data["results"][0]["id"] == HOSTILE_ID
     assert data["results"][0]["snippet_html"].startswith("Traders said oil &amp; gas")
 
@@ -96,31 +218,31 @@ def test_empty_query_lists_everything_newest_first(searcher):
 ])
 def test_bad_queries_raise_query_error(searcher, q, message):
     with pytest.raises(QueryError) as err:
-        search(searcher, q)
+        search(searcher, q=q)
     assert str(err.value).startswith(message)
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"page": 0}, "page must be between 1 and 1000"),
     ({"per_page": 101}, "per_page must be between 1 and 100"),
-    ({"sort": "random"}, "sort must be one of: relevance, newest"),
+    ({"sort": "random"}, "sort must be one of: best, relevance, newest, oldest"),
+    ({"date_from": datetime(2023, 2, 1), "date_to": datetime(2023, 1, 1)},
+     "from must not be after to"),
 ])
-def test_bad_paging_raises_query_error(searcher, kwargs, message):
+def test_bad_parameters_raise_query_error(searcher, kwargs, message):
     with pytest.raises(QueryError, match=message):
-        search(searcher, "oil", **kwargs)
+        search(searcher, q="oil", **kwargs)
 
 
-def test_related_excludes_the_article_and_finds_its_twin(searcher):
-    seed_id = article_id(SEED_URL)
-    twin_id = article_id("https://balticwire.example/2023/07/nato-ukraine")
-    results = related(searcher, seed_id, limit=5)["results"]
-    ids = [r["id"] for r in results]
-    assert seed_id not in ids
-    assert ids[0] == twin_id
+def test_related_excludes_the_article_and_its_copies(searcher):
+    results = related(searcher, SEED_ID, limit=5)["results"]
+    assert len(results) == 5
+    assert not {SEED_ID, TWIN_ID} & {r["id"] for r in results}
+    assert {TWIN_ID, SEED_ID}.isdisjoint(r["id"] for r in related(searcher, TWIN_ID)["results"])
 
 
 def test_related_of_an_oil_story_is_about_oil(searcher):
-    opec = search(searcher, "title:opec")["results"][0]
+    opec = search(searcher, q="title:opec")["results"][0]
     titles = [r["title"] for r in related(searcher, opec["id"], limit=3)["results"]]
     assert len(titles) == 3
     assert opec["title"] not in titles
@@ -134,8 +256,9 @@ def test_unknown_article_raises_not_found(searcher):
 
 
 def test_get_article_returns_paragraphs(searcher):
-    article = get_article(searcher, article_id(SEED_URL))
+    article = get_article(searcher, SEED_ID)
     assert article["title"].startswith("NATO and Ukraine")
     assert article["authors"] == ["Marta Kowalska", "Jonas Petrauskas"]
+    assert article["host"] == "dispatch.example"
     assert len(article["paragraphs"]) == 6
     assert article["paragraphs"][0].startswith("In recent remarks attributed")

@@ -44,25 +44,40 @@ def int_arg(name: str, default: int) -> int:
         raise search.QueryError(f"{name} must be an integer, not {raw!r}") from None
 
 
-def search_data(endpoint: str) -> dict[str, Any]:
+def search_params() -> search.SearchParams:
+    """Read and validate the search parameters of the request."""
+    args = request.args
+    return search.SearchParams(
+        q=args.get("q", ""),
+        page=int_arg("page", 1),
+        per_page=int_arg("per_page", config.DEFAULT_PER_PAGE),
+        sort=args.get("sort", "") or "best",
+        date_from=search.dates_param("from", args.get("from", "")),
+        date_to=search.dates_param("to", args.get("to", "")),
+        sources=tuple(s for s in args.getlist("source") if s),
+        lang=args.get("lang", ""),
+        facets=args.get("facets", "") not in ("", "0", "false", "no"),
+    )
+
+
+def search_data(endpoint: str, facets: bool = False) -> dict[str, Any]:
     """Run the search the request asks for; add prev/next links to `endpoint`."""
-    q = request.args.get("q", "")
-    page = int_arg("page", 1)
-    per_page = int_arg("per_page", config.DEFAULT_PER_PAGE)
-    sort = request.args.get("sort", "relevance") or "relevance"
-    search.check_paging(page, per_page, sort)
+    params = search_params()
+    if facets and not params.facets:
+        params = search.SearchParams(**{**params.__dict__, "facets": True})
     searcher = get_searcher()
     if searcher is None:
-        data = {"query": q, "total": 0, "page": page, "per_page": per_page, "sort": sort,
-                "took_ms": 0.0, "results": []}
+        data = {"query": params.q, "total": 0, "page": params.page,
+                "per_page": params.per_page, "sort": params.sort, "partial": False,
+                "suggestion": None, "took_ms": 0.0, "results": []}
     else:
-        data = search.search(searcher, q, page=page, per_page=per_page, sort=sort)
+        data = search.search(searcher, params)
     data["next"] = data["prev"] = None
-    link_args = {"q": q, "per_page": per_page, "sort": sort}
-    if page * per_page < data["total"] and page < config.MAX_PAGE:
-        data["next"] = url_for(endpoint, page=page + 1, **link_args)
-    if page > 1:
-        data["prev"] = url_for(endpoint, page=page - 1, **link_args)
+    link_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
+    if params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE:
+        data["next"] = url_for(endpoint, page=params.page + 1, **link_args)
+    if params.page > 1:
+        data["prev"] = url_for(endpoint, page=params.page - 1, **link_args)
     return data
 
 
