@@ -17,8 +17,10 @@ from search_service.index import (
     IndexBusy,
     IndexMissing,
     IndexVersionError,
+    delete_urls,
     index_stats,
     open_index,
+    optimize,
 )
 from search_service.ingest import IngestSummary, extract_pages, ingest
 
@@ -61,8 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
                     "and WARC files (.warc, .warc.gz). Exits 1 if any page could not be read.")
     cmd.add_argument("paths", nargs="+", metavar="PATH")
     cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
-                     help="articles per commit (default: %(default)s)")
+                     help="commit every N articles (default: %(default)s)")
+    cmd.add_argument("--interval", type=float, default=config.COMMIT_SECONDS, metavar="SECONDS",
+                     help="commit at least every SECONDS (default: %(default)s)")
+    cmd.add_argument("--procs", type=_positive_int, default=1,
+                     help="index with N processes (bulk mode for large ingests; default 1)")
     cmd.set_defaults(func=cmd_ingest)
+
+    cmd = commands.add_parser(
+        "delete", parents=[common], help="remove articles by URL",
+        description="Remove the articles whose canonical URL (or URL) is given.")
+    cmd.add_argument("urls", nargs="+", metavar="URL")
+    cmd.set_defaults(func=cmd_delete)
+
+    cmd = commands.add_parser(
+        "optimize", parents=[common], help="merge the index into one segment",
+        description="Merge all index segments into one and drop deleted articles. Searching "
+                    "goes on meanwhile; other writers wait.")
+    cmd.set_defaults(func=cmd_optimize)
 
     cmd = commands.add_parser(
         "extract", parents=[common], help="show what the normaliser makes of pages",
@@ -128,20 +146,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Index the given paths and print a summary."""
     check_paths(args.paths)
     ix = open_index(args.index, create=True)
-    summary = _ingest_with_progress(ix, args.paths, args.batch)
+    summary = _ingest_with_progress(ix, args.paths, batch=args.batch, interval=args.interval,
+                                    procs=args.procs)
     print_summary(summary)
     return 1 if summary.failed else 0
 
 
-def _ingest_with_progress(ix, paths, batch: int) -> IngestSummary:
+def _ingest_with_progress(ix, paths, **options) -> IngestSummary:
     """Run ingest with a progress bar on stderr."""
     with tqdm(desc="Indexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
-        return ingest(ix, paths, batch=batch, on_page=bar.update)
+        return ingest(ix, paths, on_page=bar.update, **options)
 
 
 def print_summary(summary: IngestSummary) -> None:
     """Print what an ingest did: indexed, rejected with reasons, failed with causes."""
-    print(f"{summary.pages} pages read: {summary.indexed} indexed, "
+    print(f"{summary.pages} pages read: {summary.indexed} indexed "
+          f"({summary.duplicates} near-duplicates of other articles), "
           f"{sum(summary.rejected.values())} rejected, {len(summary.failed)} failed")
     for reason, count in summary.rejected.most_common():
         print(f"  rejected {count}: {reason}")
@@ -213,10 +233,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if count == 0:
         print(f"Indexing the bundled sample ({config.SAMPLE_WARC.name}) into {args.index} …",
               flush=True)
-        print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC], config.COMMIT_EVERY))
+        print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC]))
     else:
         print(f"{args.index} already holds {count} articles; serving them.", flush=True)
     serve(args.index, args.host, args.port, args.threads)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete articles by URL; exit 1 if none of them was in the index."""
+    deleted = delete_urls(open_index(args.index), args.urls)
+    print(f"deleted {deleted} article{'' if deleted == 1 else 's'}")
+    return 0 if deleted else 1
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    """Merge the index into one segment."""
+    before = optimize(open_index(args.index))
+    print(f"merged {before} segment{'' if before == 1 else 's'} into 1")
     return 0
 
 
@@ -231,6 +265,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"index:     {args.index}")
     print(f"articles:  {stats.articles}")
+    print(f"segments:  {stats.segments}")
     print(f"published: {first or '-'} to {last or '-'}")
     print("sources:")
     for source, count in stats.sources.items():

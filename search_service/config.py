@@ -22,6 +22,8 @@ MAX_PAGE = 1000
 MAX_QUERY_CHARS = 1000
 #: Articles per index commit during ingest.
 COMMIT_EVERY = 1000
+#: Longest time between index commits during ingest, so new articles show up.
+COMMIT_SECONDS = 30.0
 
 
 def default_index_dir() -> Path:

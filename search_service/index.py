@@ -275,11 +275,9 @@ def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10
     except LockError as exc:
         raise IndexBusy(
             f"the index is being written by another process (waited {timeout:g}s)") from exc
-    deleted = 0
+    query = Or([Term(name, url) for url in urls for name in ("canonical_url", "url")])
     try:
-        for url in urls:
-            deleted += writer.delete_by_term("canonical_url", url)
-            deleted += writer.delete_by_term("url", url)
+        deleted = writer.delete_by_query(query)
     except BaseException:
         writer.cancel()
         raise

@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class IngestSummary:
-    """What an ingest did: pages seen, indexed, rejected (by reason) and failed (by origin)."""
+    """What an ingest did: pages seen, indexed (of which near-duplicates of others),
+    rejected (by reason) and failed (by origin)."""
 
     pages: int = 0
     indexed: int = 0
     rejected: Counter = field(default_factory=Counter)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: int = 0
 
 
 def extract_pages(
@@ -47,11 +49,17 @@ def ingest(
     paths: Iterable[str | Path],
     batch: int = 1000,
     on_page: Callable[[], None] | None = None,
+    interval: float = 30.0,
+    procs: int = 1,
 ) -> IngestSummary:
-    """Index every article found in `paths` (files, directories, WARCs); return a summary."""
+    """Index every article found in `paths` (files, directories, WARCs); return a summary.
+
+    Commits every `batch` articles or `interval` seconds; `procs` > 1 indexes each batch
+    with that many processes (bulk mode, for large ingests).
+    """
     files = expand(check_paths(paths))
     summary = IngestSummary()
-    with ArticleWriter(ix, batch=batch) as writer:
+    with ArticleWriter(ix, batch=batch, interval=interval, procs=procs) as writer:
         for item in extract_pages(read_pages(files)):
             summary.pages += 1
             if isinstance(item, PageError):
@@ -65,4 +73,5 @@ def ingest(
                     summary.indexed += 1
             if on_page:
                 on_page()
+    summary.duplicates = writer.duplicates
     return summary

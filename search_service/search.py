@@ -32,6 +32,7 @@ from whoosh.query import (
     Wildcard,
 )
 from whoosh.searching import Hit, Searcher
+from whoosh.util.times import datetime_to_long
 
 from search_service import config
 from search_service.analysis import fold
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 SORTS = ("best", "relevance", "newest", "oldest")
 #: Characters of plain body text shown when the query matched no body words.
 LEAD_CHARS = 250
-#: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)).
+#: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)), age from the newest
+#: of the top BEST_WINDOW hits by relevance.
 HALF_LIFE = timedelta(days=7)
 RECENCY_WEIGHT = 1.0
 #: Hits re-ranked by the "best" sort (beyond them, relevance order stands).
@@ -345,15 +347,18 @@ def _sort_facet(sort: str):
 
 
 def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
-    """Re-rank hits by relevance × (1 + w · 2^(−age/half-life)), age from the newest article."""
-    if not hits:
-        return hits
+    """Re-rank hits by relevance × (1 + w · 2^(−age / half-life)).
+
+    Age counts back from the newest hit (or now, if that is earlier), so an archive's
+    latest stories get the boost as a live index's do. Undated hits keep their score.
+    """
     column = searcher.reader().column_reader("published", translate=False)
     stamps = {hit.docnum: column[hit.docnum] for hit in hits}
     dated = [v for v in stamps.values() if v != NO_DATE]
     if not dated:
         return hits
-    reference = newest_stamp(searcher)
+    now = datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
+    reference = min(now, max(dated))
     half_life = HALF_LIFE.total_seconds() * 10**6  # the column counts microseconds
 
     def blended(hit: Hit) -> float:
@@ -364,18 +369,6 @@ def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
         return hit.score * (1 + RECENCY_WEIGHT * math.pow(2, -age / half_life))
 
     return sorted(hits, key=blended, reverse=True)
-
-
-def newest_stamp(searcher: Searcher) -> int:
-    """Return the newest publication time in the index (column units), capped at now."""
-    from whoosh.util.times import datetime_to_long
-
-    now = datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
-    newest = searcher.search(Every("published"), sortedby=_sort_facet("newest"), limit=1)
-    if not len(newest):
-        return now
-    column = searcher.reader().column_reader("published", translate=False)
-    return min(now, column[newest[0].docnum])
 
 
 def result_item(hit: Hit, highlight_hits: bool = True, similar: int = 0) -> dict[str, Any]:
@@ -441,8 +434,11 @@ def histogram(counts: dict[datetime, int]) -> dict[str, Any]:
     first, last = min(buckets), max(buckets)
     out, current = [], first
     while current <= last:  # include empty buckets so the timeline is continuous
-        out.append({"start": current.date().isoformat(), "count": buckets.get(current, 0)})
-        current = next_bucket(current, bucket)
+        following = next_bucket(current, bucket)
+        out.append({"start": current.date().isoformat(),
+                    "end": (following - timedelta(days=1)).date().isoformat(),
+                    "count": buckets.get(current, 0)})
+        current = following
     return {"bucket": bucket, "counts": out}
 
 

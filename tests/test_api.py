@@ -62,9 +62,10 @@ def test_filters_facets_and_suggestion_through_the_api(client):
     assert data["facets"] == {
         "sources": [{"source": "Hostile <b>Herald</b>", "count": 1},
                     {"source": "Northern Dispatch", "count": 1}],
-        "dates": {"bucket": "day", "counts": [{"start": "2023-07-10", "count": 1},
-                                              {"start": "2023-07-11", "count": 0},
-                                              {"start": "2023-07-12", "count": 1}]},
+        "dates": {"bucket": "day", "counts": [
+            {"start": "2023-07-10", "end": "2023-07-10", "count": 1},
+            {"start": "2023-07-11", "end": "2023-07-11", "count": 0},
+            {"start": "2023-07-12", "end": "2023-07-12", "count": 1}]},
     }
     assert client.get("/api/search?q=vilnus").get_json()["suggestion"] == "vilnius"
 

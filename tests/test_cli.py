@@ -36,12 +36,13 @@ def test_ingest_html_and_warc_then_again_updates_instead_of_duplicating(capsys, 
     status, out, err = run(capsys, "ingest", "--index", str(index), str(SMALL_WARC), str(PAGES))
     assert status == 0
     assert out.splitlines() == [
-        "28 pages read: 27 indexed, 1 rejected, 0 failed",
+        "28 pages read: 27 indexed (1 near-duplicates of other articles), 1 rejected, 0 failed",
         "  rejected 1: too little text",
     ]
     assert "Indexing" in err  # the progress bar
     status, out, _ = run(capsys, "ingest", "--index", str(index), str(PAGES / "seed_jsonld.html"))
-    assert (status, out.splitlines()[0]) == (0, "1 pages read: 1 indexed, 0 rejected, 0 failed")
+    assert (status, out.splitlines()[0]) == (
+        0, "1 pages read: 1 indexed (0 near-duplicates of other articles), 0 rejected, 0 failed")
     assert count(index) == 27
 
 
@@ -53,7 +54,8 @@ def test_ingest_gzipped_page_and_reports_broken_ones(capsys, tmp_path):
     broken.write_bytes(b"not gzip at all")
     status, out, _ = run(capsys, "ingest", "--index", str(tmp_path / "ix"), str(tmp_path))
     assert status == 1
-    assert out.splitlines()[0] == "2 pages read: 1 indexed, 0 rejected, 1 failed"
+    assert out.splitlines()[0] == (
+        "2 pages read: 1 indexed (0 near-duplicates of other articles), 0 rejected, 1 failed")
     assert re.search(r"failed: .*broken\.html\.gz: cannot read: ", out)
     assert count(tmp_path / "ix") == 1
 
@@ -119,6 +121,30 @@ def test_stats(capsys, tmp_path, monkeypatch):
         "sources": {"The Wire Ledger": 24, "Baltic Wire": 1, "Hostile <b>Herald</b>": 1,
                     "Northern Dispatch": 1},
     }
+
+
+def test_delete_removes_only_the_named_articles(capsys, tmp_path):
+    index = tmp_path / "ix"
+    run(capsys, "ingest", "--index", str(index), str(SMALL_WARC), str(PAGES))
+    status, out, _ = run(capsys, "delete", "--index", str(index), SEED_URL,
+                         "https://hostile.example/news/oil-gas")
+    assert (status, out.strip()) == (0, "deleted 2 articles")
+    assert count(index) == 25
+    status, out, _ = run(capsys, "delete", "--index", str(index), SEED_URL)
+    assert (status, out.strip()) == (1, "deleted 0 articles")
+    assert count(index) == 25
+
+
+def test_bulk_ingest_and_optimize(capsys, tmp_path):
+    index = tmp_path / "ix"
+    status, _, _ = run(capsys, "ingest", "--index", str(index), "--procs", "2", "--batch", "10",
+                       str(SMALL_WARC), str(PAGES))
+    assert status == 0 and count(index) == 27
+    segments = len(open_index(index)._segments())
+    assert segments > 1
+    status, out, _ = run(capsys, "optimize", "--index", str(index))
+    assert (status, out.strip()) == (0, f"merged {segments} segments into 1")
+    assert len(open_index(index)._segments()) == 1 and count(index) == 27
 
 
 def test_stats_without_index_fails_clearly(capsys, tmp_path):

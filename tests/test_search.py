@@ -169,14 +169,16 @@ def test_facets_count_sources_and_bucket_dates(searcher):
     assert data["facets"]["dates"]["bucket"] == "year"
     counts = data["facets"]["dates"]["counts"]
     assert (counts[0], counts[-1], len(counts)) == (
-        {"start": "1987-01-01", "count": 1}, {"start": "2023-01-01", "count": 3}, 37)
+        {"start": "1987-01-01", "end": "1987-12-31", "count": 1},
+        {"start": "2023-01-01", "end": "2023-12-31", "count": 3}, 37)
 
 
 def test_histogram_bucket_follows_the_span():
     days = {datetime(2023, 7, 10): 2, datetime(2023, 7, 12): 1}
     assert histogram(days) == {"bucket": "day", "counts": [
-        {"start": "2023-07-10", "count": 2}, {"start": "2023-07-11", "count": 0},
-        {"start": "2023-07-12", "count": 1}]}
+        {"start": "2023-07-10", "end": "2023-07-10", "count": 2},
+        {"start": "2023-07-11", "end": "2023-07-11", "count": 0},
+        {"start": "2023-07-12", "end": "2023-07-12", "count": 1}]}
     weeks = {datetime(2023, 7, 10): 1, datetime(2023, 9, 1): 1}
     assert histogram(weeks)["bucket"] == "week"
     assert histogram({datetime(2020, 1, 5): 1, datetime(2023, 1, 1): 1})["bucket"] == "month"

@@ -79,3 +79,26 @@ def test_friendly_error_pages(client):
     assert soup.h1.get_text() == "That search did not work"
     assert soup.select_one(".message").get_text() == "per_page must be between 1 and 100"
     assert page(client, "/no/such/page", status=404).find("a", string="Back to search")
+
+
+def test_search_page_filters_facets_timeline_and_similar_line(client):
+    soup = page(client, "/?q=nato+OR+oil")
+    bars = soup.select("figure.timeline svg a")
+    assert len(bars) == 37  # one per year, 1987 to 2023
+    assert bars[-1]["href"] == "/?q=nato+OR+oil&from=2023-01-01&to=2023-12-31"
+    assert bars[-1].find("title").get_text() == "2023-01-01: 3"
+    facets = {a.get_text(): a["href"] for a in soup.select("aside.facets a")}
+    assert facets["Baltic Wire"] == "/?q=nato+OR+oil&source=Baltic+Wire"
+    similar = soup.select("p.similar")
+    assert [p.get_text() for p in similar] == ["1 similar article (same story elsewhere)"]
+    assert soup.find("select", attrs={"name": "sort"}).find("option", selected=True)[
+        "value"] == "best"
+
+
+def test_search_page_applies_filters_and_offers_a_spelling(client):
+    soup = page(client, "/?q=nato&source=Baltic+Wire")
+    assert [a["href"] for a in soup.select("li.result h2 a")] == [
+        "/articles/" + article_id("https://balticwire.example/2023/07/nato-ukraine")]
+    assert soup.find("input", attrs={"name": "source"})["value"] == "Baltic Wire"
+    soup = page(client, "/?q=vilnus")
+    assert soup.select_one("p.suggestion a")["href"] == "/?q=vilnius"

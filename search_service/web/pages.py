@@ -1,13 +1,37 @@
-"""The HTML pages: search, article, and the empty-index page."""
+"""The HTML pages: search (with filters, facets and timeline), article, the empty index."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from typing import Any
+
+from flask import Blueprint, render_template, request, url_for
 
 from search_service import search
 from search_service.web.data import article_count, require_searcher, search_data
 
 bp = Blueprint("pages", __name__)
+
+DATE_PRESETS = [("", "Any time"), ("past 24 hours", "Past day"), ("last week", "Past week"),
+                ("last month", "Past month"), ("last year", "Past year")]
+SORT_LABELS = [("best", "Best match"), ("relevance", "Relevance"), ("newest", "Newest"),
+               ("oldest", "Oldest")]
+
+
+@bp.app_context_processor
+def helpers() -> dict[str, Any]:
+    """Template helpers: links to the search page with some parameters changed."""
+
+    def search_url(**changes: Any) -> str:
+        args = request.args.to_dict(flat=False)
+        args.pop("page", None)
+        for key, value in changes.items():
+            if value is None or value == "":
+                args.pop(key, None)
+            else:
+                args[key] = value
+        return url_for("pages.search_page", **args)
+
+    return {"search_url": search_url}
 
 
 @bp.get("/")
@@ -15,7 +39,28 @@ def search_page() -> str:
     """The search page (or the empty-index page when there is nothing to search)."""
     if article_count() == 0:
         return render_template("empty.html")
-    return render_template("search.html", data=search_data("pages.search_page"))
+    data = search_data("pages.search_page", facets=True)
+    return render_template("search.html", data=data, timeline=timeline(data),
+                           date_presets=DATE_PRESETS, sorts=SORT_LABELS,
+                           date_from=request.args.get("from", ""),
+                           date_to=request.args.get("to", ""),
+                           lang=request.args.get("lang", ""))
+
+
+def timeline(data: dict[str, Any], width: int = 600, height: int = 60) -> dict[str, Any] | None:
+    """Lay out the date histogram as SVG bars (x, y, width, height per bucket)."""
+    counts = data.get("facets", {}).get("dates", {}).get("counts", [])
+    if len(counts) < 2:
+        return None
+    peak = max(c["count"] for c in counts) or 1
+    step = width / len(counts)
+    bars = []
+    for i, c in enumerate(counts):
+        h = round(c["count"] / peak * (height - 2), 1)
+        bars.append({**c, "x": round(i * step, 1), "y": round(height - h, 1),
+                     "w": round(max(step - 1, 1), 1), "h": h})
+    return {"width": width, "height": height, "bars": bars,
+            "bucket": data["facets"]["dates"]["bucket"]}
 
 
 @bp.get("/articles/<article_id>")
