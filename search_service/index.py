@@ -71,7 +71,6 @@ def make_schema() -> Schema:
         fingerprint=STORED(),
         bands=KEYWORD(),
         cluster=ID(stored=True, sortable=True),
-        spell=TEXT(analyzer=name_analyzer(), phrase=False),
     )
 
 
@@ -130,7 +129,6 @@ def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[
         "summary": article.summary,
         "fetched_at": article.fetched_at,
         "cluster": cluster,
-        "spell": f"{article.title} {article.summary}",
     }
     if sig is not None:
         doc["fingerprint"] = dedupe.encode(sig)
@@ -148,12 +146,24 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def find_original(searcher: Searcher, article_id: str, sig: np.ndarray) -> str | None:
-    """Return the cluster id of an indexed near-duplicate of `sig` (not `article_id`), if any."""
-    query = Or([Term("bands", key) for key in dedupe.band_keys(sig)])
-    for hit in searcher.search(query, limit=20):
-        if hit["id"] != article_id and hit.get("fingerprint") and dedupe.is_near_duplicate(
-                sig, dedupe.decode(hit["fingerprint"])):
-            return hit["cluster"]
+    """Return the cluster id of an indexed near-duplicate of `sig` (not `article_id`), if any.
+
+    Looks band keys up in the term index directly (most keys are absent, which is cheap),
+    then confirms candidates against their stored signatures.
+    """
+    reader = searcher.reader()
+    checked: set[int] = set()
+    for key in dedupe.band_keys(sig):
+        if ("bands", key) not in reader:
+            continue
+        for docnum in reader.postings("bands", key).all_ids():
+            if docnum in checked or reader.is_deleted(docnum):
+                continue
+            checked.add(docnum)
+            fields = reader.stored_fields(docnum)
+            if fields["id"] != article_id and fields.get("fingerprint") and (
+                    dedupe.is_near_duplicate(sig, dedupe.decode(fields["fingerprint"]))):
+                return fields["cluster"]
     return None
 
 
@@ -220,17 +230,19 @@ class ArticleWriter:
     def _documents(self, articles: list[Article]) -> list[dict[str, Any]]:
         """Build the documents of a batch, linking each near-duplicate to its original."""
         docs = []
-        batch_sigs: list[tuple[str, np.ndarray]] = []
+        batch_bands: dict[str, list[tuple[str, np.ndarray]]] = {}
         with self.ix.searcher() as searcher:
             for article in articles:
                 sig = dedupe.signature(article.title + "\n" + article.body)
                 cluster = article.id
                 if sig is not None:
+                    keys = dedupe.band_keys(sig)
                     cluster = (self._existing_cluster(searcher, article.id)
                                or find_original(searcher, article.id, sig)
-                               or _batch_original(batch_sigs, sig)
+                               or _batch_original(batch_bands, keys, sig)
                                or article.id)
-                    batch_sigs.append((cluster, sig))
+                    for key in keys:
+                        batch_bands.setdefault(key, []).append((cluster, sig))
                 if cluster != article.id:
                     self.duplicates += 1
                 docs.append(to_document(article, cluster, sig))
@@ -252,11 +264,13 @@ class ArticleWriter:
             writer.commit(merge=True)
 
 
-def _batch_original(batch: list[tuple[str, np.ndarray]], sig: np.ndarray) -> str | None:
+def _batch_original(bands: dict[str, list[tuple[str, np.ndarray]]], keys: list[str],
+                    sig: np.ndarray) -> str | None:
     """Return the cluster of a near-duplicate earlier in the same batch, if any."""
-    for cluster, other in batch:
-        if dedupe.is_near_duplicate(sig, other):
-            return cluster
+    for key in keys:
+        for cluster, other in bands.get(key, ()):
+            if dedupe.is_near_duplicate(sig, other):
+                return cluster
     return None
 
 

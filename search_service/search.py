@@ -466,30 +466,47 @@ def next_bucket(start: datetime, bucket: str) -> datetime:
 
 
 WORD = re.compile(r"(?<![:\w])([^\W\d_]{3,})(?![\w:*?~])")
+OPERATORS = {"AND", "OR", "NOT", "TO"}
 
 
 def suggest(searcher: Searcher, q: str) -> str | None:
-    """Return the query with unknown words replaced by the closest indexed title words."""
+    """Return the query with words the index lacks replaced by the closest indexed words.
+
+    The body's terms are stems, so a correction is found among stems ("ukran" → "ukrain")
+    and shown as a word that an article containing the corrected stem actually uses.
+    """
     analyzer = searcher.schema["body"].analyzer
-    corrector = searcher.corrector("spell")
+    corrector = searcher.corrector("body")
     changed = False
 
     def replace(match: re.Match) -> str:
         nonlocal changed
         word = match.group(1)
-        if word in ("AND", "OR", "NOT", "TO"):
-            return word
         stems = [t.text for t in analyzer(word)]
-        if not stems or any(searcher.doc_frequency(f, s) for f in QUERY_FIELDS for s in stems):
+        if word in OPERATORS or len(stems) != 1 or any(
+                searcher.doc_frequency(f, stems[0]) for f in QUERY_FIELDS):
             return word
-        options = corrector.suggest(fold(word), limit=1, maxdist=2)
-        if not options:
+        options = corrector.suggest(stems[0], limit=1, maxdist=2)
+        surface = surface_word(searcher, options[0]) if options else None
+        if not surface:
             return word
         changed = True
-        return options[0]
+        return surface
 
     corrected = WORD.sub(replace, q)
     return corrected if changed else None
+
+
+def surface_word(searcher: Searcher, stem: str) -> str | None:
+    """Return a word of an indexed article whose stem is `stem`."""
+    analyzer = searcher.schema["body"].analyzer
+    hits = searcher.search(Term("body", stem), limit=1)
+    if not len(hits):
+        return None
+    for word in dict.fromkeys(re.findall(r"[^\W\d_]+", fold(hits[0]["body"]))):
+        if [t.text for t in analyzer(word)] == [stem]:
+            return word
+    return None
 
 
 # -- articles ---------------------------------------------------------------------------------
