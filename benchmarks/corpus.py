@@ -13,7 +13,8 @@ from pathlib import Path
 
 from search_service.article import Article
 
-REUTERS = Path(__file__).resolve().parent.parent.parent / "shared/data/reuters21578/reuters.jsonl.gz"
+REUTERS = (Path(__file__).resolve().parent.parent.parent
+           / "shared/data/reuters21578/reuters.jsonl.gz")
 
 
 def stories(path: Path = REUTERS) -> list[dict]:
