@@ -8,7 +8,7 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -100,7 +100,9 @@ def dates_param(name: str, text: str, now: datetime | None = None) -> datetime |
     if not text.strip():
         return None
     try:
-        return parse_when(text, now or datetime.now(timezone.utc), end=(name == "to"))
+        # Relative dates resolve to the minute, so repeated requests share a cache entry.
+        now = now or datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        return parse_when(text, now, end=(name == "to"))
     except DateError as exc:
         raise QueryError(f"{name}: {exc}") from None
 
@@ -212,6 +214,34 @@ class Deadline(WrappingCollector):
             if time.monotonic() > self.deadline:
                 raise TimeLimit
             yield sub_docnum
+
+
+class ResultsCache:
+    """Remembers recent search results per request, forgotten on every index commit."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.lock = threading.Lock()
+        self.generation: int | None = None
+        self.entries: OrderedDict[SearchParams, dict] = OrderedDict()
+
+    def search(self, searcher: Searcher, params: SearchParams) -> dict:
+        """Return `search(searcher, params)`, from the cache when this commit answered it."""
+        generation = searcher.reader().generation()
+        with self.lock:
+            if generation != self.generation:
+                self.entries.clear()
+                self.generation = generation
+            if params in self.entries:
+                self.entries.move_to_end(params)
+                return dict(self.entries[params])
+        data = search(searcher, params)
+        with self.lock:
+            if generation == self.generation and not data["partial"]:
+                self.entries[params] = data
+                while len(self.entries) > self.size:
+                    self.entries.popitem(last=False)
+        return dict(data)
 
 
 # -- parsing ----------------------------------------------------------------------------------

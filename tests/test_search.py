@@ -264,3 +264,21 @@ def test_get_article_returns_paragraphs(searcher):
     assert article["host"] == "dispatch.example"
     assert len(article["paragraphs"]) == 6
     assert article["paragraphs"][0].startswith("In recent remarks attributed")
+
+
+def test_results_cache_answers_repeats_and_forgets_on_commit(ix):
+    from search_service.article import Article
+    from search_service.index import write_articles
+    from search_service.search import ResultsCache, Searchers
+
+    cache, searchers = ResultsCache(size=2), Searchers(ix)
+    params = SearchParams(q="zeppelin")
+    first = cache.search(searchers.get(), params)
+    assert first["total"] == 0 and params in cache.entries
+    assert cache.search(searchers.get(), params) == first
+    write_articles(ix, [Article(url="https://late.example/z", canonical_url="https://late.example/z",
+                                title="Zeppelin returns", body="An airship flew over. " * 12)])
+    assert cache.search(searchers.get(), params)["total"] == 1
+    for q in ("oil", "nato", "said"):
+        cache.search(searchers.get(), SearchParams(q=q))
+    assert len(cache.entries) == 2

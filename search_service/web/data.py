@@ -12,6 +12,7 @@ from search_service import config, search
 from search_service.index import IndexMissing, index_exists, open_index
 
 SEARCHERS_KEY = "news_search.searchers"
+CACHE_KEY = "news_search.cache"
 
 
 def get_searcher() -> Searcher | None:
@@ -71,7 +72,8 @@ def search_data(endpoint: str, facets: bool = False) -> dict[str, Any]:
                 "per_page": params.per_page, "sort": params.sort, "partial": False,
                 "suggestion": None, "took_ms": 0.0, "results": []}
     else:
-        data = search.search(searcher, params)
+        cache = current_app.extensions.setdefault(CACHE_KEY, search.ResultsCache())
+        data = cache.search(searcher, params)
     data["next"] = data["prev"] = None
     link_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
     if params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE:
