@@ -72,3 +72,63 @@ def test_second_writer_fails_clearly_while_the_first_holds_the_lock(tmp_path):
 def test_stats_of_an_empty_index(tmp_path):
     stats = index_stats(open_index(tmp_path, create=True))
     assert (stats.articles, stats.sources, stats.first_published) == (0, {}, None)
+
+
+WIRE = ("Frankfurt, July 3 - The European Central Bank left its main interest rate unchanged "
+        "on Thursday, saying inflation was easing but remained too high, and signalled that "
+        "further cuts would depend on wage growth and energy prices in the coming months. "
+        "Analysts had expected the decision after weak factory data from Germany and France.")
+
+
+def test_wire_copy_with_small_edits_joins_the_original_and_other_stories_do_not(tmp_path):
+    ix = open_index(tmp_path, create=True)
+    original = Article(url="https://a.example/ecb", canonical_url="https://a.example/ecb",
+                       title="ECB holds rates", body=WIRE, source="A News")
+    copy = Article(url="https://b.example/ecb?utm_source=x", canonical_url="https://b.example/e",
+                   title="ECB holds rates", body=WIRE.replace("Thursday", "Thursday afternoon"),
+                   source="B Daily")
+    other = Article(url="https://c.example/f", canonical_url="https://c.example/f",
+                    title="Fed holds rates", body=WIRE.replace("European Central Bank", "Fed")
+                    .replace("Frankfurt", "Washington").replace("Germany and France", "Ohio")
+                    .replace("wage growth", "jobs data").replace("easing", "cooling"),
+                    source="C Post")
+    write_articles(ix, [original])
+    write_articles(ix, [copy, other])
+    with ix.searcher() as searcher:
+        assert get_article(searcher, copy.id)["original_id"] == original.id
+        assert get_article(searcher, other.id)["original_id"] is None
+        data = search(searcher, q="rates", sort="relevance")
+        assert data["total"] == 2
+        assert {(r["id"], r["similar_count"]) for r in data["results"]} == {
+            (original.id, 1), (other.id, 0)}
+
+
+@pytest.mark.parametrize("query, title", [
+    ("zurich", "Zürcher Kantonalbank: Zinsen in Zürich steigen"),
+    ("strasse", "Die Straße nach Köln wird gesperrt"),
+    ("koln", "Die Straße nach Köln wird gesperrt"),
+    ("elysee", "L'Élysée annonce une réforme des retraites"),
+    ("reforme", "L'Élysée annonce une réforme des retraites"),
+    ("noel", "Le marché de Noël ouvre à Strasbourg"),
+])
+def test_german_and_french_articles_fold_case_and_accents(tmp_path, query, title):
+    ix = open_index(tmp_path, create=True)
+    stories = [Article(url=f"https://d.example/{i}", canonical_url=f"https://d.example/{i}",
+                       title=t, body=t + ". " + "Weitere Einzelheiten folgen. " * 5,
+                       language="de" if i < 2 else "fr")
+               for i, t in enumerate(["Zürcher Kantonalbank: Zinsen in Zürich steigen",
+                                      "Die Straße nach Köln wird gesperrt",
+                                      "L'Élysée annonce une réforme des retraites",
+                                      "Le marché de Noël ouvre à Strasbourg"])]
+    write_articles(ix, stories)
+    with ix.searcher() as searcher:
+        assert [r["title"] for r in search(searcher, q=query)["results"]] == [title]
+
+
+def test_many_small_commits_keep_the_segment_count_bounded(tmp_path):
+    ix = open_index(tmp_path, create=True)
+    for i in range(20):
+        write_articles(ix, [replace(STORY, canonical_url=f"https://a.example/{i}",
+                                    body=f"Story number {i} about rates.")])
+    assert index_stats(ix).segments <= 8
+    assert index_stats(ix).articles == 20
