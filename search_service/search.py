@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 SORTS = ("best", "relevance", "newest", "oldest")
 #: Characters of plain body text shown when the query matched no body words.
 LEAD_CHARS = 250
+#: Characters of body text in a highlighted snippet, about (fragments are whole).
+SNIPPET_CHARS = 250
 #: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)), age from the newest
 #: of the top BEST_WINDOW hits by relevance.
 HALF_LIFE = timedelta(days=7)
@@ -130,7 +132,14 @@ class MarkFormatter(highlight.Formatter):
         return out
 
     def format(self, fragments, replace: bool = False) -> str:
-        out = " ".join(self.format_fragment(f, replace) for f in fragments)
+        kept, length = [], 0
+        for fragment in fragments:  # the best fragments, in text order, up to ~250 characters
+            size = fragment.endchar - fragment.startchar
+            if kept and length + size > SNIPPET_CHARS:
+                continue
+            kept.append(fragment)
+            length += size
+        out = " ".join(self.format_fragment(f, replace) for f in kept)
         return " ".join(out.split()).replace("… …", "…")
 
 
@@ -324,7 +333,8 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     filter_ = filter_query(params)
     if filter_ is not None:
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])
-    top = searcher.collector(limit=limit, sortedby=_sort_facet(sort), terms=True)
+    top = exhaustive(searcher.collector(limit=limit, sortedby=_sort_facet(sort), terms=True,
+                                        optimize=False))
     deadline = Deadline(top, params.time_limit)
     collector = CollapseCollector(deadline, "cluster", limit=1)
     partial = False
@@ -364,6 +374,20 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
         data["facets"] = facets(searcher, query)
     data["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return data
+
+
+def exhaustive(collector):
+    """Make a collector visit every match, so that totals are exact.
+
+    Whoosh's top-N collector otherwise skips blocks (optimize) and swaps in cheaper matchers
+    (`replace`) once its heap is full, leaving matches uncounted.
+    """
+    node = collector
+    while hasattr(node, "child"):
+        node = node.child
+    if hasattr(node, "replace"):
+        node.replace = 0
+    return collector
 
 
 def _sort_facet(sort: str):

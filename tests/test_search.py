@@ -282,3 +282,38 @@ def test_results_cache_answers_repeats_and_forgets_on_commit(ix):
     for q in ("oil", "nato", "said"):
         cache.search(searchers.get(), SearchParams(q=q))
     assert len(cache.entries) == 2
+
+
+@pytest.fixture(scope="module")
+def wire_searcher(tmp_path_factory):
+    """A searcher over 600 seeded synthetic stories (enough for Whoosh to skip blocks)."""
+    import random
+
+    from search_service.article import Article
+    from search_service.index import open_index, write_articles
+
+    rng = random.Random(7)
+    words = ["oil", "prices", "bank", "rates", "grain", "wheat", "shares", "profit", "said",
+             "market", "trade", "crude", "export", "dollar", "tonnes", "company"]
+    stories = []
+    for i in range(600):
+        body = " ".join(rng.choice(words) + f" w{rng.randrange(5000)}" for _ in range(60))
+        stories.append(Article(url=f"https://s.example/{i}", canonical_url=f"https://s.example/{i}",
+                               title=" ".join(rng.sample(words, 3)), body=body))
+    ix = open_index(tmp_path_factory.mktemp("wire"), create=True)
+    write_articles(ix, stories)
+    with ix.searcher() as searcher:
+        yield searcher
+
+
+@pytest.mark.parametrize("q", ["oil", "oil OR bank", "crude prices"])
+def test_total_counts_every_match_whatever_the_page_size(wire_searcher, q):
+    # Regression: Whoosh's top-N collector skipped matches once its heap was full, so
+    # totals shrank with per_page.
+    everything = search(wire_searcher, q=q, per_page=100, sort="relevance", page=1)
+    for sort in ("relevance", "best", "newest"):
+        assert search(wire_searcher, q=q, per_page=1, sort=sort)["total"] == everything["total"]
+    assert everything["total"] > 100
+    facets = search(wire_searcher, q=q, per_page=1, facets=True)["facets"]
+    assert sum(c["count"] for c in facets["dates"]["counts"]) == 0  # undated stories
+    assert facets["sources"] == [{"source": "s.example", "count": everything["total"]}]
