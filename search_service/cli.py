@@ -214,9 +214,11 @@ def serve(index_dir: Path, host: str, port: int, threads: int) -> None:
     from waitress import create_server
 
     from search_service.web import create_app
+    from search_service.web.logging import AccessLog
 
     app = create_app({"INDEX_DIR": str(index_dir)})
-    server = create_server(app, host=host, port=port, threads=threads)
+    logging.getLogger("search_service.access").setLevel(logging.INFO)
+    server = create_server(AccessLog(app), host=host, port=port, threads=threads)
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Serving {index_dir} on http://{shown_host}:{server.effective_port}/ "
           "(Ctrl-C to stop)", flush=True)

@@ -188,6 +188,9 @@ def test_serve_answers_over_http(built_index):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    log = proc.stderr.read()
+    assert re.search(r'access: 127\.0\.0\.1 "GET /api/health" 200 \d+ [\d.]+ms', log)
+    assert re.search(r'"GET /api/search\?q=nato" 200 ', log)
 
 
 def test_demo_indexes_the_bundled_sample_and_serves_it(tmp_path):

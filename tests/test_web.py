@@ -102,3 +102,20 @@ def test_search_page_applies_filters_and_offers_a_spelling(client):
     assert soup.find("input", attrs={"name": "source"})["value"] == "Baltic Wire"
     soup = page(client, "/?q=vilnus")
     assert soup.select_one("p.suggestion a")["href"] == "/?q=vilnius"
+
+
+def test_every_response_carries_the_security_headers(client):
+    for url in ("/?q=oil", "/api/search?q=oil", "/articles/nope", "/api/nowhere"):
+        headers = client.get(url).headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_pages_have_no_inline_script_or_style(client):
+    for url in ("/?q=oil", f"/articles/{HOSTILE_ID}", "/no/such/page"):
+        soup = page(client, url, status=404 if "such" in url else 200)
+        assert soup.find("script") is None
+        assert soup.find("style") is None
+        assert not any(tag.has_attr("style") for tag in soup.find_all(True))

@@ -1,0 +1,40 @@
+"""One log line per request (method, path, status, bytes, milliseconds), for `serve`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("search_service.access")
+
+
+class AccessLog:
+    """WSGI middleware that logs each request when its response is complete."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status_line = ["-"]
+
+        def recording_start(status: str, headers, exc_info=None):
+            status_line[0] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info)
+
+        sent = 0
+        body = self.app(environ, recording_start)
+        try:
+            for chunk in body:
+                sent += len(chunk)
+                yield chunk
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+            path = environ.get("PATH_INFO", "")
+            query = environ.get("QUERY_STRING", "")
+            log.info('%s "%s %s%s" %s %d %.1fms', environ.get("REMOTE_ADDR", "-"),
+                     environ.get("REQUEST_METHOD", "-"), path, f"?{query}" if query else "",
+                     status_line[0], sent, (time.perf_counter() - started) * 1000)
