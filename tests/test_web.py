@@ -119,3 +119,34 @@ def test_pages_have_no_inline_script_or_style(client):
         assert soup.find("script") is None
         assert soup.find("style") is None
         assert not any(tag.has_attr("style") for tag in soup.find_all(True))
+
+
+def test_atom_feed_lists_the_newest_matches_escaped(client):
+    import xml.etree.ElementTree as ET
+
+    response = client.get("/search.atom?q=oil")
+    assert response.mimetype == "application/atom+xml"
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    feed = ET.fromstring(response.data)
+    assert feed.find("a:title", ns).text == "News search: oil"
+    entries = feed.findall("a:entry", ns)
+    assert [e.find("a:title", ns).text for e in entries][0] == (
+        "Oil & gas: <script>alert(1)</script> prices")
+    published = [e.find("a:published", ns).text for e in entries]
+    assert published == sorted(published, reverse=True) and len(published) == 2
+    assert entries[0].find("a:summary", ns).text.startswith("Traders said <mark>oil</mark>")
+    assert b"<script>" not in response.data
+
+
+def test_opensearch_description_and_links(client):
+    import xml.etree.ElementTree as ET
+
+    response = client.get("/opensearch.xml")
+    assert response.mimetype == "application/opensearchdescription+xml"
+    urls = ET.fromstring(response.data).findall("{http://a9.com/-/spec/opensearch/1.1/}Url")
+    assert [u.get("template") for u in urls] == [
+        "http://localhost/?q={searchTerms}", "http://localhost/search.atom?q={searchTerms}",
+        "http://localhost/api/search?q={searchTerms}"]
+    soup = page(client, "/?q=oil")
+    assert soup.find("link", rel="search")["href"] == "/opensearch.xml"
+    assert soup.find("link", type="application/atom+xml")["href"] == "/search.atom?q=oil"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,12 @@ def search_params() -> search.SearchParams:
     )
 
 
-def search_data(endpoint: str, facets: bool = False) -> dict[str, Any]:
-    """Run the search the request asks for; add prev/next links to `endpoint`."""
+def search_data(endpoint: str, facets: bool = False, sort: str | None = None) -> dict[str, Any]:
+    """Run the search the request asks for (facets and sort may be imposed); add prev/next
+    links to `endpoint`."""
     params = search_params()
-    if facets and not params.facets:
-        params = search.SearchParams(**{**params.__dict__, "facets": True})
+    if facets or sort:
+        params = replace(params, facets=facets or params.facets, sort=sort or params.sort)
     searcher = get_searcher()
     if searcher is None:
         data = {"query": params.q, "total": 0, "page": params.page,

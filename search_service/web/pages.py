@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, render_template, request, url_for
 
 from search_service import search
 from search_service.web.data import article_count, require_searcher, search_data
@@ -61,6 +63,29 @@ def timeline(data: dict[str, Any], width: int = 600, height: int = 60) -> dict[s
                      "w": round(max(step - 1, 1), 1), "h": h})
     return {"width": width, "height": height, "bars": bars,
             "bucket": data["facets"]["dates"]["bucket"]}
+
+
+@bp.get("/search.atom")
+def search_atom() -> Response:
+    """The newest results of a query as an Atom feed, to follow it in a feed reader."""
+    args = request.args.to_dict(flat=False)
+    args["sort"] = ["newest"]
+    data = search_data("pages.search_atom", sort="newest")
+    dates = [r["published"] for r in data["results"] if r["published"]]
+    updated = max(dates) if dates else datetime.now(timezone.utc).isoformat()
+    body = render_template(
+        "search.atom.xml", data=data, updated=updated,
+        self_url=url_for("pages.search_atom", _external=True, **args),
+        page_url=url_for("pages.search_page", _external=True, **args),
+        feed_id=url_for("pages.search_atom", _external=True, **args))
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.get("/opensearch.xml")
+def opensearch() -> Response:
+    """The OpenSearch description, so that browsers can add the search box."""
+    return Response(render_template("opensearch.xml"),
+                    mimetype="application/opensearchdescription+xml")
 
 
 @bp.get("/articles/<article_id>")
