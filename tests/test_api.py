@@ -158,3 +158,20 @@ def test_new_commits_are_seen_without_restart(client, index_dir):
     write_articles(open_index(index_dir), [story])
     assert client.get("/api/search?q=zeppelin").get_json()["total"] == 1
     assert client.get("/api/health").get_json() == {"status": "ok", "articles": 28}
+
+
+def test_etag_revalidates_until_the_next_commit(client, index_dir):
+    from search_service.article import Article
+    from search_service.index import open_index, write_articles
+
+    first = client.get("/api/search?q=oil")
+    tag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/api/search?q=oil", headers={"If-None-Match": tag})
+    assert (again.status_code, again.data) == (304, b"")
+    assert client.get("/api/search?q=nato").headers["ETag"] != tag
+    write_articles(open_index(index_dir), [Article(
+        url="https://late.example/o", canonical_url="https://late.example/o",
+        title="Oil output rises", body="Oil output rose in the north sea. " * 8)])
+    after = client.get("/api/search?q=oil", headers={"If-None-Match": tag})
+    assert after.status_code == 200 and after.get_json()["total"] == 3

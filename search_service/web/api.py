@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import hashlib
+
+from flask import Blueprint, Response, jsonify, request
 
 from search_service import search
-from search_service.web.data import article_count, int_arg, require_searcher, search_data
+from search_service.web.data import (
+    article_count,
+    get_searcher,
+    int_arg,
+    require_searcher,
+    search_data,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.after_request
+def revalidate(response: Response) -> Response:
+    """Tag successful answers with the index commit they came from; answer 304 to a match.
+
+    Clients and proxies may keep answers but must ask again (`no-cache`): a new commit
+    changes every tag.
+    """
+    if response.status_code != 200:
+        return response
+    searcher = get_searcher()
+    generation = searcher.reader().generation() if searcher else "empty"
+    tag = hashlib.sha1(f"{generation}|{request.full_path}".encode()).hexdigest()[:20]
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
 
 
 @bp.get("/search")
