@@ -1,10 +1,11 @@
-"""The command line: `news-search ingest | extract | serve | demo | stats`."""
+"""The command line: `news-search crawl | reindex | ingest | extract | serve | demo | stats`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from search_service import __version__, config
 from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
+from search_service.crawl.sources import SourceError
 from search_service.index import (
     IndexBusy,
     IndexMissing,
@@ -20,7 +22,7 @@ from search_service.index import (
     index_stats,
     open_index,
 )
-from search_service.ingest import IngestSummary, extract_pages, ingest
+from search_service.ingest import IngestSummary, extract_pages, ingest, reindex
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.root.handlers:  # Scrapy resets logger levels; the handler holds
+        handler.setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (CommandError, InputError, IndexMissing, IndexBusy, IndexVersionError, OSError) as exc:
+    except (CommandError, InputError, SourceError, IndexMissing, IndexBusy, IndexVersionError,
+            OSError) as exc:
         print(f"news-search {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -63,6 +68,40 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
                      help="articles per commit (default: %(default)s)")
     cmd.set_defaults(func=cmd_ingest)
+
+    cmd = commands.add_parser(
+        "crawl", parents=[common], help="crawl news sites politely into the archive and index",
+        description="Crawl sites (start URLs, feeds, sitemaps, links) obeying robots.txt; "
+                    "archive every article response to WARC, then normalise and index it. "
+                    "An interrupted crawl of the same sources resumes where it stopped.")
+    cmd.add_argument("urls", nargs="*", metavar="URL", help="start URLs (one source per host)")
+    cmd.add_argument("--sources", type=Path, metavar="FILE", help="TOML file of sources")
+    _add_archive_option(cmd)
+    cmd.add_argument("--max-pages", type=_positive_int, default=1000,
+                     help="pages per source for URL arguments (default: %(default)s)")
+    cmd.add_argument("--max-depth", type=_non_negative_int, default=3,
+                     help="link depth for URL arguments (default: %(default)s)")
+    contact = os.environ.get(config.CONTACT_ENV) or config.DEFAULT_CONTACT
+    cmd.add_argument("--contact", default=contact,
+                     metavar="URL", help=f"contact URL in the User-Agent (default: "
+                                         f"${config.CONTACT_ENV} or %(default)s)")
+    cmd.add_argument("--user-agent", default="", metavar="UA",
+                     help="the whole User-Agent string (overrides --contact)")
+    cmd.add_argument("--delay", type=float, metavar="SECONDS",
+                     help="minimum delay between requests to one host (default: 1.0)")
+    cmd.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     dest="settings", help="set a Scrapy setting (repeatable)")
+    cmd.add_argument("--no-progress", action="store_true", help="no live progress line")
+    cmd.set_defaults(func=cmd_crawl)
+
+    cmd = commands.add_parser(
+        "reindex", parents=[common], help="rebuild the index from the crawl archive",
+        description="Empty the index and rebuild it from the WARC files of the archive alone "
+                    "(after a normaliser change, say), with progress.")
+    _add_archive_option(cmd)
+    cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
+                     help="articles per commit (default: %(default)s)")
+    cmd.set_defaults(func=cmd_reindex)
 
     cmd = commands.add_parser(
         "extract", parents=[common], help="show what the normaliser makes of pages",
@@ -100,6 +139,24 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     cmd.add_argument("--threads", type=_positive_int, default=8,
                      help="worker threads (default: %(default)s)")
+
+
+def _add_archive_option(cmd: argparse.ArgumentParser) -> None:
+    """Add --archive DIR (the WARC archive of crawled pages)."""
+    cmd.add_argument("--archive", type=Path, metavar="DIR",
+                     help=f"crawl archive directory (default: ${config.ARCHIVE_ENV} or "
+                          "INDEX-archive beside the index)")
+
+
+def _non_negative_int(text: str) -> int:
+    """Parse an integer option of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0: {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -149,6 +206,66 @@ def print_summary(summary: IngestSummary) -> None:
         print(f"  failed: {origin}: {message}")
     if len(summary.failed) > 20:
         print(f"  … and {len(summary.failed) - 20} more failures")
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    """Crawl the given URLs or sources file, then print a summary."""
+    from search_service.crawl.engine import CrawlOptions, run_crawl
+    from search_service.crawl.sources import load_sources, sources_from_urls
+
+    if bool(args.urls) == bool(args.sources):
+        raise CommandError("give start URLs or --sources FILE (one of the two)")
+    sources = (load_sources(args.sources) if args.sources
+               else sources_from_urls(args.urls, args.max_depth, args.max_pages))
+    overrides = dict(_setting(text) for text in args.settings)
+    if args.delay is not None:
+        overrides.setdefault("DOWNLOAD_DELAY", args.delay)
+        overrides.setdefault("AUTOTHROTTLE_START_DELAY", args.delay)
+    options = CrawlOptions(
+        index_dir=args.index, archive_dir=args.archive or config.default_archive_dir(args.index),
+        contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
+        overrides=overrides)
+    open_index(args.index, create=True)
+    summary = run_crawl(sources, options)
+    print_crawl_summary(summary)
+    return 0 if summary.finish_reason == "finished" else 1
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """Parse NAME=VALUE for --set (numbers become numbers)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise CommandError(f"--set needs NAME=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            pass
+    return name, value
+
+
+def print_crawl_summary(summary) -> None:
+    """Print what a crawl did: fetched, indexed, rejected, refused, errors, per source."""
+    print(f"{summary.fetched} responses in {summary.seconds:.1f}s: {summary.archived} articles "
+          f"archived, {summary.indexed} indexed, {sum(summary.rejected.values())} rejected, "
+          f"{sum(summary.refused.values())} refused, {sum(summary.errors.values())} errors "
+          f"({summary.finish_reason})")
+    for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),
+                          ("error", summary.errors)):
+        for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {label} {count}: {reason}")
+    for name, counts in sorted(summary.sources.items()):
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        print(f"  source {name}: {shown}")
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the index from the archive, with progress, and print a summary."""
+    archive = args.archive or config.default_archive_dir(args.index)
+    with tqdm(desc="Reindexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
+        summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update)
+    print_summary(summary)
+    return 1 if summary.failed else 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -75,6 +75,11 @@ def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
         return whoosh_index.open_dir(str(path))
     if not create:
         raise IndexMissing(f"no index at {path} (run 'news-search ingest' or 'news-search demo')")
+    return reset_index(path)
+
+
+def reset_index(path: Path) -> whoosh_index.Index:
+    """Make an empty index at `path`, replacing any index there (for `reindex`)."""
     path.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(path), make_schema())
     (path / VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}))

@@ -1,4 +1,4 @@
-"""Files on disk → normalise → index: the one path by which pages enter the index."""
+"""Pages (files, WARC, crawl) → normalise → index: the one path by which pages enter the index."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ from pathlib import Path
 
 from whoosh.index import Index
 
-from search_service.crawl.files import Page, PageError, check_paths, expand, read_pages
-from search_service.index import ArticleWriter
+from search_service.crawl.archive import archive_files
+from search_service.crawl.files import (
+    InputError,
+    Page,
+    PageError,
+    check_paths,
+    expand,
+    read_pages,
+)
+from search_service.index import ArticleWriter, reset_index
 from search_service.normalise import Extraction, normalise
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,34 @@ def extract_pages(
             yield PageError(page.origin, f"normaliser failed: {exc!r}")
 
 
+def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
+           summary: IngestSummary) -> None:
+    """Count one extracted page in `summary` and hand its article (if any) to `writer`."""
+    summary.pages += 1
+    if isinstance(item, PageError):
+        summary.failed.append((item.origin, item.message))
+        return
+    _, extraction = item
+    if extraction.rejected:
+        summary.rejected[rejection_reason(extraction.rejected)] += 1
+    else:
+        writer.add(extraction.article)
+        summary.indexed += 1
+
+
+def rejection_reason(rejected: str) -> str:
+    """Return the reason of a rejection without its details ('too little text (65 …)')."""
+    return rejected.split(" (")[0]
+
+
+def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary) -> Extraction | None:
+    """Normalise one page, count it and index its article; return the extraction (None if it
+    broke the normaliser)."""
+    item = next(extract_pages([page]))
+    record(writer, item, summary)
+    return None if isinstance(item, PageError) else item[1]
+
+
 def ingest(
     ix: Index,
     paths: Iterable[str | Path],
@@ -53,16 +89,20 @@ def ingest(
     summary = IngestSummary()
     with ArticleWriter(ix, batch=batch) as writer:
         for item in extract_pages(read_pages(files)):
-            summary.pages += 1
-            if isinstance(item, PageError):
-                summary.failed.append((item.origin, item.message))
-            else:
-                _, extraction = item
-                if extraction.rejected:
-                    summary.rejected[extraction.rejected.split(" (")[0]] += 1
-                else:
-                    writer.add(extraction.article)
-                    summary.indexed += 1
+            record(writer, item, summary)
             if on_page:
                 on_page()
     return summary
+
+
+def reindex(
+    index_dir: Path,
+    archive_dir: Path,
+    batch: int = 1000,
+    on_page: Callable[[], None] | None = None,
+) -> IngestSummary:
+    """Rebuild the index at `index_dir` from the WARC archive alone; return a summary."""
+    files = archive_files(archive_dir)
+    if not files:
+        raise InputError(f"{archive_dir}: no WARC files in the archive")
+    return ingest(reset_index(Path(index_dir)), files, batch=batch, on_page=on_page)

@@ -1,0 +1,229 @@
+"""The news spider: finds article URLs in pages, feeds and sitemaps of each source, and yields.
+
+It only discovers and hands fetched article pages on as `FetchedPage` items; archiving and
+indexing are the pipelines' jobs (see `pipelines.py`), politeness is Scrapy's and
+`middlewares.py`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Response
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+from twisted.python.failure import Failure
+
+from search_service.crawl.sources import Source
+from search_service.crawl.urls import canonical_url, in_domains
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FetchedPage:
+    """One fetched article response, as received (body decoded from any transfer encoding)."""
+
+    source: str
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: datetime
+
+
+class NewsSpider(scrapy.Spider):
+    """Crawl the given sources: seeds, robots.txt sitemaps, feeds, links; yield article pages."""
+
+    name = "news"
+
+    def __init__(self, sources: list[Source], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.sources = {s.name: s for s in sources}
+        self.requested: Counter = Counter()
+        self.canonicals: set[str] = set()
+        self.links: dict[str, LinkExtractor] = {
+            s.name: LinkExtractor(deny=[p.pattern for p in s.deny], canonicalize=False,
+                                  unique=True)
+            for s in sources
+        }
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        """Yield the seeds of every source: sitemaps, feeds, then start pages."""
+        for source in self.sources.values():
+            for url in source.sitemaps:
+                yield self.follow(source, url, self.parse_sitemap, seed=True)
+            for url in source.feeds:
+                yield self.follow(source, url, self.parse_feed, seed=True)
+            for url in source.start_urls:
+                yield self.follow(source, url, self.parse_page, seed=True)
+
+    def follow(self, source: Source, url: str, callback, seed: bool = False,
+               depth: int | None = None) -> scrapy.Request | None:
+        """Make a request for `url` (canonicalised) within `source`'s limits, or None."""
+        url = canonical_url(url)
+        if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
+            return None
+        if url in self.canonicals:
+            return None
+        if self.requested[source.name] >= source.max_pages:
+            self.count(source, "refused", "page cap reached")
+            return None
+        self.requested[source.name] += 1
+        meta = {"source": source.name}
+        if depth is not None:
+            meta["depth"] = depth
+        return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
+                              dont_filter=False)
+
+    def robots_parsed(self, robotparser, request: scrapy.Request) -> None:
+        """Queue the sitemaps a site's robots.txt names (within the source's domains)."""
+        source = self.sources.get(request.meta.get("source", ""))
+        rules = getattr(robotparser, "rp", None)
+        if source is None or rules is None:
+            return
+        for url in rules.sitemaps:
+            if in_domains(url, source.allowed_domains):
+                follow = self.follow(source, url, self.parse_sitemap, depth=0)
+                if follow is not None:
+                    self.crawler.engine.crawl(follow)
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        """Yield the page if it is an article, then its feeds and (within depth) its links."""
+        source = self.source_of(response)
+        if not isinstance(response, HtmlResponse):
+            ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "none"
+            self.count(source, "refused", f"not HTML ({ctype.split(';')[0]})")
+            return
+        url = canonical_url(response.url)
+        self.canonicals.add(url)
+        declared = response.css('link[rel="canonical"]::attr(href)').get()
+        if declared:
+            declared = canonical_url(response.urljoin(declared))
+            if declared != url and in_domains(declared, source.allowed_domains):
+                if declared in self.canonicals:
+                    self.count(source, "refused", "duplicate of its rel=canonical")
+                    return
+                self.canonicals.add(declared)
+        if source.is_article(url):
+            yield page_item(source, response)
+        for href in response.css('link[rel="alternate"][type*="rss"]::attr(href), '
+                                 'link[rel="alternate"][type*="atom"]::attr(href)').getall():
+            request = self.follow(source, response.urljoin(href), self.parse_feed)
+            if request is not None:
+                yield request
+        if response.meta.get("depth", 0) < source.max_depth:
+            for link in self.links[source.name].extract_links(response):
+                request = self.follow(source, link.url, self.parse_page)
+                if request is not None:
+                    yield request
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        """Yield the entries of an RSS or Atom feed as pages to fetch."""
+        source = self.source_of(response)
+        feed = feedparser.parse(response.body)
+        if feed.bozo:
+            self.count(source, "errors", "malformed feed")
+            log.warning("malformed feed %s: %s", response.url, feed.get("bozo_exception"))
+        for entry in feed.entries:
+            link = entry.get("link")
+            if link:
+                request = self.follow(source, response.urljoin(link), self.parse_page, depth=1)
+                if request is not None:
+                    yield request
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        """Yield the pages of a sitemap (news sitemaps too) or the sitemaps of an index."""
+        source = self.source_of(response)
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except (OSError, ValueError) as exc:
+                self.count(source, "errors", "malformed sitemap")
+                log.warning("cannot gunzip sitemap %s: %s", response.url, exc)
+                return
+        try:
+            sitemap = Sitemap(body)
+            entries = list(sitemap)
+        except Exception as exc:  # lxml raises a zoo of errors on broken XML
+            self.count(source, "errors", "malformed sitemap")
+            log.warning("malformed sitemap %s: %s", response.url, exc)
+            return
+        if sitemap.type not in ("sitemapindex", "urlset") or not entries:
+            self.count(source, "errors", "malformed sitemap")
+            return
+        callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse_page
+        for entry in entries:
+            if entry.get("loc"):
+                request = self.follow(source, response.urljoin(entry["loc"]), callback, depth=1)
+                if request is not None:
+                    yield request
+
+    def failed(self, failure: Failure) -> None:
+        """Count a request that failed or was refused, with the reason."""
+        request = failure.request
+        source = self.sources[request.meta["source"]]
+        kind, reason = classify_failure(failure)
+        self.count(source, kind, reason)
+        log.info("%s %s: %s", kind, request.url, reason)
+
+    def source_of(self, response: Response) -> Source:
+        """Return the source a response was fetched for."""
+        return self.sources[response.meta["source"]]
+
+    def count(self, source: Source, kind: str, reason: str) -> None:
+        """Add one to the crawl-wide and per-source counters of `kind` ('refused', 'errors')."""
+        stats = self.crawler.stats
+        stats.inc_value(f"news/{kind}/{reason}")
+        stats.inc_value(f"news/source/{source.name}/{kind}")
+
+
+def page_item(source: Source, response: Response) -> FetchedPage:
+    """Make the item for a fetched article response."""
+    headers = [(k.decode("latin-1"), v.decode("latin-1"))
+               for k, values in response.headers.items() for v in values]
+    return FetchedPage(source=source.name, url=response.url, status=response.status,
+                       headers=headers, body=response.body,
+                       fetched_at=datetime.now(timezone.utc))
+
+
+def classify_failure(failure: Failure) -> tuple[str, str]:
+    """Return ('refused' or 'errors', reason) for a failed request."""
+    exc = failure.value
+    message = str(exc)
+    if isinstance(exc, HttpError):
+        return "errors", f"HTTP {exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        if "robots.txt" in message:
+            return "refused", "disallowed by robots.txt"
+        if "redirect" in message.lower():
+            return "refused", "too many redirects"
+        if "size" in message.lower():
+            return "refused", "too large"
+        return "refused", message or "ignored"
+    name = type(exc).__name__
+    if "Timeout" in name or "timed out" in message.lower():
+        return "errors", "timeout"
+    if name == "DownloadCancelledError":
+        return "refused", "too large"  # the downloader cancels at DOWNLOAD_MAXSIZE
+    if "Refused" in name:
+        return "errors", "connection refused"
+    return "errors", name

@@ -1,0 +1,176 @@
+"""The crawler end to end: real HTTP on 127.0.0.1 against the fixture news site, real Scrapy in
+a subprocess (Twisted's reactor starts once per process), a real index and WARC archive."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from search_service.cli import main
+from search_service.crawl.archive import archive_files
+from search_service.crawl.files import Page, read_pages
+from search_service.index import open_index
+from tests.news_site import NewsSite
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTACT = "https://news.test/about-our-crawler"
+#: Settings that keep the tests fast: no politeness delay, short timeouts, a small size cap.
+FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_START_DELAY=0",
+        "--set", "DOWNLOAD_TIMEOUT=1.5", "--set", "DOWNLOAD_MAXSIZE=1000000",
+        "--no-progress"]
+STORIES = [f"/news/story-{n}" for n in range(1, 7)]
+
+
+def crawl(*argv: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `news-search crawl` in a fresh process; return it and its run time."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "search_service.cli", "crawl", *argv],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return proc, time.monotonic() - started
+
+
+def indexed_urls(index: Path, field: str = "url") -> set[str]:
+    """Return the URLs (or canonical URLs) of the articles in the index."""
+    with open_index(index).searcher() as searcher:
+        return {fields[field] for fields in searcher.all_stored_fields()}
+
+
+def sources_file(tmp_path: Path, site: NewsSite, **extra: str) -> Path:
+    """Write a sources file for the fixture site."""
+    lines = ["[[source]]", 'name = "Harbour Times"', f'start_urls = ["{site.url("/")}"]',
+             f'feeds = ["{site.url("/feed.atom")}"]',
+             "allow = ['/news/', '/special/', '/private/']", "deny = ['/tag/']",
+             "max_depth = 3", "max_pages = 60"]
+    lines += [f"{key} = {value}" for key, value in extra.items()]
+    path = tmp_path / "sources.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def site_crawl(tmp_path_factory):
+    """One crawl of the whole fixture site (hostile corners included), shared by the tests."""
+    tmp = tmp_path_factory.mktemp("crawl")
+    site = NewsSite().start()
+    try:
+        proc, seconds = crawl("--sources", str(sources_file(tmp, site)), "--index",
+                              str(tmp / "ix"), "--contact", CONTACT, *FAST)
+    finally:
+        site.stop()
+    return {"proc": proc, "seconds": seconds, "site": site, "index": tmp / "ix",
+            "archive": tmp / "ix-archive"}
+
+
+def test_crawl_indexes_the_right_articles_in_bounded_time(site_crawl):
+    proc = site_crawl["proc"]
+    assert proc.returncode == 0, proc.stderr
+    base = site_crawl["site"].base
+    expected = {base + p for p in STORIES + ["/special/flaky", "/special/busy"]}
+    assert indexed_urls(site_crawl["index"]) == expected
+    assert site_crawl["seconds"] < 40
+
+
+def test_crawl_summary_names_every_refusal_and_error(site_crawl):
+    lines = site_crawl["proc"].stdout.splitlines()
+    assert lines[0].endswith(": 8 articles archived, 8 indexed, 0 rejected, 6 refused, "
+                             "3 errors (finished)")
+    assert lines[1:] == [
+        "  refused 2: too large",                       # the endless page and the gzip bomb
+        "  refused 1: disallowed by robots.txt",        # /private/
+        "  refused 1: duplicate of its rel=canonical",  # story-1's print view
+        "  refused 1: not HTML (application/pdf)",
+        "  refused 1: too many redirects",              # the endless redirect chain
+        "  error 1: HTTP 404",                          # the URL the broken sitemap still gave
+        "  error 1: malformed feed",
+        "  error 1: timeout",                           # the stalling page, after retries
+        "  source Harbour Times: dated 8, errors 3, indexed 8, refused 6",
+    ]
+
+
+def test_each_article_fetched_once_by_its_canonical_url(site_crawl):
+    site = site_crawl["site"]
+    for path in STORIES:
+        assert site.fetched(path) == 1, path
+    paths = [p for _, p, _ in site.hits]
+    assert not [p for p in paths if "utm_" in p or "fbclid" in p or "gclid" in p]
+    assert site.fetched("/news/story-1?print=1") == 1
+    assert site.fetched("/robots.txt") == 1
+
+
+def test_politeness_robots_user_agent_and_traps(site_crawl):
+    site = site_crawl["site"]
+    paths = [p for _, p, _ in site.hits]
+    assert not [p for p in paths if p.startswith("/private/")]
+    assert {ua for _, _, ua in site.hits} == {f"news-search/0.1.0 (+{CONTACT})"}
+    calendar = {p for p in paths if p.startswith("/calendar/")}
+    # max_depth 3 ends the infinite calendar: day 1 at depth 1, its neighbours at 2 and 3
+    assert calendar == {"/calendar/-1", "/calendar/0", "/calendar/1", "/calendar/2",
+                        "/calendar/3"}
+    assert len([p for p in paths if p.startswith("/loop/")]) == 6  # first + 5 redirects
+    assert "https://elsewhere.example/x" not in paths
+
+
+def test_retries_500s_and_honours_retry_after(site_crawl):
+    site = site_crawl["site"]
+    assert site.fetched("/special/flaky") == 3  # 500, 500, then the article
+    busy = [t for t, p, _ in site.hits if p == "/special/busy"]
+    assert len(busy) == 2 and busy[1] - busy[0] >= 0.95  # 429 Retry-After: 1
+    stall = site.fetched("/special/stall")
+    assert stall == 3  # timed out, retried twice, given up
+
+
+def test_archive_holds_every_article_response_and_reindex_rebuilds(site_crawl, capsys):
+    files = archive_files(site_crawl["archive"])
+    assert files
+    pages = [p for p in read_pages(files) if isinstance(p, Page)]
+    assert {p.url for p in pages} == indexed_urls(site_crawl["index"])
+    assert all(b"plan approved" in p.html for p in pages)
+    index = site_crawl["index"]
+    status = main(["reindex", "--index", str(index), "--archive", str(site_crawl["archive"])])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert out.splitlines() == ["8 pages read: 8 indexed, 0 rejected, 0 failed"]
+    assert "Reindexing" in err
+    assert indexed_urls(index) == {p.url for p in pages}
+
+
+def test_reindex_without_archive_fails_clearly(tmp_path, capsys):
+    status = main(["reindex", "--index", str(tmp_path / "ix"), "--archive",
+                   str(tmp_path / "none")])
+    assert status == 1
+    assert capsys.readouterr().err.strip().endswith("none: no WARC files in the archive")
+
+
+def test_crawl_urls_from_the_command_line_and_crawl_delay(tmp_path):
+    site = NewsSite(crawl_delay=0.5).start()
+    try:
+        proc, seconds = crawl(site.url("/world/"), "--max-depth", "1", "--index",
+                              str(tmp_path / "ix"), *FAST)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    # story 6 from the section page; stories 1 and 2 from the sitemaps robots.txt names
+    # (story 1 once, whether by its print view or its canonical URL)
+    assert indexed_urls(tmp_path / "ix", "canonical_url") == {
+        site.url(f"/news/story-{n}") for n in (1, 2, 6)}
+    assert "3 indexed" in proc.stdout
+    times = sorted(t for t, p, _ in site.hits if p != "/robots.txt")
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 6 and min(gaps) >= 0.45  # robots.txt Crawl-delay: 0.5
+    assert seconds < 30
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "give start URLs or --sources FILE"),
+    (["ftp://x.example/"], "not an http(s) URL: 'ftp://x.example/'"),
+])
+def test_crawl_bad_arguments_fail_clearly(capsys, tmp_path, argv, message):
+    status = main(["crawl", "--index", str(tmp_path / "ix"), *argv])
+    assert status == 1
+    assert message in capsys.readouterr().err
