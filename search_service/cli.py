@@ -250,6 +250,9 @@ def print_crawl_summary(summary) -> None:
           f"archived, {summary.indexed} indexed, {sum(summary.rejected.values())} rejected, "
           f"{sum(summary.refused.values())} refused, {sum(summary.errors.values())} errors "
           f"({summary.finish_reason})")
+    if summary.unchanged or summary.fresh:
+        print(f"  {summary.unchanged} unchanged since the last crawl (304), {summary.fresh} "
+              "fetched recently (not due)")
     for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),
                           ("error", summary.errors)):
         for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -41,8 +41,10 @@ def article_html(path: str, topic: str, day: int, extra_head: str = "") -> str:
 class NewsSite:
     """The fixture site: start() it, use .url(path), read .hits, stop() it."""
 
-    def __init__(self, crawl_delay: float = 0.0):
+    def __init__(self, crawl_delay: float = 0.0, extra: int = 0):
         self.crawl_delay = crawl_delay
+        self.extra = extra  # stories 100, 101, … listed on /more/
+        self.changed: set[str] = set()  # article paths whose content (and ETag) changed
         self.hits: list[tuple[float, str, str]] = []
         self.counters: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -117,6 +119,10 @@ class NewsSite:
             return self.send(h, self.home(), "text/html; charset=utf-8")
         if path == "/world/":
             return self.send(h, self.section(), "text/html; charset=utf-8")
+        if path == "/more/":
+            links = " ".join(f'<a href="/news/story-{n}">{n}</a>'
+                             for n in range(100, 100 + self.extra))
+            return self.send(h, f"<html><body>{links}</body></html>", "text/html")
         if path.startswith("/news/"):
             return self.article(h, path)
         if path.startswith("/private/"):
@@ -173,8 +179,14 @@ class NewsSite:
         extra = ""
         if "print=1" in path:
             extra = f'<link rel="canonical" href="{self.url(f"/news/{slug}")}">'
-        return self.send(h, article_html(f"/news/{slug}", TOPICS[n], n, extra),
-                         "text/html; charset=utf-8")
+        topic = TOPICS.get(n, f"harbour item {n}")
+        etag = f'"{slug}-v1"'
+        if f"/news/{slug}" in self.changed:
+            topic, etag = f"{topic} revised", f'"{slug}-v2"'
+        if h.headers.get("If-None-Match") == etag:
+            return self.send(h, b"", "text/html", status=304, headers={"ETag": etag})
+        return self.send(h, article_html(f"/news/{slug}", topic, n % 28 + 1, extra),
+                         "text/html; charset=utf-8", headers={"ETag": etag})
 
     def endless(self, h) -> None:
         """A page that never ends (until the client hangs up, or 30 s pass)."""

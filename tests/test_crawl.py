@@ -14,6 +14,7 @@ import pytest
 from search_service.cli import main
 from search_service.crawl.archive import archive_files
 from search_service.crawl.files import Page, read_pages
+from search_service.crawl.state import STATE_FILE, CrawlState
 from search_service.index import open_index
 from tests.news_site import NewsSite
 
@@ -174,3 +175,85 @@ def test_crawl_bad_arguments_fail_clearly(capsys, tmp_path, argv, message):
     status = main(["crawl", "--index", str(tmp_path / "ix"), *argv])
     assert status == 1
     assert message in capsys.readouterr().err
+
+
+def small_sources(tmp_path: Path, site: NewsSite, recrawl: str = "1h") -> Path:
+    """A sources file for /more/ (and the sitemaps robots.txt names)."""
+    path = tmp_path / "small.toml"
+    path.write_text(f"""[[source]]
+name = "Harbour Times"
+start_urls = ["{site.url('/more/')}"]
+allow = ['/news/']
+max_depth = 1
+recrawl_interval = "{recrawl}"
+""")
+    return path
+
+
+def article_hits(site: NewsSite) -> int:
+    """How many article pages the site served (any status)."""
+    return sum(1 for _, p, _ in site.hits if p.startswith("/news/story-"))
+
+
+def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):
+    site = NewsSite(extra=3).start()
+    index = str(tmp_path / "ix")
+    try:
+        sources = str(small_sources(tmp_path, site))
+        proc, _ = crawl("--sources", sources, "--index", index, *FAST)
+        assert proc.returncode == 0, proc.stderr
+        assert "5 indexed" in proc.stdout and article_hits(site) == 5
+        proc, _ = crawl("--sources", sources, "--index", index, *FAST)
+        assert proc.stdout.splitlines()[1] == (
+            "  0 unchanged since the last crawl (304), 5 fetched recently (not due)")
+        assert article_hits(site) == 5  # nothing due yet: not one article asked for
+        small_sources(tmp_path, site, recrawl="1s")
+        time.sleep(1)
+        site.changed.add("/news/story-100")
+        proc, _ = crawl("--sources", sources, "--index", index, *FAST)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert "1 indexed" in proc.stdout.splitlines()[0]
+    assert proc.stdout.splitlines()[1] == (
+        "  4 unchanged since the last crawl (304), 0 fetched recently (not due)")
+    assert article_hits(site) == 10
+    with open_index(Path(index)).searcher() as searcher:
+        titles = sorted(f["title"] for f in searcher.all_stored_fields())
+    assert len(titles) == 5 and "Harbour Item 100 Revised plan approved" in titles
+
+
+def test_crawl_killed_at_any_moment_resumes_without_refetching(tmp_path):
+    site = NewsSite(extra=40).start()
+    index = tmp_path / "ix"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["--sources", str(small_sources(tmp_path, site)), "--index", str(index), *FAST,
+            "--set", "DOWNLOAD_DELAY=0.05", "--set", "NEWS_COMMIT_SECONDS=0.2"]
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "search_service.cli", "crawl", *argv],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        state = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (tmp_path / "ix-archive" / STATE_FILE).exists():
+                state = state or CrawlState(tmp_path / "ix-archive")
+                if state.count() >= 8:
+                    break
+            time.sleep(0.02)
+        proc.kill()  # SIGKILL: no chance to save anything
+        proc.wait(timeout=10)
+        committed = {url for (url,) in state.db.execute("SELECT url FROM fetched")}
+        state.close()
+        before = article_hits(site)
+        assert 8 <= len(committed) <= before < 42
+        resumed, seconds = crawl(*argv)
+    finally:
+        site.stop()
+    assert resumed.returncode == 0, resumed.stderr
+    expected = {site.url(f"/news/story-{n}") for n in [1, 2, *range(100, 140)]}
+    assert indexed_urls(index) == expected  # nothing lost
+    paths = [p for _, p, _ in site.hits if p.startswith("/news/story-")]
+    assert all(paths.count(url.replace(site.base, "")) == 1 for url in committed)
+    assert len(paths) - len(set(paths)) <= before - len(committed)  # only uncommitted again
+    assert seconds < 30

@@ -54,6 +54,8 @@ POLITE_DEFAULTS: dict[str, Any] = {
 }
 
 _OWN = "search_service.crawl"
+#: Marks a job directory left by a clean stop (resumable), unlike one left by a kill.
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class CrawlSummary:
     fetched: int = 0
     archived: int = 0
     indexed: int = 0
+    unchanged: int = 0
+    fresh: int = 0
     rejected: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -91,6 +95,8 @@ class CrawlSummary:
         summary = cls(fetched=stats.get("downloader/response_count", 0),
                       archived=stats.get("news/archived", 0),
                       indexed=stats.get("news/indexed", 0),
+                      unchanged=stats.get("news/unchanged", 0),
+                      fresh=stats.get("news/fresh", 0),
                       finish_reason=str(stats.get("finish_reason", "")), seconds=seconds)
         for key, value in stats.items():
             parts = key.split("/", 2)
@@ -127,7 +133,8 @@ def crawl_settings(options: CrawlOptions) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {f"{_OWN}.middlewares.RetryAfterMiddleware": 560},
         "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None,
                        f"{_OWN}.middlewares.PoliteThrottle": 0,
-                       f"{_OWN}.engine.CrawlProgress": 500},
+                       f"{_OWN}.engine.CrawlProgress": 500,
+                       f"{_OWN}.pipelines.CrawlHistory": 500},
     })
     settings.update(options.overrides)
     return settings
@@ -144,6 +151,13 @@ def run_crawl(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
     settings = crawl_settings(options)
     jobs = Path(settings.get("JOBDIR") or job_dir(options.archive_dir, sources))
     settings["JOBDIR"] = str(jobs)
+    if jobs.exists() and not (jobs / INTERRUPTED).exists():
+        # Left by a crawl that was killed, not stopped: Scrapy's queue files are only written
+        # whole on a clean stop, so start again from the seeds (the crawl state still skips
+        # every article already archived and indexed).
+        log.warning("discarding the job state of a killed crawl: %s", jobs)
+        shutil.rmtree(jobs)
+    (jobs / INTERRUPTED).unlink(missing_ok=True)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     started = time.monotonic()
@@ -153,6 +167,9 @@ def run_crawl(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
     summary = CrawlSummary.from_stats(stats, time.monotonic() - started)
     if summary.finish_reason == "finished":
         shutil.rmtree(jobs, ignore_errors=True)
+    else:  # stopped cleanly (Ctrl-C, a cap): the next crawl of these sources resumes the job
+        jobs.mkdir(parents=True, exist_ok=True)
+        (jobs / INTERRUPTED).write_text(summary.finish_reason)
     return summary
 
 

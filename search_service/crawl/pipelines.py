@@ -10,13 +10,19 @@ import logging
 import time
 from pathlib import Path
 
+from scrapy import signals
+
 from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
 from search_service.crawl.spider import FetchedPage
+from search_service.crawl.state import CrawlState
 from search_service.index import ArticleWriter, open_index
 from search_service.ingest import IngestSummary, index_page, rejection_reason
 
 log = logging.getLogger(__name__)
+
+#: Sent by IndexPipeline after each index commit, with the items it made searchable.
+articles_committed = object()
 
 
 class ArchivePipeline:
@@ -54,6 +60,7 @@ class IndexPipeline:
         self.writer: ArticleWriter | None = None
         self.summary = IngestSummary()
         self.last_commit = time.monotonic()
+        self.uncommitted: list[FetchedPage] = []
 
     @classmethod
     def from_crawler(cls, crawler) -> IndexPipeline:
@@ -71,18 +78,20 @@ class IndexPipeline:
         stats = self.crawler.stats
         per_source = f"news/source/{item.source}"
         if extraction is None:
-            outcome = "failed"
+            item.outcome = outcome = "failed"
             stats.inc_value("news/failed/normaliser failed")
         elif extraction.rejected:
-            outcome = "rejected"
+            item.outcome = outcome = "rejected"
             stats.inc_value(f"news/rejected/{rejection_reason(extraction.rejected)}")
         else:
-            outcome = "indexed"
+            item.outcome = outcome = "indexed"
+            self.uncommitted.append(item)
             stats.inc_value("news/indexed")
             if extraction.article.published:
                 stats.inc_value(f"{per_source}/dated")
         stats.inc_value(f"{per_source}/{outcome}")
-        if time.monotonic() - self.last_commit >= self.commit_seconds:
+        if (len(self.uncommitted) >= self.batch
+                or time.monotonic() - self.last_commit >= self.commit_seconds):
             self.commit()
         return item
 
@@ -91,7 +100,32 @@ class IndexPipeline:
         assert self.writer is not None
         self.writer.flush()
         self.last_commit = time.monotonic()
+        if self.uncommitted:
+            self.crawler.signals.send_catch_log(articles_committed, items=self.uncommitted)
+            self.uncommitted = []
 
     def close_spider(self) -> None:
         if self.writer is not None:
             self.commit()
+
+
+class CrawlHistory:
+    """Remember each article once its index commit is done, with its validators, so that no
+    crawl fetches it again before its source's re-crawl interval (an extension, fed by
+    IndexPipeline's `articles_committed` signal)."""
+
+    def __init__(self, directory: Path):
+        self.state = CrawlState(directory)
+
+    @classmethod
+    def from_crawler(cls, crawler) -> CrawlHistory:
+        history = cls(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
+        crawler.signals.connect(history.committed, signal=articles_committed)
+        crawler.signals.connect(history.state.close, signal=signals.spider_closed)
+        return history
+
+    def committed(self, items: list[FetchedPage]) -> None:
+        for item in items:
+            headers = {k.lower(): v for k, v in item.headers}
+            self.state.record(item.url, item.source, headers.get("etag", ""),
+                              headers.get("last-modified", ""))

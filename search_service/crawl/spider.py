@@ -8,10 +8,12 @@ indexing are the pipelines' jobs (see `pipelines.py`), politeness is Scrapy's an
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -26,6 +28,7 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from search_service.crawl.sources import Source
+from search_service.crawl.state import CrawlState
 from search_service.crawl.urls import canonical_url, in_domains
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ class FetchedPage:
     headers: list[tuple[str, str]]
     body: bytes
     fetched_at: datetime
+    outcome: str = ""
 
 
 class NewsSpider(scrapy.Spider):
@@ -63,17 +67,20 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        spider.history = CrawlState(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
+        crawler.signals.connect(spider.history.close, signal=signals.spider_closed)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """Yield the seeds of every source: sitemaps, feeds, then start pages."""
         for source in self.sources.values():
-            for url in source.sitemaps:
-                yield self.follow(source, url, self.parse_sitemap, seed=True)
-            for url in source.feeds:
-                yield self.follow(source, url, self.parse_feed, seed=True)
-            for url in source.start_urls:
-                yield self.follow(source, url, self.parse_page, seed=True)
+            seeds = ([(url, self.parse_sitemap) for url in source.sitemaps]
+                     + [(url, self.parse_feed) for url in source.feeds]
+                     + [(url, self.parse_page) for url in source.start_urls])
+            for url, callback in seeds:
+                request = self.follow(source, url, callback, seed=True)
+                if request is not None:
+                    yield request
 
     def follow(self, source: Source, url: str, callback, seed: bool = False,
                depth: int | None = None) -> scrapy.Request | None:
@@ -83,6 +90,16 @@ class NewsSpider(scrapy.Spider):
             return None
         if url in self.canonicals:
             return None
+        headers = {}
+        known = self.history.get(url) if callback == self.parse_page else None
+        if known is not None:
+            if time.time() - known.fetched_at < source.recrawl_interval:
+                self.crawler.stats.inc_value("news/fresh")
+                return None  # archived and indexed recently: nothing to fetch
+            if known.etag:
+                headers["If-None-Match"] = known.etag
+            if known.last_modified:
+                headers["If-Modified-Since"] = known.last_modified
         if self.requested[source.name] >= source.max_pages:
             self.count(source, "refused", "page cap reached")
             return None
@@ -91,7 +108,7 @@ class NewsSpider(scrapy.Spider):
         if depth is not None:
             meta["depth"] = depth
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
-                              dont_filter=False)
+                              headers=headers, dont_filter=seed)
 
     def robots_parsed(self, robotparser, request: scrapy.Request) -> None:
         """Queue the sitemaps a site's robots.txt names (within the source's domains)."""
@@ -181,6 +198,11 @@ class NewsSpider(scrapy.Spider):
         """Count a request that failed or was refused, with the reason."""
         request = failure.request
         source = self.sources[request.meta["source"]]
+        if isinstance(failure.value, HttpError) and failure.value.response.status == 304:
+            self.history.touch(canonical_url(request.url))
+            self.crawler.stats.inc_value("news/unchanged")
+            self.crawler.stats.inc_value(f"news/source/{source.name}/unchanged")
+            return
         kind, reason = classify_failure(failure)
         self.count(source, kind, reason)
         log.info("%s %s: %s", kind, request.url, reason)
