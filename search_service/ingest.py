@@ -40,14 +40,16 @@ def extract_pages(
 ) -> Iterator[tuple[Page, Extraction] | PageError]:
     """Normalise each page; a page that breaks the normaliser becomes a PageError."""
     for page in pages:
-        if isinstance(page, PageError):
-            yield page
-            continue
-        try:
-            yield page, normalise(page.html, page.url, page.fetched_at)
-        except Exception as exc:  # one bad page never stops the run
-            log.warning("normaliser failed on %s: %s", page.origin, exc)
-            yield PageError(page.origin, f"normaliser failed: {exc!r}")
+        yield page if isinstance(page, PageError) else extract_page(page)
+
+
+def extract_page(page: Page) -> tuple[Page, Extraction] | PageError:
+    """Normalise one page (a PageError if it breaks the normaliser); safe in a worker process."""
+    try:
+        return page, normalise(page.html, page.url, page.fetched_at)
+    except Exception as exc:  # one bad page never stops the run
+        log.warning("normaliser failed on %s: %s", page.origin, exc)
+        return PageError(page.origin, f"normaliser failed: {exc!r}")
 
 
 def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
@@ -73,7 +75,13 @@ def rejection_reason(rejected: str) -> str:
 def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary) -> Extraction | None:
     """Normalise one page, count it and index its article; return the extraction (None if it
     broke the normaliser)."""
-    item = next(extract_pages([page]))
+    return index_extracted(writer, extract_page(page), summary)
+
+
+def index_extracted(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
+                    summary: IngestSummary) -> Extraction | None:
+    """Count one page already normalised (by `extract_page`) and index its article; return
+    the extraction (None if the normaliser failed)."""
     record(writer, item, summary)
     return None if isinstance(item, PageError) else item[1]
 

@@ -6,8 +6,10 @@ Indexing goes through `search_service.ingest`, the same path as `news-search ing
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from scrapy import signals
@@ -16,8 +18,14 @@ from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
 from search_service.crawl.spider import FetchedPage
 from search_service.crawl.state import CrawlState
+from search_service.crawl.workers import normalise_pool
 from search_service.index import ArticleWriter, open_index
-from search_service.ingest import IngestSummary, index_page, rejection_reason
+from search_service.ingest import (
+    IngestSummary,
+    extract_page,
+    index_extracted,
+    rejection_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +58,14 @@ class ArchivePipeline:
 
 
 class IndexPipeline:
-    """Normalise each archived page and index its article, committing every few seconds."""
+    """Normalise each archived page (in worker processes, if NEWS_NORMALISE_WORKERS) and index
+    its article through the ingest path, committing every few seconds."""
 
-    def __init__(self, crawler, index_dir: Path, batch: int, commit_seconds: float):
+    def __init__(self, crawler, index_dir: Path, batch: int, commit_seconds: float,
+                 workers: int):
         self.crawler = crawler
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
         self.index_dir = index_dir
         self.batch = batch
         self.commit_seconds = commit_seconds
@@ -66,15 +78,22 @@ class IndexPipeline:
     def from_crawler(cls, crawler) -> IndexPipeline:
         settings = crawler.settings
         return cls(crawler, Path(settings["NEWS_INDEX_DIR"]), settings.getint("NEWS_BATCH"),
-                   settings.getfloat("NEWS_COMMIT_SECONDS"))
+                   settings.getfloat("NEWS_COMMIT_SECONDS"),
+                   settings.getint("NEWS_NORMALISE_WORKERS"))
 
     def open_spider(self) -> None:
         self.writer = ArticleWriter(open_index(self.index_dir, create=True), batch=self.batch)
+        if self.workers:
+            self.pool = normalise_pool(self.workers)
 
-    def process_item(self, item: FetchedPage) -> FetchedPage:
+    async def process_item(self, item: FetchedPage) -> FetchedPage:
         assert self.writer is not None
         page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url)
-        extraction = index_page(self.writer, page, self.summary)
+        if self.pool is not None:  # normalise on another core while the crawl goes on
+            extracted = await asyncio.wrap_future(self.pool.submit(extract_page, page))
+        else:
+            extracted = extract_page(page)
+        extraction = index_extracted(self.writer, extracted, self.summary)
         stats = self.crawler.stats
         per_source = f"news/source/{item.source}"
         if extraction is None:
@@ -105,6 +124,8 @@ class IndexPipeline:
             self.uncommitted = []
 
     def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
         if self.writer is not None:
             self.commit()
 

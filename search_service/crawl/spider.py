@@ -57,6 +57,7 @@ class NewsSpider(scrapy.Spider):
         self.sources = {s.name: s for s in sources}
         self.requested: Counter = Counter()
         self.canonicals: set[str] = set()
+        self.queued: set[str] = set()
         self.links: dict[str, LinkExtractor] = {
             s.name: LinkExtractor(deny=[p.pattern for p in s.deny], canonicalize=False,
                                   unique=True)
@@ -88,7 +89,7 @@ class NewsSpider(scrapy.Spider):
         url = canonical_url(url)
         if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
             return None
-        if url in self.canonicals:
+        if url in self.canonicals or url in self.queued:
             return None
         headers = {}
         known = self.history.get(url) if callback == self.parse_page else None
@@ -104,6 +105,7 @@ class NewsSpider(scrapy.Spider):
             self.count(source, "refused", "page cap reached")
             return None
         self.requested[source.name] += 1
+        self.queued.add(url)
         meta = {"source": source.name}
         if depth is not None:
             meta["depth"] = depth
