@@ -210,7 +210,7 @@ def print_summary(summary: IngestSummary) -> None:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     """Crawl the given URLs or sources file, then print a summary."""
-    from search_service.crawl.engine import CrawlOptions, run_crawl
+    from search_service.crawl.engine import CrawlBusy, CrawlOptions, run_crawl
     from search_service.crawl.sources import load_sources, sources_from_urls
 
     if bool(args.urls) == bool(args.sources):
@@ -226,7 +226,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
         overrides=overrides)
     open_index(args.index, create=True)
-    summary = run_crawl(sources, options)
+    try:
+        summary = run_crawl(sources, options)
+    except CrawlBusy as exc:
+        raise CommandError(str(exc)) from None
     print_crawl_summary(summary)
     return 0 if summary.finish_reason == "finished" else 1
 

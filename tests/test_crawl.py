@@ -4,6 +4,7 @@ a subprocess (Twisted's reactor starts once per process), a real index and WARC 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -257,3 +258,45 @@ def test_crawl_killed_at_any_moment_resumes_without_refetching(tmp_path):
     assert all(paths.count(url.replace(site.base, "")) == 1 for url in committed)
     assert len(paths) - len(set(paths)) <= before - len(committed)  # only uncommitted again
     assert seconds < 30
+
+
+def test_crawl_stopped_with_ctrl_c_resumes_its_queue(tmp_path):
+    site = NewsSite(extra=40).start()
+    index = tmp_path / "ix"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["--sources", str(small_sources(tmp_path, site)), "--index", str(index), *FAST,
+            "--set", "DOWNLOAD_DELAY=0.1"]
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "search_service.cli", "crawl", *argv],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while article_hits(site) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, err
+        assert out.splitlines()[0].endswith("(shutdown)")
+        assert "BrokenProcessPool" not in err and "processing failed" not in out
+        (job,) = (tmp_path / "ix-archive" / "jobs").iterdir()
+        assert (job / "interrupted").read_text() == "shutdown"
+        before = article_hits(site)
+        resumed, _ = crawl(*argv)
+    finally:
+        site.stop()
+    assert resumed.returncode == 0, resumed.stderr
+    assert before < 42 and "(finished)" in resumed.stdout
+    expected = {site.url(f"/news/story-{n}") for n in [1, 2, *range(100, 140)]}
+    assert indexed_urls(index) == expected
+    paths = [p for _, p, _ in site.hits if p.startswith("/news/story-")]
+    assert len(paths) == len(set(paths)) == 42  # not one article fetched twice
+    assert not (tmp_path / "ix-archive" / "jobs" / job.name).exists()
+
+
+def test_one_crawl_per_archive(tmp_path, capsys):
+    from search_service.crawl.engine import archive_lock
+
+    with archive_lock(tmp_path / "ix-archive"):
+        status = main(["crawl", "--index", str(tmp_path / "ix"), "http://127.0.0.1:9/"])
+    assert status == 1
+    assert "another crawl is using the archive" in capsys.readouterr().err

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,11 @@ POLITE_DEFAULTS: dict[str, Any] = {
 _OWN = "search_service.crawl"
 #: Marks a job directory left by a clean stop (resumable), unlike one left by a kill.
 INTERRUPTED = "interrupted"
+LOCK_FILE = "crawl.lock"
+
+
+class CrawlBusy(Exception):
+    """Another crawl is running on the same archive."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,28 @@ def job_dir(archive_dir: Path, sources: list[Source]) -> Path:
 
 def run_crawl(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
     """Crawl `sources` to the end (once per process: Twisted's reactor cannot restart)."""
+    with archive_lock(options.archive_dir):
+        return _run(sources, options)
+
+
+@contextmanager
+def archive_lock(archive_dir: Path) -> Iterator[None]:
+    """Hold the archive's crawl lock (one crawl per archive); CrawlBusy if another holds it."""
+    archive_dir = Path(archive_dir)
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    with (archive_dir / LOCK_FILE).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CrawlBusy(f"another crawl is using the archive {archive_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
+    """Run the crawl in this process (the archive lock is held)."""
     settings = crawl_settings(options)
     jobs = Path(settings.get("JOBDIR") or job_dir(options.archive_dir, sources))
     settings["JOBDIR"] = str(jobs)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from scrapy import signals
@@ -89,10 +90,7 @@ class IndexPipeline:
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         assert self.writer is not None
         page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url)
-        if self.pool is not None:  # normalise on another core while the crawl goes on
-            extracted = await asyncio.wrap_future(self.pool.submit(extract_page, page))
-        else:
-            extracted = extract_page(page)
+        extracted = await self.extract(page)
         extraction = index_extracted(self.writer, extracted, self.summary)
         stats = self.crawler.stats
         per_source = f"news/source/{item.source}"
@@ -113,6 +111,16 @@ class IndexPipeline:
                 or time.monotonic() - self.last_commit >= self.commit_seconds):
             self.commit()
         return item
+
+    async def extract(self, page: Page):
+        """Normalise `page` in a worker process (or here, if there is none or it broke)."""
+        if self.pool is not None:  # normalise on another core while the crawl goes on
+            try:
+                return await asyncio.wrap_future(self.pool.submit(extract_page, page))
+            except BrokenProcessPool:
+                log.warning("the normaliser worker died; normalising in the crawl process")
+                self.pool = None
+        return extract_page(page)
 
     def commit(self) -> None:
         """Commit what is queued, so a running `serve` sees it."""

@@ -68,6 +68,7 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         spider.history = CrawlState(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
         crawler.signals.connect(spider.history.close, signal=signals.spider_closed)
         return spider
@@ -208,6 +209,11 @@ class NewsSpider(scrapy.Spider):
         kind, reason = classify_failure(failure)
         self.count(source, kind, reason)
         log.info("%s %s: %s", kind, request.url, reason)
+
+    def item_failed(self, item: FetchedPage, failure: Failure) -> None:
+        """Count a fetched page that a pipeline stage failed on (logged by Scrapy)."""
+        self.count(self.sources[item.source], "errors",
+                   f"processing failed ({type(failure.value).__name__})")
 
     def source_of(self, response: Response) -> Source:
         """Return the source a response was fetched for."""

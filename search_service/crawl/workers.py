@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +20,10 @@ def normalise_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def exit_with_parent(parent: int) -> None:
-    """In a worker: watch the parent and exit at once when it is gone (even if SIGKILLed)."""
+    """In a worker: leave Ctrl-C to the crawl (which stops cleanly and then closes the pool),
+    and exit at once when the crawl process is gone (even if it was SIGKILLed)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
