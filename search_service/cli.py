@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="minimum delay between requests to one host (default: 1.0)")
     cmd.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                      dest="settings", help="set a Scrapy setting (repeatable)")
+    cmd.add_argument("--watch", action="store_true",
+                     help="keep polling each source's feeds, sitemaps and start pages at its "
+                          "re-crawl interval until stopped (Ctrl-C)")
     cmd.add_argument("--no-progress", action="store_true", help="no live progress line")
     cmd.set_defaults(func=cmd_crawl)
 
@@ -224,14 +227,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     options = CrawlOptions(
         index_dir=args.index, archive_dir=args.archive or config.default_archive_dir(args.index),
         contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
-        overrides=overrides)
+        watch=args.watch, overrides=overrides)
     open_index(args.index, create=True)
     try:
         summary = run_crawl(sources, options)
     except CrawlBusy as exc:
         raise CommandError(str(exc)) from None
     print_crawl_summary(summary)
-    return 0 if summary.finish_reason == "finished" else 1
+    stopped_watching = args.watch and summary.finish_reason == "shutdown"
+    return 0 if summary.finish_reason == "finished" or stopped_watching else 1
 
 
 def _setting(text: str) -> tuple[str, object]:

@@ -45,6 +45,7 @@ class NewsSite:
         self.crawl_delay = crawl_delay
         self.extra = extra  # stories 100, 101, … listed on /more/
         self.changed: set[str] = set()  # article paths whose content (and ETag) changed
+        self.rss_items = [2, 3, 4]  # the stories the RSS feed lists
         self.hits: list[tuple[float, str, str]] = []
         self.counters: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -241,10 +242,10 @@ class NewsSite:
                 f"{urls}</urlset>")
 
     def rss(self) -> str:
-        """An RSS 2.0 feed of stories 2-4 (with tracking parameters)."""
+        """An RSS 2.0 feed of `rss_items` (stories 2-4 at first; with tracking parameters)."""
         items = "".join(
             f"<item><title>Story {n}</title><link>{self.url(f'/news/story-{n}')}"
-            f"?utm_source=rss&amp;utm_campaign=feed</link></item>" for n in (2, 3, 4))
+            f"?utm_source=rss&amp;utm_campaign=feed</link></item>" for n in self.rss_items)
         return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour Times'
                 f"</title><link>{self.base}/</link>{items}</channel></rss>")
 

@@ -300,3 +300,47 @@ def test_one_crawl_per_archive(tmp_path, capsys):
         status = main(["crawl", "--index", str(tmp_path / "ix"), "http://127.0.0.1:9/"])
     assert status == 1
     assert "another crawl is using the archive" in capsys.readouterr().err
+
+
+def test_watch_polls_the_feed_and_new_articles_become_searchable(tmp_path):
+    site = NewsSite().start()
+    index = tmp_path / "ix"
+    sources = tmp_path / "watch.toml"
+    sources.write_text(f"""[[source]]
+name = "Harbour Times"
+feeds = ["{site.url('/feed.rss')}"]
+allow = ['/news/']
+max_depth = 0
+recrawl_interval = 1
+""")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search_service.cli", "crawl", "--watch", "--sources",
+         str(sources), "--index", str(index), *FAST, "--set", "NEWS_COMMIT_SECONDS=0.5"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        # the feed's stories, and those of the sitemaps robots.txt names
+        first = {site.url(f"/news/story-{n}") for n in (1, 2, 3, 4)}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                index.exists() and indexed_urls(index) == first):
+            time.sleep(0.1)
+        assert indexed_urls(index) == first
+        site.rss_items.append(7)  # a new story appears in the feed
+        added = time.monotonic()
+        while time.monotonic() < added + 20 and len(indexed_urls(index)) < 5:
+            time.sleep(0.1)
+        seconds = time.monotonic() - added
+        assert indexed_urls(index) == first | {site.url("/news/story-7")}
+        assert seconds < 12  # the next poll (at most ~5 s away), fetch, commit
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        site.stop()
+    assert proc.returncode == 0, err
+    assert site.fetched("/feed.rss") >= 2
+    assert site.fetched("/news/story-2") == 1  # polling again does not refetch articles
+    assert "5 indexed" in out and "(shutdown)" in out

@@ -79,6 +79,7 @@ class CrawlOptions:
     workers: int = 1
     rotate_bytes: int = 100 * 1024 * 1024
     progress: bool = True
+    watch: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,7 +194,7 @@ def _run(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     started = time.monotonic()
-    process.crawl(crawler, sources=sources)
+    process.crawl(crawler, sources=sources, watch=options.watch)
     process.start()
     stats = crawler.stats.get_stats()
     summary = CrawlSummary.from_stats(stats, time.monotonic() - started)

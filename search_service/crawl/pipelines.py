@@ -14,6 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from scrapy import signals
+from twisted.internet import task
 
 from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
@@ -74,6 +75,7 @@ class IndexPipeline:
         self.summary = IngestSummary()
         self.last_commit = time.monotonic()
         self.uncommitted: list[FetchedPage] = []
+        self.ticker: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> IndexPipeline:
@@ -84,6 +86,8 @@ class IndexPipeline:
 
     def open_spider(self) -> None:
         self.writer = ArticleWriter(open_index(self.index_dir, create=True), batch=self.batch)
+        self.ticker = task.LoopingCall(self.commit_if_due)
+        self.ticker.start(self.commit_seconds, now=False)
         if self.workers:
             self.pool = normalise_pool(self.workers)
 
@@ -122,6 +126,11 @@ class IndexPipeline:
                 self.pool = None
         return extract_page(page)
 
+    def commit_if_due(self) -> None:
+        """Commit articles waiting longer than NEWS_COMMIT_SECONDS (a quiet crawl, --watch)."""
+        if self.uncommitted and time.monotonic() - self.last_commit >= self.commit_seconds:
+            self.commit()
+
     def commit(self) -> None:
         """Commit what is queued, so a running `serve` sees it."""
         assert self.writer is not None
@@ -132,6 +141,8 @@ class IndexPipeline:
             self.uncommitted = []
 
     def close_spider(self) -> None:
+        if self.ticker is not None and self.ticker.running:
+            self.ticker.stop()
         if self.pool is not None:
             self.pool.shutdown()
         if self.writer is not None:

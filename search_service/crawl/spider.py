@@ -19,7 +19,7 @@ from typing import Any
 import feedparser
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -52,9 +52,12 @@ class NewsSpider(scrapy.Spider):
 
     name = "news"
 
-    def __init__(self, sources: list[Source], **kwargs: Any):
+    def __init__(self, sources: list[Source], watch: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.sources = {s.name: s for s in sources}
+        self.watch = watch
+        self.polled: dict[str, float] = {}
+        self.robots_sitemaps: dict[str, set[str]] = {s.name: set() for s in sources}
         self.requested: Counter = Counter()
         self.canonicals: set[str] = set()
         self.queued: set[str] = set()
@@ -71,18 +74,39 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         spider.history = CrawlState(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
         crawler.signals.connect(spider.history.close, signal=signals.spider_closed)
+        if spider.watch:
+            crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        """Yield the seeds of every source: sitemaps, feeds, then start pages."""
+        """Yield the seeds of every source."""
         for source in self.sources.values():
-            seeds = ([(url, self.parse_sitemap) for url in source.sitemaps]
-                     + [(url, self.parse_feed) for url in source.feeds]
-                     + [(url, self.parse_page) for url in source.start_urls])
-            for url, callback in seeds:
-                request = self.follow(source, url, callback, seed=True)
-                if request is not None:
-                    yield request
+            for request in self.seed_requests(source):
+                yield request
+
+    def seed_requests(self, source: Source) -> Iterator[scrapy.Request]:
+        """Yield a new round of `source`'s seeds: sitemaps (robots.txt's too), feeds, start
+        pages; the page cap counts from here."""
+        self.polled[source.name] = time.monotonic()
+        self.requested[source.name] = 0
+        seeds = ([(url, self.parse_sitemap) for url in source.sitemaps]
+                 + [(url, self.parse_sitemap) for url in sorted(self.robots_sitemaps[source.name])]
+                 + [(url, self.parse_feed) for url in source.feeds]
+                 + [(url, self.parse_page) for url in source.start_urls])
+        for url, callback in seeds:
+            request = self.follow(source, url, callback, seed=True)
+            if request is not None:
+                yield request
+
+    def idle(self) -> None:
+        """With --watch: poll each source again once its re-crawl interval has passed."""
+        now = time.monotonic()
+        for source in self.sources.values():
+            if now - self.polled.get(source.name, 0.0) >= source.recrawl_interval:
+                log.info("polling %s again", source.name)
+                for request in self.seed_requests(source):
+                    self.crawler.engine.crawl(request)
+        raise DontCloseSpider
 
     def follow(self, source: Source, url: str, callback, seed: bool = False,
                depth: int | None = None) -> scrapy.Request | None:
@@ -90,7 +114,7 @@ class NewsSpider(scrapy.Spider):
         url = canonical_url(url)
         if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
             return None
-        if url in self.canonicals or url in self.queued:
+        if not seed and (url in self.canonicals or url in self.queued):
             return None
         headers = {}
         known = self.history.get(url) if callback == self.parse_page else None
@@ -121,6 +145,7 @@ class NewsSpider(scrapy.Spider):
             return
         for url in rules.sitemaps:
             if in_domains(url, source.allowed_domains):
+                self.robots_sitemaps[source.name].add(canonical_url(url))
                 follow = self.follow(source, url, self.parse_sitemap, depth=0)
                 if follow is not None:
                     self.crawler.engine.crawl(follow)
