@@ -15,6 +15,7 @@ from tqdm import tqdm
 from search_service import __version__, config
 from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
 from search_service.crawl.sources import SourceError
+from search_service.crawl.state import load_source_stats
 from search_service.index import (
     IndexBusy,
     IndexMissing,
@@ -129,8 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser(
         "stats", parents=[common], help="what the index holds",
-        description="Articles indexed, per source, and the date range covered.")
+        description="Articles indexed, per source, and the date range covered; and for each "
+                    "crawled source its last crawl: articles indexed, share with a date, "
+                    "share rejected and why, fetch errors and refusals.")
     cmd.add_argument("--json", action="store_true", help="print JSON")
+    _add_archive_option(cmd)
     cmd.set_defaults(func=cmd_stats)
     return parser
 
@@ -265,7 +269,7 @@ def print_crawl_summary(summary) -> None:
         for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {label} {count}: {reason}")
     for name, counts in sorted(summary.sources.items()):
-        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if ":" not in k)
         print(f"  source {name}: {shown}")
 
 
@@ -352,9 +356,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     stats = index_stats(open_index(args.index))
     first = stats.first_published.date().isoformat() if stats.first_published else None
     last = stats.last_published.date().isoformat() if stats.last_published else None
+    crawled = crawl_report(load_source_stats(
+        args.archive or config.default_archive_dir(args.index)))
     if args.json:
-        print(json.dumps({"articles": stats.articles, "first_published": first,
-                          "last_published": last, "sources": stats.sources}, indent=2))
+        data = {"articles": stats.articles, "first_published": first,
+                "last_published": last, "sources": stats.sources}
+        if crawled:
+            data["crawl"] = crawled
+        print(json.dumps(data, indent=2))
         return 0
     print(f"index:     {args.index}")
     print(f"articles:  {stats.articles}")
@@ -362,7 +371,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print("sources:")
     for source, count in stats.sources.items():
         print(f"  {count:>8}  {source or '(unknown)'}")
+    if crawled:
+        print("crawl sources (last crawl):")
+    for name, row in crawled.items():
+        print(f"  {name}: {row['last_crawl']} ({row['finish_reason']}), "
+              f"{row['indexed']} indexed, {row['dated_share']:.0%} with a date, "
+              f"{row['rejected_share']:.0%} rejected, {row['unchanged']} unchanged, "
+              f"{row['fresh']} not due")
+        for kind in ("rejected", "refused", "errors"):
+            if row[kind]:
+                shown = ", ".join(f"{reason} {n}" for reason, n in row[kind].items())
+                print(f"    {kind}: {shown}")
     return 0
+
+
+def crawl_report(records: dict[str, dict]) -> dict[str, dict]:
+    """Turn each source's last-crawl counters into the stats report rows."""
+    report = {}
+    for name, record in sorted(records.items()):
+        counts = record["counts"]
+        indexed, rejected = counts.get("indexed", 0), counts.get("rejected", 0)
+        by_reason = {kind: {k.split(": ", 1)[1]: v for k, v in sorted(
+            counts.items(), key=lambda kv: (-kv[1], kv[0])) if k.startswith(f"{kind}: ")}
+            for kind in ("rejected", "refused", "errors")}
+        report[name] = {
+            "last_crawl": record["last_crawl"], "finish_reason": record["finish_reason"],
+            "indexed": indexed, "dated_share": counts.get("dated", 0) / indexed if indexed else 0,
+            "rejected_share": rejected / (indexed + rejected) if indexed + rejected else 0,
+            "unchanged": counts.get("unchanged", 0), "fresh": counts.get("fresh", 0),
+            **by_reason,
+        }
+    return report
 
 
 if __name__ == "__main__":

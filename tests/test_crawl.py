@@ -3,11 +3,13 @@ a subprocess (Twisted's reactor starts once per process), a real index and WARC 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -344,3 +346,25 @@ recrawl_interval = 1
     assert site.fetched("/feed.rss") >= 2
     assert site.fetched("/news/story-2") == 1  # polling again does not refetch articles
     assert "5 indexed" in out and "(shutdown)" in out
+
+
+def test_stats_reports_each_crawled_source(site_crawl, capsys):
+    status = main(["stats", "--json", "--index", str(site_crawl["index"])])
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0 and data["articles"] == 8
+    (row,) = data["crawl"].values()
+    assert data["crawl"].keys() == {"Harbour Times"}
+    assert row.pop("last_crawl").startswith(str(datetime.now(timezone.utc).year))
+    assert row == {
+        "finish_reason": "finished", "indexed": 8, "dated_share": 1.0, "rejected_share": 0.0,
+        "unchanged": 0, "fresh": 0, "rejected": {},
+        "refused": {"too large": 2, "disallowed by robots.txt": 1,
+                    "duplicate of its rel=canonical": 1, "not HTML (application/pdf)": 1,
+                    "too many redirects": 1},
+        "errors": {"HTTP 404": 1, "malformed feed": 1, "timeout": 1},
+    }
+    status = main(["stats", "--index", str(site_crawl["index"])])
+    out = capsys.readouterr().out
+    assert "  Harbour Times: " in out
+    assert "(finished), 8 indexed, 100% with a date, 0% rejected" in out
+    assert "    errors: HTTP 404 1, malformed feed 1, timeout 1" in out

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from search_service import __version__
 from search_service.config import DEFAULT_CONTACT
 from search_service.crawl.sources import Source
 from search_service.crawl.spider import NewsSpider
+from search_service.crawl.state import save_source_stats
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +112,11 @@ class CrawlSummary:
                       finish_reason=str(stats.get("finish_reason", "")), seconds=seconds)
         for key, value in stats.items():
             parts = key.split("/", 2)
-            if parts[0] != "news" or len(parts) < 3:
-                continue
-            if parts[1] == "source":
-                name, _, what = parts[2].rpartition("/")
-                summary.sources.setdefault(name, Counter())[what] += value
-            elif parts[1] in ("rejected", "refused", "errors"):
+            if parts[0] == "news" and len(parts) == 3 and parts[1] in (
+                    "rejected", "refused", "errors"):
                 getattr(summary, parts[1])[parts[2]] += value
-            elif parts[1] == "failed":
-                summary.errors[parts[2]] += value
+        summary.sources = {name: Counter(counts)
+                           for name, counts in stats.get("news/sources", {}).items()}
         return summary
 
 
@@ -198,6 +196,8 @@ def _run(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
     process.start()
     stats = crawler.stats.get_stats()
     summary = CrawlSummary.from_stats(stats, time.monotonic() - started)
+    save_source_stats(options.archive_dir, [s.name for s in sources], summary.sources,
+                      datetime.now(timezone.utc), summary.finish_reason)
     if summary.finish_reason == "finished":
         shutil.rmtree(jobs, ignore_errors=True)
     else:  # stopped cleanly (Ctrl-C, a cap): the next crawl of these sources resumes the job

@@ -18,7 +18,7 @@ from twisted.internet import task
 
 from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
-from search_service.crawl.spider import FetchedPage
+from search_service.crawl.spider import FetchedPage, count
 from search_service.crawl.state import CrawlState
 from search_service.crawl.workers import normalise_pool
 from search_service.index import ArticleWriter, open_index
@@ -97,20 +97,18 @@ class IndexPipeline:
         extracted = await self.extract(page)
         extraction = index_extracted(self.writer, extracted, self.summary)
         stats = self.crawler.stats
-        per_source = f"news/source/{item.source}"
         if extraction is None:
-            item.outcome = outcome = "failed"
-            stats.inc_value("news/failed/normaliser failed")
+            item.outcome = "failed"
+            count(stats, item.source, "errors", "normaliser failed")
         elif extraction.rejected:
-            item.outcome = outcome = "rejected"
-            stats.inc_value(f"news/rejected/{rejection_reason(extraction.rejected)}")
+            item.outcome = "rejected"
+            count(stats, item.source, "rejected", rejection_reason(extraction.rejected))
         else:
-            item.outcome = outcome = "indexed"
+            item.outcome = "indexed"
             self.uncommitted.append(item)
-            stats.inc_value("news/indexed")
+            count(stats, item.source, "indexed")
             if extraction.article.published:
-                stats.inc_value(f"{per_source}/dated")
-        stats.inc_value(f"{per_source}/{outcome}")
+                count(stats, item.source, "dated")
         if (len(self.uncommitted) >= self.batch
                 or time.monotonic() - self.last_commit >= self.commit_seconds):
             self.commit()

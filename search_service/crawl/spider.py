@@ -120,7 +120,7 @@ class NewsSpider(scrapy.Spider):
         known = self.history.get(url) if callback == self.parse_page else None
         if known is not None:
             if time.time() - known.fetched_at < source.recrawl_interval:
-                self.crawler.stats.inc_value("news/fresh")
+                self.count(source, "fresh")
                 return None  # archived and indexed recently: nothing to fetch
             if known.etag:
                 headers["If-None-Match"] = known.etag
@@ -228,8 +228,7 @@ class NewsSpider(scrapy.Spider):
         source = self.sources[request.meta["source"]]
         if isinstance(failure.value, HttpError) and failure.value.response.status == 304:
             self.history.touch(canonical_url(request.url))
-            self.crawler.stats.inc_value("news/unchanged")
-            self.crawler.stats.inc_value(f"news/source/{source.name}/unchanged")
+            self.count(source, "unchanged")
             return
         kind, reason = classify_failure(failure)
         self.count(source, kind, reason)
@@ -244,11 +243,23 @@ class NewsSpider(scrapy.Spider):
         """Return the source a response was fetched for."""
         return self.sources[response.meta["source"]]
 
-    def count(self, source: Source, kind: str, reason: str) -> None:
-        """Add one to the crawl-wide and per-source counters of `kind` ('refused', 'errors')."""
-        stats = self.crawler.stats
-        stats.inc_value(f"news/{kind}/{reason}")
-        stats.inc_value(f"news/source/{source.name}/{kind}")
+    def count(self, source: Source, kind: str, reason: str = "") -> None:
+        """Count one event of `kind` ('refused', 'errors', …) with its reason."""
+        count(self.crawler.stats, source.name, kind, reason)
+
+
+def count(stats, source: str, kind: str, reason: str = "") -> None:
+    """Count one event crawl-wide (stat news/KIND[/REASON]) and for its source (the Counter
+    per source in stat news/sources: KIND, and 'KIND: REASON')."""
+    stats.inc_value(f"news/{kind}/{reason}" if reason else f"news/{kind}")
+    per_source = stats.get_value("news/sources")
+    if per_source is None:
+        per_source = {}
+        stats.set_value("news/sources", per_source)
+    counter = per_source.setdefault(source, Counter())
+    counter[kind] += 1
+    if reason:
+        counter[f"{kind}: {reason}"] += 1
 
 
 def page_item(source: Source, response: Response) -> FetchedPage:

@@ -1,21 +1,29 @@
-"""What the crawler has already fetched: a small SQLite table beside the archive.
+"""What the crawler has done, kept beside the archive.
 
-One row per article URL that was archived and indexed, with when it was fetched and its
-validators (ETag, Last-Modified). It lets a crawl killed at any moment resume without
-fetching those articles again, and lets a re-crawl ask only for what changed.
+`crawl-state.sqlite`: one row per article URL that was archived and indexed, with when it was
+fetched and its validators (ETag, Last-Modified). It lets a crawl killed at any moment resume
+without fetching those articles again, and lets a re-crawl ask only for what changed.
+
+`crawl-sources.json`: each source's counters from its last crawl (indexed, dated, rejected,
+refused and errors by reason), for `news-search stats`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "crawl-state.sqlite"
+SOURCES_FILE = "crawl-sources.json"
 
 
 @dataclass(frozen=True)
@@ -63,3 +71,25 @@ class CrawlState:
 
     def close(self) -> None:
         self.db.close()
+
+
+def save_source_stats(directory: Path, names: Iterable[str], counts: Mapping[str, Mapping],
+                      finished_at: datetime, finish_reason: str) -> None:
+    """Record the last crawl of each source in `names` (others keep their earlier record)."""
+    data = load_source_stats(directory)
+    for name in names:
+        data[name] = {"last_crawl": finished_at.isoformat(timespec="seconds"),
+                      "finish_reason": finish_reason,
+                      "counts": dict(sorted(counts.get(name, {}).items()))}
+    path = Path(directory) / SOURCES_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+def load_source_stats(directory: Path) -> dict[str, dict]:
+    """Return each source's last-crawl record ({} if there is none)."""
+    try:
+        return json.loads((Path(directory) / SOURCES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
