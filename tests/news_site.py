@@ -18,7 +18,7 @@ PARAGRAPH = ("The harbour authority said on {day} that the {topic} plan would go
              "was approved by a wide majority of the board members present at the meeting.")
 TOPICS = {
     1: "dredging", 2: "ferry", 3: "lighthouse", 4: "container", 5: "fishing", 6: "pier",
-    7: "tunnel", 8: "breakwater",
+    7: "tunnel", 8: "Zürich quay",
 }
 
 
@@ -114,6 +114,10 @@ class NewsSite:
             return self.send(h, self.rss(), "application/rss+xml")
         if path == "/feed.atom":
             return self.send(h, self.atom(), "application/atom+xml")
+        if path == "/feed.rdf":
+            return self.send(h, self.rdf(), "application/rss+xml")
+        if path == "/sitemap-garbage.xml":
+            return self.send(h, "<<<this is not XML at all", "application/xml")
         if path == "/feed-broken.xml":
             return self.send(h, "<rss><channel><item><link>oops", "application/rss+xml")
         if path == "/":
@@ -186,8 +190,12 @@ class NewsSite:
             topic, etag = f"{topic} revised", f'"{slug}-v2"'
         if h.headers.get("If-None-Match") == etag:
             return self.send(h, b"", "text/html", status=304, headers={"ETag": etag})
-        return self.send(h, article_html(f"/news/{slug}", topic, n % 28 + 1, extra),
-                         "text/html; charset=utf-8", headers={"ETag": etag})
+        # story 8 is UTF-8 but its header claims Latin-1 (and the page declares nothing)
+        ctype = "text/html; charset=iso-8859-1" if n == 8 else "text/html; charset=utf-8"
+        page = article_html(f"/news/{slug}", topic, n % 28 + 1, extra)
+        if n == 8:
+            page = page.replace('<meta charset="utf-8">', "")
+        return self.send(h, page, ctype, headers={"ETag": etag})
 
     def endless(self, h) -> None:
         """A page that never ends (until the client hangs up, or 30 s pass)."""
@@ -213,6 +221,7 @@ class NewsSite:
         return ("<html><head><title>Harbour Times</title>"
                 '<link rel="alternate" type="application/rss+xml" href="/feed.rss">'
                 '<link rel="alternate" type="application/rss+xml" href="/feed-broken.xml">'
+                '<link rel="alternate" type="application/rss+xml" href="/feed.rdf">'
                 f"</head><body><h1>Harbour Times</h1>{anchors}</body></html>")
 
     def section(self) -> str:
@@ -222,9 +231,10 @@ class NewsSite:
                 '<a href="/news/story-1?print=1">Print</a></body></html>')
 
     def sitemap_index(self) -> str:
-        """A sitemap index: the news sitemap and a broken one."""
+        """A sitemap index: the news sitemap, a broken one and one that is not XML."""
         items = "".join(f"<sitemap><loc>{self.url(p)}</loc></sitemap>"
-                        for p in ("/sitemap-news.xml", "/sitemap-broken.xml"))
+                        for p in ("/sitemap-news.xml", "/sitemap-broken.xml",
+                                  "/sitemap-garbage.xml"))
         return ('<?xml version="1.0" encoding="UTF-8"?><sitemapindex '
                 f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>')
 
@@ -248,6 +258,17 @@ class NewsSite:
             f"?utm_source=rss&amp;utm_campaign=feed</link></item>" for n in self.rss_items)
         return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour Times'
                 f"</title><link>{self.base}/</link>{items}</channel></rss>")
+
+    def rdf(self) -> str:
+        """An RSS 1.0 (RDF) feed of story 8."""
+        link = self.url("/news/story-8")
+        return ('<?xml version="1.0"?><rdf:RDF '
+                'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                'xmlns="http://purl.org/rss/1.0/">'
+                f'<channel rdf:about="{self.base}/"><title>Harbour Times</title>'
+                f"<link>{self.base}/</link><items><rdf:Seq><rdf:li resource=\"{link}\"/>"
+                f'</rdf:Seq></items></channel><item rdf:about="{link}"><title>Story 8</title>'
+                f"<link>{link}</link></item></rdf:RDF>")
 
     def atom(self) -> str:
         """An Atom feed of story 5."""

@@ -27,7 +27,7 @@ CONTACT = "https://news.test/about-our-crawler"
 FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_START_DELAY=0",
         "--set", "DOWNLOAD_TIMEOUT=1.5", "--set", "DOWNLOAD_MAXSIZE=1000000",
         "--no-progress"]
-STORIES = [f"/news/story-{n}" for n in range(1, 7)]
+STORIES = [f"/news/story-{n}" for n in range(1, 9) if n != 7]
 
 
 def crawl(*argv: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
@@ -82,8 +82,8 @@ def test_crawl_indexes_the_right_articles_in_bounded_time(site_crawl):
 
 def test_crawl_summary_names_every_refusal_and_error(site_crawl):
     lines = site_crawl["proc"].stdout.splitlines()
-    assert lines[0].endswith(": 8 articles archived, 8 indexed, 0 rejected, 6 refused, "
-                             "3 errors (finished)")
+    assert lines[0].endswith(": 9 articles archived, 9 indexed, 0 rejected, 6 refused, "
+                             "4 errors (finished)")
     assert lines[1:] == [
         "  refused 2: too large",                       # the endless page and the gzip bomb
         "  refused 1: disallowed by robots.txt",        # /private/
@@ -92,8 +92,9 @@ def test_crawl_summary_names_every_refusal_and_error(site_crawl):
         "  refused 1: too many redirects",              # the endless redirect chain
         "  error 1: HTTP 404",                          # the URL the broken sitemap still gave
         "  error 1: malformed feed",
+        "  error 1: malformed sitemap",                 # the one that is not XML at all
         "  error 1: timeout",                           # the stalling page, after retries
-        "  source Harbour Times: dated 8, errors 3, indexed 8, refused 6",
+        "  source Harbour Times: dated 9, errors 4, indexed 9, refused 6",
     ]
 
 
@@ -139,9 +140,16 @@ def test_archive_holds_every_article_response_and_reindex_rebuilds(site_crawl, c
     status = main(["reindex", "--index", str(index), "--archive", str(site_crawl["archive"])])
     out, err = capsys.readouterr()
     assert status == 0
-    assert out.splitlines() == ["8 pages read: 8 indexed, 0 rejected, 0 failed"]
+    assert out.splitlines() == ["9 pages read: 9 indexed, 0 rejected, 0 failed"]
     assert "Reindexing" in err
     assert indexed_urls(index) == {p.url for p in pages}
+
+
+
+def test_rss_1_0_feed_and_a_wrong_declared_charset(site_crawl):
+    with open_index(site_crawl["index"]).searcher() as searcher:
+        (story,) = [f for f in searcher.all_stored_fields() if f["url"].endswith("/story-8")]
+    assert story["title"] == "Zürich Quay plan approved"  # UTF-8 bytes, Latin-1 header
 
 
 def test_reindex_without_archive_fails_clearly(tmp_path, capsys):
@@ -351,20 +359,20 @@ recrawl_interval = 1
 def test_stats_reports_each_crawled_source(site_crawl, capsys):
     status = main(["stats", "--json", "--index", str(site_crawl["index"])])
     data = json.loads(capsys.readouterr().out)
-    assert status == 0 and data["articles"] == 8
+    assert status == 0 and data["articles"] == 9
     (row,) = data["crawl"].values()
     assert data["crawl"].keys() == {"Harbour Times"}
     assert row.pop("last_crawl").startswith(str(datetime.now(timezone.utc).year))
     assert row == {
-        "finish_reason": "finished", "indexed": 8, "dated_share": 1.0, "rejected_share": 0.0,
+        "finish_reason": "finished", "indexed": 9, "dated_share": 1.0, "rejected_share": 0.0,
         "unchanged": 0, "fresh": 0, "rejected": {},
         "refused": {"too large": 2, "disallowed by robots.txt": 1,
                     "duplicate of its rel=canonical": 1, "not HTML (application/pdf)": 1,
                     "too many redirects": 1},
-        "errors": {"HTTP 404": 1, "malformed feed": 1, "timeout": 1},
+        "errors": {"HTTP 404": 1, "malformed feed": 1, "malformed sitemap": 1, "timeout": 1},
     }
     status = main(["stats", "--index", str(site_crawl["index"])])
     out = capsys.readouterr().out
     assert "  Harbour Times: " in out
-    assert "(finished), 8 indexed, 100% with a date, 0% rejected" in out
-    assert "    errors: HTTP 404 1, malformed feed 1, timeout 1" in out
+    assert "(finished), 9 indexed, 100% with a date, 0% rejected" in out
+    assert "    errors: HTTP 404 1, malformed feed 1, malformed sitemap 1, timeout 1" in out
