@@ -20,6 +20,7 @@ from search_service.crawl.files import Page, read_pages
 from search_service.crawl.state import STATE_FILE, CrawlState
 from search_service.index import open_index
 from tests.news_site import NewsSite
+from tests.test_cli import get_json, start
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACT = "https://news.test/about-our-crawler"
@@ -324,6 +325,7 @@ max_depth = 0
 recrawl_interval = 1
 """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = None
     proc = subprocess.Popen(
         [sys.executable, "-m", "search_service.cli", "crawl", "--watch", "--sources",
          str(sources), "--index", str(index), *FAST, "--set", "NEWS_COMMIT_SECONDS=0.5"],
@@ -337,18 +339,25 @@ recrawl_interval = 1
                 index.exists() and indexed_urls(index) == first):
             time.sleep(0.1)
         assert indexed_urls(index) == first
-        site.rss_items.append(7)  # a new story appears in the feed
+        server, base = start(["serve", "--index", str(index)])  # a running serve
+        assert get_json(base + "api/search?q=tunnel")["total"] == 0
+        site.rss_items.append(7)  # a new story (about a tunnel) appears in the feed
         added = time.monotonic()
-        while time.monotonic() < added + 20 and len(indexed_urls(index)) < 5:
+        while (time.monotonic() < added + 20
+               and get_json(base + "api/search?q=tunnel")["total"] == 0):
             time.sleep(0.1)
         seconds = time.monotonic() - added
+        assert get_json(base + "api/search?q=tunnel")["results"][0]["url"] == site.url(
+            "/news/story-7")
+        assert seconds < 12  # the next poll (at most ~5 s away), fetch, commit, refresh
         assert indexed_urls(index) == first | {site.url("/news/story-7")}
-        assert seconds < 12  # the next poll (at most ~5 s away), fetch, commit
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for child in (proc, server):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
         site.stop()
     assert proc.returncode == 0, err
     assert site.fetched("/feed.rss") >= 2
