@@ -78,7 +78,6 @@ class CrawlOptions:
     user_agent: str = ""
     batch: int = 200
     commit_seconds: float = 2.0
-    workers: int = 1
     rotate_bytes: int = 100 * 1024 * 1024
     progress: bool = True
     watch: bool = False
@@ -135,7 +134,6 @@ def crawl_settings(options: CrawlOptions) -> dict[str, Any]:
         "NEWS_ARCHIVE_ROTATE_BYTES": options.rotate_bytes,
         "NEWS_BATCH": options.batch,
         "NEWS_COMMIT_SECONDS": options.commit_seconds,
-        "NEWS_NORMALISE_WORKERS": options.workers,
         "NEWS_PROGRESS": options.progress,
         "ITEM_PIPELINES": {f"{_OWN}.pipelines.ArchivePipeline": 100,
                            f"{_OWN}.pipelines.IndexPipeline": 200},

@@ -10,24 +10,17 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
 from search_service.crawl.spider import FetchedPage, count
 from search_service.crawl.state import CrawlState
-from search_service.crawl.workers import normalise_pool
-from search_service.index import ArticleWriter, open_index
-from search_service.ingest import (
-    IngestSummary,
-    extract_page,
-    index_extracted,
-    rejection_reason,
-)
+from search_service.crawl.workers import commit_in_worker, index_in_worker, indexer_pool
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +53,15 @@ class ArchivePipeline:
 
 
 class IndexPipeline:
-    """Normalise each archived page (in worker processes, if NEWS_NORMALISE_WORKERS) and index
-    its article through the ingest path, committing every few seconds."""
+    """Hand each archived page to the indexer process (normalise, then the single writer,
+    through the ingest path) and commit every few seconds."""
 
-    def __init__(self, crawler, index_dir: Path, batch: int, commit_seconds: float,
-                 workers: int):
+    def __init__(self, crawler, index_dir: Path, batch: int, commit_seconds: float):
         self.crawler = crawler
-        self.workers = workers
-        self.pool: ProcessPoolExecutor | None = None
         self.index_dir = index_dir
         self.batch = batch
         self.commit_seconds = commit_seconds
-        self.writer: ArticleWriter | None = None
-        self.summary = IngestSummary()
+        self.pool: ProcessPoolExecutor | None = None
         self.last_commit = time.monotonic()
         self.uncommitted: list[FetchedPage] = []
         self.ticker: task.LoopingCall | None = None
@@ -81,70 +70,58 @@ class IndexPipeline:
     def from_crawler(cls, crawler) -> IndexPipeline:
         settings = crawler.settings
         return cls(crawler, Path(settings["NEWS_INDEX_DIR"]), settings.getint("NEWS_BATCH"),
-                   settings.getfloat("NEWS_COMMIT_SECONDS"),
-                   settings.getint("NEWS_NORMALISE_WORKERS"))
+                   settings.getfloat("NEWS_COMMIT_SECONDS"))
 
     def open_spider(self) -> None:
-        self.writer = ArticleWriter(open_index(self.index_dir, create=True), batch=self.batch)
-        self.ticker = task.LoopingCall(self.commit_if_due)
+        self.pool = indexer_pool(self.index_dir)
+        self.ticker = task.LoopingCall(lambda: deferred_from_coro(self.commit_if_due()))
         self.ticker.start(self.commit_seconds, now=False)
-        if self.workers:
-            self.pool = normalise_pool(self.workers)
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
-        assert self.writer is not None
         page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url)
-        extracted = await self.extract(page)
-        extraction = index_extracted(self.writer, extracted, self.summary)
+        outcome, reason, dated = await self.call(index_in_worker, page)
+        item.outcome = outcome
         stats = self.crawler.stats
-        if extraction is None:
-            item.outcome = "failed"
-            count(stats, item.source, "errors", "normaliser failed")
-        elif extraction.rejected:
-            item.outcome = "rejected"
-            count(stats, item.source, "rejected", rejection_reason(extraction.rejected))
+        if outcome == "failed":
+            count(stats, item.source, "errors", reason)
+        elif outcome == "rejected":
+            count(stats, item.source, "rejected", reason)
         else:
-            item.outcome = "indexed"
             self.uncommitted.append(item)
             count(stats, item.source, "indexed")
-            if extraction.article.published:
+            if dated:
                 count(stats, item.source, "dated")
-        if (len(self.uncommitted) >= self.batch
-                or time.monotonic() - self.last_commit >= self.commit_seconds):
-            self.commit()
+        if len(self.uncommitted) >= self.batch:
+            await self.commit()
         return item
 
-    async def extract(self, page: Page):
-        """Normalise `page` in a worker process (or here, if there is none or it broke)."""
-        if self.pool is not None:  # normalise on another core while the crawl goes on
-            try:
-                return await asyncio.wrap_future(self.pool.submit(extract_page, page))
-            except BrokenProcessPool:
-                log.warning("the normaliser worker died; normalising in the crawl process")
-                self.pool = None
-        return extract_page(page)
+    async def call(self, function, *args):
+        """Run `function(*args)` in the indexer process and wait for its result."""
+        assert self.pool is not None
+        return await asyncio.wrap_future(self.pool.submit(function, *args))
 
-    def commit_if_due(self) -> None:
+    async def commit_if_due(self) -> None:
         """Commit articles waiting longer than NEWS_COMMIT_SECONDS (a quiet crawl, --watch)."""
         if self.uncommitted and time.monotonic() - self.last_commit >= self.commit_seconds:
-            self.commit()
+            await self.commit()
 
-    def commit(self) -> None:
-        """Commit what is queued, so a running `serve` sees it."""
-        assert self.writer is not None
-        self.writer.flush()
+    async def commit(self) -> None:
+        """Commit what the indexer holds, so a running `serve` sees it; then tell the crawl
+        history which articles are now searchable."""
+        items, self.uncommitted = self.uncommitted, []
         self.last_commit = time.monotonic()
-        if self.uncommitted:
-            self.crawler.signals.send_catch_log(articles_committed, items=self.uncommitted)
-            self.uncommitted = []
+        await self.call(commit_in_worker)
+        if items:
+            self.crawler.signals.send_catch_log(articles_committed, items=items)
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
         if self.ticker is not None and self.ticker.running:
             self.ticker.stop()
         if self.pool is not None:
-            self.pool.shutdown()
-        if self.writer is not None:
-            self.commit()
+            try:
+                await self.commit()
+            finally:
+                self.pool.shutdown()
 
 
 class CrawlHistory:
