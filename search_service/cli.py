@@ -262,8 +262,8 @@ def print_crawl_summary(summary) -> None:
           f"{sum(summary.refused.values())} refused, {sum(summary.errors.values())} errors "
           f"({summary.finish_reason})")
     if summary.unchanged or summary.fresh:
-        print(f"  {summary.unchanged} unchanged since the last crawl (304), {summary.fresh} "
-              "fetched recently (not due)")
+        print(f"  {summary.unchanged} unchanged since the last crawl (304 or sitemap lastmod), "
+              f"{summary.fresh} fetched recently (not due)")
     for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),
                           ("error", summary.errors)):
         for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -217,7 +217,8 @@ def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):
         assert "5 indexed" in proc.stdout and article_hits(site) == 5
         proc, _ = crawl("--sources", sources, "--index", index, *FAST)
         assert proc.stdout.splitlines()[1] == (
-            "  0 unchanged since the last crawl (304), 5 fetched recently (not due)")
+            "  0 unchanged since the last crawl (304 or sitemap lastmod), "
+            "5 fetched recently (not due)")
         assert article_hits(site) == 5  # nothing due yet: not one article asked for
         small_sources(tmp_path, site, recrawl="1s")
         time.sleep(1)
@@ -227,9 +228,13 @@ def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):
         site.stop()
     assert proc.returncode == 0, proc.stderr
     assert "1 indexed" in proc.stdout.splitlines()[0]
+    # stories 1 and 2: their sitemap lastmod is older than our copy, so not even asked for;
+    # 101 and 102: 304 Not Modified; 100 changed and was fetched again
     assert proc.stdout.splitlines()[1] == (
-        "  4 unchanged since the last crawl (304), 0 fetched recently (not due)")
-    assert article_hits(site) == 10
+        "  4 unchanged since the last crawl (304 or sitemap lastmod), "
+        "0 fetched recently (not due)")
+    assert article_hits(site) == 8
+    assert site.fetched("/news/story-1") == 1 and site.fetched("/news/story-100") == 2
     with open_index(Path(index)).searcher() as searcher:
         titles = sorted(f["title"] for f in searcher.all_stored_fields())
     assert len(titles) == 5 and "Harbour Item 100 Revised plan approved" in titles

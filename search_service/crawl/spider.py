@@ -109,8 +109,9 @@ class NewsSpider(scrapy.Spider):
         raise DontCloseSpider
 
     def follow(self, source: Source, url: str, callback, seed: bool = False,
-               depth: int | None = None) -> scrapy.Request | None:
-        """Make a request for `url` (canonicalised) within `source`'s limits, or None."""
+               depth: int | None = None, lastmod: str = "") -> scrapy.Request | None:
+        """Make a request for `url` (canonicalised) within `source`'s limits, or None (also
+        when it was fetched since its sitemap `lastmod`)."""
         url = canonical_url(url)
         if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
             return None
@@ -122,6 +123,9 @@ class NewsSpider(scrapy.Spider):
             if time.time() - known.fetched_at < source.recrawl_interval:
                 self.count(source, "fresh")
                 return None  # archived and indexed recently: nothing to fetch
+            if lastmod and parse_lastmod(lastmod) <= known.fetched_at:
+                self.count(source, "unchanged")  # the sitemap says so: no request needed
+                return None
             if known.etag:
                 headers["If-None-Match"] = known.etag
             if known.last_modified:
@@ -218,7 +222,8 @@ class NewsSpider(scrapy.Spider):
         callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse_page
         for entry in entries:
             if entry.get("loc"):
-                request = self.follow(source, response.urljoin(entry["loc"]), callback, depth=1)
+                request = self.follow(source, response.urljoin(entry["loc"]), callback, depth=1,
+                                      lastmod=entry.get("lastmod", ""))
                 if request is not None:
                     yield request
 
@@ -260,6 +265,17 @@ def count(stats, source: str, kind: str, reason: str = "") -> None:
     counter[kind] += 1
     if reason:
         counter[f"{kind}: {reason}"] += 1
+
+
+def parse_lastmod(text: str) -> float:
+    """Return a sitemap `lastmod` (W3C datetime) as a POSIX time; +inf if it cannot be read."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
 
 
 def page_item(source: Source, response: Response) -> FetchedPage:
