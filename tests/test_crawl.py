@@ -163,8 +163,9 @@ def test_reindex_without_archive_fails_clearly(tmp_path, capsys):
 def test_crawl_urls_from_the_command_line_and_crawl_delay(tmp_path):
     site = NewsSite(crawl_delay=0.5).start()
     try:
+        with_progress = [a for a in FAST if a != "--no-progress"]
         proc, seconds = crawl(site.url("/world/"), "--max-depth", "1", "--index",
-                              str(tmp_path / "ix"), *FAST)
+                              str(tmp_path / "ix"), *with_progress)
     finally:
         site.stop()
     assert proc.returncode == 0, proc.stderr
@@ -173,6 +174,7 @@ def test_crawl_urls_from_the_command_line_and_crawl_delay(tmp_path):
     assert indexed_urls(tmp_path / "ix", "canonical_url") == {
         site.url(f"/news/story-{n}") for n in (1, 2, 6)}
     assert "3 indexed" in proc.stdout
+    assert "Crawling:" in proc.stderr and "indexed=3" in proc.stderr  # the live progress line
     times = sorted(t for t, p, _ in site.hits if p != "/robots.txt")
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert len(times) >= 6 and min(gaps) >= 0.45  # robots.txt Crawl-delay: 0.5
