@@ -214,6 +214,7 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler) -> CrawlProgress:
+        """Build from settings (not at all without NEWS_PROGRESS)."""
         if not crawler.settings.getbool("NEWS_PROGRESS"):
             raise NotConfigured
         progress = cls(crawler)
@@ -223,9 +224,11 @@ class CrawlProgress:
         return progress
 
     def opened(self) -> None:
+        """Start the progress bar."""
         self.bar = tqdm(desc="Crawling", unit=" pages", file=sys.stderr, mininterval=0.5)
 
     def fetched(self) -> None:
+        """Count one response; refresh the counters twice a second."""
         assert self.bar is not None
         self.bar.update()
         now = time.monotonic()
@@ -245,6 +248,7 @@ class CrawlProgress:
         return {"queued": queued, "indexed": stats.get("news/indexed", 0), **sums}
 
     def closed(self) -> None:
+        """Show the final counters and close the bar."""
         if self.bar is not None:
             self.bar.set_postfix(self.counts(), refresh=False)
             self.bar.close()

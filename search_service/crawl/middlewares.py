@@ -45,9 +45,11 @@ class RetryAfterMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler) -> RetryAfterMiddleware:
+        """Build from the crawler (NEWS_RETRY_AFTER_MAX)."""
         return cls(crawler)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
+        """Wait out a 429/503 Retry-After, then retry the request."""
         if response.status not in (429, 503) or request.meta.get("dont_retry"):
             return response
         header = response.headers.get(b"Retry-After")

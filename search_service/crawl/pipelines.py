@@ -37,11 +37,13 @@ class ArchivePipeline:
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchivePipeline:
+        """Build from the crawler's settings."""
         settings = crawler.settings
         return cls(crawler, Path(settings["NEWS_ARCHIVE_DIR"]),
                    settings.getint("NEWS_ARCHIVE_ROTATE_BYTES"))
 
     def process_item(self, item: FetchedPage) -> FetchedPage:
+        """Write the response to the WARC archive."""
         reason = "OK" if item.status == 200 else ""
         self.archive.write_response(item.url, item.status, reason, item.headers, item.body,
                                     item.fetched_at)
@@ -49,6 +51,7 @@ class ArchivePipeline:
         return item
 
     def close_spider(self) -> None:
+        """Close the current WARC file."""
         self.archive.close()
 
 
@@ -68,16 +71,19 @@ class IndexPipeline:
 
     @classmethod
     def from_crawler(cls, crawler) -> IndexPipeline:
+        """Build from the crawler's settings."""
         settings = crawler.settings
         return cls(crawler, Path(settings["NEWS_INDEX_DIR"]), settings.getint("NEWS_BATCH"),
                    settings.getfloat("NEWS_COMMIT_SECONDS"))
 
     def open_spider(self) -> None:
+        """Start the indexer process and the commit timer."""
         self.pool = indexer_pool(self.index_dir)
         self.ticker = task.LoopingCall(lambda: deferred_from_coro(self.commit_if_due()))
         self.ticker.start(self.commit_seconds, now=False)
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
+        """Normalise and index the page in the indexer process; count the outcome."""
         page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url)
         outcome, reason, dated = await self.call(index_in_worker, page)
         item.outcome = outcome
@@ -115,6 +121,7 @@ class IndexPipeline:
             self.crawler.signals.send_catch_log(articles_committed, items=items)
 
     async def close_spider(self) -> None:
+        """Stop the timer, commit the rest, shut the indexer down."""
         if self.ticker is not None and self.ticker.running:
             self.ticker.stop()
         if self.pool is not None:
@@ -134,12 +141,14 @@ class CrawlHistory:
 
     @classmethod
     def from_crawler(cls, crawler) -> CrawlHistory:
+        """Build from the crawler's settings."""
         history = cls(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
         crawler.signals.connect(history.committed, signal=articles_committed)
         crawler.signals.connect(history.state.close, signal=signals.spider_closed)
         return history
 
     def committed(self, items: list[FetchedPage]) -> None:
+        """Record the articles of one index commit."""
         for item in items:
             headers = {k.lower(): v for k, v in item.headers}
             self.state.record(item.url, item.source, headers.get("etag", ""),

@@ -70,6 +70,7 @@ class CrawlState:
         return self.db.execute("SELECT count(*) FROM fetched").fetchone()[0]
 
     def close(self) -> None:
+        """Close the database."""
         self.db.close()
 
 

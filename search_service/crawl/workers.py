@@ -36,6 +36,7 @@ def start_indexer(parent: int, index_dir: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
+        """Exit when the parent process is gone."""
         while os.getppid() == parent:
             time.sleep(0.5)
         os._exit(0)
