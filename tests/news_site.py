@@ -124,6 +124,11 @@ class NewsSite:
             return self.send(h, self.home(), "text/html; charset=utf-8")
         if path == "/world/":
             return self.send(h, self.section(), "text/html; charset=utf-8")
+        if path.startswith("/world/?page="):  # a paginated archive that never ends
+            n = int(path.rsplit("=", 1)[1])
+            return self.send(h, f"<html><body><h1>World, page {n}</h1>"
+                                f"<a href='/world/?page={n + 1}'>Older</a></body></html>",
+                             "text/html")
         if path == "/more/":
             links = " ".join(f'<a href="/news/story-{n}">{n}</a>'
                              for n in range(100, 100 + self.extra))
@@ -228,7 +233,8 @@ class NewsSite:
         """A section page linking story 6 with tracking parameters and story 1's print view."""
         return ("<html><body><h1>World</h1>"
                 '<a href="/news/story-6?utm_source=section&amp;gclid=x">Pier</a> '
-                '<a href="/news/story-1?print=1">Print</a></body></html>')
+                '<a href="/news/story-1?print=1">Print</a> '
+                '<a href="/world/?page=2">Older</a></body></html>')
 
     def sitemap_index(self) -> str:
         """A sitemap index: the news sitemap, a broken one and one that is not XML."""
