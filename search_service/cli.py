@@ -1,10 +1,11 @@
-"""The command line: `news-search ingest | extract | serve | demo | stats`."""
+"""The command line: `news-search crawl | reindex | ingest | extract | serve | demo | stats`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,8 @@ from tqdm import tqdm
 
 from search_service import __version__, config
 from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
+from search_service.crawl.sources import SourceError
+from search_service.crawl.state import load_source_stats
 from search_service.index import (
     IndexBusy,
     IndexMissing,
@@ -22,7 +25,7 @@ from search_service.index import (
     open_index,
     optimize,
 )
-from search_service.ingest import IngestSummary, extract_pages, ingest
+from search_service.ingest import IngestSummary, extract_pages, ingest, reindex
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.root.handlers:  # Scrapy resets logger levels; the handler holds
+        handler.setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (CommandError, InputError, IndexMissing, IndexBusy, IndexVersionError, OSError) as exc:
+    except (CommandError, InputError, SourceError, IndexMissing, IndexBusy, IndexVersionError,
+            OSError) as exc:
         print(f"news-search {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -83,6 +89,43 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.set_defaults(func=cmd_optimize)
 
     cmd = commands.add_parser(
+        "crawl", parents=[common], help="crawl news sites politely into the archive and index",
+        description="Crawl sites (start URLs, feeds, sitemaps, links) obeying robots.txt; "
+                    "archive every article response to WARC, then normalise and index it. "
+                    "An interrupted crawl of the same sources resumes where it stopped.")
+    cmd.add_argument("urls", nargs="*", metavar="URL", help="start URLs (one source per host)")
+    cmd.add_argument("--sources", type=Path, metavar="FILE", help="TOML file of sources")
+    _add_archive_option(cmd)
+    cmd.add_argument("--max-pages", type=_positive_int, default=1000,
+                     help="pages per source for URL arguments (default: %(default)s)")
+    cmd.add_argument("--max-depth", type=_non_negative_int, default=3,
+                     help="link depth for URL arguments (default: %(default)s)")
+    contact = os.environ.get(config.CONTACT_ENV) or config.DEFAULT_CONTACT
+    cmd.add_argument("--contact", default=contact,
+                     metavar="URL", help=f"contact URL in the User-Agent (default: "
+                                         f"${config.CONTACT_ENV} or %(default)s)")
+    cmd.add_argument("--user-agent", default="", metavar="UA",
+                     help="the whole User-Agent string (overrides --contact)")
+    cmd.add_argument("--delay", type=float, metavar="SECONDS",
+                     help="minimum delay between requests to one host (default: 1.0)")
+    cmd.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     dest="settings", help="set a Scrapy setting (repeatable)")
+    cmd.add_argument("--watch", action="store_true",
+                     help="keep polling each source's feeds, sitemaps and start pages at its "
+                          "re-crawl interval until stopped (Ctrl-C)")
+    cmd.add_argument("--no-progress", action="store_true", help="no live progress line")
+    cmd.set_defaults(func=cmd_crawl)
+
+    cmd = commands.add_parser(
+        "reindex", parents=[common], help="rebuild the index from the crawl archive",
+        description="Empty the index and rebuild it from the WARC files of the archive alone "
+                    "(after a normaliser change, say), with progress.")
+    _add_archive_option(cmd)
+    cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
+                     help="articles per commit (default: %(default)s)")
+    cmd.set_defaults(func=cmd_reindex)
+
+    cmd = commands.add_parser(
         "extract", parents=[common], help="show what the normaliser makes of pages",
         description="Print the fields the normaliser extracts from pages, without indexing.")
     cmd.add_argument("paths", nargs="+", metavar="PATH")
@@ -105,8 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser(
         "stats", parents=[common], help="what the index holds",
-        description="Articles indexed, per source, and the date range covered.")
+        description="Articles indexed, per source, and the date range covered; and for each "
+                    "crawled source its last crawl: articles indexed, share with a date, "
+                    "share rejected and why, fetch errors and refusals.")
     cmd.add_argument("--json", action="store_true", help="print JSON")
+    _add_archive_option(cmd)
     cmd.set_defaults(func=cmd_stats)
     return parser
 
@@ -118,6 +164,24 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     cmd.add_argument("--threads", type=_positive_int, default=8,
                      help="worker threads (default: %(default)s)")
+
+
+def _add_archive_option(cmd: argparse.ArgumentParser) -> None:
+    """Add --archive DIR (the WARC archive of crawled pages)."""
+    cmd.add_argument("--archive", type=Path, metavar="DIR",
+                     help=f"crawl archive directory (default: ${config.ARCHIVE_ENV} or "
+                          "INDEX-archive beside the index)")
+
+
+def _non_negative_int(text: str) -> int:
+    """Parse an integer option of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0: {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -171,6 +235,73 @@ def print_summary(summary: IngestSummary) -> None:
         print(f"  … and {len(summary.failed) - 20} more failures")
 
 
+def cmd_crawl(args: argparse.Namespace) -> int:
+    """Crawl the given URLs or sources file, then print a summary."""
+    from search_service.crawl.engine import CrawlBusy, CrawlOptions, run_crawl
+    from search_service.crawl.sources import load_sources, sources_from_urls
+
+    if bool(args.urls) == bool(args.sources):
+        raise CommandError("give start URLs or --sources FILE (one of the two)")
+    sources = (load_sources(args.sources) if args.sources
+               else sources_from_urls(args.urls, args.max_depth, args.max_pages))
+    overrides = dict(_setting(text) for text in args.settings)
+    if args.delay is not None:
+        overrides.setdefault("DOWNLOAD_DELAY", args.delay)
+        overrides.setdefault("AUTOTHROTTLE_START_DELAY", args.delay)
+    options = CrawlOptions(
+        index_dir=args.index, archive_dir=args.archive or config.default_archive_dir(args.index),
+        contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
+        watch=args.watch, overrides=overrides)
+    open_index(args.index, create=True)
+    try:
+        summary = run_crawl(sources, options)
+    except CrawlBusy as exc:
+        raise CommandError(str(exc)) from None
+    print_crawl_summary(summary)
+    stopped_watching = args.watch and summary.finish_reason == "shutdown"
+    return 0 if summary.finish_reason == "finished" or stopped_watching else 1
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """Parse NAME=VALUE for --set (numbers become numbers)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise CommandError(f"--set needs NAME=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            pass
+    return name, value
+
+
+def print_crawl_summary(summary) -> None:
+    """Print what a crawl did: fetched, indexed, rejected, refused, errors, per source."""
+    print(f"{summary.fetched} responses in {summary.seconds:.1f}s: {summary.archived} articles "
+          f"archived, {summary.indexed} indexed, {sum(summary.rejected.values())} rejected, "
+          f"{sum(summary.refused.values())} refused, {sum(summary.errors.values())} errors "
+          f"({summary.finish_reason})")
+    if summary.unchanged or summary.fresh:
+        print(f"  {summary.unchanged} unchanged since the last crawl (304 or sitemap lastmod), "
+              f"{summary.fresh} fetched recently (not due)")
+    for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),
+                          ("error", summary.errors)):
+        for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {label} {count}: {reason}")
+    for name, counts in sorted(summary.sources.items()):
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if ":" not in k)
+        print(f"  source {name}: {shown}")
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the index from the archive, with progress, and print a summary."""
+    archive = args.archive or config.default_archive_dir(args.index)
+    with tqdm(desc="Reindexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
+        summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update)
+    print_summary(summary)
+    return 1 if summary.failed else 0
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     """Print the normaliser's output for each page."""
     files = expand(check_paths(args.paths))
@@ -214,10 +345,10 @@ def serve(index_dir: Path, host: str, port: int, threads: int) -> None:
     from waitress import create_server
 
     from search_service.web import create_app
-    from search_service.web.logging import AccessLog
+    from search_service.web.logging import AccessLog, enable_access_log
 
     app = create_app({"INDEX_DIR": str(index_dir)})
-    logging.getLogger("search_service.access").setLevel(logging.INFO)
+    enable_access_log()
     server = create_server(AccessLog(app), host=host, port=port, threads=threads)
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Serving {index_dir} on http://{shown_host}:{server.effective_port}/ "
@@ -261,9 +392,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     stats = index_stats(open_index(args.index))
     first = stats.first_published.date().isoformat() if stats.first_published else None
     last = stats.last_published.date().isoformat() if stats.last_published else None
+    crawled = crawl_report(load_source_stats(
+        args.archive or config.default_archive_dir(args.index)))
     if args.json:
-        print(json.dumps({"articles": stats.articles, "first_published": first,
-                          "last_published": last, "sources": stats.sources}, indent=2))
+        data = {"articles": stats.articles, "first_published": first,
+                "last_published": last, "sources": stats.sources}
+        if crawled:
+            data["crawl"] = crawled
+        print(json.dumps(data, indent=2))
         return 0
     print(f"index:     {args.index}")
     print(f"articles:  {stats.articles}")
@@ -272,7 +408,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print("sources:")
     for source, count in stats.sources.items():
         print(f"  {count:>8}  {source or '(unknown)'}")
+    if crawled:
+        print("crawl sources (last crawl):")
+    for name, row in crawled.items():
+        print(f"  {name}: {row['last_crawl']} ({row['finish_reason']}), "
+              f"{row['indexed']} indexed, {row['dated_share']:.0%} with a date, "
+              f"{row['rejected_share']:.0%} rejected, {row['unchanged']} unchanged, "
+              f"{row['fresh']} not due")
+        for kind in ("rejected", "refused", "errors"):
+            if row[kind]:
+                shown = ", ".join(f"{reason} {n}" for reason, n in row[kind].items())
+                print(f"    {kind}: {shown}")
     return 0
+
+
+def crawl_report(records: dict[str, dict]) -> dict[str, dict]:
+    """Turn each source's last-crawl counters into the stats report rows."""
+    report = {}
+    for name, record in sorted(records.items()):
+        counts = record["counts"]
+        indexed, rejected = counts.get("indexed", 0), counts.get("rejected", 0)
+        by_reason = {kind: {k.split(": ", 1)[1]: v for k, v in sorted(
+            counts.items(), key=lambda kv: (-kv[1], kv[0])) if k.startswith(f"{kind}: ")}
+            for kind in ("rejected", "refused", "errors")}
+        report[name] = {
+            "last_crawl": record["last_crawl"], "finish_reason": record["finish_reason"],
+            "indexed": indexed, "dated_share": counts.get("dated", 0) / indexed if indexed else 0,
+            "rejected_share": rejected / (indexed + rejected) if indexed + rejected else 0,
+            "unchanged": counts.get("unchanged", 0), "fresh": counts.get("fresh", 0),
+            **by_reason,
+        }
+    return report
 
 
 if __name__ == "__main__":

@@ -7,6 +7,12 @@ from pathlib import Path
 
 #: Environment variable that overrides the default index location.
 INDEX_ENV = "NEWS_SEARCH_INDEX"
+#: Environment variable that overrides where the crawl archive (WARC files) lives.
+ARCHIVE_ENV = "NEWS_SEARCH_ARCHIVE"
+#: Environment variable giving the contact URL named in the crawler's User-Agent.
+CONTACT_ENV = "NEWS_SEARCH_CONTACT"
+#: The contact URL named in the crawler's User-Agent unless $NEWS_SEARCH_CONTACT says otherwise.
+DEFAULT_CONTACT = "https://pypi.org/project/news-search/"
 #: The default index directory (relative to the working directory).
 DEFAULT_INDEX = "index"
 #: The sample shipped with the package, which `demo` indexes.
@@ -29,3 +35,13 @@ COMMIT_SECONDS = 30.0
 def default_index_dir() -> Path:
     """Return the index directory from $NEWS_SEARCH_INDEX, else `index/`."""
     return Path(os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
+
+
+def default_archive_dir(index_dir: Path) -> Path:
+    """Return the archive directory from $NEWS_SEARCH_ARCHIVE, else `<index>-archive` beside
+    the index."""
+    env = os.environ.get(ARCHIVE_ENV)
+    if env:
+        return Path(env)
+    index_dir = Path(index_dir)
+    return index_dir.parent / f"{index_dir.resolve().name}-archive"

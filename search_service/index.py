@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,6 +87,23 @@ def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
         return whoosh_index.open_dir(str(path))
     if not create:
         raise IndexMissing(f"no index at {path} (run 'news-search ingest' or 'news-search demo')")
+    return reset_index(path)
+
+
+def swap_in(built: Path, path: Path) -> None:
+    """Put the index built at `built` in the place of the one at `path` (kept until then)."""
+    old = path.with_name(path.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        path.rename(old)
+    built.rename(path)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def reset_index(path: Path) -> whoosh_index.Index:
+    """Make an empty index at `path`, replacing any index there (for `reindex`)."""
     path.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(path), make_schema())
     (path / VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}))

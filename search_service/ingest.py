@@ -1,8 +1,9 @@
-"""Files on disk → normalise → index: the one path by which pages enter the index."""
+"""Pages (files, WARC, crawl) → normalise → index: the one path by which pages enter the index."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -10,8 +11,16 @@ from pathlib import Path
 
 from whoosh.index import Index
 
-from search_service.crawl.files import Page, PageError, check_paths, expand, read_pages
-from search_service.index import ArticleWriter
+from search_service.crawl.archive import archive_files
+from search_service.crawl.files import (
+    InputError,
+    Page,
+    PageError,
+    check_paths,
+    expand,
+    read_pages,
+)
+from search_service.index import ArticleWriter, reset_index, swap_in
 from search_service.normalise import Extraction, normalise
 
 log = logging.getLogger(__name__)
@@ -34,14 +43,50 @@ def extract_pages(
 ) -> Iterator[tuple[Page, Extraction] | PageError]:
     """Normalise each page; a page that breaks the normaliser becomes a PageError."""
     for page in pages:
-        if isinstance(page, PageError):
-            yield page
-            continue
-        try:
-            yield page, normalise(page.html, page.url, page.fetched_at)
-        except Exception as exc:  # one bad page never stops the run
-            log.warning("normaliser failed on %s: %s", page.origin, exc)
-            yield PageError(page.origin, f"normaliser failed: {exc!r}")
+        yield page if isinstance(page, PageError) else extract_page(page)
+
+
+def extract_page(page: Page) -> tuple[Page, Extraction] | PageError:
+    """Normalise one page (a PageError if it breaks the normaliser); safe in a worker process."""
+    try:
+        return page, normalise(page.html, page.url, page.fetched_at)
+    except Exception as exc:  # one bad page never stops the run
+        log.warning("normaliser failed on %s: %s", page.origin, exc)
+        return PageError(page.origin, f"normaliser failed: {exc!r}")
+
+
+def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
+           summary: IngestSummary) -> None:
+    """Count one extracted page in `summary` and hand its article (if any) to `writer`."""
+    summary.pages += 1
+    if isinstance(item, PageError):
+        summary.failed.append((item.origin, item.message))
+        return
+    _, extraction = item
+    if extraction.rejected:
+        summary.rejected[rejection_reason(extraction.rejected)] += 1
+    else:
+        writer.add(extraction.article)
+        summary.indexed += 1
+
+
+def rejection_reason(rejected: str) -> str:
+    """Return the reason of a rejection without its details ('too little text (65 …)')."""
+    return rejected.split(" (")[0]
+
+
+def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary) -> Extraction | None:
+    """Normalise one page, count it and index its article; return the extraction (None if it
+    broke the normaliser)."""
+    return index_extracted(writer, extract_page(page), summary)
+
+
+def index_extracted(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
+                    summary: IngestSummary) -> Extraction | None:
+    """Count one page already normalised (by `extract_page`) and index its article; return
+    the extraction (None if the normaliser failed)."""
+    record(writer, item, summary)
+    return None if isinstance(item, PageError) else item[1]
 
 
 def ingest(
@@ -61,17 +106,31 @@ def ingest(
     summary = IngestSummary()
     with ArticleWriter(ix, batch=batch, interval=interval, procs=procs) as writer:
         for item in extract_pages(read_pages(files)):
-            summary.pages += 1
-            if isinstance(item, PageError):
-                summary.failed.append((item.origin, item.message))
-            else:
-                _, extraction = item
-                if extraction.rejected:
-                    summary.rejected[extraction.rejected.split(" (")[0]] += 1
-                else:
-                    writer.add(extraction.article)
-                    summary.indexed += 1
+            record(writer, item, summary)
             if on_page:
                 on_page()
     summary.duplicates = writer.duplicates
+    return summary
+
+
+def reindex(
+    index_dir: Path,
+    archive_dir: Path,
+    batch: int = 1000,
+    on_page: Callable[[], None] | None = None,
+) -> IngestSummary:
+    """Rebuild the index at `index_dir` from the WARC archive alone; return a summary.
+
+    The new index is built beside the old one, which keeps serving until the new one
+    replaces it; a failed rebuild leaves the old index as it was.
+    """
+    files = archive_files(archive_dir)
+    if not files:
+        raise InputError(f"{archive_dir}: no WARC files in the archive")
+    index_dir = Path(index_dir)
+    building = index_dir.with_name(index_dir.name + ".reindexing")
+    if building.exists():
+        shutil.rmtree(building)
+    summary = ingest(reset_index(building), files, batch=batch, on_page=on_page)
+    swap_in(building, index_dir)
     return summary

@@ -189,7 +189,7 @@ def test_serve_answers_over_http(built_index):
         proc.terminate()
         proc.wait(timeout=10)
     log = proc.stderr.read()
-    assert re.search(r'access: 127\.0\.0\.1 "GET /api/health" 200 \d+ [\d.]+ms', log)
+    assert re.search(r'\d\d:\d\d:\d\d,\d+ 127\.0\.0\.1 "GET /api/health" 200 \d+ [\d.]+ms', log)
     assert re.search(r'"GET /api/search\?q=nato" 200 ', log)
 
 

@@ -1,1 +1,1 @@
-"""Getting pages: saved files and WARC archives on disk (HTTP crawling comes later)."""
+"""Getting pages: saved files and WARC archives on disk, and polite HTTP crawling (Scrapy)."""

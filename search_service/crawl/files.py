@@ -118,7 +118,8 @@ def _warc_pages(path: Path) -> Iterator[Page | PageError]:
                     yield PageError(origin, f"torn record: {missing} bytes missing")
                     continue
                 yield Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin)
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as exc:
+        # AttributeError: warcio on a record torn mid-header (a crawl killed while writing)
         yield PageError(str(path), f"cannot read WARC: {exc}")
 
 

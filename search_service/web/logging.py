@@ -10,6 +10,15 @@ from typing import Any
 log = logging.getLogger("search_service.access")
 
 
+def enable_access_log(stream=None) -> None:
+    """Send access lines to stderr (or `stream`), whatever the root logger's level."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 class AccessLog:
     """WSGI middleware that logs each request when its response is complete."""
 

@@ -1,0 +1,312 @@
+"""The news spider: finds article URLs in pages, feeds and sitemaps of each source, and yields.
+
+It only discovers and hands fetched article pages on as `FetchedPage` items; archiving and
+indexing are the pipelines' jobs (see `pipelines.py`), politeness is Scrapy's and
+`middlewares.py`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.http import HtmlResponse, Response
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+from twisted.python.failure import Failure
+
+from search_service.crawl.sources import Source
+from search_service.crawl.state import CrawlState
+from search_service.crawl.urls import canonical_url, in_domains
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FetchedPage:
+    """One fetched article response, as received (body decoded from any transfer encoding)."""
+
+    source: str
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: datetime
+    outcome: str = ""
+
+
+class NewsSpider(scrapy.Spider):
+    """Crawl the given sources: seeds, robots.txt sitemaps, feeds, links; yield article pages."""
+
+    name = "news"
+
+    def __init__(self, sources: list[Source], watch: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.sources = {s.name: s for s in sources}
+        self.watch = watch
+        self.polled: dict[str, float] = {}
+        self.robots_sitemaps: dict[str, set[str]] = {s.name: set() for s in sources}
+        self.requested: Counter = Counter()
+        self.canonicals: set[str] = set()
+        self.queued: set[str] = set()
+        self.links: dict[str, LinkExtractor] = {
+            s.name: LinkExtractor(deny=[p.pattern for p in s.deny], canonicalize=False,
+                                  unique=True)
+            for s in sources
+        }
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        """Build the spider and connect it to the crawler's signals."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        spider.history = CrawlState(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
+        crawler.signals.connect(spider.history.close, signal=signals.spider_closed)
+        if spider.watch:
+            crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        """Yield the seeds of every source."""
+        for source in self.sources.values():
+            for request in self.seed_requests(source):
+                yield request
+
+    def seed_requests(self, source: Source) -> Iterator[scrapy.Request]:
+        """Yield a new round of `source`'s seeds: sitemaps (robots.txt's too), feeds, start
+        pages; the page cap counts from here."""
+        self.polled[source.name] = time.monotonic()
+        self.requested[source.name] = 0
+        seeds = ([(url, self.parse_sitemap) for url in source.sitemaps]
+                 + [(url, self.parse_sitemap) for url in sorted(self.robots_sitemaps[source.name])]
+                 + [(url, self.parse_feed) for url in source.feeds]
+                 + [(url, self.parse_page) for url in source.start_urls])
+        for url, callback in seeds:
+            request = self.follow(source, url, callback, seed=True)
+            if request is not None:
+                yield request
+
+    def idle(self) -> None:
+        """With --watch: poll each source again once its re-crawl interval has passed."""
+        now = time.monotonic()
+        for source in self.sources.values():
+            if now - self.polled.get(source.name, 0.0) >= source.recrawl_interval:
+                log.info("polling %s again", source.name)
+                for request in self.seed_requests(source):
+                    self.crawler.engine.crawl(request)
+        raise DontCloseSpider
+
+    def follow(self, source: Source, url: str, callback, seed: bool = False,
+               depth: int | None = None, lastmod: str = "") -> scrapy.Request | None:
+        """Make a request for `url` (canonicalised) within `source`'s limits, or None (also
+        when it was fetched since its sitemap `lastmod`)."""
+        url = canonical_url(url)
+        if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
+            return None
+        if not seed and (url in self.canonicals or url in self.queued):
+            return None
+        headers = {}
+        known = self.history.get(url) if callback == self.parse_page else None
+        if known is not None:
+            if time.time() - known.fetched_at < source.recrawl_interval:
+                self.count(source, "fresh")
+                return None  # archived and indexed recently: nothing to fetch
+            if lastmod and parse_lastmod(lastmod) <= known.fetched_at:
+                self.count(source, "unchanged")  # the sitemap says so: no request needed
+                return None
+            if known.etag:
+                headers["If-None-Match"] = known.etag
+            if known.last_modified:
+                headers["If-Modified-Since"] = known.last_modified
+        if self.requested[source.name] >= source.max_pages:
+            self.count(source, "refused", "page cap reached")
+            return None
+        self.requested[source.name] += 1
+        self.queued.add(url)
+        meta = {"source": source.name}
+        if depth is not None:
+            meta["depth"] = depth
+        return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
+                              headers=headers, dont_filter=seed)
+
+    def robots_parsed(self, robotparser, request: scrapy.Request) -> None:
+        """Queue the sitemaps a site's robots.txt names (within the source's domains)."""
+        source = self.sources.get(request.meta.get("source", ""))
+        rules = getattr(robotparser, "rp", None)
+        if source is None or rules is None:
+            return
+        for url in rules.sitemaps:
+            if in_domains(url, source.allowed_domains):
+                self.robots_sitemaps[source.name].add(canonical_url(url))
+                follow = self.follow(source, url, self.parse_sitemap, depth=0)
+                if follow is not None:
+                    self.crawler.engine.crawl(follow)
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        """Yield the page if it is an article, then its feeds and (within depth) its links."""
+        source = self.source_of(response)
+        if not isinstance(response, HtmlResponse):
+            ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "none"
+            self.count(source, "refused", f"not HTML ({ctype.split(';')[0]})")
+            return
+        url = canonical_url(response.url)
+        self.canonicals.add(url)
+        declared = response.css('link[rel="canonical"]::attr(href)').get()
+        if declared:
+            declared = canonical_url(response.urljoin(declared))
+            if declared != url and in_domains(declared, source.allowed_domains):
+                if declared in self.canonicals:
+                    self.count(source, "refused", "duplicate of its rel=canonical")
+                    return
+                self.canonicals.add(declared)
+        if source.is_article(url):
+            yield page_item(source, response)
+        for href in response.css('link[rel="alternate"][type*="rss"]::attr(href), '
+                                 'link[rel="alternate"][type*="atom"]::attr(href)').getall():
+            request = self.follow(source, response.urljoin(href), self.parse_feed)
+            if request is not None:
+                yield request
+        if response.meta.get("depth", 0) < source.max_depth:
+            for link in self.links[source.name].extract_links(response):
+                request = self.follow(source, link.url, self.parse_page)
+                if request is not None:
+                    yield request
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        """Yield the entries of an RSS or Atom feed as pages to fetch."""
+        source = self.source_of(response)
+        feed = feedparser.parse(response.body)
+        if feed.bozo:
+            self.count(source, "errors", "malformed feed")
+            log.warning("malformed feed %s: %s", response.url, feed.get("bozo_exception"))
+        for entry in feed.entries:
+            link = entry.get("link")
+            if link:
+                request = self.follow(source, response.urljoin(link), self.parse_page, depth=1)
+                if request is not None:
+                    yield request
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        """Yield the pages of a sitemap (news sitemaps too) or the sitemaps of an index."""
+        source = self.source_of(response)
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except (OSError, ValueError) as exc:
+                self.count(source, "errors", "malformed sitemap")
+                log.warning("cannot gunzip sitemap %s: %s", response.url, exc)
+                return
+        try:
+            sitemap = Sitemap(body)
+            entries = list(sitemap)
+        except Exception as exc:  # lxml raises a zoo of errors on broken XML
+            self.count(source, "errors", "malformed sitemap")
+            log.warning("malformed sitemap %s: %s", response.url, exc)
+            return
+        if sitemap.type not in ("sitemapindex", "urlset") or not entries:
+            self.count(source, "errors", "malformed sitemap")
+            return
+        callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse_page
+        for entry in entries:
+            if entry.get("loc"):
+                request = self.follow(source, response.urljoin(entry["loc"]), callback, depth=1,
+                                      lastmod=entry.get("lastmod", ""))
+                if request is not None:
+                    yield request
+
+    def failed(self, failure: Failure) -> None:
+        """Count a request that failed or was refused, with the reason."""
+        request = failure.request
+        source = self.sources[request.meta["source"]]
+        if isinstance(failure.value, HttpError) and failure.value.response.status == 304:
+            self.history.touch(canonical_url(request.url))
+            self.count(source, "unchanged")
+            return
+        kind, reason = classify_failure(failure)
+        self.count(source, kind, reason)
+        log.info("%s %s: %s", kind, request.url, reason)
+
+    def item_failed(self, item: FetchedPage, failure: Failure) -> None:
+        """Count a fetched page that a pipeline stage failed on (logged by Scrapy)."""
+        self.count(self.sources[item.source], "errors",
+                   f"processing failed ({type(failure.value).__name__})")
+
+    def source_of(self, response: Response) -> Source:
+        """Return the source a response was fetched for."""
+        return self.sources[response.meta["source"]]
+
+    def count(self, source: Source, kind: str, reason: str = "") -> None:
+        """Count one event of `kind` ('refused', 'errors', …) with its reason."""
+        count(self.crawler.stats, source.name, kind, reason)
+
+
+def count(stats, source: str, kind: str, reason: str = "") -> None:
+    """Count one event crawl-wide (stat news/KIND[/REASON]) and for its source (the Counter
+    per source in stat news/sources: KIND, and 'KIND: REASON')."""
+    stats.inc_value(f"news/{kind}/{reason}" if reason else f"news/{kind}")
+    per_source = stats.get_value("news/sources")
+    if per_source is None:
+        per_source = {}
+        stats.set_value("news/sources", per_source)
+    counter = per_source.setdefault(source, Counter())
+    counter[kind] += 1
+    if reason:
+        counter[f"{kind}: {reason}"] += 1
+
+
+def parse_lastmod(text: str) -> float:
+    """Return a sitemap `lastmod` (W3C datetime) as a POSIX time; +inf if it cannot be read."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def page_item(source: Source, response: Response) -> FetchedPage:
+    """Make the item for a fetched article response."""
+    headers = [(k.decode("latin-1"), v.decode("latin-1"))
+               for k, values in response.headers.items() for v in values]
+    return FetchedPage(source=source.name, url=response.url, status=response.status,
+                       headers=headers, body=response.body,
+                       fetched_at=datetime.now(timezone.utc))
+
+
+def classify_failure(failure: Failure) -> tuple[str, str]:
+    """Return ('refused' or 'errors', reason) for a failed request."""
+    exc = failure.value
+    message = str(exc)
+    if isinstance(exc, HttpError):
+        return "errors", f"HTTP {exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        if "robots.txt" in message:
+            return "refused", "disallowed by robots.txt"
+        if "redirect" in message.lower():
+            return "refused", "too many redirects"
+        if "size" in message.lower():
+            return "refused", "too large"
+        return "refused", message or "ignored"
+    name = type(exc).__name__
+    if "Timeout" in name or "timed out" in message.lower():
+        return "errors", "timeout"
+    if name == "DownloadCancelledError":
+        return "refused", "too large"  # the downloader cancels at DOWNLOAD_MAXSIZE
+    if "Refused" in name:
+        return "errors", "connection refused"
+    return "errors", name

@@ -1,0 +1,96 @@
+"""What the crawler has done, kept beside the archive.
+
+`crawl-state.sqlite`: one row per article URL that was archived and indexed, with when it was
+fetched and its validators (ETag, Last-Modified). It lets a crawl killed at any moment resume
+without fetching those articles again, and lets a re-crawl ask only for what changed.
+
+`crawl-sources.json`: each source's counters from its last crawl (indexed, dated, rejected,
+refused and errors by reason), for `news-search stats`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "crawl-state.sqlite"
+SOURCES_FILE = "crawl-sources.json"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An article fetched before: when, and the validators for a conditional request."""
+
+    url: str
+    source: str
+    fetched_at: float
+    etag: str
+    last_modified: str
+
+
+class CrawlState:
+    """The fetched-articles table of one archive directory (each write is committed at once)."""
+
+    def __init__(self, directory: Path):
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(directory / STATE_FILE, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS fetched (url TEXT PRIMARY KEY, source TEXT,"
+                        " fetched_at REAL, etag TEXT, last_modified TEXT)")
+
+    def get(self, url: str) -> Fetched | None:
+        """Return what is known about `url`, or None if it was never fetched."""
+        row = self.db.execute("SELECT url, source, fetched_at, etag, last_modified FROM fetched"
+                              " WHERE url = ?", (url,)).fetchone()
+        return Fetched(*row) if row else None
+
+    def record(self, url: str, source: str, etag: str = "", last_modified: str = "",
+               fetched_at: float | None = None) -> None:
+        """Remember that `url` was fetched (now, unless `fetched_at`) with these validators."""
+        self.db.execute("INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?, ?)",
+                        (url, source, fetched_at or time.time(), etag, last_modified))
+
+    def touch(self, url: str) -> None:
+        """Mark `url` as checked now (it was unchanged)."""
+        self.db.execute("UPDATE fetched SET fetched_at = ? WHERE url = ?", (time.time(), url))
+
+    def count(self) -> int:
+        """How many article URLs are known."""
+        return self.db.execute("SELECT count(*) FROM fetched").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+
+def save_source_stats(directory: Path, names: Iterable[str], counts: Mapping[str, Mapping],
+                      finished_at: datetime, finish_reason: str) -> None:
+    """Record the last crawl of each source in `names` (others keep their earlier record)."""
+    data = load_source_stats(directory)
+    for name in names:
+        data[name] = {"last_crawl": finished_at.isoformat(timespec="seconds"),
+                      "finish_reason": finish_reason,
+                      "counts": dict(sorted(counts.get(name, {}).items()))}
+    path = Path(directory) / SOURCES_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+def load_source_stats(directory: Path) -> dict[str, dict]:
+    """Return each source's last-crawl record ({} if there is none)."""
+    try:
+        return json.loads((Path(directory) / SOURCES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,401 @@
+"""The crawler end to end: real HTTP on 127.0.0.1 against the fixture news site, real Scrapy in
+a subprocess (Twisted's reactor starts once per process), a real index and WARC archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from search_service.cli import main
+from search_service.crawl.archive import archive_files
+from search_service.crawl.files import Page, read_pages
+from search_service.crawl.state import STATE_FILE, CrawlState
+from search_service.index import open_index
+from tests.news_site import NewsSite
+from tests.test_cli import get_json, start
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTACT = "https://news.test/about-our-crawler"
+#: Settings that keep the tests fast: no politeness delay, short timeouts, a small size cap.
+FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_START_DELAY=0",
+        "--set", "DOWNLOAD_TIMEOUT=1.5", "--set", "DOWNLOAD_MAXSIZE=1000000",
+        "--no-progress"]
+STORIES = [f"/news/story-{n}" for n in range(1, 9) if n != 7]
+
+
+def crawl(*argv: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `news-search crawl` in a fresh process; return it and its run time."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "search_service.cli", "crawl", *argv],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return proc, time.monotonic() - started
+
+
+def indexed_urls(index: Path, field: str = "url") -> set[str]:
+    """Return the URLs (or canonical URLs) of the articles in the index."""
+    with open_index(index).searcher() as searcher:
+        return {fields[field] for fields in searcher.all_stored_fields()}
+
+
+def sources_file(tmp_path: Path, site: NewsSite, **extra: str) -> Path:
+    """Write a sources file for the fixture site."""
+    lines = ["[[source]]", 'name = "Harbour Times"', f'start_urls = ["{site.url("/")}"]',
+             f'feeds = ["{site.url("/feed.atom")}"]',
+             "allow = ['/news/', '/special/', '/private/']", "deny = ['/tag/']",
+             "max_depth = 3", "max_pages = 60"]
+    lines += [f"{key} = {value}" for key, value in extra.items()]
+    path = tmp_path / "sources.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def site_crawl(tmp_path_factory):
+    """One crawl of the whole fixture site (hostile corners included), shared by the tests."""
+    tmp = tmp_path_factory.mktemp("crawl")
+    site = NewsSite().start()
+    try:
+        proc, seconds = crawl("--sources", str(sources_file(tmp, site)), "--index",
+                              str(tmp / "ix"), "--contact", CONTACT, *FAST)
+    finally:
+        site.stop()
+    return {"proc": proc, "seconds": seconds, "site": site, "index": tmp / "ix",
+            "archive": tmp / "ix-archive"}
+
+
+def test_crawl_indexes_the_right_articles_in_bounded_time(site_crawl):
+    proc = site_crawl["proc"]
+    assert proc.returncode == 0, proc.stderr
+    base = site_crawl["site"].base
+    expected = {base + p for p in STORIES + ["/special/flaky", "/special/busy"]}
+    assert indexed_urls(site_crawl["index"]) == expected
+    assert site_crawl["seconds"] < 40
+
+
+def test_crawl_summary_names_every_refusal_and_error(site_crawl):
+    lines = site_crawl["proc"].stdout.splitlines()
+    assert lines[0].endswith(": 9 articles archived, 9 indexed, 0 rejected, 6 refused, "
+                             "4 errors (finished)")
+    assert lines[1:] == [
+        "  refused 2: too large",                       # the endless page and the gzip bomb
+        "  refused 1: disallowed by robots.txt",        # /private/
+        "  refused 1: duplicate of its rel=canonical",  # story-1's print view
+        "  refused 1: not HTML (application/pdf)",
+        "  refused 1: too many redirects",              # the endless redirect chain
+        "  error 1: HTTP 404",                          # the URL the broken sitemap still gave
+        "  error 1: malformed feed",
+        "  error 1: malformed sitemap",                 # the one that is not XML at all
+        "  error 1: timeout",                           # the stalling page, after retries
+        "  source Harbour Times: dated 9, errors 4, indexed 9, refused 6",
+    ]
+
+
+def test_each_article_fetched_once_by_its_canonical_url(site_crawl):
+    site = site_crawl["site"]
+    for path in STORIES:
+        assert site.fetched(path) == 1, path
+    paths = [p for _, p, _ in site.hits]
+    assert not [p for p in paths if "utm_" in p or "fbclid" in p or "gclid" in p]
+    assert site.fetched("/news/story-1?print=1") == 1
+    assert site.fetched("/robots.txt") == 1
+
+
+def test_politeness_robots_user_agent_and_traps(site_crawl):
+    site = site_crawl["site"]
+    paths = [p for _, p, _ in site.hits]
+    assert not [p for p in paths if p.startswith("/private/")]
+    assert {ua for _, _, ua in site.hits} == {f"news-search/0.1.0 (+{CONTACT})"}
+    calendar = {p for p in paths if p.startswith("/calendar/")}
+    # max_depth 3 ends the infinite calendar: day 1 at depth 1, its neighbours at 2 and 3
+    assert calendar == {"/calendar/-1", "/calendar/0", "/calendar/1", "/calendar/2",
+                        "/calendar/3"}
+    assert len([p for p in paths if p.startswith("/loop/")]) == 6  # first + 5 redirects
+    # the endless paginated archive ends at max_depth 3: /world/ is reached at depth 1 (from
+    # the front page) or 2 (from an article found in a feed), so page 2, perhaps page 3
+    pages = {p for p in paths if "page=" in p}
+    assert "/world/?page=2" in pages and pages <= {"/world/?page=2", "/world/?page=3"}
+    assert "https://elsewhere.example/x" not in paths
+
+
+def test_retries_500s_and_honours_retry_after(site_crawl):
+    site = site_crawl["site"]
+    assert site.fetched("/special/flaky") == 3  # 500, 500, then the article
+    busy = [t for t, p, _ in site.hits if p == "/special/busy"]
+    assert len(busy) == 2 and busy[1] - busy[0] >= 0.9  # 429 Retry-After: 1
+    stall = site.fetched("/special/stall")
+    assert stall == 3  # timed out, retried twice, given up
+
+
+def test_archive_holds_every_article_response_and_reindex_rebuilds(site_crawl, capsys):
+    files = archive_files(site_crawl["archive"])
+    assert files
+    pages = [p for p in read_pages(files) if isinstance(p, Page)]
+    assert {p.url for p in pages} == indexed_urls(site_crawl["index"])
+    assert all(b"plan approved" in p.html for p in pages)
+    index = site_crawl["index"]
+    status = main(["reindex", "--index", str(index), "--archive", str(site_crawl["archive"])])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert out.splitlines() == [
+        "9 pages read: 9 indexed (0 near-duplicates of other articles), 0 rejected, 0 failed"]
+    assert "Reindexing" in err
+    assert indexed_urls(index) == {p.url for p in pages}
+
+
+
+def test_rss_1_0_feed_and_a_wrong_declared_charset(site_crawl):
+    with open_index(site_crawl["index"]).searcher() as searcher:
+        (story,) = [f for f in searcher.all_stored_fields() if f["url"].endswith("/story-8")]
+    assert story["title"] == "Zürich Quay plan approved"  # UTF-8 bytes, Latin-1 header
+
+
+def test_reindex_without_archive_fails_clearly(tmp_path, capsys):
+    status = main(["reindex", "--index", str(tmp_path / "ix"), "--archive",
+                   str(tmp_path / "none")])
+    assert status == 1
+    assert capsys.readouterr().err.strip().endswith("none: no WARC files in the archive")
+
+
+def test_crawl_urls_from_the_command_line_and_crawl_delay(tmp_path):
+    site = NewsSite(crawl_delay=0.5).start()
+    try:
+        with_progress = [a for a in FAST if a != "--no-progress"]
+        proc, seconds = crawl(site.url("/world/"), "--max-depth", "1", "--index",
+                              str(tmp_path / "ix"), *with_progress)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    # story 6 from the section page; stories 1 and 2 from the sitemaps robots.txt names
+    # (story 1 once, whether by its print view or its canonical URL)
+    assert indexed_urls(tmp_path / "ix", "canonical_url") == {
+        site.url(f"/news/story-{n}") for n in (1, 2, 6)}
+    assert "3 indexed" in proc.stdout
+    assert "Crawling:" in proc.stderr and "indexed=3" in proc.stderr  # the live progress line
+    times = sorted(t for t, p, _ in site.hits if p != "/robots.txt")
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # robots.txt Crawl-delay: 0.5 (without it these tests crawl with no delay at all); the
+    # server stamps arrivals, so allow for scheduling jitter on a busy machine
+    assert len(times) >= 6 and min(gaps) >= 0.3 and sum(gaps) / len(gaps) >= 0.5
+    assert seconds < 30
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "give start URLs or --sources FILE"),
+    (["ftp://x.example/"], "not an http(s) URL: 'ftp://x.example/'"),
+])
+def test_crawl_bad_arguments_fail_clearly(capsys, tmp_path, argv, message):
+    status = main(["crawl", "--index", str(tmp_path / "ix"), *argv])
+    assert status == 1
+    assert message in capsys.readouterr().err
+
+
+def small_sources(tmp_path: Path, site: NewsSite, recrawl: str = "1h") -> Path:
+    """A sources file for /more/ (and the sitemaps robots.txt names)."""
+    path = tmp_path / "small.toml"
+    path.write_text(f"""[[source]]
+name = "Harbour Times"
+start_urls = ["{site.url('/more/')}"]
+allow = ['/news/']
+max_depth = 1
+recrawl_interval = "{recrawl}"
+""")
+    return path
+
+
+def article_hits(site: NewsSite) -> int:
+    """How many article pages the site served (any status)."""
+    return sum(1 for _, p, _ in site.hits if p.startswith("/news/story-"))
+
+
+def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):
+    site = NewsSite(extra=3).start()
+    index = str(tmp_path / "ix")
+    try:
+        sources = str(small_sources(tmp_path, site))
+        proc, _ = crawl("--sources", sources, "--index", index, *FAST)
+        assert proc.returncode == 0, proc.stderr
+        assert "5 indexed" in proc.stdout and article_hits(site) == 5
+        proc, _ = crawl("--sources", sources, "--index", index, *FAST)
+        assert proc.stdout.splitlines()[1] == (
+            "  0 unchanged since the last crawl (304 or sitemap lastmod), "
+            "5 fetched recently (not due)")
+        assert article_hits(site) == 5  # nothing due yet: not one article asked for
+        small_sources(tmp_path, site, recrawl="1s")
+        time.sleep(1)
+        site.changed.add("/news/story-100")
+        proc, _ = crawl("--sources", sources, "--index", index, *FAST)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert "1 indexed" in proc.stdout.splitlines()[0]
+    # stories 1 and 2: their sitemap lastmod is older than our copy, so not even asked for;
+    # 101 and 102: 304 Not Modified; 100 changed and was fetched again
+    assert proc.stdout.splitlines()[1] == (
+        "  4 unchanged since the last crawl (304 or sitemap lastmod), "
+        "0 fetched recently (not due)")
+    assert article_hits(site) == 8
+    assert site.fetched("/news/story-1") == 1 and site.fetched("/news/story-100") == 2
+    with open_index(Path(index)).searcher() as searcher:
+        titles = sorted(f["title"] for f in searcher.all_stored_fields())
+    assert len(titles) == 5 and "Harbour Item 100 Revised plan approved" in titles
+
+
+def test_crawl_killed_at_any_moment_resumes_without_refetching(tmp_path):
+    site = NewsSite(extra=40).start()
+    index = tmp_path / "ix"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["--sources", str(small_sources(tmp_path, site)), "--index", str(index), *FAST,
+            "--set", "DOWNLOAD_DELAY=0.05", "--set", "NEWS_COMMIT_SECONDS=0.2"]
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "search_service.cli", "crawl", *argv],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        state = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (tmp_path / "ix-archive" / STATE_FILE).exists():
+                state = state or CrawlState(tmp_path / "ix-archive")
+                if state.count() >= 8:
+                    break
+            time.sleep(0.02)
+        proc.kill()  # SIGKILL: no chance to save anything
+        proc.wait(timeout=10)
+        committed = {url for (url,) in state.db.execute("SELECT url FROM fetched")}
+        state.close()
+        before = article_hits(site)
+        assert 8 <= len(committed) <= before < 42
+        resumed, seconds = crawl(*argv)
+    finally:
+        site.stop()
+    assert resumed.returncode == 0, resumed.stderr
+    expected = {site.url(f"/news/story-{n}") for n in [1, 2, *range(100, 140)]}
+    assert indexed_urls(index) == expected  # nothing lost
+    paths = [p for _, p, _ in site.hits if p.startswith("/news/story-")]
+    assert all(paths.count(url.replace(site.base, "")) == 1 for url in committed)
+    assert len(paths) - len(set(paths)) <= before - len(committed)  # only uncommitted again
+    assert seconds < 30
+
+
+def test_crawl_stopped_with_ctrl_c_resumes_its_queue(tmp_path):
+    site = NewsSite(extra=40).start()
+    index = tmp_path / "ix"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["--sources", str(small_sources(tmp_path, site)), "--index", str(index), *FAST,
+            "--set", "DOWNLOAD_DELAY=0.1"]
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "search_service.cli", "crawl", *argv],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while article_hits(site) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, err
+        assert out.splitlines()[0].endswith("(shutdown)")
+        assert "BrokenProcessPool" not in err and "processing failed" not in out
+        (job,) = (tmp_path / "ix-archive" / "jobs").iterdir()
+        assert (job / "interrupted").read_text() == "shutdown"
+        before = article_hits(site)
+        resumed, _ = crawl(*argv)
+    finally:
+        site.stop()
+    assert resumed.returncode == 0, resumed.stderr
+    assert before < 42 and "(finished)" in resumed.stdout
+    expected = {site.url(f"/news/story-{n}") for n in [1, 2, *range(100, 140)]}
+    assert indexed_urls(index) == expected
+    paths = [p for _, p, _ in site.hits if p.startswith("/news/story-")]
+    assert len(paths) == len(set(paths)) == 42  # not one article fetched twice
+    assert not (tmp_path / "ix-archive" / "jobs" / job.name).exists()
+
+
+def test_one_crawl_per_archive(tmp_path, capsys):
+    from search_service.crawl.engine import archive_lock
+
+    with archive_lock(tmp_path / "ix-archive"):
+        status = main(["crawl", "--index", str(tmp_path / "ix"), "http://127.0.0.1:9/"])
+    assert status == 1
+    assert "another crawl is using the archive" in capsys.readouterr().err
+
+
+def test_watch_polls_the_feed_and_new_articles_become_searchable(tmp_path):
+    site = NewsSite().start()
+    index = tmp_path / "ix"
+    sources = tmp_path / "watch.toml"
+    sources.write_text(f"""[[source]]
+name = "Harbour Times"
+feeds = ["{site.url('/feed.rss')}"]
+allow = ['/news/']
+max_depth = 0
+recrawl_interval = 1
+""")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search_service.cli", "crawl", "--watch", "--sources",
+         str(sources), "--index", str(index), *FAST, "--set", "NEWS_COMMIT_SECONDS=0.5"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        # the feed's stories, and those of the sitemaps robots.txt names
+        first = {site.url(f"/news/story-{n}") for n in (1, 2, 3, 4)}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                index.exists() and indexed_urls(index) == first):
+            time.sleep(0.1)
+        assert indexed_urls(index) == first
+        server, base = start(["serve", "--index", str(index)])  # a running serve
+        assert get_json(base + "api/search?q=tunnel")["total"] == 0
+        site.rss_items.append(7)  # a new story (about a tunnel) appears in the feed
+        added = time.monotonic()
+        while (time.monotonic() < added + 20
+               and get_json(base + "api/search?q=tunnel")["total"] == 0):
+            time.sleep(0.1)
+        seconds = time.monotonic() - added
+        assert get_json(base + "api/search?q=tunnel")["results"][0]["url"] == site.url(
+            "/news/story-7")
+        assert seconds < 15  # the next poll (at most ~5 s away), fetch, commit, refresh
+        assert indexed_urls(index) == first | {site.url("/news/story-7")}
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        for child in (proc, server):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+        site.stop()
+    assert proc.returncode == 0, err
+    assert site.fetched("/feed.rss") >= 2
+    assert site.fetched("/news/story-2") == 1  # polling again does not refetch articles
+    assert "5 indexed" in out and "(shutdown)" in out
+
+
+def test_stats_reports_each_crawled_source(site_crawl, capsys):
+    status = main(["stats", "--json", "--index", str(site_crawl["index"])])
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0 and data["articles"] == 9
+    (row,) = data["crawl"].values()
+    assert data["crawl"].keys() == {"Harbour Times"}
+    assert row.pop("last_crawl").startswith(str(datetime.now(timezone.utc).year))
+    assert row == {
+        "finish_reason": "finished", "indexed": 9, "dated_share": 1.0, "rejected_share": 0.0,
+        "unchanged": 0, "fresh": 0, "rejected": {},
+        "refused": {"too large": 2, "disallowed by robots.txt": 1,
+                    "duplicate of its rel=canonical": 1, "not HTML (application/pdf)": 1,
+                    "too many redirects": 1},
+        "errors": {"HTTP 404": 1, "malformed feed": 1, "malformed sitemap": 1, "timeout": 1},
+    }
+    status = main(["stats", "--index", str(site_crawl["index"])])
+    out = capsys.readouterr().out
+    assert "  Harbour Times: " in out
+    assert "(finished), 9 indexed, 100% with a date, 0% rejected" in out
+    assert "    errors: HTTP 404 1, malformed feed 1, malformed sitemap 1, timeout 1" in out
