@@ -6,9 +6,10 @@ exact-day accuracy (a page with no date in truth counts as right only if no date
 Peers: trafilatura and readability-lxml (bodies), htmldate and trafilatura (dates); install
 them with ``pip install -e .[bench]``.
 
-    python benchmarks/extraction.py [--data ../shared/data] [--only ours] [--worst 10]
+    python -m benchmarks.extraction [--data ../shared/data] [--only ours] [--worst 10]
 
-Our body is what we would index: a page we reject counts as an empty output.
+Our body is scored as extracted; the pages whose kind we would not index (paywall stubs,
+listings, ...) are counted apart and printed under the table.
 """
 
 from __future__ import annotations
@@ -84,16 +85,21 @@ def score_body(score: Score, output: str, truth: str, name: str) -> None:
     score.pages += 1
 
 
+REJECTED: Counter = Counter()
+
+
 def ours_body(html: str, url: str) -> str:
-    """Our body as indexed: empty when the page is rejected."""
+    """Our body (counting, apart, the pages whose kind we would not index)."""
     result = normalise(html, url, datetime.now(timezone.utc))
-    return "" if result.rejected else result.article.body
+    if result.rejected:
+        REJECTED[result.rejected.split(" (")[0]] += 1
+    return result.article.body
 
 
 def ours_date(html: str, url: str) -> str | None:
-    """Our publication day."""
-    published = normalise(html, url, datetime.now(timezone.utc)).article.published
-    return published.date().isoformat() if published else None
+    """Our publication day, as the page states it (in its own time zone)."""
+    published = normalise(html, url, datetime.now(timezone.utc)).published
+    return published.value.date().isoformat() if published else None
 
 
 def trafilatura_body(html: str, url: str) -> str:
@@ -228,6 +234,9 @@ def main(argv: list[str] | None = None) -> None:
              if not args.only or name == args.only}
     print(f"{len(body_pages)} body pages, {len(date_pages)} date pages, one process")
     print(table(bodies, dates))
+    if REJECTED:
+        print("ours would not index, of the body pages: " + ", ".join(
+            f"{count} {reason}" for reason, count in REJECTED.most_common()))
     for name, score in [*bodies.items(), *dates.items()] if args.worst else []:
         print(f"\nworst of {name}:")
         for value, page in sorted(score.per_page)[:args.worst]:

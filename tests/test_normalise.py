@@ -68,7 +68,7 @@ def test_stray_closing_quote_is_dropped_but_balanced_quotes_stay():
 
 def test_listing_page_is_rejected_with_a_reason():
     result = extract("section_front.html", "https://dispatch.example/world")
-    assert result.rejected == "too little text (65 chars, need 200)"
+    assert result.rejected == "listing page (3 headline links, 33 chars of story text)"
 
 
 def test_markup_in_text_stays_text():

@@ -1,0 +1,94 @@
+"""Raw page bytes → HTML text: charset, size limit, and removal of markup that holds no text."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import unicodedata
+
+from charset_normalizer import from_bytes
+
+log = logging.getLogger(__name__)
+
+#: Pages are cut to this many characters before parsing (a news page is rarely over 2 MB).
+MAX_CHARS = 4_000_000
+#: Bytes sniffed for a <meta charset> declaration.
+SNIFF_BYTES = 4096
+#: Bytes handed to the charset detector when the declared charset does not decode.
+DETECT_BYTES = 200_000
+
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+JSON_LD = re.compile(
+    r"""<script[^>]*type\s*=\s*["']?application/ld\+json["']?[^>]*>(.*?)</script\s*>""",
+    re.IGNORECASE | re.DOTALL)
+#: Elements whose content never holds article text, with comments and CDATA.
+NOISE = re.compile(
+    r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)"
+    r"|<(script|style|noscript|template|svg|math|textarea)\b[^>]*>.*?(?:</\1\s*>|$)",
+    re.IGNORECASE | re.DOTALL)
+INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
+SPACES = re.compile(r"[^\S\n]+")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def decode_html(raw: bytes | str, http_charset: str | None = None) -> str:
+    """Decode page bytes: BOM, HTTP charset, <meta charset>, UTF-8, then detection."""
+    if isinstance(raw, str):
+        return raw
+    for bom, encoding in BOMS:
+        if raw.startswith(bom):
+            return raw[len(bom):].decode(encoding, "replace")
+    declared = [http_charset] if http_charset else []
+    match = META_CHARSET.search(raw[:SNIFF_BYTES])
+    if match:
+        declared.append(match.group(1).decode("ascii", "replace"))
+    for encoding in [*declared, "utf-8"]:
+        text = _try_decode(raw, encoding)
+        if text is not None:
+            return text
+    best = from_bytes(raw[:DETECT_BYTES]).best()
+    encoding = best.encoding if best else "cp1252"
+    log.debug("charset detected as %s", encoding)
+    return raw.decode(encoding, "replace")
+
+
+def _try_decode(raw: bytes, encoding: str) -> str | None:
+    """Decode strictly with `encoding`; None if it is unknown or does not fit the bytes."""
+    try:
+        name = codecs.lookup(encoding.strip().lower()).name
+    except LookupError:
+        return None
+    if name in ("latin-1", "iso8859-1", "ascii"):
+        name = "cp1252"  # what browsers do with these labels
+    try:
+        return raw.decode(name)
+    except UnicodeDecodeError:
+        if name == "cp1252":
+            return raw.decode(name, "replace")
+        return None
+
+
+def json_ld_blocks(html: str) -> list[str]:
+    """Return the contents of the page's JSON-LD script elements."""
+    return [block for block in JSON_LD.findall(html) if block.strip()]
+
+
+def strip_noise(html: str) -> str:
+    """Cut an oversized page and drop scripts, styles, SVG, templates and comments."""
+    if len(html) > MAX_CHARS:
+        log.debug("page cut from %d to %d chars", len(html), MAX_CHARS)
+        html = html[:MAX_CHARS]
+    return CONTROL.sub("", NOISE.sub(" ", html))
+
+
+def clean_text(text: str) -> str:
+    """NFC-normalise, drop zero-width characters and soft hyphens, collapse spaces on a line."""
+    text = INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    return SPACES.sub(" ", text).strip()
