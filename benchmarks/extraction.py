@@ -99,7 +99,7 @@ def ours_body(html: str, url: str) -> str:
 def ours_date(html: str, url: str) -> str | None:
     """Our publication day, as the page states it (in its own time zone)."""
     published = normalise(html, url, datetime.now(timezone.utc)).published
-    return published.value.date().isoformat() if published else None
+    return published.day.isoformat() if published else None
 
 
 def trafilatura_body(html: str, url: str) -> str:

@@ -12,11 +12,13 @@ from bs4 import BeautifulSoup
 
 from search_service.article import Article
 from search_service.normalise.dates import (
+    EARLIEST_LOOSE,
     FoundDate,
     date_in_url,
     day_in_text,
     parse_local,
     pick,
+    plausible,
     relative_date,
 )
 from search_service.normalise.encoding import clean_text, decode_html, json_ld_blocks, strip_noise
@@ -31,8 +33,6 @@ log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 300
 TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,60}$")
-#: A structured date this much later than the URL's day is taken for a build or update time.
-URL_DATE_TOLERANCE = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
                http_charset: str | None) -> Extraction:
     """Do the work of `normalise` on a page that may be anything."""
     text = decode_html(html, http_charset)
-    soup = BeautifulSoup(strip_noise(text), "lxml")
+    soup = BeautifulSoup(strip_noise(text), "lxml", multi_valued_attributes=None)
     meta = read_metadata(soup, json_ld_blocks(text))
     title = choose_title(meta)
     page = read_text(soup, title)
@@ -116,24 +116,29 @@ def choose_dates(meta: Metadata, page: PageText, url: str,
     modified = pick(meta.modified, fetched_at)
     published = pick(meta.published, fetched_at)
     url_day = date_in_url(url, fetched_at)
-    if url_day and (published is None or published.value - url_day > URL_DATE_TOLERANCE):
+    shown = _date_from_text(meta.date_texts, fetched_at)
+    if url_day and (published is None or published.day > url_day.date()):
         published = FoundDate(url_day, "url")  # a later structured date is a build/update time
+    elif published and shown and published.value.utcoffset() == timedelta(0) and abs(
+            (published.day - shown.day).days) == 1:
+        # A UTC timestamp near midnight: the page shows the local day.
+        published = FoundDate(published.value, published.source, shown.day)
     if published is None:
-        published = _date_from_text(meta.date_texts + [meta.first_time], fetched_at)
+        published = shown or _date_from_text([*page.near_title, meta.first_time], fetched_at)
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
     return published, modified
 
 
 def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:
-    """Find a publication date in the texts of date-like elements (absolute or relative)."""
+    """Find a publication date in date-like texts: the first absolute one, else a relative one."""
     for text in texts:
-        if not text:
-            continue
-        value = parse_local(text, fetched_at, earliest=datetime(1990, 1, 1, tzinfo=timezone.utc))
-        if value is None:
-            value = day_in_text(text) or relative_date(text, fetched_at)
-        if value is not None and value <= fetched_at + timedelta(days=1):
+        value = parse_local(text, fetched_at, earliest=EARLIEST_LOOSE) or day_in_text(text or "")
+        if value is not None and plausible(value, fetched_at, EARLIEST_LOOSE):
+            return FoundDate(value, "text")
+    for text in texts:
+        value = relative_date(text or "", fetched_at)
+        if value is not None:
             return FoundDate(value, "text")
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from dateutil import parser as dateparser
 from dateutil.tz import gettz
@@ -74,10 +74,17 @@ TZINFOS = {name: gettz(zone) for name, zone in {
 
 @dataclass(frozen=True)
 class FoundDate:
-    """A date as the page states it (its own UTC offset kept) and where it came from."""
+    """A date as the page states it (its own UTC offset kept), where it came from, and the
+    calendar day the page shows for it (which a UTC timestamp alone can get wrong)."""
 
     value: datetime
     source: str
+    shown_day: date | None = None
+
+    @property
+    def day(self) -> date:
+        """The calendar day of publication as readers of the page see it."""
+        return self.shown_day or self.value.date()
 
     @property
     def utc(self) -> datetime:
@@ -179,15 +186,12 @@ def date_in_url(url: str, not_after: datetime | None) -> datetime | None:
     return day if day and plausible(day, not_after, EARLIEST_LOOSE) else None
 
 
-def pick(candidates: list[tuple[str, str | datetime | None]],
-         not_after: datetime) -> FoundDate | None:
-    """Return the first candidate (source, raw value) that parses to a plausible date."""
+def pick(candidates: list[tuple[str, str]], not_after: datetime) -> FoundDate | None:
+    """Return the earliest plausible date among structured candidates (source, raw value)."""
+    found = []
     for source, raw in candidates:
         earliest = EARLIEST if source in ("jsonld", "meta", "time") else EARLIEST_LOOSE
-        if isinstance(raw, datetime):
-            value = raw if plausible(raw, not_after, earliest) else None
-        else:
-            value = parse_local(raw, not_after, earliest)
+        value = parse_local(raw, not_after, earliest)
         if value is not None:
-            return FoundDate(value, source)
-    return None
+            found.append(FoundDate(value, source))
+    return min(found, key=lambda item: item.value) if found else None

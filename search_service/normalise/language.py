@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 #: Text shorter than this is not enough to overrule the markup.
 MIN_TEXT_CHARS = 200
 #: Characters of text handed to the detector.
-SAMPLE_CHARS = 3000
+SAMPLE_CHARS = 1500
 #: Probability the detector must reach to overrule (or fill in for) the markup.
 CONFIDENT = 0.95
 

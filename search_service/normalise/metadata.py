@@ -11,6 +11,8 @@ from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
+from search_service.normalise.text import class_words
+
 log = logging.getLogger(__name__)
 
 ARTICLE_TYPES = frozenset({
@@ -43,8 +45,8 @@ DATE_WORDS = frozenset({
     "dateline", "byline", "meta", "fecha", "datum", "data", "article-date", "postdate",
     "entry-date", "post-date", "updated", "info",
 })
+PUBLISHED_WORDS = frozenset({"published", "publish", "pubdate"})
 MAX_DATE_TEXTS = 12
-WORDS = re.compile(r"[^a-z]+")
 
 
 @dataclass
@@ -85,8 +87,8 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
         if name == "meta":
             _add_meta(tags, attrs)
         elif name == "link":
-            rel = attrs.get("rel") or []
-            if "canonical" in [r.lower() for r in rel] and not meta.canonical_url:
+            rel = _rel(attrs)
+            if "canonical" in rel and not meta.canonical_url:
                 meta.canonical_url = str(attrs.get("href") or "").strip()
         elif name == "html":
             html_lang = str(attrs.get("lang") or attrs.get("xml:lang") or "")
@@ -98,11 +100,10 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
             meta.images += 1
         elif name == "time":
             value = _attr(tag, "datetime")
-            if value and (tag.has_attr("pubdate") or _class_words(tag) & {"published", "publish",
-                                                                          "pubdate"}):
+            if value and (tag.has_attr("pubdate") or class_words(tag) & PUBLISHED_WORDS):
                 time_published = time_published or value
             meta.first_time = meta.first_time or value
-        elif name == "a" and "author" in (attrs.get("rel") or []):
+        elif name == "a" and "author" in _rel(attrs):
             author_links.append(tag.get_text(" ", strip=True))
         prop = attrs.get("itemprop")
         if isinstance(prop, str) and prop not in itemprops:
@@ -110,7 +111,7 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
                 tag.get_text(" ", strip=True) if prop in ("datePublished", "dateModified",
                                                           "author", "name") else "")
         if len(meta.date_texts) < MAX_DATE_TEXTS and name not in ("html", "body", "meta") and (
-                _class_words(tag) & DATE_WORDS):
+                class_words(tag) & DATE_WORDS):
             text = " ".join(tag.get_text(" ", strip=True).split())
             if 6 <= len(text) <= 200:
                 meta.date_texts.append(text)
@@ -166,12 +167,10 @@ def _attr(tag: Tag, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _class_words(tag: Tag) -> set[str]:
-    """Return the lower-cased words of a tag's class and id."""
-    classes = tag.attrs.get("class") or []
-    names = " ".join(classes) if isinstance(classes, list) else str(classes)
-    names = (names + " " + str(tag.attrs.get("id") or "")).lower()
-    return set(WORDS.split(names)) - {""} if names.strip() else set()
+def _rel(attrs: dict[str, Any]) -> list[str]:
+    """Return the lower-cased words of a link's rel attribute."""
+    rel = attrs.get("rel") or ""
+    return (" ".join(rel) if isinstance(rel, list) else str(rel)).lower().split()
 
 
 def _first(tags: dict[str, str], names: tuple[str, ...]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
@@ -75,7 +76,10 @@ WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 COMMAS = re.compile("[,，、،;]")
 CLOSING_QUOTES = "”’\"»"
 OPENING_QUOTES = {"”": "“", "’": "‘", '"': '"', "»": "«"}
+EMPTY: frozenset[str] = frozenset()
 SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
+#: Blocks before and after the first <h1> searched for a dateline.
+NEAR_TITLE_BEFORE, NEAR_TITLE_AFTER = 3, 12
 #: A block of fewer characters than this does not vote for its container.
 MIN_VOTE_CHARS = 25
 
@@ -108,6 +112,7 @@ class PageText:
     body: str
     headline_links: int = 0
     paywall_marks: int = 0
+    near_title: tuple[str, ...] = ()
 
 
 def extract_body(soup: BeautifulSoup, title: str = "") -> str:
@@ -122,14 +127,27 @@ def read_text(soup: BeautifulSoup, title: str = "") -> PageText:
         return PageText("")
     blocks = split_blocks(root)
     headline_links = sum(1 for b in blocks if b.tag in HEADINGS and b.link_density > 0.5)
-    paywall = sum(1 for b in blocks for tag in b.path[-3:] if _class_words(tag) & PAYWALL_WORDS)
-    container = best_container(blocks)
+    paywall = sum(1 for b in blocks for tag in b.path[-3:] if class_words(tag) & PAYWALL_WORDS)
+    near_title = _near_title(blocks, title)
+    stats = TreeStats(blocks)
+    container = best_container(blocks, stats)
     if container is None:
-        return PageText("", headline_links, paywall)
-    kept = [block.text for block in story_blocks(blocks, container)]
+        return PageText("", headline_links, paywall, near_title)
+    kept = [block.text for block in story_blocks(blocks, container, stats)]
     lines = [line for line in kept if keep_line(line, title)]
     body = strip_stray_quote("\n\n".join(_dedupe_adjacent(lines)))
-    return PageText(body, headline_links, paywall)
+    return PageText(body, headline_links, paywall, near_title)
+
+
+def _near_title(blocks: list[Block], title: str) -> tuple[str, ...]:
+    """Return the short texts around the headline (first <h1>), where datelines sit."""
+    start = next((i for i, block in enumerate(blocks) if block.tag == "h1"), None)
+    if start is None and title:
+        start = next((i for i, block in enumerate(blocks) if block.text == title), None)
+    if start is None:
+        return ()
+    window = blocks[max(0, start - NEAR_TITLE_BEFORE):start + NEAR_TITLE_AFTER + 1]
+    return tuple(block.text for block in window if len(block.text) <= 200)
 
 
 def split_blocks(root: Tag) -> list[Block]:
@@ -205,15 +223,22 @@ def _hidden(tag: Tag) -> bool:
         r"display\s*:\s*none|visibility\s*:\s*hidden", style) is not None
 
 
-def _class_words(tag: Tag) -> set[str]:
+def class_words(tag: Tag) -> frozenset[str]:
     """Return the lower-cased words of a tag's class, id and role."""
     attrs = tag.attrs
     if not attrs:
-        return set()
-    classes = attrs.get("class") or []
-    names = " ".join(classes) if isinstance(classes, list) else str(classes)
-    names += " " + str(attrs.get("id") or "") + " " + str(attrs.get("role") or "")
-    return set(WORD_SPLIT.split(names.lower())) - {""}
+        return EMPTY
+    names = attrs.get("class") or ""
+    if isinstance(names, list):  # a tree parsed with multi-valued attributes
+        names = " ".join(names)
+    names = f"{names} {attrs.get('id') or ''} {attrs.get('role') or ''}"
+    return _words(names) if names.strip() else EMPTY
+
+
+@lru_cache(maxsize=4096)
+def _words(names: str) -> frozenset[str]:
+    """Split class/id text into lower-cased words (pages repeat the same classes)."""
+    return frozenset(WORD_SPLIT.split(names.lower())) - {""}
 
 
 def _is_furniture(tag: Tag) -> bool:
@@ -222,7 +247,7 @@ def _is_furniture(tag: Tag) -> bool:
         return False
     if tag.attrs.get("itemprop") == "articleBody":
         return False
-    words = _class_words(tag)
+    words = class_words(tag)
     if words & STRONG_BOILERPLATE_WORDS:
         return True
     return bool(words & BOILERPLATE_WORDS) and not words & CONTENT_WORDS
@@ -232,7 +257,7 @@ def _class_weight(tag: Tag) -> float:
     """Weigh a container by the words of its class and id (story ×1.5, furniture ×0.5)."""
     if tag.attrs and tag.attrs.get("itemprop") == "articleBody":
         return 2.0
-    words = _class_words(tag)
+    words = class_words(tag)
     if words & STRONG_BOILERPLATE_WORDS or (
             words & BOILERPLATE_WORDS and not words & CONTENT_WORDS):
         return 0.5
@@ -241,9 +266,9 @@ def _class_weight(tag: Tag) -> float:
     return 1.0
 
 
-def best_container(blocks: list[Block]) -> Tag | None:
+def best_container(blocks: list[Block], stats: TreeStats | None = None) -> Tag | None:
     """Return the element whose paragraphs score highest (readability-style voting)."""
-    stats = TreeStats(blocks)
+    stats = stats or TreeStats(blocks)
     scores = _votes(blocks, stats, skip_furniture=True) or _votes(
         blocks, stats, skip_furniture=False)
     if not scores:
@@ -306,9 +331,10 @@ class TreeStats:
                 and len(block.path) >= 2)
 
 
-def story_blocks(blocks: list[Block], container: Tag) -> list[Block]:
+def story_blocks(blocks: list[Block], container: Tag,
+                 stats: TreeStats | None = None) -> list[Block]:
     """Return the blocks inside `container` (and its story-like siblings) that are not furniture."""
-    stats = TreeStats(blocks)
+    stats = stats or TreeStats(blocks)
     chosen = {id(tag) for tag in story_elements(container, stats)}
     kept = []
     for block in blocks:
