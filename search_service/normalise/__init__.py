@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
@@ -15,11 +15,13 @@ from search_service.normalise.dates import (
     EARLIEST_LOOSE,
     FoundDate,
     date_in_url,
+    date_only_days,
     day_in_text,
     parse_local,
     pick,
     plausible,
     relative_date,
+    shown_day,
 )
 from search_service.normalise.encoding import clean_text, decode_html, json_ld_blocks, strip_noise
 from search_service.normalise.kinds import MIN_BODY_CHARS, PageSigns, rejection
@@ -116,15 +118,17 @@ def choose_dates(meta: Metadata, page: PageText, url: str,
     modified = pick(meta.modified, fetched_at)
     published = pick(meta.published, fetched_at)
     url_day = date_in_url(url, fetched_at)
-    shown = _date_from_text(meta.date_texts, fetched_at)
     if url_day and (published is None or published.day > url_day.date()):
         published = FoundDate(url_day, "url")  # a later structured date is a build/update time
-    elif published and shown and published.value.utcoffset() == timedelta(0) and abs(
-            (published.day - shown.day).days) == 1:
-        # A UTC timestamp near midnight: the page shows the local day.
-        published = FoundDate(published.value, published.source, shown.day)
+    elif published:  # a UTC timestamp near midnight: the page may show another local day
+        local_day = shown_day(published, [*meta.date_texts, *page.near_title],
+                              date_only_days(meta.published, fetched_at), fetched_at)
+        if local_day:
+            published = FoundDate(published.value, published.source, local_day)
     if published is None:
-        published = shown or _date_from_text([*page.near_title, meta.first_time], fetched_at)
+        published = _date_from_text(meta.date_texts, fetched_at) or _date_from_text(
+            [meta.first_time, *page.near_title], fetched_at) or _date_from_text(
+            list(page.dated_texts), fetched_at)
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
     return published, modified

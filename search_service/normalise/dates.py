@@ -36,14 +36,32 @@ MONTHS = {
     11: "november nov novembre noviembre novembro",
     12: "december dec dezember décembre decembre diciembre dic dezembro dez dicembre",
 }
+#: Further languages, one list per month: Russian and Polish (genitive), Turkish, Indonesian,
+#: Arabic (Egyptian and Levantine series).
+MORE_MONTHS = {
+    1: ["января", "stycznia", "ocak", "يناير", "كانون الثاني"],
+    2: ["февраля", "lutego", "şubat", "februari", "فبراير", "شباط"],
+    3: ["марта", "marca", "mart", "maret", "مارس", "آذار"],
+    4: ["апреля", "kwietnia", "nisan", "أبريل", "ابريل", "نيسان"],
+    5: ["мая", "maja", "mayıs", "mei", "مايو", "أيار"],
+    6: ["июня", "czerwca", "haziran", "juni", "يونيو", "حزيران"],
+    7: ["июля", "lipca", "temmuz", "juli", "يوليو", "تموز"],
+    8: ["августа", "sierpnia", "ağustos", "agustus", "أغسطس", "آب"],
+    9: ["сентября", "września", "eylül", "september", "سبتمبر", "أيلول"],
+    10: ["октября", "października", "ekim", "oktober", "أكتوبر", "تشرين الأول"],
+    11: ["ноября", "listopada", "kasım", "november", "نوفمبر", "تشرين الثاني"],
+    12: ["декабря", "grudnia", "aralık", "desember", "ديسمبر", "كانون الأول"],
+}
 MONTH_NAMES = {name: number for number, names in MONTHS.items() for name in names.split()}
+MONTH_NAMES.update({name: number for number, names in MORE_MONTHS.items() for name in names})
 _MONTH = "|".join(sorted(MONTH_NAMES, key=len, reverse=True))
 DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹０１２３４５６７８９", "0123456789" * 3)
 ISO_DAY = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 CJK_DAY = re.compile(r"((?:19|20)\d\d)\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
 DMY_DAY = re.compile(r"(?<![\d.])(\d{1,2})[./-](\d{1,2})[./-]((?:19|20)\d\d)(?!\d)")
 NAMED_DMY = re.compile(
-    rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er|º|\.)?\s*(?:de\s+)?({_MONTH})\.?,?\s*(?:de\s+)?"
+    rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er|º|\.)?\s*(?:de\s+)?({_MONTH})\.?"
+    rf"(?:\s*/\s*(?:{_MONTH}))?,?\s*(?:de\s+)?"
     r"((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
 NAMED_MDY = re.compile(
     rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
@@ -122,7 +140,7 @@ def _parse_loose(text: str) -> datetime | None:
     if YEAR.search(text) and CLOCK.search(text):
         try:
             dotted = DOTTED_DMY.search(text) is not None
-            return dateparser.parse(text, tzinfos=TZINFOS, dayfirst=dotted)
+            return dateparser.parse(text, tzinfos=TZINFOS, dayfirst=dotted, fuzzy=True)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
             pass
     return day_in_text(text)
@@ -184,6 +202,42 @@ def date_in_url(url: str, not_after: datetime | None) -> datetime | None:
         return None
     day = _make_day(match.groups(), "ymd")
     return day if day and plausible(day, not_after, EARLIEST_LOOSE) else None
+
+
+def shown_day(stamp: FoundDate, texts: list[str], days: list[date],
+              not_after: datetime) -> date | None:
+    """Return the local day a page shows for a UTC timestamp near midnight: a text with the
+    same clock minutes a whole number of quarter hours (at most 14 h) away on a neighbouring
+    day, or a date-only candidate for the neighbouring day on the side the clock leans to."""
+    value = stamp.value
+    if value.utcoffset() != timedelta(0):
+        return None
+    for day in days:
+        step = (day - value.date()).days
+        if (step == 1 and value.hour >= 12) or (step == -1 and value.hour < 12):
+            return day
+    for text in texts:
+        if not CLOCK.search(text or ""):
+            continue
+        local = parse_local(text, not_after + timedelta(days=1), EARLIEST_LOOSE)
+        if local is None or local.minute != value.minute:
+            continue
+        shift = local.replace(tzinfo=None) - value.replace(tzinfo=None)
+        if abs(shift) <= timedelta(hours=14) and shift % timedelta(minutes=15) == timedelta(0):
+            if abs((local.date() - value.date()).days) == 1:
+                return local.date()
+    return None
+
+
+def date_only_days(candidates: list[tuple[str, str]], not_after: datetime) -> list[date]:
+    """Return the days of candidates written without a time of day."""
+    days = []
+    for _, raw in candidates:
+        if raw and not CLOCK.search(raw) and not re.search(r"T\d", raw):
+            value = parse_local(raw, not_after)
+            if value is not None:
+                days.append(value.date())
+    return days
 
 
 def pick(candidates: list[tuple[str, str]], not_after: datetime) -> FoundDate | None:

@@ -43,7 +43,7 @@ AUTHOR_META = ("author", "article:author", "dc.creator", "dcterms.creator", "par
 DATE_WORDS = frozenset({
     "date", "time", "published", "publish", "posted", "pubdate", "timestamp", "datetime",
     "dateline", "byline", "meta", "fecha", "datum", "data", "article-date", "postdate",
-    "entry-date", "post-date", "updated", "info",
+    "entry-date", "post-date", "updated", "info", "created",
 })
 PUBLISHED_WORDS = frozenset({"published", "publish", "pubdate"})
 MAX_DATE_TEXTS = 12

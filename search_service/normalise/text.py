@@ -72,6 +72,7 @@ BYLINE = re.compile(r"^(by|von|par|por|di|door|af|av)\s+\S", re.IGNORECASE)
 CREDIT = re.compile(
     r"^[(\[]?(photo|image|picture|foto|credit|source|getty images|ap photo|reuters)\b[^.]{0,80}$",
     re.IGNORECASE)
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 COMMAS = re.compile("[,，、،;]")
 CLOSING_QUOTES = "”’\"»"
@@ -113,6 +114,7 @@ class PageText:
     headline_links: int = 0
     paywall_marks: int = 0
     near_title: tuple[str, ...] = ()
+    dated_texts: tuple[str, ...] = ()
 
 
 def extract_body(soup: BeautifulSoup, title: str = "") -> str:
@@ -129,14 +131,15 @@ def read_text(soup: BeautifulSoup, title: str = "") -> PageText:
     headline_links = sum(1 for b in blocks if b.tag in HEADINGS and b.link_density > 0.5)
     paywall = sum(1 for b in blocks for tag in b.path[-3:] if class_words(tag) & PAYWALL_WORDS)
     near_title = _near_title(blocks, title)
+    dated = tuple(b.text for b in blocks if len(b.text) <= 120 and YEAR.search(b.text))[:20]
     stats = TreeStats(blocks)
     container = best_container(blocks, stats)
     if container is None:
-        return PageText("", headline_links, paywall, near_title)
+        return PageText("", headline_links, paywall, near_title, dated)
     kept = [block.text for block in story_blocks(blocks, container, stats)]
     lines = [line for line in kept if keep_line(line, title)]
     body = strip_stray_quote("\n\n".join(_dedupe_adjacent(lines)))
-    return PageText(body, headline_links, paywall, near_title)
+    return PageText(body, headline_links, paywall, near_title, dated)
 
 
 def _near_title(blocks: list[Block], title: str) -> tuple[str, ...]:
