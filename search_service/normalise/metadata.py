@@ -47,6 +47,9 @@ DATE_WORDS = frozenset({
 })
 PUBLISHED_WORDS = frozenset({"published", "publish", "pubdate"})
 MAX_DATE_TEXTS = 12
+#: Words in class/id marking an element that names the authors.
+BYLINE_WORDS = frozenset({"author", "authors", "byline", "byl", "writer", "autor", "auteur"})
+MAX_BYLINES = 4
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Metadata:
     date_texts: list[str] = field(default_factory=list)
     first_time: str = ""
     images: int = 0
+    bylines: list[str] = field(default_factory=list)
 
 
 def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Metadata:
@@ -110,18 +114,25 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
             itemprops[prop] = _attr(tag, "datetime") or _attr(tag, "content") or (
                 tag.get_text(" ", strip=True) if prop in ("datePublished", "dateModified",
                                                           "author", "name") else "")
-        if len(meta.date_texts) < MAX_DATE_TEXTS and name not in ("html", "body", "meta") and (
-                class_words(tag) & DATE_WORDS):
+        if name in ("html", "body", "meta", "link") or not attrs:
+            continue
+        words = class_words(tag)
+        if len(meta.date_texts) < MAX_DATE_TEXTS and words & DATE_WORDS:
             text = " ".join(tag.get_text(" ", strip=True).split())
             if 6 <= len(text) <= 200:
                 meta.date_texts.append(text)
+        if len(meta.bylines) < MAX_BYLINES and words & BYLINE_WORDS:
+            text = " ".join(tag.get_text(" ", strip=True).split())
+            if 3 <= len(text) <= 80:
+                meta.bylines.append(text)
     _fill_from_tags(meta, tags, itemprops, time_published)
     if not meta.authors:
         value = _first(tags, AUTHOR_META) or itemprops.get("author", "")
         if value and not value.startswith("http"):
             meta.authors = split_authors(value)
         else:
-            meta.authors = dedupe([clean_author(n) for n in author_links if clean_author(n)])
+            names = [name for text in author_links + meta.bylines for name in split_authors(text)]
+            meta.authors = dedupe(names)[:MAX_BYLINES]
     meta.language = _primary_language(html_lang) or meta.language or _primary_language(
         tags.get("content-language", "") or tags.get("og:locale", "") or tags.get(
             "dc.language", ""))
@@ -194,6 +205,13 @@ ROLE_SUFFIX = re.compile(
     r"|\s+(?:staff writer|reporter|correspondent|editor|contributor)\b.*$",
     re.IGNORECASE)
 HANDLE = re.compile(r"@\w+|https?://\S+|www\.\S+|\S+@\S+\.\w+")
+ROLE_WORDS = frozenset({
+    "senior", "reporter", "correspondent", "editor", "writer", "staff", "contributor",
+    "columnist", "photographer", "producer", "journalist", "chief", "political", "business",
+    "deputy", "managing", "associate", "contributing", "special", "foreign", "national",
+    "news", "desk", "team", "opinion", "sports", "science", "health", "technology", "tech",
+    "investigative", "data", "digital", "assistant", "executive", "bureau", "freelance",
+})
 NOT_NAME = re.compile(r"^(?:staff|admin|editor|redaktion|redacción|rédaction)$", re.IGNORECASE)
 
 
@@ -204,6 +222,8 @@ def clean_author(raw: str) -> str:
     name = ROLE_SUFFIX.sub("", name).strip(" .:;-–—|")
     name = " ".join(name.split())
     if not name or len(name) > 60 or len(name.split()) > 5 or NOT_NAME.search(name):
+        return ""
+    if all(word in ROLE_WORDS for word in name.lower().split()):
         return ""
     return name
 
@@ -286,8 +306,7 @@ def _fill_from_article(meta: Metadata, node: dict[str, Any]) -> None:
             meta.published.append(("jsonld", _text(node.get(key))))
     if _text(node.get("dateModified")):
         meta.modified.append(("jsonld", _text(node.get("dateModified"))))
-    meta.authors = dedupe([name for raw in _names(node.get("author"))
-                           for name in split_authors(raw)])
+    meta.authors = _authors_from_json_ld(node.get("author"))
     meta.site_name = next(iter(_names(node.get("publisher"))), "")
     meta.description = _text(node.get("description"))
     language = node.get("inLanguage")
@@ -296,6 +315,18 @@ def _fill_from_article(meta: Metadata, node: dict[str, Any]) -> None:
     if isinstance(free, bool) or str(free).lower() in ("true", "false"):
         meta.accessible_for_free = str(free).lower() == "true"
     meta.article_body = node.get("articleBody") if isinstance(node.get("articleBody"), str) else ""
+
+
+def _authors_from_json_ld(value: Any) -> list[str]:
+    """Return cleaned author names: a Person's name whole, a plain string split into names."""
+    if isinstance(value, str):
+        return split_authors(value)
+    if isinstance(value, dict):
+        name = clean_author(_text(value.get("name")))
+        return [name] if name else []
+    if isinstance(value, list):
+        return dedupe([name for item in value for name in _authors_from_json_ld(item)])
+    return []
 
 
 def _names(value: Any) -> list[str]:

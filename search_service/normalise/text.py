@@ -19,7 +19,8 @@ DROP_TAGS = frozenset({
     "script", "style", "noscript", "template", "svg", "canvas", "iframe", "button",
     "input", "select", "textarea", "nav", "footer", "aside", "menu", "figure", "figcaption",
     "object", "embed", "video", "audio", "dialog", "picture", "img", "head", "title", "label",
-    "math", "map", "meta", "link",
+    "math", "map", "meta", "link", "amp-ad", "amp-embed", "amp-sidebar", "amp-social-share",
+    "amp-analytics", "amp-img", "amp-video", "amp-iframe", "amp-consent", "amp-user-notification",
 })
 #: Elements that start a new block of text.
 BLOCK_TAGS = frozenset({
@@ -67,6 +68,8 @@ BOILERPLATE_LINES = frozenset({
     "you may also like", "recommended", "click here", "ad", "sponsored", "loading",
     "skip advertisement", "story continues below advertisement", "story continues below",
     "supported by", "watch", "listen", "previous", "next", "back to top", "top",
+    "anzeige", "werbung", "publicité", "publicidad", "pubblicità", "publicidade", "reklame",
+    "advertentie", "mehr zum thema", "lire aussi", "leer más", "leia mais", "leggi anche",
 })
 BYLINE = re.compile(r"^(by|von|par|por|di|door|af|av)\s+\S", re.IGNORECASE)
 CREDIT = re.compile(
