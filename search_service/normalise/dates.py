@@ -209,7 +209,7 @@ def shown_day(stamp: FoundDate, texts: list[str], days: list[date],
     """Return the local day a page shows for a UTC timestamp near midnight: a text with the
     same clock minutes a whole number of quarter hours (at most 14 h) away on a neighbouring
     day, or a date-only candidate for the neighbouring day on the side the clock leans to."""
-    value = stamp.value
+    value = stamp.value.replace(second=0, microsecond=0)
     if value.utcoffset() != timedelta(0):
         return None
     for day in days:
@@ -222,7 +222,7 @@ def shown_day(stamp: FoundDate, texts: list[str], days: list[date],
         local = parse_local(text, not_after + timedelta(days=1), EARLIEST_LOOSE)
         if local is None or local.minute != value.minute:
             continue
-        shift = local.replace(tzinfo=None) - value.replace(tzinfo=None)
+        shift = local.replace(tzinfo=None, second=0) - value.replace(tzinfo=None)
         if abs(shift) <= timedelta(hours=14) and shift % timedelta(minutes=15) == timedelta(0):
             if abs((local.date() - value.date()).days) == 1:
                 return local.date()
