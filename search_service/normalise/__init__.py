@@ -76,7 +76,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     title = choose_title(meta)
     page = read_text(soup, title)
     canonical = canonical_url(meta.canonical_url, url)
-    if urlsplit(url).scheme == "file" and urlsplit(canonical).scheme != "file":
+    if _scheme(url) == "file" and _scheme(canonical) != "file":
         url = canonical  # a saved page: its own URL is where it was published
     published, modified = choose_dates(meta, page, canonical or url, fetched_at)
     article = Article(
@@ -95,7 +95,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     signs = PageSigns(headline_links=page.headline_links, images=meta.images,
                       paywall_marks=page.paywall_marks,
                       accessible_for_free=meta.accessible_for_free, page_type=meta.page_type,
-                      url_path=urlsplit(canonical or url).path)
+                      url_path=_path(canonical or url))
     return Extraction(article, rejection(article, signs), published, modified)
 
 
@@ -151,10 +151,29 @@ def canonical_url(declared: str, url: str) -> str:
     """Resolve the page's declared canonical URL against its own; ignore unusable ones."""
     if not declared:
         return url
-    resolved = urljoin(url, declared) if url else declared
-    if urlsplit(resolved).scheme not in ("http", "https"):
+    try:
+        resolved = urljoin(url, declared) if url else declared
+        if urlsplit(resolved).scheme not in ("http", "https"):
+            return url
+    except ValueError:  # e.g. a malformed IPv6 host
         return url
     return resolved
+
+
+def _scheme(url: str) -> str:
+    """Return the scheme of `url` ('' if it cannot be split)."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
+
+
+def _path(url: str) -> str:
+    """Return the path of `url` ('' if it cannot be split)."""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
 
 
 def host_name(url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateparser
 from dateutil.tz import gettz
@@ -140,10 +140,19 @@ def _parse_loose(text: str) -> datetime | None:
     if YEAR.search(text) and CLOCK.search(text):
         try:
             dotted = DOTTED_DMY.search(text) is not None
-            return dateparser.parse(text, tzinfos=TZINFOS, dayfirst=dotted, fuzzy=True)
+            return dateparser.parse(text, tzinfos=_zone, dayfirst=dotted, fuzzy=True)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
             pass
     return day_in_text(text)
+
+
+def _zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """Resolve a zone name or offset found by dateutil (unknown names: none, read as UTC)."""
+    if name and name.upper() in TZINFOS:
+        return TZINFOS[name.upper()]
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    return timezone.utc if name and name.upper() in ("Z", "UTC", "GMT") else None
 
 
 def plausible(value: datetime, not_after: datetime | None,
