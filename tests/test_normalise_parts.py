@@ -215,3 +215,19 @@ def test_a_long_story_is_not_rejected_for_its_related_links():
     related = "".join(f"<h3><a href='/{n}'>Related headline {n}</a></h3>" for n in range(4))
     result = normalise(page(body=STORY + related), "https://x.example/a", FETCHED)
     assert result.rejected is None and "Related headline" not in result.article.body
+
+
+def test_json_ld_article_body_stands_in_when_the_page_shows_no_text():
+    story = "The council voted for the new timetable on Tuesday evening. " * 6
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", '
+            f'"articleBody": "{story.strip()}\\nIt takes effect in May."}}</script>')
+    html = page(head, body="<div id='app'></div>")
+    assert normalise(html, "https://x.example/a", FETCHED).article.body == (
+        story.strip() + "\n\nIt takes effect in May.")
+
+
+def test_a_truncated_json_ld_article_body_is_not_used():
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", '
+            f'"articleBody": "{"The council voted. " * 20}…"}}</script>')
+    result = normalise(page(head, body="<div id='app'></div>"), "https://x.example/a", FETCHED)
+    assert result.article.body == "" and result.rejected is not None

@@ -75,6 +75,9 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     meta = read_metadata(soup, json_ld_blocks(text))
     title = choose_title(meta)
     page = read_text(soup, title)
+    body = page.body
+    if len(body) < MIN_BODY_CHARS and _complete(meta.article_body):
+        body = "\n\n".join(clean_text(p) for p in meta.article_body.split("\n") if p.strip())
     canonical = canonical_url(meta.canonical_url, url)
     if _scheme(url) == "file" and _scheme(canonical) != "file":
         url = canonical  # a saved page: its own URL is where it was published
@@ -83,13 +86,13 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
         url=url or canonical,
         canonical_url=canonical or url,
         title=title,
-        body=page.body,
+        body=body,
         published=published.utc if published else None,
         modified=modified.utc if modified else None,
         authors=tuple(meta.authors),
         source=clean_text(meta.site_name) or host_name(canonical or url),
-        language=check_language(meta.language, page.body),
-        summary=make_summary(clean_text(meta.description), page.body),
+        language=check_language(meta.language, body),
+        summary=make_summary(clean_text(meta.description), body),
         fetched_at=fetched_at,
     )
     signs = PageSigns(headline_links=page.headline_links, images=meta.images,
@@ -97,6 +100,12 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
                       accessible_for_free=meta.accessible_for_free, page_type=meta.page_type,
                       url_path=_path(canonical or url))
     return Extraction(article, rejection(article, signs), published, modified)
+
+
+def _complete(article_body: str) -> bool:
+    """Tell whether a JSON-LD articleBody looks like the whole story, not a teaser."""
+    text = article_body.strip()
+    return len(text) >= MIN_BODY_CHARS and not text.endswith(("…", "...", "[…]"))
 
 
 def choose_title(meta: Metadata) -> str:
