@@ -33,6 +33,10 @@ NOISE = re.compile(
     r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)"
     r"|<(script|style|noscript|template|svg|math|textarea)\b[^>]*>.*?(?:</\1\s*>|$)",
     re.IGNORECASE | re.DOTALL)
+#: Page furniture that the text walk drops anyway (only when not nested in its own kind).
+FURNITURE = re.compile(
+    r"<(nav|aside|footer|select|iframe|button)\b[^>]*>(?:(?!<\1\b).)*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL)
 INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
 SPACES = re.compile(r"[^\S\n]+")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -81,11 +85,11 @@ def json_ld_blocks(html: str) -> list[str]:
 
 
 def strip_noise(html: str) -> str:
-    """Cut an oversized page and drop scripts, styles, SVG, templates and comments."""
+    """Cut an oversized page; drop scripts, styles, SVG, templates, comments and furniture."""
     if len(html) > MAX_CHARS:
         log.debug("page cut from %d to %d chars", len(html), MAX_CHARS)
         html = html[:MAX_CHARS]
-    return CONTROL.sub("", NOISE.sub(" ", html))
+    return CONTROL.sub("", FURNITURE.sub(" ", NOISE.sub(" ", html)))
 
 
 def clean_text(text: str) -> str:
