@@ -64,10 +64,10 @@ def short_page_kind(article: Article, signs: PageSigns) -> str | None:
         return "error page"
     if signs.accessible_for_free is False or signs.paywall_marks:
         return "paywall stub"
-    if length < MIN_BODY_CHARS and (
-            signs.page_type in GALLERY_TYPES or signs.images >= GALLERY_IMAGES):
-        return "gallery without text"
     if signs.headline_links >= MANY_HEADLINES or (length < MIN_BODY_CHARS and (
             signs.headline_links >= LISTING_HEADLINES or LISTING_PATH.search(signs.url_path))):
         return f"listing page ({signs.headline_links} headline links)"
+    if length < MIN_BODY_CHARS and (
+            signs.page_type in GALLERY_TYPES or signs.images >= GALLERY_IMAGES):
+        return "gallery without text"
     return None

@@ -76,6 +76,7 @@ CREDIT = re.compile(
     r"^[(\[]?(photo|image|picture|foto|credit|source|getty images|ap photo|reuters)\b[^.]{0,80}$",
     re.IGNORECASE)
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+MODIFIER = re.compile(r"(?:no|has|with|without|is|show|hide|enable|disable|enabled|disabled)[-_]")
 WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 COMMAS = re.compile("[,，、،;]")
 CLOSING_QUOTES = "”’\"»"
@@ -243,8 +244,10 @@ def class_words(tag: Tag) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def _words(names: str) -> frozenset[str]:
-    """Split class/id text into lower-cased words (pages repeat the same classes)."""
-    return frozenset(WORD_SPLIT.split(names.lower())) - {""}
+    """Split class/id text into lower-cased words (pages repeat the same classes), leaving out
+    layout modifiers such as 'no-share' or 'has-sidebar', which describe a neighbour."""
+    tokens = [token for token in names.lower().split() if not MODIFIER.match(token)]
+    return frozenset(WORD_SPLIT.split(" ".join(tokens))) - {""}
 
 
 def _is_furniture(tag: Tag) -> bool:
@@ -280,7 +283,7 @@ def best_container(blocks: list[Block], stats: TreeStats | None = None) -> Tag |
     if not scores:
         return None
     best = max(scores, key=lambda key: scores[key] * _class_weight(stats.tags[key])
-               * (1 - stats.link_density(key)))
+               * (1 - stats.link_density(key)) / (1 + stats.headlines.get(key, 0)))
     return stats.tags[best]
 
 
@@ -298,7 +301,8 @@ def _votes(blocks: list[Block], stats: TreeStats, skip_furniture: bool) -> dict[
 
 
 class TreeStats:
-    """Characters, link characters and story characters of every element holding text."""
+    """Characters, link characters, story characters and headline links (a teaser's mark: an
+    article does not link its own headline) of every element holding text."""
 
     def __init__(self, blocks: list[Block]) -> None:
         """Add up each block's characters into every element on its path."""
@@ -306,9 +310,13 @@ class TreeStats:
         self.chars: dict[int, int] = {}
         self.links: dict[int, int] = {}
         self.good: dict[int, int] = {}
+        self.headlines: dict[int, int] = {}
         for block in blocks:
             length = len(block.text)
             good = length if length >= MIN_VOTE_CHARS and block.link_density <= 0.5 else 0
+            if block.tag in HEADINGS and block.link_density > 0.5:
+                for tag in block.path:
+                    self.headlines[id(tag)] = self.headlines.get(id(tag), 0) + 1
             for tag in block.path:
                 key = id(tag)
                 self.tags[key] = tag
