@@ -38,7 +38,7 @@ BOILERPLATE_WORDS = frozenset({
     "summary", "pagination", "pager", "byline", "dateline", "author", "tags", "toolbar",
     "banner", "popup", "modal", "prev", "next", "trending", "popular", "caption", "credit",
     "complementary", "contentinfo", "disqus", "outbrain", "taboola", "sharebar", "hidden",
-    "newsletters", "signin", "login", "paywall", "tooltip", "skip", "meta", "timestamp",
+    "newsletters", "signin", "login", "tooltip", "skip", "meta", "timestamp",
     "disclaimer", "copyright", "overlay", "rail", "more", "readmore", "teaser", "teasers",
     "gallery", "slideshow", "video", "player", "print", "email", "follow", "reactions",
     "recirc", "breaking", "alert", "topics", "keywords", "categories",
@@ -49,7 +49,7 @@ STRONG_BOILERPLATE_WORDS = frozenset({
     "comment", "comments", "related", "sidebar", "footer", "disqus", "newsletter", "share",
     "sharing", "social", "promo", "recommended", "outbrain", "taboola", "advert",
     "advertisement", "ads", "cookie", "consent", "breadcrumb", "breadcrumbs", "navbar", "menu",
-    "recirc", "trending", "popular", "subscribe", "signup", "paywall",
+    "recirc", "trending", "popular", "subscribe", "signup",
 })
 #: Words in class/id that mark a paywall or subscription gate.
 PAYWALL_WORDS = frozenset({"paywall", "metered", "premium", "subscriber", "piano", "regwall"})
@@ -69,7 +69,7 @@ BOILERPLATE_LINES = frozenset({
     "skip advertisement", "story continues below advertisement", "story continues below",
     "supported by", "watch", "listen", "previous", "next", "back to top", "top",
     "anzeige", "werbung", "publicité", "publicidad", "pubblicità", "publicidade", "reklame",
-    "advertentie", "mehr zum thema", "lire aussi", "leer más", "leia mais", "leggi anche",
+    "advertentie", "text size", "font size", "mehr zum thema", "lire aussi", "leer más", "leia mais", "leggi anche",
 })
 BYLINE = re.compile(r"^(by|von|par|por|di|door|af|av)\s+\S", re.IGNORECASE)
 CREDIT = re.compile(
