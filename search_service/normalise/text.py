@@ -69,7 +69,8 @@ BOILERPLATE_LINES = frozenset({
     "skip advertisement", "story continues below advertisement", "story continues below",
     "supported by", "watch", "listen", "previous", "next", "back to top", "top",
     "anzeige", "werbung", "publicité", "publicidad", "pubblicità", "publicidade", "reklame",
-    "advertentie", "text size", "font size", "mehr zum thema", "lire aussi", "leer más", "leia mais", "leggi anche",
+    "advertentie", "text size", "font size",
+    "mehr zum thema", "lire aussi", "leer más", "leia mais", "leggi anche",
 })
 BYLINE = re.compile(r"^(by|von|par|por|di|door|af|av)\s+\S", re.IGNORECASE)
 CREDIT = re.compile(
