@@ -86,6 +86,8 @@ EMPTY: frozenset[str] = frozenset()
 SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 #: Blocks before and after the first <h1> searched for a dateline.
 NEAR_TITLE_BEFORE, NEAR_TITLE_AFTER = 3, 12
+#: A block this long is prose even with many links in it (up to three quarters).
+LONG_BLOCK_CHARS = 150
 #: A block of fewer characters than this does not vote for its container.
 MIN_VOTE_CHARS = 25
 
@@ -356,7 +358,7 @@ def story_blocks(blocks: list[Block], container: Tag,
         depth = next((i for i, tag in enumerate(block.path) if id(tag) in chosen), -1)
         if depth < 0 or stats.in_furniture(block, depth):
             continue
-        if block.link_density > 0.5 and not (block.tag in HEADINGS and len(block.text) > 40):
+        if block.link_density > (0.75 if len(block.text) >= LONG_BLOCK_CHARS else 0.5):
             continue
         if block.tag == "h1":
             continue
