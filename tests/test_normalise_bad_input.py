@@ -50,6 +50,7 @@ BAD_PAGES = {
     "unclosed comment": "<html><body><!-- " + prose(2, 50),
     "unclosed script": "<html><body><p>Start</p><script>" + "x" * 100_000,
     "deep divs": "<html><body>" + "<div>" * 10_000 + prose(3, 3) + "</div>" * 10_000,
+    "100,000 deep divs": "<html><body>" + "<div>" * 100_000 + prose(12, 3) + "</div>" * 100_000,
     "deep spans": "<html><body><p>" + "<span>" * 10_000 + "deep " * 100 + "</span>" * 10_000,
     "unclosed furniture": "<html><body>" + "<nav><button><aside>x " * 30_000 + prose(11, 3),
     "deep tables": "<html><body>" + "<table><tr><td>" * 3_000 + prose(4, 2),

@@ -6,13 +6,18 @@ import codecs
 import logging
 import re
 import unicodedata
+from itertools import islice
 
 from charset_normalizer import from_bytes
 
 log = logging.getLogger(__name__)
 
-#: Pages are cut to this many characters before parsing (a news page is rarely over 2 MB).
-MAX_CHARS = 4_000_000
+#: Markup left after stripping noise is cut to this many characters (news pages here: 70 KB
+#: on average) and this many tags (here: under 700 on average), which bounds parse time.
+MAX_CHARS = 2_000_000
+#: Raw markup past this many characters (or bytes) is not even decoded or scanned.
+MAX_RAW_CHARS = 12_000_000
+MAX_TAGS = 50_000
 #: Bytes sniffed for a <meta charset> declaration.
 SNIFF_BYTES = 4096
 #: Bytes handed to the charset detector when the declared charset does not decode.
@@ -37,6 +42,7 @@ NOISE = re.compile(
 FURNITURE = re.compile(
     r"<(nav|aside|footer|select|iframe|button)\b[^>]*>(?:(?!<\1\b).)*?</\1\s*>",
     re.IGNORECASE | re.DOTALL)
+TAG_START = re.compile("<")
 INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
 SPACES = re.compile(r"[^\S\n]+")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -45,7 +51,8 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def decode_html(raw: bytes | str, http_charset: str | None = None) -> str:
     """Decode page bytes: BOM, HTTP charset, <meta charset>, UTF-8, then detection."""
     if isinstance(raw, str):
-        return raw
+        return raw[:MAX_RAW_CHARS]
+    raw = raw[:MAX_RAW_CHARS]  # bytes: a cut through a character is tolerated below
     for bom, encoding in BOMS:
         if raw.startswith(bom):
             return raw[len(bom):].decode(encoding, "replace")
@@ -73,8 +80,8 @@ def _try_decode(raw: bytes, encoding: str) -> str | None:
         name = "cp1252"  # what browsers do with these labels
     try:
         return raw.decode(name)
-    except UnicodeDecodeError:
-        if name == "cp1252":
+    except UnicodeDecodeError as exc:
+        if name == "cp1252" or exc.start >= len(raw) - 4:  # cp1252, or a cut last character
             return raw.decode(name, "replace")
         return None
 
@@ -85,11 +92,21 @@ def json_ld_blocks(html: str) -> list[str]:
 
 
 def strip_noise(html: str) -> str:
-    """Cut an oversized page; drop scripts, styles, SVG, templates, comments and furniture."""
+    """Drop scripts, styles, SVG, templates, comments and furniture; cut what is left to size."""
+    html = CONTROL.sub("", FURNITURE.sub(" ", NOISE.sub(" ", html[:MAX_RAW_CHARS])))
+    return cut_to_size(html)
+
+
+def cut_to_size(html: str) -> str:
+    """Cut markup to at most MAX_CHARS characters and MAX_TAGS tags, bounding parse time."""
     if len(html) > MAX_CHARS:
         log.debug("page cut from %d to %d chars", len(html), MAX_CHARS)
         html = html[:MAX_CHARS]
-    return CONTROL.sub("", FURNITURE.sub(" ", NOISE.sub(" ", html)))
+    if html.count("<") > MAX_TAGS:
+        end = next(islice(TAG_START.finditer(html), MAX_TAGS, None)).start()
+        log.debug("page cut at tag %d (char %d)", MAX_TAGS, end)
+        html = html[:end]
+    return html
 
 
 def clean_text(text: str) -> str:

@@ -88,6 +88,8 @@ SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 NEAR_TITLE_BEFORE, NEAR_TITLE_AFTER = 3, 12
 #: A block this long is prose even with many links in it (up to three quarters).
 LONG_BLOCK_CHARS = 150
+#: Elements nested deeper than this are read as inline text (bounds the walk's work).
+MAX_DEPTH = 200
 #: A block of fewer characters than this does not vote for its container.
 MIN_VOTE_CHARS = 25
 
@@ -193,6 +195,9 @@ def split_blocks(root: Tag) -> list[Block]:
             continue
         if name == "br":
             current.parts.append("\n")
+            continue
+        if len(path) >= MAX_DEPTH:  # deeper markup counts as inline text of its ancestor
+            stack.extend(reversed(tag.contents))
             continue
         block = name in BLOCK_TAGS
         if block:
