@@ -231,3 +231,14 @@ def test_a_truncated_json_ld_article_body_is_not_used():
             f'"articleBody": "{"The council voted. " * 20}…"}}</script>')
     result = normalise(page(head, body="<div id='app'></div>"), "https://x.example/a", FETCHED)
     assert result.article.body == "" and result.rejected is not None
+
+
+def test_a_stamp_written_by_a_script_is_the_very_last_resort():
+    body = '<p><script>showDate("2024/04/17 01:43:09")</script></p>' + STORY
+    result = normalise(page(body=body), "https://x.example/a", FETCHED)
+    assert (result.published.source, result.published.day) == ("text", date(2024, 4, 17))
+
+
+def test_no_date_anywhere_gives_none():
+    result = normalise(page(), "https://x.example/a", FETCHED)
+    assert result.published is None and result.article.published is None

@@ -22,6 +22,7 @@ from search_service.normalise.dates import (
     plausible,
     relative_date,
     shown_day,
+    stamps_in_markup,
 )
 from search_service.normalise.encoding import clean_text, decode_html, json_ld_blocks, strip_noise
 from search_service.normalise.kinds import MIN_BODY_CHARS, PageSigns, rejection
@@ -81,7 +82,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     canonical = canonical_url(meta.canonical_url, url)
     if _scheme(url) == "file" and _scheme(canonical) != "file":
         url = canonical  # a saved page: its own URL is where it was published
-    published, modified = choose_dates(meta, page, canonical or url, fetched_at)
+    published, modified = choose_dates(meta, page, canonical or url, fetched_at, text)
     article = Article(
         url=url or canonical,
         canonical_url=canonical or url,
@@ -121,8 +122,8 @@ def choose_title(meta: Metadata) -> str:
     return title
 
 
-def choose_dates(meta: Metadata, page: PageText, url: str,
-                 fetched_at: datetime) -> tuple[FoundDate | None, FoundDate | None]:
+def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
+                 html: str = "") -> tuple[FoundDate | None, FoundDate | None]:
     """Pick the publication and modification dates, each with where it came from."""
     modified = pick(meta.modified, fetched_at)
     published = pick(meta.published, fetched_at)
@@ -137,7 +138,8 @@ def choose_dates(meta: Metadata, page: PageText, url: str,
     if published is None:
         published = _date_from_text(meta.date_texts, fetched_at) or _date_from_text(
             [meta.first_time, *page.near_title], fetched_at) or _date_from_text(
-            list(page.dated_texts), fetched_at)
+            list(page.dated_texts), fetched_at) or _date_from_text(
+            stamps_in_markup(html), fetched_at)  # last resort: a stamp in a script, say
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
     return published, modified

@@ -6,6 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from itertools import islice
 
 from dateutil import parser as dateparser
 from dateutil.tz import gettz
@@ -66,6 +67,8 @@ NAMED_DMY = re.compile(
 NAMED_MDY = re.compile(
     rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
 DOTTED_DMY = re.compile(r"(?<!\d)\d{1,2}\.\d{1,2}\.(?:19|20)\d\d")
+STAMP = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.](?:0[1-9]|1[0-2])[-/.](?:0[1-9]|[12]\d|3[01])"
+                   r"[ T]\d\d:\d\d(?::\d\d)?(?!\d)")
 CLOCK = re.compile(r"\d{1,2}:\d\d")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 URL_DAY = re.compile(r"/((?:19|20)\d\d)[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
@@ -247,6 +250,11 @@ def date_only_days(candidates: list[tuple[str, str]], not_after: datetime) -> li
             if value is not None:
                 days.append(value.date())
     return days
+
+
+def stamps_in_markup(html: str, limit: int = 5) -> list[str]:
+    """Return the first full date-and-time stamps written anywhere in the markup (scripts too)."""
+    return [match.group(0) for match in islice(STAMP.finditer(html), limit)]
 
 
 def pick(candidates: list[tuple[str, str]], not_after: datetime) -> FoundDate | None:
