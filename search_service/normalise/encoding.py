@@ -43,8 +43,8 @@ FURNITURE = re.compile(
     r"<(nav|aside|footer|select|iframe|button)\b[^>]*>(?:(?!<\1\b).)*?</\1\s*>",
     re.IGNORECASE | re.DOTALL)
 TAG_START = re.compile("<")
-INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
-SPACES = re.compile(r"[^\S\n]+")
+#: Zero-width characters, soft hyphens and BOMs, deleted from text.
+INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"))
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -110,6 +110,7 @@ def cut_to_size(html: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """NFC-normalise, drop zero-width characters and soft hyphens, collapse spaces on a line."""
-    text = INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    return SPACES.sub(" ", text).strip()
+    """One line of text: NFC, no zero-width characters or soft hyphens, spaces collapsed."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text.translate(INVISIBLE))
+    return " ".join(text.split())

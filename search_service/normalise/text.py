@@ -218,7 +218,7 @@ def split_blocks(root: Tag) -> list[Block]:
 def _flush(blocks: list[Block], current: Block, path: list[Tag], furniture: list[int]) -> Block:
     """Close `current` (kept if it holds text) and start a new block at `path`."""
     if current.parts:
-        text = clean_text(" ".join("".join(current.parts).split()))
+        text = clean_text("".join(current.parts))
         if text:
             current.text = text
             current.link_chars = min(current.link_chars, len(text))
@@ -243,11 +243,13 @@ def class_words(tag: Tag) -> frozenset[str]:
     attrs = tag.attrs
     if not attrs:
         return EMPTY
-    names = attrs.get("class") or ""
+    names = attrs.get("class")
+    ident, role = attrs.get("id"), attrs.get("role")
+    if not (names or ident or role):
+        return EMPTY
     if isinstance(names, list):  # a tree parsed with multi-valued attributes
         names = " ".join(names)
-    names = f"{names} {attrs.get('id') or ''} {attrs.get('role') or ''}"
-    return _words(names) if names.strip() else EMPTY
+    return _words(f"{names or ''} {ident or ''} {role or ''}")
 
 
 @lru_cache(maxsize=4096)
