@@ -10,6 +10,7 @@ from functools import lru_cache
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
+from search_service.normalise.dates import day_in_text
 from search_service.normalise.encoding import clean_text
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ NEAR_TITLE_BEFORE, NEAR_TITLE_AFTER = 3, 12
 LONG_BLOCK_CHARS = 150
 #: Elements nested deeper than this are read as inline text (bounds the walk's work).
 MAX_DEPTH = 200
+#: A line this short that holds a date is a dateline.
+DATELINE_CHARS = 70
 #: A block of fewer characters than this does not vote for its container.
 MIN_VOTE_CHARS = 25
 
@@ -417,6 +420,8 @@ def keep_line(line: str, title: str) -> bool:
         return False
     if len(line) < 100 and CREDIT.match(lower):
         return False
+    if len(line) < DATELINE_CHARS and YEAR.search(line) and day_in_text(line):
+        return False  # a dateline ("Updated Nov. 19, 2019 8:21 am ET"), not a sentence
     return True
 
 
