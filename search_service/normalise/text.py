@@ -91,6 +91,8 @@ NEAR_TITLE_BEFORE, NEAR_TITLE_AFTER = 3, 12
 LONG_BLOCK_CHARS = 150
 #: Elements nested deeper than this are read as inline text (bounds the walk's work).
 MAX_DEPTH = 200
+#: Blocks that hold data (a date there is a value, not a dateline).
+DATA_CELLS = frozenset({"td", "th", "li", "dd", "dt"})
 #: A line this short that holds a date is a dateline.
 DATELINE_CHARS = 70
 #: A block of fewer characters than this does not vote for its container.
@@ -148,8 +150,8 @@ def read_text(soup: BeautifulSoup, title: str = "") -> PageText:
     container = best_container(blocks, stats)
     if container is None:
         return PageText("", headline_links, paywall, near_title, dated)
-    kept = [block.text for block in story_blocks(blocks, container, stats)]
-    lines = [line for line in kept if keep_line(line, title)]
+    lines = [block.text for block in story_blocks(blocks, container, stats)
+             if keep_line(block.text, title, block.tag)]
     body = strip_stray_quote("\n\n".join(_dedupe_adjacent(lines)))
     return PageText(body, headline_links, paywall, near_title, dated)
 
@@ -409,7 +411,7 @@ def _repeated_chunks(tag: Tag, stats: TreeStats) -> list[Tag]:
         and stats.link_density(id(sibling)) < 0.25]
 
 
-def keep_line(line: str, title: str) -> bool:
+def keep_line(line: str, title: str, tag: str = "") -> bool:
     """Tell whether a block's text belongs to the story (not a widget, byline or the title)."""
     lower = line.lower().strip().rstrip(".:!?…»› ").strip()
     if lower in BOILERPLATE_LINES:
@@ -420,7 +422,8 @@ def keep_line(line: str, title: str) -> bool:
         return False
     if len(line) < 100 and CREDIT.match(lower):
         return False
-    if len(line) < DATELINE_CHARS and YEAR.search(line) and day_in_text(line):
+    if tag not in DATA_CELLS and len(line) < DATELINE_CHARS and YEAR.search(line) and day_in_text(
+            line):
         return False  # a dateline ("Updated Nov. 19, 2019 8:21 am ET"), not a sentence
     return True
 
