@@ -242,3 +242,10 @@ def test_a_stamp_written_by_a_script_is_the_very_last_resort():
 def test_no_date_anywhere_gives_none():
     result = normalise(page(), "https://x.example/a", FETCHED)
     assert result.published is None and result.article.published is None
+
+
+def test_a_bare_time_element_is_a_time_source():
+    body = '<time datetime="2024-05-01T10:00:00+02:00">1 May</time>' + STORY
+    result = normalise(page(body=body), "https://x.example/a", FETCHED)
+    assert (result.published.source, result.published.value.isoformat()) == (
+        "time", "2024-05-01T10:00:00+02:00")

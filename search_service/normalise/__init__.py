@@ -136,10 +136,13 @@ def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
         if local_day:
             published = FoundDate(published.value, published.source, local_day)
     if published is None:
-        published = _date_from_text(meta.date_texts, fetched_at) or _date_from_text(
-            [meta.first_time, *page.near_title], fetched_at) or _date_from_text(
-            list(page.dated_texts), fetched_at) or _date_from_text(
-            stamps_in_markup(html), fetched_at)  # last resort: a stamp in a script, say
+        published = (
+            _date_from_text(meta.date_texts, fetched_at)
+            or pick([("time", meta.first_time)], fetched_at)
+            or _date_from_text(list(page.near_title), fetched_at)
+            or _date_from_text(list(page.dated_texts), fetched_at)
+            or _date_from_text(stamps_in_markup(html), fetched_at)  # e.g. written by a script
+        )
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
     return published, modified
