@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,3 +127,16 @@ def test_mutated_fixture_pages_give_an_extraction(data):
             html[position:position] = data.draw(st.sampled_from(
                 [b"<div>", b"</p>", b"<!--", b"<script>", b"\xff\xfe", b"&#", b"<"]))
     check(bytes(html))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.datetimes(min_value=datetime(1980, 1, 1), max_value=datetime(2040, 1, 1),
+                    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=9)),
+                                               timezone(timedelta(hours=-7))])),
+       st.sampled_from(["article:published_time", "article:modified_time", "date"]))
+def test_no_date_after_the_fetch_is_ever_returned(stamp, name):
+    html = (f'<html><head><meta property="{name}" content="{stamp.isoformat()}"></head><body>'
+            f"<p>Posted {stamp:%d %B %Y}</p>{prose(13, 3)}</body></html>")
+    result = normalise(html, f"https://x.example/{stamp:%Y/%m/%d}/a", FETCHED)
+    for value in (result.article.published, result.article.modified):
+        assert value is None or value <= FETCHED

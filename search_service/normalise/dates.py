@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 #: The earliest date we believe from the URL or the visible text.
 EARLIEST_LOOSE = datetime(1990, 1, 1, tzinfo=timezone.utc)
-#: Clock skew we tolerate between a page's date and the fetch time.
-SKEW = timedelta(days=1)
+#: Clock skew tolerated between a page's date and the fetch time: none, a publication date is
+#: never after the fetch (a date-only value reads as midnight UTC).
+SKEW = timedelta(0)
 #: Where a date can come from, most trusted first.
 SOURCES = ("jsonld", "meta", "time", "url", "text")
 
