@@ -249,3 +249,17 @@ def test_a_bare_time_element_is_a_time_source():
     result = normalise(page(body=body), "https://x.example/a", FETCHED)
     assert (result.published.source, result.published.value.isoformat()) == (
         "time", "2024-05-01T10:00:00+02:00")
+
+
+def test_a_short_story_with_many_related_headlines_is_not_a_listing():
+    related = "".join(f"<h3><a href='/{n}'>Related headline number {n}</a></h3>" for n in range(15))
+    html = page(body=STORY) .replace("</article>", "</article><div class='more'>" + related
+                                      + "</div>")
+    result = normalise(html, "https://x.example/a", FETCHED)
+    assert result.rejected is None
+
+
+def test_a_login_widget_in_the_header_does_not_make_a_paywall_stub():
+    html = page(body=STORY).replace(
+        "<nav>", "<div class='paywall-header-wrap'><a href='/login'>Log in</a></div><nav>")
+    assert normalise(html, "https://x.example/a", FETCHED).rejected is None

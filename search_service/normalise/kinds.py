@@ -13,8 +13,10 @@ MIN_BODY_CHARS = 200
 SHORT_BODY_CHARS = 1000
 #: This many headline links make a page without text a listing.
 LISTING_HEADLINES = 3
-#: This many headline links make a page of under SHORT_BODY_CHARS a listing, whatever else.
+#: This many headline links make a short page a listing when its story text is under
+#: TEASER_CHARS per headline (a line of teaser each, not a story with related links).
 MANY_HEADLINES = 10
+TEASER_CHARS = 15
 #: This many images make a page without text a gallery.
 GALLERY_IMAGES = 5
 ERROR_TITLE = re.compile(
@@ -64,7 +66,8 @@ def short_page_kind(article: Article, signs: PageSigns) -> str | None:
         return "error page"
     if signs.accessible_for_free is False or signs.paywall_marks:
         return "paywall stub"
-    if signs.headline_links >= MANY_HEADLINES or (length < MIN_BODY_CHARS and (
+    if (signs.headline_links >= MANY_HEADLINES
+            and length < signs.headline_links * TEASER_CHARS) or (length < MIN_BODY_CHARS and (
             signs.headline_links >= LISTING_HEADLINES or LISTING_PATH.search(signs.url_path))):
         return f"listing page ({signs.headline_links} headline links)"
     if length < MIN_BODY_CHARS and (

@@ -143,17 +143,27 @@ def read_text(soup: BeautifulSoup, title: str = "") -> PageText:
         return PageText("")
     blocks = split_blocks(root)
     headline_links = sum(1 for b in blocks if b.tag in HEADINGS and b.link_density > 0.5)
-    paywall = sum(1 for b in blocks for tag in b.path[-3:] if class_words(tag) & PAYWALL_WORDS)
     near_title = _near_title(blocks, title)
     dated = tuple(b.text for b in blocks if len(b.text) <= 120 and YEAR.search(b.text))[:20]
     stats = TreeStats(blocks)
     container = best_container(blocks, stats)
+    paywall = _paywall_marks(blocks, container)
     if container is None:
         return PageText("", headline_links, paywall, near_title, dated)
     lines = [block.text for block in story_blocks(blocks, container, stats)
              if keep_line(block.text, title, block.tag)]
     body = strip_stray_quote("\n\n".join(_dedupe_adjacent(lines)))
     return PageText(body, headline_links, paywall, near_title, dated)
+
+
+def _paywall_marks(blocks: list[Block], container: Tag | None) -> int:
+    """Count paywall-marked blocks from the story's start on, in the story's region (the
+    container's parent): a login widget in the site header says nothing about the story."""
+    region = container.parent if container is not None and container.parent else container
+    start = next((i for i, b in enumerate(blocks) if container in b.path), 0) if container else 0
+    return sum(1 for block in blocks[start:]
+               if (region is None or region in block.path)
+               and any(class_words(tag) & PAYWALL_WORDS for tag in block.path[-3:]))
 
 
 def _near_title(blocks: list[Block], title: str) -> tuple[str, ...]:
