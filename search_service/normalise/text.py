@@ -160,10 +160,15 @@ def _paywall_marks(blocks: list[Block], container: Tag | None) -> int:
     """Count paywall-marked blocks from the story's start on, in the story's region (the
     container's parent): a login widget in the site header says nothing about the story."""
     region = container.parent if container is not None and container.parent else container
-    start = next((i for i, b in enumerate(blocks) if container in b.path), 0) if container else 0
+    start = next((i for i, b in enumerate(blocks) if _holds(b, container)), 0)
     return sum(1 for block in blocks[start:]
-               if (region is None or region in block.path)
+               if (region is None or _holds(block, region))
                and any(class_words(tag) & PAYWALL_WORDS for tag in block.path[-3:]))
+
+
+def _holds(block: Block, tag: Tag | None) -> bool:
+    """Tell whether `tag` (by identity: bs4 compares tags by content) is on a block's path."""
+    return tag is not None and any(node is tag for node in block.path)
 
 
 def _near_title(blocks: list[Block], title: str) -> tuple[str, ...]:
