@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -82,9 +83,16 @@ def index_exists(path: Path) -> bool:
 
 def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
     """Open the index at `path`; with `create`, make an empty one if there is none."""
-    if index_exists(path):
-        _check_version(path)
-        return whoosh_index.open_dir(str(path))
+    for attempt in range(5):
+        if index_exists(path):
+            _check_version(path)
+            try:
+                return whoosh_index.open_dir(str(path))
+            except whoosh_index.EmptyIndexError:
+                pass  # a commit was swapping the table of contents: look again
+        if not (path / VERSION_FILE).exists():
+            break
+        time.sleep(0.02 * (attempt + 1))  # an index is there, mid-commit
     if not create:
         raise IndexMissing(f"no index at {path} (run 'news-search ingest' or 'news-search demo')")
     return reset_index(path)
@@ -103,11 +111,26 @@ def swap_in(built: Path, path: Path) -> None:
 
 
 def reset_index(path: Path) -> whoosh_index.Index:
-    """Make an empty index at `path`, replacing any index there (for `reindex`)."""
-    path.mkdir(parents=True, exist_ok=True)
-    ix = whoosh_index.create_in(str(path), make_schema())
+    """Make an empty index at `path`, replacing any index there.
+
+    A new directory appears whole (built aside, then renamed), so a reader never finds it
+    half made.
+    """
+    if path.exists():
+        _create(path)
+        return whoosh_index.open_dir(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.creating-{os.getpid()}")
+    staging.mkdir()
+    _create(staging)
+    staging.rename(path)
+    return whoosh_index.open_dir(str(path))
+
+
+def _create(path: Path) -> None:
+    """Write an empty index and its version file into the directory `path`."""
+    whoosh_index.create_in(str(path), make_schema())
     (path / VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
-    return ix
 
 
 def _check_version(path: Path) -> None:

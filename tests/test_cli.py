@@ -37,7 +37,7 @@ def test_ingest_html_and_warc_then_again_updates_instead_of_duplicating(capsys, 
     assert status == 0
     assert out.splitlines() == [
         "28 pages read: 27 indexed (1 near-duplicates of other articles), 1 rejected, 0 failed",
-        "  rejected 1: too little text",
+        "  rejected 1: listing page",
     ]
     assert "Indexing" in err  # the progress bar
     status, out, _ = run(capsys, "ingest", "--index", str(index), str(PAGES / "seed_jsonld.html"))
@@ -99,7 +99,8 @@ def test_extract_url_option_and_rejection(capsys):
                          str(PAGES / "section_front.html"))
     row = json.loads(out)
     assert (status, row["url"], row["rejected"]) == (
-        0, "https://dispatch.example/world", "too little text (65 chars, need 200)")
+        0, "https://dispatch.example/world",
+        "listing page (3 headline links, 33 chars of story text)")
 
 
 def test_extract_plain_text(capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from search_service.normalise import normalise
 from search_service.normalise.dates import parse_date
 from search_service.normalise.text import strip_stray_quote
-from tests.conftest import PAGES, SEED_URL
+from tests.conftest import FIXTURES, PAGES, SEED_URL
 
 TITLE = "NATO and Ukraine: The Debate Over Military Involvement and Security Guarantees"
 FETCHED = datetime(2023, 7, 11, tzinfo=timezone.utc)
@@ -68,7 +69,7 @@ def test_stray_closing_quote_is_dropped_but_balanced_quotes_stay():
 
 def test_listing_page_is_rejected_with_a_reason():
     result = extract("section_front.html", "https://dispatch.example/world")
-    assert result.rejected == "too little text (65 chars, need 200)"
+    assert result.rejected == "listing page (3 headline links, 33 chars of story text)"
 
 
 def test_markup_in_text_stays_text():
@@ -112,3 +113,54 @@ def test_json_ld_in_array_and_author_string():
 def test_garbage_input_gives_a_rejection_not_an_exception():
     result = normalise(b"\x00\xff\xfe garbage <<<>>>", "https://x.example/", FETCHED)
     assert result.rejected == "no title"
+
+
+#: Pages modelled on common news layouts, with their exact expected fields (kept apart from
+#: pages/, which the ingest and search tests index).
+GOLDEN = FIXTURES / "golden"
+
+
+def golden(name: str, url: str):
+    """Normalise one golden page."""
+    return normalise((GOLDEN / name).read_bytes(), url, FETCHED)
+
+
+@pytest.mark.parametrize("name", ["wordpress", "arc_jsonld", "amp"])
+def test_golden_page_gives_exactly_the_expected_fields(name):
+    expected = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+    result = normalise((GOLDEN / f"{name}.html").read_bytes(), expected["url"],
+                       datetime.fromisoformat(expected["fetched_at"]))
+    assert result.article.to_json() == expected["article"]
+    assert result.rejected == expected["rejected"]
+    assert (result.published.source, result.published.day.isoformat()) == (
+        expected["published_from"], expected["published_day"])
+    assert (result.modified.source if result.modified else None) == expected["modified_from"]
+
+
+def test_wordpress_page_keeps_lists_headings_quotes_and_drops_furniture():
+    body = golden("wordpress.html", "https://coastalcourier.example/?p=4812").article.body
+    for kept in ["What changes for passengers", "A 05:45 sailing from Westpoint on weekdays.",
+                 "The timetable is a fair compromise"]:
+        assert kept in body
+    for dropped in ["Share this", "Related", "Pier repairs", "About time!", "Leave a Reply",
+                    "Recent Posts", "Photo: Tom Hale", "Posted on", "Proudly powered",
+                    "Previous Post"]:
+        assert dropped not in body
+
+
+def test_arc_page_prefers_the_full_headline_and_cleans_authors():
+    article = golden("arc_jsonld.html", "https://www.valleyledger.example/x").article
+    assert article.title == "Storm knocks out power to 40,000 homes across the valley"
+    assert article.authors == ("Dana Whitfield", "Luis Ortega")
+    assert "Advertisement" not in article.body and "Read more" not in article.body
+    assert "morning briefing" not in article.body and "Most read" not in article.body
+
+
+def test_amp_page_resolves_a_relative_date_and_corrects_the_language():
+    fetched = datetime(2024, 5, 7, 14, 30, tzinfo=timezone.utc)
+    result = normalise((GOLDEN / "amp.html").read_bytes(), "https://stadtanzeiger.example/amp/x",
+                       fetched)
+    assert result.article.published == datetime(2024, 5, 7, 12, 30, tzinfo=timezone.utc)
+    assert result.published.source == "text"
+    assert result.article.language == "de"  # the markup says "en", the text is German
+    assert "Anzeige" not in result.article.body and "Foto:" not in result.article.body

@@ -11,82 +11,191 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup
 
 from search_service.article import Article
-from search_service.normalise.dates import parse_date
+from search_service.normalise.dates import (
+    EARLIEST_LOOSE,
+    FoundDate,
+    date_in_url,
+    date_only_days,
+    day_in_text,
+    parse_local,
+    pick,
+    plausible,
+    relative_date,
+    shown_day,
+    stamps_in_markup,
+)
+from search_service.normalise.encoding import clean_text, decode_html, json_ld_blocks, strip_noise
+from search_service.normalise.kinds import MIN_BODY_CHARS, PageSigns, rejection
+from search_service.normalise.language import check_language
 from search_service.normalise.metadata import Metadata, read_metadata
-from search_service.normalise.text import extract_body
+from search_service.normalise.text import PageText, read_text
+
+__all__ = ["Extraction", "normalise", "MIN_BODY_CHARS"]
 
 log = logging.getLogger(__name__)
 
-#: A body shorter than this is not an article (a teaser, a listing, an error page).
-MIN_BODY_CHARS = 200
 SUMMARY_CHARS = 300
-TITLE_SEPARATORS = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,60}$")
+TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,60}$")
 
 
 @dataclass(frozen=True)
 class Extraction:
-    """What the normaliser made of one page, and why it would not index it (if so)."""
+    """What the normaliser made of one page, and why it would not index it (if so).
+
+    `published` and `modified` keep each date as the page states it (its own UTC offset) and
+    where it came from (`jsonld`, `meta`, `time`, `url`, `text`); the Article holds them in UTC.
+    """
 
     article: Article
     rejected: str | None = None
+    published: FoundDate | None = None
+    modified: FoundDate | None = None
 
 
 def normalise(
-    html: bytes | str, url: str = "", fetched_at: datetime | None = None
+    html: bytes | str, url: str = "", fetched_at: datetime | None = None,
+    http_charset: str | None = None,
 ) -> Extraction:
     """Turn one page's HTML into an Article and a verdict (None, or the reason to reject)."""
     fetched_at = fetched_at or datetime.now(timezone.utc)
-    soup = BeautifulSoup(html, "lxml")
-    meta = read_metadata(soup)
-    title = choose_title(soup, meta)
-    body = extract_body(soup, title)
+    if fetched_at.tzinfo is None:
+        fetched_at = fetched_at.replace(tzinfo=timezone.utc)
+    try:
+        return _normalise(html, url, fetched_at, http_charset)
+    except Exception as exc:  # the contract: any page gives an Extraction, never an exception
+        log.warning("normaliser gave up on %s: %r", url, exc)
+        article = Article(url=url, canonical_url=url, title="", body="", fetched_at=fetched_at)
+        return Extraction(article=article, rejected=f"unreadable page ({type(exc).__name__})")
+
+
+def _normalise(html: bytes | str, url: str, fetched_at: datetime,
+               http_charset: str | None) -> Extraction:
+    """Do the work of `normalise` on a page that may be anything."""
+    text = decode_html(html, http_charset)
+    soup = BeautifulSoup(strip_noise(text), "lxml", multi_valued_attributes=None)
+    meta = read_metadata(soup, json_ld_blocks(text))
+    title = choose_title(meta)
+    page = read_text(soup, title)
+    body = page.body
+    if len(body) < MIN_BODY_CHARS and _complete(meta.article_body):
+        body = "\n\n".join(clean_text(p) for p in meta.article_body.split("\n") if p.strip())
     canonical = canonical_url(meta.canonical_url, url)
-    if urlsplit(url).scheme == "file" and urlsplit(canonical).scheme != "file":
+    if _scheme(url) == "file" and _scheme(canonical) != "file":
         url = canonical  # a saved page: its own URL is where it was published
+    published, modified = choose_dates(meta, page, canonical or url, fetched_at, text)
     article = Article(
         url=url or canonical,
         canonical_url=canonical or url,
         title=title,
         body=body,
-        published=parse_date(meta.published, not_after=fetched_at),
-        modified=parse_date(meta.modified, not_after=fetched_at),
+        published=published.utc if published else None,
+        modified=modified.utc if modified else None,
         authors=tuple(meta.authors),
-        source=meta.site_name or host_name(canonical or url),
-        language=meta.language,
-        summary=make_summary(meta.description, body),
+        source=clean_text(meta.site_name) or host_name(canonical or url),
+        language=check_language(meta.language, body),
+        summary=make_summary(clean_text(meta.description), body),
         fetched_at=fetched_at,
     )
-    return Extraction(article=article, rejected=rejection(article))
+    signs = PageSigns(headline_links=page.headline_links, images=meta.images,
+                      paywall_marks=page.paywall_marks,
+                      accessible_for_free=meta.accessible_for_free, page_type=meta.page_type,
+                      url_path=_path(canonical or url))
+    return Extraction(article, rejection(article, signs), published, modified)
 
 
-def choose_title(soup: BeautifulSoup, meta: Metadata) -> str:
+def _complete(article_body: str) -> bool:
+    """Tell whether a JSON-LD articleBody looks like the whole story, not a teaser."""
+    text = article_body.strip()
+    return len(text) >= MIN_BODY_CHARS and not text.endswith(("…", "...", "[…]"))
+
+
+def choose_title(meta: Metadata) -> str:
     """Pick the headline: metadata, unless the visible <h1> is a longer form of it."""
-    h1 = soup.find("h1")
-    h1_text = " ".join(h1.get_text(" ", strip=True).split()) if h1 else ""
-    title = meta.title
-    if title and h1_text and title.rstrip(".… ") != title and h1_text.startswith(
-            title.rstrip(".… ")):
-        return h1_text
+    title, h1 = clean_text(meta.title), clean_text(meta.h1)
+    stem = title.rstrip(".… ")
+    if title and h1 and stem != title and h1.startswith(stem):
+        return h1
     if not title:
-        title = h1_text
-    if not title and soup.title and soup.title.string:
-        title = TITLE_SEPARATORS.sub("", " ".join(soup.title.string.split()))
+        title = h1
+    if not title and meta.html_title:
+        title = TITLE_SEPARATORS.sub("", clean_text(meta.html_title))
     return title
+
+
+def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
+                 html: str = "") -> tuple[FoundDate | None, FoundDate | None]:
+    """Pick the publication and modification dates, each with where it came from."""
+    modified = pick(meta.modified, fetched_at)
+    published = pick(meta.published, fetched_at)
+    url_day = date_in_url(url, fetched_at)
+    if url_day and (published is None or published.day > url_day.date()):
+        published = FoundDate(url_day, "url")  # a later structured date is a build/update time
+    elif published:  # a UTC timestamp near midnight: the page may show another local day
+        local_day = shown_day(published, [*meta.date_texts, *page.near_title],
+                              date_only_days(meta.published, fetched_at), fetched_at)
+        if local_day:
+            published = FoundDate(published.value, published.source, local_day)
+    if published is None:
+        published = (
+            _date_from_text(meta.date_texts, fetched_at)
+            or pick([("time", meta.first_time)], fetched_at)
+            or _date_from_text(list(page.near_title), fetched_at)
+            or _date_from_text(list(page.dated_texts), fetched_at)
+            or _date_from_text(stamps_in_markup(html), fetched_at)  # e.g. written by a script
+        )
+    if published and modified and modified.value < published.value:
+        modified = None  # an update cannot precede publication
+    return published, modified
+
+
+def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:
+    """Find a publication date in date-like texts: the first absolute one, else a relative one."""
+    for text in texts:
+        value = parse_local(text, fetched_at, earliest=EARLIEST_LOOSE) or day_in_text(text or "")
+        if value is not None and plausible(value, fetched_at, EARLIEST_LOOSE):
+            return FoundDate(value, "text")
+    for text in texts:
+        value = relative_date(text or "", fetched_at)
+        if value is not None:
+            return FoundDate(value, "text")
+    return None
 
 
 def canonical_url(declared: str, url: str) -> str:
     """Resolve the page's declared canonical URL against its own; ignore unusable ones."""
     if not declared:
         return url
-    resolved = urljoin(url, declared) if url else declared
-    if urlsplit(resolved).scheme not in ("http", "https"):
+    try:
+        resolved = urljoin(url, declared) if url else declared
+        if urlsplit(resolved).scheme not in ("http", "https"):
+            return url
+    except ValueError:  # e.g. a malformed IPv6 host
         return url
     return resolved
 
 
+def _scheme(url: str) -> str:
+    """Return the scheme of `url` ('' if it cannot be split)."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
+
+
+def _path(url: str) -> str:
+    """Return the path of `url` ('' if it cannot be split)."""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
+
+
 def host_name(url: str) -> str:
     """Return the host of `url` without a leading 'www.'."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
@@ -96,14 +205,3 @@ def make_summary(description: str, body: str) -> str:
     if len(text) <= SUMMARY_CHARS:
         return text
     return text[:SUMMARY_CHARS].rsplit(" ", 1)[0] + "…"
-
-
-def rejection(article: Article) -> str | None:
-    """Return why `article` should not be indexed, or None if it should."""
-    if not article.title:
-        return "no title"
-    if not article.canonical_url:
-        return "no URL"
-    if len(article.body) < MIN_BODY_CHARS:
-        return f"too little text ({len(article.body)} chars, need {MIN_BODY_CHARS})"
-    return None
