@@ -173,37 +173,26 @@ def _add_archive_option(cmd: argparse.ArgumentParser) -> None:
                           "INDEX-archive beside the index)")
 
 
-def _non_negative_int(text: str) -> int:
-    """Parse an integer option of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0: {value}")
-    return value
+def _int_option(low: int, high: int | None = None, name: str = "integer"):
+    """Make an argparse type for integers from `low` to `high` (named `name` in errors)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {name}: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            limit = f"at least {low}" if high is None else f"{low} to {high}"
+            raise argparse.ArgumentTypeError(f"{name} out of range ({limit}): {value}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    """Parse a positive integer option."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    """Parse a TCP port option (0 picks a free port)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
-    return value
+_non_negative_int = _int_option(0)
+_positive_int = _int_option(1)
+#: A TCP port (0 picks a free one).
+_port = _int_option(0, 65535, name="port")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

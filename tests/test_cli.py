@@ -80,7 +80,7 @@ def test_bad_option_exits_2(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["serve", "--port", "99999"])
     assert exit_.value.code == 2
-    assert "port out of range: 99999" in capsys.readouterr().err
+    assert "port out of range (0 to 65535): 99999" in capsys.readouterr().err
 
 
 def test_extract_json_gives_each_warc_record_its_url(capsys):
