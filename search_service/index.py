@@ -368,13 +368,14 @@ def index_stats(ix: whoosh_index.Index) -> IndexStats:
         results = searcher.search(Every(), groupedby=sorting.FieldFacet("source_key"),
                                   limit=None)
         sources = {name: len(docs) for name, docs in results.groups("source_key").items()}
-        first = searcher.search(Every("published"), sortedby="published", limit=1)
-        last = searcher.search(Every("published"), sortedby="published", reverse=True,
-                               limit=1)
+        # The field's full-precision terms, in order (an Every("published") query would walk
+        # every numeric trie term); until a merge they include deleted articles' dates.
+        field = searcher.schema["published"]
+        stamps = list(field.sortable_terms(searcher.reader(), "published"))
         return IndexStats(
             articles=searcher.doc_count(),
             sources=dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
-            first_published=first[0]["published"] if len(first) else None,
-            last_published=last[0]["published"] if len(last) else None,
+            first_published=field.from_bytes(stamps[0]) if stamps else None,
+            last_published=field.from_bytes(stamps[-1]) if stamps else None,
             segments=len(ix._segments()),
         )
