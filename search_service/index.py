@@ -351,6 +351,15 @@ def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
     return before
 
 
+def last_commit(path: Path) -> datetime | None:
+    """Return when the index at `path` last committed (its newest table of contents)."""
+    tocs = list(Path(path).glob("_*.toc"))
+    if not tocs:
+        return None
+    newest = max(toc.stat().st_mtime for toc in tocs)
+    return datetime.fromtimestamp(newest, tz=timezone.utc)
+
+
 @dataclass(frozen=True)
 class IndexStats:
     """What the index holds: article count, per-source counts, the date range covered."""
@@ -362,19 +371,24 @@ class IndexStats:
     segments: int
 
 
+def source_counts(searcher: Searcher) -> dict[str, int]:
+    """Count articles per source, most first (ties by name)."""
+    results = searcher.search(Every(), groupedby=sorting.FieldFacet("source_key"), limit=None)
+    sources = {name: len(docs) for name, docs in results.groups("source_key").items()}
+    return dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def index_stats(ix: whoosh_index.Index) -> IndexStats:
     """Count articles, articles per source, and the publication date range."""
     with ix.searcher() as searcher:
-        results = searcher.search(Every(), groupedby=sorting.FieldFacet("source_key"),
-                                  limit=None)
-        sources = {name: len(docs) for name, docs in results.groups("source_key").items()}
+        sources = source_counts(searcher)
         # The field's full-precision terms, in order (an Every("published") query would walk
         # every numeric trie term); until a merge they include deleted articles' dates.
         field = searcher.schema["published"]
         stamps = list(field.sortable_terms(searcher.reader(), "published"))
         return IndexStats(
             articles=searcher.doc_count(),
-            sources=dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+            sources=sources,
             first_published=field.from_bytes(stamps[0]) if stamps else None,
             last_published=field.from_bytes(stamps[-1]) if stamps else None,
             segments=len(ix._segments()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from search_service.article import article_id
@@ -11,10 +13,23 @@ from tests.conftest import SEED_URL
 HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
 
 
-def test_health(client):
+def test_health(client, index_dir):
     response = client.get("/api/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "articles": 27}
+    data = response.get_json()
+    committed = data.pop("last_commit")
+    assert data == {"status": "ok", "articles": 27, "index_version": 2}
+    toc = max(index_dir.glob("_*.toc"), key=lambda p: p.stat().st_mtime)
+    assert committed == datetime.fromtimestamp(toc.stat().st_mtime, tz=timezone.utc).isoformat()
+
+
+def test_sources(client):
+    assert client.get("/api/sources").get_json() == {"sources": [
+        {"source": "The Wire Ledger", "articles": 24},
+        {"source": "Baltic Wire", "articles": 1},
+        {"source": "Hostile <b>Herald</b>", "articles": 1},
+        {"source": "Northern Dispatch", "articles": 1},
+    ]}
 
 
 def test_search_payload(client):
@@ -142,7 +157,9 @@ def test_wrong_method_is_a_json_405(client):
 
 def test_without_an_index_search_is_empty_and_articles_404(tmp_path):
     client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "none")}).test_client()
-    assert client.get("/api/health").get_json() == {"status": "ok", "articles": 0}
+    assert client.get("/api/health").get_json() == {
+        "status": "ok", "articles": 0, "last_commit": None, "index_version": 2}
+    assert client.get("/api/sources").get_json() == {"sources": []}
     data = client.get("/api/search?q=oil").get_json()
     assert (data["total"], data["results"], data["next"]) == (0, [], None)
     assert client.get("/api/articles/abc").status_code == 404
@@ -157,7 +174,7 @@ def test_new_commits_are_seen_without_restart(client, index_dir):
                     title="Zeppelin returns", body="An airship flew over the lake. " * 10)
     write_articles(open_index(index_dir), [story])
     assert client.get("/api/search?q=zeppelin").get_json()["total"] == 1
-    assert client.get("/api/health").get_json() == {"status": "ok", "articles": 28}
+    assert client.get("/api/health").get_json()["articles"] == 28
 
 
 def test_etag_revalidates_until_the_next_commit(client, index_dir):

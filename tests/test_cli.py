@@ -180,7 +180,7 @@ def get_json(url: str) -> dict:
 def test_serve_answers_over_http(built_index):
     proc, base = start(["serve", "--index", str(built_index)])
     try:
-        assert get_json(base + "api/health") == {"status": "ok", "articles": 27}
+        assert get_json(base + "api/health")["articles"] == 27
         data = get_json(base + "api/search?q=nato")
         assert data["total"] == 1 and "<mark>NATO</mark>" in data["results"][0]["title_html"]
         assert data["results"][0]["similar_count"] == 1

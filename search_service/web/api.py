@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from search_service import search
+from search_service.index import SCHEMA_VERSION, last_commit, source_counts
 from search_service.web.data import (
     article_count,
     get_searcher,
@@ -56,5 +58,17 @@ def api_related(article_id: str) -> Response:
 
 @bp.get("/health")
 def api_health() -> Response:
-    """Liveness and the number of articles indexed."""
-    return jsonify({"status": "ok", "articles": article_count()})
+    """Liveness, the number of articles, the last commit and the schema version."""
+    committed = last_commit(Path(current_app.config["INDEX_DIR"]))
+    return jsonify({"status": "ok", "articles": article_count(),
+                    "last_commit": committed.isoformat() if committed else None,
+                    "index_version": SCHEMA_VERSION})
+
+
+@bp.get("/sources")
+def api_sources() -> Response:
+    """Articles per source (site name), most first."""
+    searcher = get_searcher()
+    sources = source_counts(searcher) if searcher else {}
+    return jsonify({"sources": [{"source": name, "articles": count}
+                                for name, count in sources.items()]})
