@@ -16,6 +16,7 @@ from search_service.web.data import (
     require_searcher,
     search_data,
 )
+from search_service.web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -63,6 +64,12 @@ def api_health() -> Response:
     return jsonify({"status": "ok", "articles": article_count(),
                     "last_commit": committed.isoformat() if committed else None,
                     "index_version": SCHEMA_VERSION})
+
+
+@bp.get("/openapi.json")
+def api_openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/sources")

@@ -1,0 +1,190 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_service import config
+from search_service.search import SORTS
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _param(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict:
+    """One query parameter."""
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description, **extra}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    """A JSON response whose body is the named component schema."""
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
+
+
+ERRORS = {
+    "400": _json("Error", "A bad query, date or parameter"),
+    "404": _json("Error", "No such article"),
+}
+ARTICLE_ID = {"name": "article_id", "in": "path", "required": True,
+              "schema": {"type": "string"}, "description": "An article id from a search"}
+
+RESULT = {
+    "type": "object",
+    "required": ["id", "url", "title", "title_html", "snippet_html", "published", "source",
+                 "similar_count"],
+    "properties": {
+        "id": {"type": "string"},
+        "url": {"type": "string"},
+        "title": {"type": "string", "description": "Plain text (escape it to show it)"},
+        "title_html": {"type": "string", "description": "Safe HTML: escaped, with <mark>"},
+        "snippet_html": {"type": "string", "description": "Safe HTML: escaped, with <mark>"},
+        "published": {**NULLABLE_STRING, "format": "date-time"},
+        "source": {"type": "string"},
+        "similar_count": {"type": "integer", "minimum": 0,
+                          "description": "Near-duplicates collapsed into this result"},
+    },
+    "additionalProperties": False,
+}
+SEARCH = {
+    "type": "object",
+    "required": ["query", "total", "page", "per_page", "sort", "from", "to", "sources", "lang",
+                 "partial", "suggestion", "took_ms", "results", "next", "prev"],
+    "properties": {
+        "query": {"type": "string"},
+        "total": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer", "minimum": 1},
+        "per_page": {"type": "integer", "minimum": 1, "maximum": config.MAX_PER_PAGE},
+        "sort": {"enum": list(SORTS)},
+        "from": {**NULLABLE_STRING, "format": "date-time"},
+        "to": {**NULLABLE_STRING, "format": "date-time"},
+        "sources": {"type": "array", "items": {"type": "string"}},
+        "lang": NULLABLE_STRING,
+        "partial": {"type": "boolean"},
+        "suggestion": NULLABLE_STRING,
+        "took_ms": {"type": "number", "minimum": 0},
+        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+        "next": NULLABLE_STRING,
+        "prev": NULLABLE_STRING,
+        "facets": {"$ref": "#/components/schemas/Facets"},
+    },
+    "additionalProperties": False,
+}
+FACETS = {
+    "type": "object",
+    "required": ["sources", "dates"],
+    "properties": {
+        "sources": {"type": "array", "items": {
+            "type": "object", "required": ["source", "count"],
+            "properties": {"source": {"type": "string"}, "count": {"type": "integer"}}}},
+        "dates": {"type": "object", "required": ["bucket", "counts"], "properties": {
+            "bucket": {"enum": ["day", "week", "month", "year", None]},
+            "counts": {"type": "array", "items": {
+                "type": "object", "required": ["start", "end", "count"],
+                "properties": {"start": {"type": "string", "format": "date"},
+                               "end": {"type": "string", "format": "date"},
+                               "count": {"type": "integer", "minimum": 0}}}}}},
+    },
+}
+ARTICLE = {
+    "type": "object",
+    "required": ["id", "url", "canonical_url", "title", "body", "paragraphs", "published",
+                 "modified", "authors", "source", "host", "language", "summary",
+                 "original_id"],
+    "properties": {
+        "id": {"type": "string"}, "url": {"type": "string"},
+        "canonical_url": {"type": "string"}, "title": {"type": "string"},
+        "body": {"type": "string"},
+        "paragraphs": {"type": "array", "items": {"type": "string"}},
+        "published": {**NULLABLE_STRING, "format": "date-time"},
+        "modified": {**NULLABLE_STRING, "format": "date-time"},
+        "authors": {"type": "array", "items": {"type": "string"}},
+        "source": {"type": "string"}, "host": {"type": "string"},
+        "language": {"type": "string"}, "summary": {"type": "string"},
+        "original_id": {**NULLABLE_STRING,
+                        "description": "The story's first copy, if this is a near-duplicate"},
+    },
+    "additionalProperties": False,
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """Describe every endpoint, parameter and response of the JSON API."""
+    search_params = [
+        _param("q", {"type": "string", "maxLength": config.MAX_QUERY_CHARS},
+               "Whoosh query syntax over title and body (AND by default); empty lists all"),
+        _param("page", {"type": "integer", "minimum": 1, "maximum": config.MAX_PAGE,
+                        "default": 1}, "Result page"),
+        _param("per_page", {"type": "integer", "minimum": 1, "maximum": config.MAX_PER_PAGE,
+                            "default": config.DEFAULT_PER_PAGE}, "Results a page"),
+        _param("sort", {"enum": list(SORTS), "default": "best"},
+               "best blends relevance with recency (half-life 7 days)"),
+        _param("from", {"type": "string"}, "Published from: 2023-07-15, 2023-07, 2023, "
+               "an ISO timestamp, today, yesterday, last week, past 24 hours"),
+        _param("to", {"type": "string"}, "Published up to (a partial date means its end)"),
+        _param("source", {"type": "array", "items": {"type": "string"}},
+               "Site name or host (repeatable)", style="form", explode=True),
+        _param("lang", {"type": "string"}, "Language code"),
+        _param("facets", {"type": "string", "enum": ["0", "1", "true", "false"]},
+               "1 adds source counts and a date histogram"),
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "news-search", "version": "1",
+                 "description": "Search the articles of a self-hosted news search service."},
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "Search articles", "operationId": "search",
+                "parameters": search_params,
+                "responses": {"200": _json("SearchResponse", "One page of results"),
+                              "400": ERRORS["400"]}}},
+            "/api/articles/{article_id}": {"get": {
+                "summary": "One article", "operationId": "article",
+                "parameters": [ARTICLE_ID],
+                "responses": {"200": _json("Article", "The article"), **ERRORS}}},
+            "/api/articles/{article_id}/related": {"get": {
+                "summary": "Related articles", "operationId": "related",
+                "parameters": [ARTICLE_ID, _param(
+                    "limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
+                    "How many")],
+                "responses": {"200": _json("Related", "Most similar first"), **ERRORS}}},
+            "/api/sources": {"get": {
+                "summary": "Articles per source", "operationId": "sources",
+                "responses": {"200": _json("Sources", "Most articles first")}}},
+            "/api/health": {"get": {
+                "summary": "Health and index state", "operationId": "health",
+                "responses": {"200": _json("Health", "Always ok while serving")}}},
+            "/api/openapi.json": {"get": {
+                "summary": "This document", "operationId": "openapi",
+                "responses": {"200": {"description": "OpenAPI 3.1",
+                                      "content": {"application/json": {}}}}}},
+        },
+        "components": {"schemas": {
+            "Result": RESULT,
+            "SearchResponse": SEARCH,
+            "Facets": FACETS,
+            "Article": ARTICLE,
+            "Related": {"type": "object", "required": ["id", "results"], "properties": {
+                "id": {"type": "string"},
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}},
+                "additionalProperties": False},
+            "Sources": {"type": "object", "required": ["sources"], "properties": {
+                "sources": {"type": "array", "items": {
+                    "type": "object", "required": ["source", "articles"],
+                    "properties": {"source": {"type": "string"},
+                                   "articles": {"type": "integer", "minimum": 0}}}}}},
+            "Health": {"type": "object",
+                       "required": ["status", "articles", "last_commit", "index_version"],
+                       "properties": {
+                           "status": {"const": "ok"},
+                           "articles": {"type": "integer", "minimum": 0},
+                           "last_commit": {**NULLABLE_STRING, "format": "date-time"},
+                           "index_version": {"type": "integer"}},
+                       "additionalProperties": False},
+            "Error": {"type": "object", "required": ["error"], "properties": {
+                "error": {"type": "object", "required": ["status", "message"], "properties": {
+                    "status": {"type": "integer"}, "message": {"type": "string"}},
+                    "additionalProperties": False}},
+                "additionalProperties": False},
+        }},
+    }
