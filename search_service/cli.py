@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser(
         "reindex", parents=[common], help="rebuild the index from the crawl archive",
-        description="Empty the index and rebuild it from the WARC files of the archive alone "
-                    "(after a normaliser change, say), with progress.")
+        description="Rebuild the index from the WARC files of the archive alone (after a "
+                    "normaliser change, say), with progress. The new index is built beside "
+                    "the old one, which serves until it is replaced.")
     _add_archive_option(cmd)
     cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
                      help="articles per commit (default: %(default)s)")
