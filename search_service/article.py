@@ -39,6 +39,10 @@ class Article:
         return data
 
 
+#: Hex characters in an article id.
+ID_CHARS = 16
+
+
 def article_id(canonical_url: str) -> str:
     """Return the short stable id of the article at `canonical_url`."""
-    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:ID_CHARS]

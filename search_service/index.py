@@ -15,21 +15,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+from whoosh import columns, sorting
 from whoosh import index as whoosh_index
-from whoosh import sorting
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 from whoosh.index import LockError
 from whoosh.query import Every, Or, Term
 from whoosh.searching import Searcher
 
 from search_service import dedupe
 from search_service.analysis import name_analyzer, text_analyzer
-from search_service.article import Article
+from search_service.article import ID_CHARS, Article
 
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the schema changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_FILE = "news-search.json"
 #: Segments allowed before a commit merges them (keeps searcher opening cheap).
 MAX_SEGMENTS = 8
@@ -37,6 +37,23 @@ MAX_SEGMENTS = 8
 
 class IndexMissing(Exception):
     """There is no news-search index at the given directory."""
+
+
+class StoredColumn(FieldType):
+    """A stored, unindexed text value of fixed width kept in a per-document column (for
+    collapsing and sorting), like a sortable ID without its terms."""
+
+    indexed = False
+    stored = True
+
+    def __init__(self, width: int):
+        self.column_type = columns.FixedBytesColumn(width, default=b" " * width)
+
+    def to_column_value(self, value: str) -> bytes:
+        return value.encode("ascii")
+
+    def from_column_value(self, value: bytes) -> str:
+        return value.decode("ascii").rstrip()
 
 
 class IndexBusy(Exception):
@@ -54,6 +71,11 @@ def make_schema() -> Schema:
     come from the index instead of re-analysing each hit. `cluster` is the id of the first
     article of a near-duplicate group (its own id for an original); `bands` are its MinHash
     band keys for lookup, `fingerprint` the whole signature.
+
+    Only what queries need is indexed: every indexed value unique to one article costs a
+    posting block at commit time (`published` alone adds eight trie terms), so `modified` is
+    only stored and `cluster` is stored plus a fixed-width column for collapsing (a
+    variable-width column makes every search read an offset per document first).
     """
     return Schema(
         id=ID(stored=True, unique=True),
@@ -62,7 +84,7 @@ def make_schema() -> Schema:
         title=TEXT(analyzer=text_analyzer(), stored=True, field_boost=2.0),
         body=TEXT(analyzer=text_analyzer(), stored=True, chars=True),
         published=DATETIME(stored=True, sortable=True),
-        modified=DATETIME(stored=True),
+        modified=STORED(),
         source=TEXT(analyzer=name_analyzer(), stored=True),
         source_key=ID(stored=True, sortable=True),
         host=ID(stored=True),
@@ -72,7 +94,7 @@ def make_schema() -> Schema:
         fetched_at=STORED(),
         fingerprint=STORED(),
         bands=KEYWORD(),
-        cluster=ID(stored=True, sortable=True),
+        cluster=StoredColumn(ID_CHARS),
     )
 
 

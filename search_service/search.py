@@ -18,6 +18,7 @@ from markupsafe import escape
 from whoosh import highlight, sorting
 from whoosh.collectors import CollapseCollector, TimeLimit, WrappingCollector
 from whoosh.index import Index
+from whoosh.matching import FilterMatcher
 from whoosh.qparser import AndGroup, FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser
 from whoosh.query import (
     And,
@@ -30,6 +31,7 @@ from whoosh.query import (
     Query,
     Term,
     Wildcard,
+    WrappingQuery,
 )
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
@@ -294,10 +296,10 @@ def cap_wildcards(searcher: Searcher, query: Query) -> Query:
     return visit(query)
 
 
-def filter_query(params: SearchParams) -> Query | None:
-    """Build the filter for dates, sources and language, or None."""
+def filter_query(params: SearchParams, dates: bool = True) -> Query | None:
+    """Build the filter for sources, language and (with `dates`) the date range, or None."""
     parts: list[Query] = []
-    if params.date_from or params.date_to:
+    if dates and (params.date_from or params.date_to):
         parts.append(DateRange("published", _naive(params.date_from), _naive(params.date_to)))
     if params.sources:
         parts.append(Or([Term(name, s) for s in params.sources for name in
@@ -307,6 +309,46 @@ def filter_query(params: SearchParams) -> Query | None:
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else And(parts)
+
+
+class PublishedWithin(WrappingQuery):
+    """Keeps the child query's matches whose publication date lies in [start, end].
+
+    Reads the `published` column of each match instead of intersecting with a DateRange,
+    whose matcher is a union over hundreds of trie terms: for a text query that is several
+    times cheaper. (To list every article in a range, DateRange is the better tool.)
+    """
+
+    def __init__(self, child: Query, start: datetime | None, end: datetime | None):
+        super().__init__(child)
+        self.start, self.end = start, end
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and self.child == other.child
+                and (self.start, self.end) == (other.start, other.end))
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.child, self.start, self.end))
+
+    def _rewrap(self, child: Query) -> PublishedWithin:
+        return PublishedWithin(child, self.start, self.end)
+
+    def matcher(self, searcher: Searcher, context=None):
+        column = searcher.reader().column_reader("published", translate=False)
+        low = datetime_to_long(_naive(self.start)) if self.start else 0
+        high = datetime_to_long(_naive(self.end)) if self.end else NO_DATE - 1
+        return FilterMatcher(self.child.matcher(searcher, context),
+                             _StampsWithin(column, low, high))
+
+
+class _StampsWithin:
+    """A 'set' of document numbers: those whose column stamp lies in [low, high]."""
+
+    def __init__(self, column, low: int, high: int):
+        self.column, self.low, self.high = column, low, high
+
+    def __contains__(self, docnum: int) -> bool:
+        return self.low <= self.column[docnum] <= self.high
 
 
 def _naive(value: datetime | None) -> datetime | None:
@@ -330,9 +372,11 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     limit = max(wanted, BEST_WINDOW) if sort == "best" else wanted
     # Filters go into the query (scoring nothing): Whoosh's FilterCollector, like its
     # TimeLimitCollector, bypasses an outer CollapseCollector.
-    filter_ = filter_query(params)
+    filter_ = filter_query(params, dates=browsing)
     if filter_ is not None:
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])
+    if not browsing and (params.date_from or params.date_to):
+        query = PublishedWithin(query, params.date_from, params.date_to)
     top = exhaustive(searcher.collector(limit=limit, sortedby=_sort_facet(sort), terms=True,
                                         optimize=False))
     deadline = Deadline(top, params.time_limit)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from search_service.article import article_id
+from search_service.index import SCHEMA_VERSION
 from search_service.web import create_app
 from tests.conftest import SEED_URL
 
@@ -18,7 +19,7 @@ def test_health(client, index_dir):
     assert response.status_code == 200
     data = response.get_json()
     committed = data.pop("last_commit")
-    assert data == {"status": "ok", "articles": 27, "index_version": 2}
+    assert data == {"status": "ok", "articles": 27, "index_version": SCHEMA_VERSION}
     toc = max(index_dir.glob("_*.toc"), key=lambda p: p.stat().st_mtime)
     assert committed == datetime.fromtimestamp(toc.stat().st_mtime, tz=timezone.utc).isoformat()
 
@@ -158,7 +159,7 @@ def test_wrong_method_is_a_json_405(client):
 def test_without_an_index_search_is_empty_and_articles_404(tmp_path):
     client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "none")}).test_client()
     assert client.get("/api/health").get_json() == {
-        "status": "ok", "articles": 0, "last_commit": None, "index_version": 2}
+        "status": "ok", "articles": 0, "last_commit": None, "index_version": SCHEMA_VERSION}
     assert client.get("/api/sources").get_json() == {"sources": []}
     data = client.get("/api/search?q=oil").get_json()
     assert (data["total"], data["results"], data["next"]) == (0, [], None)

@@ -9,6 +9,7 @@ import pytest
 
 from search_service.article import Article
 from search_service.index import (
+    SCHEMA_VERSION,
     VERSION_FILE,
     ArticleWriter,
     IndexBusy,
@@ -33,7 +34,7 @@ def test_missing_index_is_a_clear_error(tmp_path):
 def test_older_schema_version_asks_for_a_rebuild(tmp_path):
     open_index(tmp_path, create=True)
     (tmp_path / VERSION_FILE).write_text(json.dumps({"schema_version": 0}))
-    expected = "schema version 0, this program needs 2: run 'news-search reindex'"
+    expected = f"schema version 0, this program needs {SCHEMA_VERSION}: run 'news-search reindex'"
     with pytest.raises(IndexVersionError, match=expected):
         open_index(tmp_path)
 

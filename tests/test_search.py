@@ -3,7 +3,7 @@ Whoosh index (the small WARC of wire stories plus the fixture pages)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -317,3 +317,49 @@ def test_total_counts_every_match_whatever_the_page_size(wire_searcher, q):
     facets = search(wire_searcher, q=q, per_page=1, facets=True)["facets"]
     assert sum(c["count"] for c in facets["dates"]["counts"]) == 0  # undated stories
     assert facets["sources"] == [{"source": "s.example", "count": everything["total"]}]
+
+
+@pytest.fixture(scope="module")
+def dated_searcher(tmp_path_factory):
+    """30 'grain' stories, number i published 2024-03-(1+i) 12:00 UTC except every fifth
+    (i % 5 == 4: undated), in two segments."""
+    import random
+
+    from search_service.article import Article
+    from search_service.index import open_index, write_articles
+
+    rng = random.Random(3)
+    words = [f"w{n}" for n in range(3000)]
+    ix = open_index(tmp_path_factory.mktemp("dated"), create=True)
+    stories = [Article(url=f"https://d.example/{i}", canonical_url=f"https://d.example/{i}",
+                       title=f"Grain report {i}",
+                       body="Grain shipments: " + " ".join(rng.sample(words, 40)),
+                       published=None if i % 5 == 4 else
+                       datetime(2024, 3, 1, 12, tzinfo=timezone.utc) + timedelta(days=i))
+               for i in range(30)]
+    write_articles(ix, stories[:15])
+    write_articles(ix, stories[15:])
+    with ix.searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) == 2
+        yield searcher
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    # inclusive bounds to the microsecond; undated stories never match a date filter
+    (datetime(2024, 3, 3, 12, tzinfo=timezone.utc), datetime(2024, 3, 6, 12, tzinfo=timezone.utc),
+     [2, 3, 5]),
+    (datetime(2024, 3, 28, 12, tzinfo=timezone.utc), None, [27, 28]),
+    (None, datetime(2024, 3, 2, 11, tzinfo=timezone.utc), [0]),
+    (datetime(2024, 3, 15, tzinfo=timezone.utc), datetime(2024, 3, 21, tzinfo=timezone.utc),
+     [15, 16, 17, 18]),
+])
+def test_date_filter_on_a_text_query_matches_the_listing_filter(dated_searcher, start, end,
+                                                                expected):
+    from search_service.article import article_id
+
+    want = sorted(article_id(f"https://d.example/{i}") for i in expected)
+    text = search(dated_searcher, q="grain", date_from=start, date_to=end, per_page=100)
+    listing = search(dated_searcher, q="", date_from=start, date_to=end, per_page=100)
+    assert sorted(ids(text)) == want
+    assert sorted(ids(listing)) == want
+    assert text["total"] == len(expected)
