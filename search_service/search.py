@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from markupsafe import escape
-from whoosh import highlight, sorting
+from whoosh import sorting
 from whoosh.collectors import CollapseCollector, TimeLimit, WrappingCollector
 from whoosh.index import Index
 from whoosh.matching import FilterMatcher
@@ -37,16 +37,13 @@ from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service import config
-from search_service.analysis import fold
+from search_service.analysis import fold, text_analyzer
+from search_service.highlight import Marker, QueryWords, lead_html, query_words
 from search_service.when import DateError, parse_when
 
 log = logging.getLogger(__name__)
 
 SORTS = ("best", "relevance", "newest", "oldest")
-#: Characters of plain body text shown when the query matched no body words.
-LEAD_CHARS = 250
-#: Characters of body text in a highlighted snippet, about (fragments are whole).
-SNIPPET_CHARS = 250
 #: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)), age from the newest
 #: of the top BEST_WINDOW hits by relevance.
 HALF_LIFE = timedelta(days=7)
@@ -59,6 +56,8 @@ TIME_LIMIT = 2.0
 #: A column value Whoosh uses for documents without a publication date.
 NO_DATE = 2**64 - 1
 QUERY_FIELDS = ["title", "body"]
+#: Marks matched words in titles and bodies (both use the text analyzer).
+MARKER = Marker(text_analyzer())
 ALIASES = {"authors": ["author", "by"], "source": ["site"]}
 
 
@@ -109,65 +108,6 @@ def dates_param(name: str, text: str, now: datetime | None = None) -> datetime |
         return parse_when(text, now, end=(name == "to"))
     except DateError as exc:
         raise QueryError(f"{name}: {exc}") from None
-
-
-# -- highlighting ---------------------------------------------------------------------------
-
-class MarkFormatter(highlight.Formatter):
-    """Escape all page text, wrap matched words in <mark>, mark cut ends with '…'."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return str(escape(text))
-
-    def format_token(self, text: str, token, replace: bool = False) -> str:
-        return "<mark>" + str(escape(highlight.get_text(text, token, replace))) + "</mark>"
-
-    def format_fragment(self, fragment, replace: bool = False) -> str:
-        trim_to_words(fragment)
-        out = super().format_fragment(fragment, replace)
-        if fragment.startchar > 0:
-            out = "… " + out
-        if fragment.endchar < len(fragment.text):
-            out += " …"
-        return out
-
-    def format(self, fragments, replace: bool = False) -> str:
-        kept, length = [], 0
-        for fragment in fragments:  # the best fragments, in text order, up to ~250 characters
-            size = fragment.endchar - fragment.startchar
-            if kept and length + size > SNIPPET_CHARS:
-                continue
-            kept.append(fragment)
-            length += size
-        out = " ".join(self.format_fragment(f, replace) for f in kept)
-        return " ".join(out.split()).replace("… …", "…")
-
-
-def trim_to_words(fragment) -> None:
-    """Move a fragment's cut ends inward to whitespace so that no word is shown in part."""
-    text, start, end = fragment.text, fragment.startchar, fragment.endchar
-    spans = [t for t in fragment.matches if t.startchar is not None]
-    first = min((t.startchar for t in spans), default=end)
-    last = max((t.endchar for t in spans), default=start)
-    if 0 < start < len(text) and not text[start - 1].isspace():
-        space = text.find(" ", start, first)
-        if space != -1:
-            fragment.startchar = space + 1
-    if 0 < end < len(text) and not text[end].isspace():
-        space = text.rfind(" ", last, end)
-        if space != -1:
-            fragment.endchar = space
-
-
-TITLE_HIGHLIGHTER = highlight.Highlighter(
-    fragmenter=highlight.WholeFragmenter(), formatter=MarkFormatter())
-# Pinpoint fragments use the body's stored character offsets instead of re-analysing every
-# hit's text: about 3x faster here. Three fragments of ~80 characters: ~250 in all.
-BODY_HIGHLIGHTER = highlight.Highlighter(
-    fragmenter=highlight.PinpointFragmenter(maxchars=90, surround=40),
-    formatter=MarkFormatter())
 
 
 # -- searchers --------------------------------------------------------------------------------
@@ -367,6 +307,7 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     started = time.perf_counter()
     query = parse_query(searcher, params.q)
     browsing = isinstance(query, Every)
+    text_query = query
     sort = "newest" if browsing and params.sort in ("best", "relevance") else params.sort
     wanted = params.page * params.per_page
     limit = max(wanted, BEST_WINDOW) if sort == "best" else wanted
@@ -377,7 +318,7 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])
     if not browsing and (params.date_from or params.date_to):
         query = PublishedWithin(query, params.date_from, params.date_to)
-    top = exhaustive(searcher.collector(limit=limit, sortedby=_sort_facet(sort), terms=True,
+    top = exhaustive(searcher.collector(limit=limit, sortedby=_sort_facet(sort),
                                         optimize=False))
     deadline = Deadline(top, params.time_limit)
     collector = CollapseCollector(deadline, "cluster", limit=1)
@@ -394,7 +335,9 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
         hits = rank_best(searcher, hits)
     page_hits = hits[(params.page - 1) * params.per_page: wanted]
     collapsed = results.collapsed_counts or {}
-    items = [result_item(hit, highlight_hits=not browsing,
+    words = None if browsing else {
+        name: query_words(text_query, searcher.reader(), name) for name in QUERY_FIELDS}
+    items = [result_item(hit, words,
                          similar=collapsed.get(hit["cluster"], 0)) for hit in page_hits]
     total = deadline.kept
     data: dict[str, Any] = {
@@ -471,30 +414,23 @@ def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=blended, reverse=True)
 
 
-def result_item(hit: Hit, highlight_hits: bool = True, similar: int = 0) -> dict[str, Any]:
-    """Turn one hit into the result shape: ids, links, safe highlighted title and snippet."""
+def result_item(hit: Hit, words: dict[str, QueryWords] | None = None,
+                similar: int = 0) -> dict[str, Any]:
+    """Turn one hit into the result shape: ids, links, safe highlighted title and snippet
+    (marking `words`, per field; none: the body's opening)."""
     fields = hit.fields()
-    title_html = snippet_html = ""
-    if highlight_hits:
-        title_html = TITLE_HIGHLIGHTER.highlight_hit(hit, "title", top=1)
-        snippet_html = BODY_HIGHLIGHTER.highlight_hit(hit, "body", top=3)
+    title, body = fields["title"], fields.get("body", "")
+    title_html = MARKER.title_html(title, words["title"]) if words else ""
     return {
         "id": fields["id"],
         "url": fields["url"],
-        "title": fields["title"],
-        "title_html": title_html or str(escape(fields["title"])),
-        "snippet_html": snippet_html or lead_html(fields.get("body", "")),
+        "title": title,
+        "title_html": title_html or str(escape(title)),
+        "snippet_html": MARKER.snippet_html(body, words["body"]) if words else lead_html(body),
         "published": iso(fields.get("published")),
         "source": fields.get("source_key", ""),
         "similar_count": similar,
     }
-
-
-def lead_html(body: str) -> str:
-    """Return the body's opening, escaped and cut at a word boundary."""
-    if len(body) <= LEAD_CHARS:
-        return str(escape(body))
-    return str(escape(body[:LEAD_CHARS].rsplit(" ", 1)[0])) + " …"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -659,7 +595,7 @@ def related(searcher: Searcher, article_id: str, limit: int = 5) -> dict[str, An
         if cluster in seen:
             continue
         seen.add(cluster)
-        items.append(result_item(hit, highlight_hits=False))
+        items.append(result_item(hit))
         if len(items) == limit:
             break
     return {"id": article_id, "results": items}

@@ -1,0 +1,192 @@
+"""Highlighted titles and snippets: which words of a stored text a query matched, shown as
+escaped text with <mark> around them.
+
+Whoosh can highlight from character offsets stored in the index (it then reads the whole
+posting list of every query term) or by re-running the field's analyzer over each hit. This
+module tokenises a hit's text with the analyzer's own tokenizer pattern and analyses each
+distinct surface word once (cached), which is several times cheaper than either, and lets a
+phrase be marked only where the phrase occurs rather than wherever one of its words does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import escape
+from whoosh import highlight
+from whoosh.analysis import Token
+from whoosh.query import AndNot, Not, Phrase, Query
+from whoosh.reading import IndexReader
+
+#: Characters of body text in a snippet, about (fragments are cut at whole words).
+SNIPPET_CHARS = 250
+#: Characters of plain body text shown when the query matched no body words.
+LEAD_CHARS = 250
+#: Distinct surface words whose analysed form is remembered (the cache is emptied when full).
+CACHE_WORDS = 200_000
+
+
+class MarkFormatter(highlight.Formatter):
+    """Escape all page text, wrap matched words in <mark>, mark cut ends with '…'."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return str(escape(text))
+
+    def format_token(self, text: str, token, replace: bool = False) -> str:
+        return "<mark>" + str(escape(highlight.get_text(text, token, replace))) + "</mark>"
+
+    def format_fragment(self, fragment, replace: bool = False) -> str:
+        trim_to_words(fragment)
+        out = super().format_fragment(fragment, replace)
+        if fragment.startchar > 0:
+            out = "… " + out
+        if fragment.endchar < len(fragment.text):
+            out += " …"
+        return out
+
+    def format(self, fragments, replace: bool = False) -> str:
+        kept, length = [], 0
+        for fragment in fragments:  # the best fragments, in text order, up to ~250 characters
+            size = fragment.endchar - fragment.startchar
+            if kept and length + size > SNIPPET_CHARS:
+                continue
+            kept.append(fragment)
+            length += size
+        out = " ".join(self.format_fragment(f, replace) for f in kept)
+        return " ".join(out.split()).replace("… …", "…")
+
+
+def trim_to_words(fragment) -> None:
+    """Move a fragment's cut ends inward to whitespace so that no word is shown in part."""
+    text, start, end = fragment.text, fragment.startchar, fragment.endchar
+    spans = [t for t in fragment.matches if t.startchar is not None]
+    first = min((t.startchar for t in spans), default=end)
+    last = max((t.endchar for t in spans), default=start)
+    if 0 < start < len(text) and not text[start - 1].isspace():
+        space = text.find(" ", start, first)
+        if space != -1:
+            fragment.startchar = space + 1
+    if 0 < end < len(text) and not text[end].isspace():
+        space = text.rfind(" ", last, end)
+        if space != -1:
+            fragment.endchar = space
+
+
+FORMATTER = MarkFormatter()
+# Three fragments of ~80 characters around the matches: ~250 in all.
+FRAGMENTER = highlight.PinpointFragmenter(maxchars=90, surround=40)
+SCORER = highlight.BasicFragmentScorer()
+
+
+@dataclass
+class QueryWords:
+    """The analysed words a query looks for in one field: single terms, and phrases (which
+    only count where their words follow one another)."""
+
+    terms: frozenset[str] = frozenset()
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.phrases)
+
+
+def query_words(query: Query, reader: IndexReader, fieldname: str) -> QueryWords:
+    """Collect what `query` matches in `fieldname`: terms (wildcards and fuzzy terms expanded
+    to the words of the index they stand for) and phrases; words only excluded (NOT) are
+    left out."""
+    terms: set[str] = set()
+    phrases: set[tuple[str, ...]] = set()
+    decode = reader.schema[fieldname].from_bytes
+
+    def visit(node: Query) -> None:
+        if isinstance(node, Not):
+            return
+        if isinstance(node, AndNot):
+            visit(node.a)
+            return
+        if isinstance(node, Phrase):
+            if node.fieldname == fieldname and node.words:
+                if len(node.words) == 1:
+                    terms.add(node.words[0])
+                else:
+                    phrases.add(tuple(node.words))
+            return
+        if node.is_leaf():
+            if node.field() == fieldname:
+                for name, text in node.expanded_terms(reader, phrases=False):
+                    if name == fieldname:
+                        terms.add(decode(text) if isinstance(text, bytes) else text)
+            return
+        for child in node.children():
+            visit(child)
+
+    visit(query)
+    return QueryWords(frozenset(terms), tuple(sorted(phrases)))
+
+
+@dataclass
+class Marker:
+    """Finds the words of a field's text that match a query, with the field's analyzer."""
+
+    analyzer: Any
+    pattern: re.Pattern = field(init=False)
+    cache: dict[str, str | None] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.pattern = self.analyzer.items[0].expression  # the RegexTokenizer's own pattern
+
+    def term(self, word: str) -> str | None:
+        """The indexed form of one surface word (None for a stop word)."""
+        try:
+            return self.cache[word]
+        except KeyError:
+            pass
+        if len(self.cache) >= CACHE_WORDS:
+            self.cache.clear()
+        analysed = [t.text for t in self.analyzer(word, mode="query")]
+        result = self.cache[word] = analysed[0] if len(analysed) == 1 else None
+        return result
+
+    def matches(self, text: str, words: QueryWords) -> list[Token]:
+        """Tokens (with character offsets) of the words of `text` that `words` match."""
+        if not words:
+            return []
+        found = [(m.start(), m.end(), self.term(m.group())) for m in self.pattern.finditer(text)]
+        found = [t for t in found if t[2] is not None]
+        marked = {i for i, (_, _, term) in enumerate(found) if term in words.terms}
+        for phrase in words.phrases:
+            size = len(phrase)
+            for i in range(len(found) - size + 1):
+                if found[i][2] == phrase[0] and all(
+                        found[i + k][2] == phrase[k] for k in range(1, size)):
+                    marked.update(range(i, i + size))
+        return [Token(text=found[i][2], startchar=found[i][0], endchar=found[i][1], boost=1.0)
+                for i in sorted(marked)]
+
+    def title_html(self, text: str, words: QueryWords) -> str:
+        """The whole text, escaped, its matched words marked ('' when none matched)."""
+        tokens = self.matches(text, words)
+        if not tokens:
+            return ""
+        return FORMATTER.format([highlight.Fragment(text, tokens, 0, len(text))])
+
+    def snippet_html(self, text: str, words: QueryWords) -> str:
+        """Up to three fragments (~250 characters) around the matched words, escaped and
+        marked; the text's opening when nothing matched."""
+        tokens = self.matches(text, words)
+        if not tokens:
+            return lead_html(text)
+        fragments = highlight.top_fragments(FRAGMENTER.fragment_matches(text, tokens), 3,
+                                            SCORER, highlight.FIRST)
+        return FORMATTER.format(fragments) or lead_html(text)
+
+
+def lead_html(body: str) -> str:
+    """Return the body's opening, escaped and cut at a word boundary."""
+    if len(body) <= LEAD_CHARS:
+        return str(escape(body))
+    return str(escape(body[:LEAD_CHARS].rsplit(" ", 1)[0])) + " …"

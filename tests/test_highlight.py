@@ -1,0 +1,66 @@
+"""Highlighting: which words are marked, phrases only as phrases, everything escaped."""
+
+import re
+
+import pytest
+
+from search_service.article import Article
+from search_service.highlight import lead_html, query_words
+from search_service.index import open_index, write_articles
+from search_service.search import MARKER, parse_query
+
+TEXT = ("Oil prices rose in Zürich; the price of oil fell as oil prices eased & "
+        "<b>refiners</b> refined more, said the refinery's owner.")
+
+
+@pytest.fixture(scope="module")
+def reader_searcher(tmp_path_factory):
+    ix = open_index(tmp_path_factory.mktemp("hl"), create=True)
+    write_articles(ix, [Article(url="https://h.example/1", canonical_url="https://h.example/1",
+                                title="Oil prices", body=TEXT)])
+    with ix.searcher() as searcher:
+        yield searcher
+
+
+def marked(searcher, q: str, text: str = TEXT) -> list[str]:
+    words = query_words(parse_query(searcher, q), searcher.reader(), "body")
+    html = MARKER.title_html(text, words)
+    return re.findall(r"<mark>(.*?)</mark>", html)
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ('"oil prices"', ["Oil", "prices", "oil", "prices"]),  # not the lone "oil" between them
+    ("oil", ["Oil", "oil", "oil"]),
+    ("prices", ["prices", "price", "prices"]),  # stems
+    ("zurich", ["Zürich"]),  # accents folded
+    ("oil NOT fell", ["Oil", "oil", "oil"]),
+    ("fell AND NOT oil", ["fell"]),
+    ("refin*", ["refiners", "refined", "refinery"]),  # wildcard expanded to indexed words
+    ("refinr~", ["refiners", "refined"]),  # fuzzy: stems within one edit of "refinr"
+    ('"price of oil"', ["price", "oil"]),  # a stop word inside a phrase
+    ("title:eased", []),  # a title-only query marks nothing in the body
+])
+def test_marked_words(reader_searcher, q, expected):
+    assert marked(reader_searcher, q) == expected
+
+
+def test_marks_wrap_escaped_text_only(reader_searcher):
+    words = query_words(parse_query(reader_searcher, "refiners"), reader_searcher.reader(),
+                        "body")
+    html = MARKER.title_html(TEXT, words)
+    assert "&amp; &lt;b&gt;<mark>refiners</mark>&lt;/b&gt;" in html
+    assert "<b>" not in html
+
+
+def test_snippet_is_fragments_around_matches_or_the_opening(reader_searcher):
+    body = ("Filler words go here. " * 20) + "The central bank raised rates. " + (
+        "More filler text follows. " * 20)
+    words = query_words(parse_query(reader_searcher, "bank"), reader_searcher.reader(), "body")
+    snippet = MARKER.snippet_html(body, words)
+    assert snippet.startswith("… ") and snippet.endswith(" …")
+    assert "The central <mark>bank</mark> raised rates." in snippet
+    assert len(re.sub(r"</?mark>", "", snippet)) <= 260
+    nothing = query_words(parse_query(reader_searcher, "title:oil"), reader_searcher.reader(),
+                          "body")
+    assert MARKER.snippet_html(body, nothing) == lead_html(body)
+    assert lead_html(body).endswith(" …") and len(lead_html(body)) <= 252
