@@ -5,7 +5,7 @@ fetched and its validators (ETag, Last-Modified). It lets a crawl killed at any 
 without fetching those articles again, and lets a re-crawl ask only for what changed.
 
 `crawl-sources.json`: each source's counters from its last crawl (indexed, dated, rejected,
-refused and errors by reason), for `news-search stats`.
+refused and errors by reason), for `news-search stats` and the `/sources` page.
 """
 
 from __future__ import annotations
