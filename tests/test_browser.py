@@ -129,8 +129,9 @@ def server(tmp_path_factory, corpus) -> Iterator[str]:
     thread = threading.Thread(target=wsgi.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{wsgi.effective_port}"
-    wsgi.close()
-    thread.join(timeout=5)
+    wsgi.close()  # the loop ends once the browser's connections are closed too
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the server did not stop"
 
 
 @pytest.fixture(scope="session")
@@ -143,30 +144,47 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-def open_page(browser: Browser, server: str, viewport=DESKTOP, **options) -> tuple[Page, Watch]:
-    """A page in a new context, recording dialogs (dismissed), console errors and CSP
-    violations."""
-    context = browser.new_context(base_url=server, viewport=viewport, **options)
-    context.add_init_script(WATCH_CSP)
-    page = context.new_page()
-    watch = Watch()
+class Pages:
+    """Opens pages, each in a new browser context, and closes them all after the test."""
 
-    def on_dialog(dialog) -> None:
-        watch.dialogs.append(dialog.message)
-        dialog.dismiss()
+    def __init__(self, browser: Browser, server: str):
+        self.browser, self.server, self.contexts = browser, server, []
 
-    page.on("dialog", on_dialog)
-    page.on("console", lambda msg: watch.errors.append(msg.text) if msg.type == "error"
-            and not msg.text.startswith("Failed to load resource") else None)
-    return page, watch
+    def open(self, viewport=DESKTOP, **options) -> tuple[Page, Watch]:
+        """A page recording dialogs (dismissed), console errors and CSP violations."""
+        context = self.browser.new_context(base_url=self.server, viewport=viewport, **options)
+        self.contexts.append(context)
+        context.add_init_script(WATCH_CSP)
+        page = context.new_page()
+        watch = Watch()
+
+        def on_dialog(dialog) -> None:
+            watch.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("console", lambda msg: watch.errors.append(msg.text) if msg.type == "error"
+                and not msg.text.startswith("Failed to load resource") else None)
+        return page, watch
+
+    def close(self) -> None:
+        """Close every context opened (and so its connections to the server)."""
+        for context in self.contexts:
+            context.close()
 
 
 @pytest.fixture
-def page(browser: Browser, server: str) -> Iterator[Page]:
+def pages(browser: Browser, server: str) -> Iterator[Pages]:
+    """Opens pages for one test."""
+    pages = Pages(browser, server)
+    yield pages
+    pages.close()
+
+
+@pytest.fixture
+def page(pages: Pages) -> Page:
     """A desktop-sized page with JavaScript on."""
-    page, _ = open_page(browser, server)
-    yield page
-    page.context.close()
+    return pages.open()[0]
 
 
 def shot(page: Page, name: str) -> None:
@@ -352,8 +370,8 @@ def test_skip_link_moves_focus_to_the_main_content(page: Page):
     assert page.evaluate("() => !!document.activeElement.closest('form.filters')")
 
 
-def test_search_works_with_javascript_off(browser: Browser, server: str):
-    page, _ = open_page(browser, server, java_script_enabled=False)
+def test_search_works_with_javascript_off(pages: Pages):
+    page, _ = pages.open(java_script_enabled=False)
     page.goto("/")
     page.fill("#q", "harbour")
     page.press("#q", "Enter")
@@ -361,7 +379,6 @@ def test_search_works_with_javascript_off(browser: Browser, server: str):
     assert page.locator("li.result").count() == 10
     page.locator("li.result h2 a").first.click()
     assert page.locator("section.related li").count() == 5
-    page.context.close()
 
 
 @pytest.mark.parametrize("url", ["/?q=harbour", "/sources", "/?q=nothingmatchesthis"])
@@ -381,15 +398,14 @@ def test_article_text_contrast_is_at_least_4_5(page: Page):
 
 @pytest.mark.parametrize("url, name", [("/?q=harbour", "search-phone"),
                                        ("/sources", "sources-phone")])
-def test_pages_fit_a_375px_phone(browser: Browser, server: str, url: str, name: str):
-    page, _ = open_page(browser, server, viewport=PHONE)
+def test_pages_fit_a_375px_phone(pages: Pages, url: str, name: str):
+    page, _ = pages.open(viewport=PHONE)
     page.goto(url)
     layout = page.evaluate(OVERFLOW)
     assert layout == {"width": 375, "scroll": 375, "out": []}
     shot(page, name)
     page.locator("li.result h2 a, table.sources a").first.click()
     assert page.evaluate(OVERFLOW) == {"width": 375, "scroll": 375, "out": []}
-    page.context.close()
 
 
 # -- hostile articles and queries -------------------------------------------------------------
@@ -408,8 +424,8 @@ def assert_nothing_ran(page: Page, watch: Watch) -> None:
 
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["csp", "no-csp"])
-def test_hostile_articles_run_no_script(browser: Browser, server: str, bypass_csp: bool):
-    page, watch = open_page(browser, server, viewport=PHONE, bypass_csp=bypass_csp)
+def test_hostile_articles_run_no_script(pages: Pages, bypass_csp: bool):
+    page, watch = pages.open(viewport=PHONE, bypass_csp=bypass_csp)
     page.goto("/?q=payload")
     assert_nothing_ran(page, watch)
     assert page.locator("li.result").count() == 3
@@ -434,11 +450,10 @@ def test_hostile_articles_run_no_script(browser: Browser, server: str, bypass_cs
     page.locator("aside.facets a, table.sources a", has_text="Gazette").first.click()
     assert page.locator("li.result").count() == 1
     assert_nothing_ran(page, watch)
-    page.context.close()
 
 
-def test_hostile_queries_run_no_script(browser: Browser, server: str):
-    page, watch = open_page(browser, server, viewport=PHONE)
+def test_hostile_queries_run_no_script(pages: Pages):
+    page, watch = pages.open(viewport=PHONE)
     for query in HOSTILE_QUERIES:
         # Shown in the search box, the title, the summary, the Atom link, the filters.
         page.goto(f"/?q={quote(query)}&lang={quote(query)}&source={quote(query)}")
@@ -454,4 +469,3 @@ def test_hostile_queries_run_no_script(browser: Browser, server: str):
             f"to: cannot read date {query!r}: use e.g.")
         assert_nothing_ran(page, watch)
         assert page.evaluate(OVERFLOW)["out"] == []
-    page.context.close()

@@ -1,5 +1,5 @@
-"""The sources page, relative dates and link targets on the pages, through the Flask test
-client over the real index: exact text, and hostile names escaped."""
+"""The sources page, relative dates, link targets and accessibility basics of the pages,
+through the Flask test client over the real index: exact text, and hostile names escaped."""
 
 from __future__ import annotations
 
@@ -160,3 +160,19 @@ def test_only_web_addresses_become_links(tmp_path):
         soup = page(client, url)
         assert [a["href"] for a in soup.find_all("a") if "javascript" in a["href"]] == []
         assert "not a web address" in soup.select_one(".original").get_text()
+
+
+@pytest.mark.parametrize("url", ["/", "/?q=oil", f"/articles/{article_id(SEED_URL)}",
+                                 "/sources", "/nowhere"])
+def test_pages_have_landmarks_a_skip_link_and_labelled_inputs(client, url):
+    response = client.get(url)
+    soup = BeautifulSoup(response.data, "lxml")
+    skip = soup.body.find("a")
+    assert (skip["href"], skip.get_text()) == ("#main", "Skip to content")
+    assert soup.find("main")["id"] == "main"
+    assert [len(soup.find_all(tag)) for tag in ("header", "main", "footer")] == [1, 1, 1]
+    assert soup.select_one("header nav")["aria-label"] == "Site"
+    for control in soup.select("input:not([type=hidden]), select, textarea"):
+        wrapped = control.find_parent("label") is not None
+        named = control.get("id") and soup.find("label", attrs={"for": control["id"]})
+        assert wrapped or named, control
