@@ -160,6 +160,9 @@ def test_only_web_addresses_become_links(tmp_path):
         soup = page(client, url)
         assert [a["href"] for a in soup.find_all("a") if "javascript" in a["href"]] == []
         assert "not a web address" in soup.select_one(".original").get_text()
+    feed = BeautifulSoup(client.get("/search.atom?q=harbour").data, "xml")
+    assert [link["href"] for link in feed.entry.find_all("link")] == [
+        f"http://localhost/articles/{article_id('https://odd.example/story')}"] * 2
 
 
 @pytest.mark.parametrize("url", ["/", "/?q=oil", f"/articles/{article_id(SEED_URL)}",
