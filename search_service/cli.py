@@ -15,7 +15,7 @@ from tqdm import tqdm
 from search_service import __version__, config
 from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
 from search_service.crawl.sources import SourceError
-from search_service.crawl.state import load_source_stats
+from search_service.crawl.state import crawl_report, load_source_stats
 from search_service.index import (
     IndexBusy,
     IndexMissing,
@@ -410,25 +410,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 shown = ", ".join(f"{reason} {n}" for reason, n in row[kind].items())
                 print(f"    {kind}: {shown}")
     return 0
-
-
-def crawl_report(records: dict[str, dict]) -> dict[str, dict]:
-    """Turn each source's last-crawl counters into the stats report rows."""
-    report = {}
-    for name, record in sorted(records.items()):
-        counts = record["counts"]
-        indexed, rejected = counts.get("indexed", 0), counts.get("rejected", 0)
-        by_reason = {kind: {k.split(": ", 1)[1]: v for k, v in sorted(
-            counts.items(), key=lambda kv: (-kv[1], kv[0])) if k.startswith(f"{kind}: ")}
-            for kind in ("rejected", "refused", "errors")}
-        report[name] = {
-            "last_crawl": record["last_crawl"], "finish_reason": record["finish_reason"],
-            "indexed": indexed, "dated_share": counts.get("dated", 0) / indexed if indexed else 0,
-            "rejected_share": rejected / (indexed + rejected) if indexed + rejected else 0,
-            "unchanged": counts.get("unchanged", 0), "fresh": counts.get("fresh", 0),
-            **by_reason,
-        }
-    return report
 
 
 if __name__ == "__main__":

@@ -400,6 +400,46 @@ def source_counts(searcher: Searcher) -> dict[str, int]:
     return dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+@dataclass(frozen=True)
+class SourceHealth:
+    """One source as the index holds it: articles, how many carry a date, the dates covered."""
+
+    source: str
+    articles: int
+    dated: int
+    first_published: datetime | None
+    last_published: datetime | None
+
+
+def source_health(searcher: Searcher) -> list[SourceHealth]:
+    """Summarise each source's articles, most articles first (ties by name).
+
+    One pass over the sortable `source_key` and `published` columns (no stored fields read).
+    """
+    reader = searcher.reader()
+    field = searcher.schema["published"]
+    sources = reader.column_reader("source_key")
+    # Raw column values: an undated article holds the column's default, which does not
+    # translate to a datetime.
+    dates = reader.column_reader("published", translate=False)
+    undated = field.column_type.default_value()
+    rows: dict[str, list] = {}
+    for docnum in reader.all_doc_ids():
+        row = rows.setdefault(sources[docnum], [0, 0, None, None])
+        row[0] += 1
+        stamp = dates[docnum]
+        if stamp == undated:
+            continue
+        row[1] += 1
+        row[2] = stamp if row[2] is None else min(row[2], stamp)
+        row[3] = stamp if row[3] is None else max(row[3], stamp)
+    when = field.from_column_value
+    return [SourceHealth(name, total, dated, None if first is None else when(first),
+                         None if last is None else when(last))
+            for name, (total, dated, first, last) in
+            sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+
+
 def index_stats(ix: whoosh_index.Index) -> IndexStats:
     """Count articles, articles per source, and the publication date range."""
     with ix.searcher() as searcher:

@@ -5,7 +5,7 @@ fetched and its validators (ETag, Last-Modified). It lets a crawl killed at any 
 without fetching those articles again, and lets a re-crawl ask only for what changed.
 
 `crawl-sources.json`: each source's counters from its last crawl (indexed, dated, rejected,
-refused and errors by reason), for `news-search stats`.
+refused and errors by reason), for `news-search stats` and the `/sources` page.
 """
 
 from __future__ import annotations
@@ -94,3 +94,22 @@ def load_source_stats(directory: Path) -> dict[str, dict]:
         return json.loads((Path(directory) / SOURCES_FILE).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def crawl_report(records: dict[str, dict]) -> dict[str, dict]:
+    """Turn each source's last-crawl counters into the stats report rows."""
+    report = {}
+    for name, record in sorted(records.items()):
+        counts = record["counts"]
+        indexed, rejected = counts.get("indexed", 0), counts.get("rejected", 0)
+        by_reason = {kind: {k.split(": ", 1)[1]: v for k, v in sorted(
+            counts.items(), key=lambda kv: (-kv[1], kv[0])) if k.startswith(f"{kind}: ")}
+            for kind in ("rejected", "refused", "errors")}
+        report[name] = {
+            "last_crawl": record["last_crawl"], "finish_reason": record["finish_reason"],
+            "indexed": indexed, "dated_share": counts.get("dated", 0) / indexed if indexed else 0,
+            "rejected_share": rejected / (indexed + rejected) if indexed + rejected else 0,
+            "unchanged": counts.get("unchanged", 0), "fresh": counts.get("fresh", 0),
+            **by_reason,
+        }
+    return report

@@ -17,11 +17,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(config.TEMPLATE_DIR),
         static_folder=str(config.STATIC_DIR),
     )
-    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()))
+    # NOW: the moment pages count "3 days ago" from (None: the clock at each request).
+    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()), ARCHIVE_DIR=None, NOW=None)
     app.json.sort_keys = False  # keep payloads in the documented field order
     if test_config:
         app.config.update(test_config)
     app.config["INDEX_DIR"] = str(Path(app.config["INDEX_DIR"]))
+    # The crawl archive holds each source's last-crawl record (shown on /sources).
+    app.config["ARCHIVE_DIR"] = str(
+        app.config["ARCHIVE_DIR"] or config.default_archive_dir(Path(app.config["INDEX_DIR"])))
 
     from search_service.web import api, errors, pages, security
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,8 @@ from flask import current_app, request, url_for
 from whoosh.searching import Searcher
 
 from search_service import config, search
-from search_service.index import IndexMissing, index_exists, open_index
+from search_service.crawl.state import crawl_report, load_source_stats
+from search_service.index import IndexMissing, index_exists, last_commit, open_index, source_health
 
 SEARCHERS_KEY = "news_search.searchers"
 CACHE_KEY = "news_search.cache"
@@ -89,3 +90,23 @@ def article_count() -> int:
     """Return how many articles the index holds (0 if there is no index)."""
     searcher = get_searcher()
     return searcher.doc_count() if searcher else 0
+
+
+def sources_data() -> dict[str, Any]:
+    """Per-source health: what the index holds of each source (articles, the share with a
+    date, newest article) and each crawled source's last crawl (the `news-search stats`
+    figures: shares dated and rejected, rejections, refusals and fetch errors by reason)."""
+    searcher = get_searcher()
+    indexed = []
+    for row in source_health(searcher) if searcher else []:
+        item = asdict(row)
+        item["dated_share"] = row.dated / row.articles
+        item["first_published"] = search.iso(row.first_published)
+        item["last_published"] = search.iso(row.last_published)
+        indexed.append(item)
+    committed = last_commit(Path(current_app.config["INDEX_DIR"]))
+    crawled = crawl_report(load_source_stats(Path(current_app.config["ARCHIVE_DIR"])))
+    return {"articles": sum(item["articles"] for item in indexed),
+            "last_commit": committed.isoformat() if committed else None,
+            "sources": indexed,
+            "crawl": [{"source": name, **row} for name, row in crawled.items()]}

@@ -1,14 +1,15 @@
-"""The HTML pages: search (with filters, facets and timeline), article, the empty index."""
+"""The HTML pages: search (with filters, facets and timeline), article, sources, the empty index."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from search_service import search
-from search_service.web.data import article_count, require_searcher, search_data
+from search_service.web.data import article_count, require_searcher, search_data, sources_data
+from search_service.web.display import relative_time, web_url
 
 bp = Blueprint("pages", __name__)
 
@@ -33,6 +34,23 @@ def helpers() -> dict[str, Any]:
         return url_for("pages.search_page", **args)
 
     return {"search_url": search_url}
+
+
+def now() -> datetime:
+    """The moment relative dates count from: the app's NOW setting, else the clock."""
+    return current_app.config.get("NOW") or datetime.now(timezone.utc)
+
+
+@bp.app_template_filter("ago")
+def ago(value: str | None) -> str:
+    """Jinja filter: an ISO moment as "3 days ago" (empty for no moment)."""
+    return relative_time(value, now()) if value else ""
+
+
+@bp.app_template_filter("web_url")
+def web_url_filter(value: str | None) -> str | None:
+    """Jinja filter: the URL if it is a safe http(s) link target, else None."""
+    return web_url(value)
 
 
 @bp.get("/")
@@ -94,3 +112,9 @@ def article_page(article_id: str) -> str:
     article = search.get_article(searcher, article_id)
     return render_template("article.html", article=article,
                            related=search.related(searcher, article_id)["results"])
+
+
+@bp.get("/sources")
+def sources_page() -> str:
+    """Per-source health: articles indexed, the share with a date, and the last crawl."""
+    return render_template("sources.html", data=sources_data())
