@@ -274,6 +274,8 @@ def print_crawl_summary(summary) -> None:
     if summary.unchanged or summary.fresh:
         print(f"  {summary.unchanged} unchanged since the last crawl (304 or sitemap lastmod), "
               f"{summary.fresh} fetched recently (not due)")
+    if summary.cut:
+        print(f"  {summary.cut} cut at the size limit (kept up to the limit)")
     for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),
                           ("error", summary.errors)):
         for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -404,7 +406,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"  {name}: {row['last_crawl']} ({row['finish_reason']}), "
               f"{row['indexed']} indexed, {row['dated_share']:.0%} with a date, "
               f"{row['rejected_share']:.0%} rejected, {row['unchanged']} unchanged, "
-              f"{row['fresh']} not due")
+              f"{row['fresh']} not due, {row['cut']} cut at the size limit")
         for kind in ("rejected", "refused", "errors"):
             if row[kind]:
                 shown = ", ".join(f"{reason} {n}" for reason, n in row[kind].items())
@@ -426,7 +428,7 @@ def crawl_report(records: dict[str, dict]) -> dict[str, dict]:
             "indexed": indexed, "dated_share": counts.get("dated", 0) / indexed if indexed else 0,
             "rejected_share": rejected / (indexed + rejected) if indexed + rejected else 0,
             "unchanged": counts.get("unchanged", 0), "fresh": counts.get("fresh", 0),
-            **by_reason,
+            "cut": counts.get("cut", 0), **by_reason,
         }
     return report
 

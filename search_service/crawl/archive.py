@@ -44,17 +44,21 @@ class WarcArchive:
 
     def write_response(self, url: str, status: int, reason: str,
                        headers: list[tuple[str, str]], body: bytes,
-                       fetched_at: datetime | None = None) -> Path:
-        """Write one response record (body as received after decoding); return its file."""
+                       fetched_at: datetime | None = None, truncated: bool = False) -> Path:
+        """Write one response record (body as received after decoding); return its file.
+        `truncated`: the body was cut at the size limit (recorded as `WARC-Truncated: length`)."""
         writer = self._current()
         kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_HEADERS]
         kept.append(("Content-Length", str(len(body))))
         http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept,
                                         protocol="HTTP/1.1")
         date = (fetched_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        warc_headers = {"WARC-Date": date.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if truncated:
+            warc_headers["WARC-Truncated"] = "length"
         record = writer.create_warc_record(
             url, "response", payload=io.BytesIO(body), http_headers=http_headers,
-            warc_headers_dict={"WARC-Date": date.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            warc_headers_dict=warc_headers)
         writer.write_record(record)
         self._stream.flush()
         self.records += 1

@@ -43,6 +43,7 @@ POLITE_DEFAULTS: dict[str, Any] = {
     "AUTOTHROTTLE_MAX_DELAY": 60.0,
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
     "DOWNLOAD_TIMEOUT": 30,
+    "NEWS_CONNECT_TIMEOUT": 10,
     "DOWNLOAD_MAXSIZE": 5 * 1024 * 1024,
     "DOWNLOAD_WARNSIZE": 2 * 1024 * 1024,
     "REDIRECT_MAX_TIMES": 5,
@@ -86,13 +87,15 @@ class CrawlOptions:
 
 @dataclass
 class CrawlSummary:
-    """What a crawl did, from its stats: fetched, indexed, rejected, refused and errors."""
+    """What a crawl did, from its stats: fetched, indexed, rejected, refused and errors (and
+    articles cut at the size limit: archived and indexed from their first bytes)."""
 
     fetched: int = 0
     archived: int = 0
     indexed: int = 0
     unchanged: int = 0
     fresh: int = 0
+    cut: int = 0
     rejected: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -107,7 +110,7 @@ class CrawlSummary:
                       archived=stats.get("news/archived", 0),
                       indexed=stats.get("news/indexed", 0),
                       unchanged=stats.get("news/unchanged", 0),
-                      fresh=stats.get("news/fresh", 0),
+                      fresh=stats.get("news/fresh", 0), cut=stats.get("news/cut", 0),
                       finish_reason=str(stats.get("finish_reason", "")), seconds=seconds)
         for key, value in stats.items():
             parts = key.split("/", 2)
@@ -138,7 +141,10 @@ def crawl_settings(options: CrawlOptions) -> dict[str, Any]:
         "ITEM_PIPELINES": {f"{_OWN}.pipelines.ArchivePipeline": 100,
                            f"{_OWN}.pipelines.IndexPipeline": 200},
         "DOWNLOADER_MIDDLEWARES": {f"{_OWN}.middlewares.RetryAfterMiddleware": 560},
+        "DOWNLOAD_HANDLERS": {"http": f"{_OWN}.download.NewsDownloadHandler",
+                              "https": f"{_OWN}.download.NewsDownloadHandler"},
         "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None,
+                       f"{_OWN}.download.PageCut": 0,
                        f"{_OWN}.middlewares.PoliteThrottle": 0,
                        f"{_OWN}.engine.CrawlProgress": 500,
                        f"{_OWN}.pipelines.CrawlHistory": 500},

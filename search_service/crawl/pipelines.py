@@ -46,7 +46,7 @@ class ArchivePipeline:
         """Write the response to the WARC archive."""
         reason = "OK" if item.status == 200 else ""
         self.archive.write_response(item.url, item.status, reason, item.headers, item.body,
-                                    item.fetched_at)
+                                    item.fetched_at, truncated=item.cut)
         self.crawler.stats.inc_value("news/archived")
         return item
 

@@ -27,6 +27,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from search_service.crawl.download import CUT, ConnectTimeoutError
 from search_service.crawl.sources import Source
 from search_service.crawl.state import CrawlState
 from search_service.crawl.urls import canonical_url, in_domains
@@ -45,6 +46,7 @@ class FetchedPage:
     body: bytes
     fetched_at: datetime
     outcome: str = ""
+    cut: bool = False  # the body was cut at the size limit (DOWNLOAD_MAXSIZE)
 
 
 class NewsSpider(scrapy.Spider):
@@ -173,7 +175,10 @@ class NewsSpider(scrapy.Spider):
                     return
                 self.canonicals.add(declared)
         if source.is_article(url):
-            yield page_item(source, response)
+            item = page_item(source, response)
+            if item.cut:
+                self.count(source, "cut")
+            yield item
         for href in response.css('link[rel="alternate"][type*="rss"]::attr(href), '
                                  'link[rel="alternate"][type*="atom"]::attr(href)').getall():
             request = self.follow(source, response.urljoin(href), self.parse_feed)
@@ -285,7 +290,7 @@ def page_item(source: Source, response: Response) -> FetchedPage:
                for k, values in response.headers.items() for v in values]
     return FetchedPage(source=source.name, url=response.url, status=response.status,
                        headers=headers, body=response.body,
-                       fetched_at=datetime.now(timezone.utc))
+                       fetched_at=datetime.now(timezone.utc), cut=CUT in response.flags)
 
 
 def classify_failure(failure: Failure) -> tuple[str, str]:
@@ -303,8 +308,10 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
             return "refused", "too large"
         return "refused", message or "ignored"
     name = type(exc).__name__
+    if isinstance(exc, ConnectTimeoutError):
+        return "errors", "connect timeout"
     if "Timeout" in name or "timed out" in message.lower():
-        return "errors", "timeout"
+        return "errors", "read timeout"
     if name == "DownloadCancelledError":
         return "refused", "too large"  # the downloader cancels at DOWNLOAD_MAXSIZE
     if "Refused" in name:
