@@ -361,13 +361,15 @@ def test_one_crawl_per_archive(tmp_path, capsys):
     assert "another crawl is using the archive" in capsys.readouterr().err
 
 
-def test_watch_polls_the_feed_and_new_articles_become_searchable(tmp_path):
+def test_watch_polls_discovered_feeds_and_sitemaps_and_new_articles_become_searchable(
+        tmp_path):
     site = NewsSite().start()
     index = tmp_path / "ix"
     sources = tmp_path / "watch.toml"
+    # only a hub page: the feed is the one it announces, the sitemaps those robots.txt names
     sources.write_text(f"""[[source]]
 name = "Harbour Times"
-feeds = ["{site.url('/feed.rss')}"]
+start_urls = ["{site.url('/hub/')}"]
 allow = ['/news/']
 max_depth = 0
 recrawl_interval = 1
@@ -380,7 +382,7 @@ recrawl_interval = 1
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:
-        # the feed's stories, and those of the sitemaps robots.txt names
+        # the feed's stories, and those of the news sitemap in the sitemap index
         first = {site.url(f"/news/story-{n}") for n in (1, 2, 3, 4)}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (
@@ -390,6 +392,8 @@ recrawl_interval = 1
         server, base = start(["serve", "--index", str(index)])  # a running serve
         assert get_json(base + "api/search?q=tunnel")["total"] == 0
         site.rss_items.append(7)  # a new story (about a tunnel) appears in the feed
+        site.undated.add(31)  # and one whose page states no date in the news sitemap
+        site.news_items.append(31)
         added = time.monotonic()
         while (time.monotonic() < added + 20
                and get_json(base + "api/search?q=tunnel")["total"] == 0):
@@ -398,7 +402,10 @@ recrawl_interval = 1
         assert get_json(base + "api/search?q=tunnel")["results"][0]["url"] == site.url(
             "/news/story-7")
         assert seconds < 15  # the next poll (at most ~5 s away), fetch, commit, refresh
-        assert indexed_urls(index) == first | {site.url("/news/story-7")}
+        new = {site.url("/news/story-7"), site.url("/news/story-31")}
+        while time.monotonic() < added + 20 and indexed_urls(index) != first | new:
+            time.sleep(0.1)
+        assert indexed_urls(index) == first | new
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -408,9 +415,18 @@ recrawl_interval = 1
                 child.wait(timeout=10)
         site.stop()
     assert proc.returncode == 0, err
-    assert site.fetched("/feed.rss") >= 2
+    assert site.fetched("/feed.rss") >= 2 and site.fetched("/sitemap-news.xml") >= 2
     assert site.fetched("/news/story-2") == 1  # polling again does not refetch articles
-    assert "5 indexed" in out and "(shutdown)" in out
+    assert "6 indexed" in out and "(shutdown)" in out
+    for rebuilt in (False, True):  # the archive keeps the hint: reindex finds it again
+        if rebuilt:
+            assert main(["reindex", "--index", str(index)]) == 0
+        with open_index(index).searcher() as searcher:
+            dates = {f["url"].rsplit("/", 1)[1]: f.get("published")
+                     for f in searcher.all_stored_fields()}
+        # the page states no date: the news sitemap's publication date stands in for it
+        assert dates["story-31"] == datetime(2024, 3, 31, 9, 0)
+        assert dates["story-4"] == datetime(2024, 3, 5, 9, 0)  # the page's own date
 
 
 def test_stats_reports_each_crawled_source(site_crawl, capsys):

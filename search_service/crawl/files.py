@@ -12,6 +12,8 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from search_service.crawl.archive import DATE_HINT
+
 log = logging.getLogger(__name__)
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
@@ -31,6 +33,7 @@ class Page:
     html: bytes
     fetched_at: datetime
     origin: str
+    date_hint: datetime | None = None  # a publication date from elsewhere (a news sitemap)
 
 
 @dataclass(frozen=True)
@@ -117,10 +120,21 @@ def _warc_pages(path: Path) -> Iterator[Page | PageError]:
                 if missing:
                     yield PageError(origin, f"torn record: {missing} bytes missing")
                     continue
-                yield Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin)
+                yield Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin,
+                           date_hint=_date_hint(record))
     except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as exc:
         # AttributeError: warcio on a record torn mid-header (a crawl killed while writing)
         yield PageError(str(path), f"cannot read WARC: {exc}")
+
+
+def _date_hint(record) -> datetime | None:
+    """Return the publication date a crawl noted for a record (from a news sitemap), if any."""
+    raw = record.rec_headers.get_header(DATE_HINT) or ""
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
 
 
 def _warc_date(record) -> datetime:

@@ -18,7 +18,7 @@ from twisted.internet import task
 
 from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
-from search_service.crawl.spider import FetchedPage, count
+from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
 from search_service.crawl.state import CrawlState
 from search_service.crawl.workers import commit_in_worker, index_in_worker, indexer_pool
 
@@ -46,7 +46,8 @@ class ArchivePipeline:
         """Write the response to the WARC archive."""
         reason = "OK" if item.status == 200 else ""
         self.archive.write_response(item.url, item.status, reason, item.headers, item.body,
-                                    item.fetched_at, truncated=item.cut)
+                                    item.fetched_at, truncated=item.cut,
+                                    date_hint=item.date_hint)
         self.crawler.stats.inc_value("news/archived")
         return item
 
@@ -84,7 +85,8 @@ class IndexPipeline:
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         """Normalise and index the page in the indexer process; count the outcome."""
-        page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url)
+        page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url,
+                    date_hint=parse_w3c_date(item.date_hint) if item.date_hint else None)
         outcome, reason, dated = await self.call(index_in_worker, page)
         item.outcome = outcome
         stats = self.crawler.stats
