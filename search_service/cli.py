@@ -271,9 +271,15 @@ def print_crawl_summary(summary) -> None:
           f"archived, {summary.indexed} indexed, {sum(summary.rejected.values())} rejected, "
           f"{sum(summary.refused.values())} refused, {sum(summary.errors.values())} errors "
           f"({summary.finish_reason})")
+    if summary.recovered:
+        print(f"  {summary.recovered} indexed from the archive (archived before the last "
+              "crawl was killed, not yet indexed)")
     if summary.unchanged or summary.fresh:
         print(f"  {summary.unchanged} unchanged since the last crawl (304 or sitemap lastmod), "
               f"{summary.fresh} fetched recently (not due)")
+    if summary.cached:
+        print(f"  {summary.cached} hub pages, feeds and sitemaps read from the cache (fetched "
+              "within the re-crawl interval)")
     if summary.cut:
         print(f"  {summary.cut} cut at the size limit (kept up to the limit)")
     for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),

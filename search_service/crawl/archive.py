@@ -47,11 +47,14 @@ class WarcArchive:
     def write_response(self, url: str, status: int, reason: str,
                        headers: list[tuple[str, str]], body: bytes,
                        fetched_at: datetime | None = None, truncated: bool = False,
-                       date_hint: str = "") -> Path:
-        """Write one response record (body as received after decoding); return its file.
+                       date_hint: str = "") -> tuple[Path, int]:
+        """Write one response record (body as received after decoding); return its file and
+        the offset where the record starts (`read_record` reads it back).
         `truncated`: the body was cut at the size limit (recorded as `WARC-Truncated: length`);
         `date_hint`: a publication date the page's news sitemap gave (`DATE_HINT` header)."""
         writer = self._current()
+        assert self._stream is not None
+        offset = self._stream.tell()
         kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_HEADERS]
         kept.append(("Content-Length", str(len(body))))
         http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept,
@@ -69,7 +72,7 @@ class WarcArchive:
         self._stream.flush()
         self.records += 1
         assert self.path is not None
-        return self.path
+        return self.path, offset
 
     def _current(self) -> WARCWriter:
         """Return the writer of the current file, starting a new file when it is full."""

@@ -30,6 +30,7 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from search_service.crawl.download import CUT, ConnectTimeoutError
+from search_service.crawl.hubcache import HUB_CACHE
 from search_service.crawl.sources import Source
 from search_service.crawl.state import CrawlState
 from search_service.crawl.urls import canonical_url, in_domains
@@ -65,6 +66,7 @@ class NewsSpider(scrapy.Spider):
         self.sources = {s.name: s for s in sources}
         self.watch = watch
         self.polled: dict[str, float] = {}
+        self.rounds: Counter = Counter()  # polling rounds of each source so far
         self.robots_sitemaps: dict[str, set[str]] = {s.name: set() for s in sources}
         self.requested: Counter = Counter()
         self.canonicals: set[str] = set()
@@ -101,6 +103,7 @@ class NewsSpider(scrapy.Spider):
         """Yield a new round of `source`'s seeds: sitemaps (robots.txt's too), feeds, start
         pages; the page cap counts from here."""
         self.polled[source.name] = time.monotonic()
+        self.rounds[source.name] += 1
         self.requested[source.name] = 0
         self.polled_urls[source.name] = set()
         seeds = ([(url, self.parse_sitemap) for url in source.sitemaps]
@@ -163,6 +166,10 @@ class NewsSpider(scrapy.Spider):
             meta["depth"] = depth
         if date_hint:
             meta["date_hint"] = date_hint
+        if self.rounds[source.name] == 1 and (poll or not source.is_article(url)):
+            # a hub page, feed or sitemap: a crawl restarted within the re-crawl interval
+            # reads it from the HTTP cache (later --watch rounds always fetch it)
+            meta[HUB_CACHE] = source.recrawl_interval
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
                               headers=headers, dont_filter=seed or poll)
 
