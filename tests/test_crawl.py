@@ -213,13 +213,16 @@ def test_crawl_urls_from_the_command_line_and_crawl_delay(tmp_path):
     assert indexed_urls(tmp_path / "ix", "canonical_url") == {
         site.url(f"/news/story-{n}") for n in (1, 2, 6)}
     assert "3 indexed" in proc.stdout
-    assert "Crawling:" in proc.stderr and "indexed=3" in proc.stderr  # the live progress line
+    # the live progress line: fetched/s, queued, indexed, rejected, refused, errors
+    progress = proc.stderr.rsplit("Crawling:", 1)[1]
+    assert "pages/s" in progress and "queued=0" in progress and "indexed=3" in progress
+    assert "rejected=2" in progress and "refused=0" in progress and "errors=2" in progress
     times = sorted(t for t, p, _ in site.hits if p != "/robots.txt")
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     # robots.txt Crawl-delay: 0.5 (without it these tests crawl with no delay at all); the
     # server stamps arrivals, so allow for scheduling jitter on a busy machine
     assert len(times) >= 6 and min(gaps) >= 0.3 and sum(gaps) / len(gaps) >= 0.5
-    assert seconds < 30
+    assert seconds < 60  # a hang guard (start-up alone takes ~10 s on a loaded machine)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -259,7 +259,7 @@ class CrawlProgress:
     def counts(self) -> dict[str, int]:
         """The counters shown beside the bar."""
         stats = self.crawler.stats.get_stats()
-        sums = Counter()
+        sums = dict.fromkeys(("rejected", "refused", "errors"), 0)
         for key, value in stats.items():
             for kind in ("rejected", "refused", "errors"):
                 if key.startswith(f"news/{kind}/"):
