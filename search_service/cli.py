@@ -279,7 +279,7 @@ def print_crawl_summary(summary) -> None:
               f"{summary.fresh} fetched recently (not due)")
     if summary.cached:
         print(f"  {summary.cached} hub pages, feeds and sitemaps read from the cache (fetched "
-              "within the re-crawl interval)")
+              "within half the re-crawl interval)")
     if summary.cut:
         print(f"  {summary.cut} cut at the size limit (kept up to the limit)")
     for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),

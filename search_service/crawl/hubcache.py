@@ -1,10 +1,10 @@
-"""Hub pages, feeds and sitemaps kept for their source's re-crawl interval.
+"""Hub pages, feeds and sitemaps kept for half their source's re-crawl interval.
 
 Articles are remembered in the crawl state; the pages that only lead to them (section pages,
 feeds, sitemaps) are kept in Scrapy's HTTP cache (`INDEX-archive/http-cache/`) with this
 policy, so a crawl restarted within the interval (after a kill, say) reads them from there
-instead of fetching them again. The spider marks such requests with `HUB_CACHE` (the
-source's interval in seconds); nothing else is cached, and `--watch` polls bypass it.
+instead of fetching them again. The spider marks such requests with `HUB_CACHE` (half the
+source's interval, in seconds); nothing else is cached, and `--watch` polls bypass it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class HubCachePolicy(DummyPolicy):
         return response.status == 200 and CUT not in response.flags
 
     def is_cached_response_fresh(self, cachedresponse: Response, request: Request) -> bool:
-        """Fresh while younger than the source's re-crawl interval."""
+        """Fresh while younger than the request's `HUB_CACHE` seconds."""
         stored = request.meta.get("cache_timestamp", 0.0)
         return time.time() - stored < request.meta.get(HUB_CACHE, 0.0)
 

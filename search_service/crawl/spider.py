@@ -167,9 +167,10 @@ class NewsSpider(scrapy.Spider):
         if date_hint:
             meta["date_hint"] = date_hint
         if self.rounds[source.name] == 1 and (poll or not source.is_article(url)):
-            # a hub page, feed or sitemap: a crawl restarted within the re-crawl interval
-            # reads it from the HTTP cache (later --watch rounds always fetch it)
-            meta[HUB_CACHE] = source.recrawl_interval
+            # a hub page, feed or sitemap: a crawl restarted within half the re-crawl interval
+            # (after a kill, say) reads it from the HTTP cache; half, so that crawls run once
+            # an interval still fetch it (later --watch rounds always fetch it)
+            meta[HUB_CACHE] = source.recrawl_interval / 2
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
                               headers=headers, dont_filter=seed or poll)
 
