@@ -271,9 +271,17 @@ def print_crawl_summary(summary) -> None:
           f"archived, {summary.indexed} indexed, {sum(summary.rejected.values())} rejected, "
           f"{sum(summary.refused.values())} refused, {sum(summary.errors.values())} errors "
           f"({summary.finish_reason})")
+    if summary.recovered:
+        print(f"  {summary.recovered} indexed from the archive (archived before the last "
+              "crawl was killed, not yet indexed)")
     if summary.unchanged or summary.fresh:
         print(f"  {summary.unchanged} unchanged since the last crawl (304 or sitemap lastmod), "
               f"{summary.fresh} fetched recently (not due)")
+    if summary.cached:
+        print(f"  {summary.cached} hub pages, feeds and sitemaps read from the cache (fetched "
+              "within half the re-crawl interval)")
+    if summary.cut:
+        print(f"  {summary.cut} cut at the size limit (kept up to the limit)")
     for label, counts in (("rejected", summary.rejected), ("refused", summary.refused),
                           ("error", summary.errors)):
         for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -404,7 +412,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"  {name}: {row['last_crawl']} ({row['finish_reason']}), "
               f"{row['indexed']} indexed, {row['dated_share']:.0%} with a date, "
               f"{row['rejected_share']:.0%} rejected, {row['unchanged']} unchanged, "
-              f"{row['fresh']} not due")
+              f"{row['fresh']} not due, {row['cut']} cut at the size limit")
         for kind in ("rejected", "refused", "errors"):
             if row[kind]:
                 shown = ", ".join(f"{reason} {n}" for reason, n in row[kind].items())

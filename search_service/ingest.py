@@ -49,7 +49,7 @@ def extract_pages(
 def extract_page(page: Page) -> tuple[Page, Extraction] | PageError:
     """Normalise one page (a PageError if it breaks the normaliser); safe in a worker process."""
     try:
-        return page, normalise(page.html, page.url, page.fetched_at)
+        return page, normalise(page.html, page.url, page.fetched_at, date_hint=page.date_hint)
     except Exception as exc:  # one bad page never stops the run
         log.warning("normaliser failed on %s: %s", page.origin, exc)
         return PageError(page.origin, f"normaliser failed: {exc!r}")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,15 +23,18 @@ TOPICS = {
 }
 
 
-def article_html(path: str, topic: str, day: int, extra_head: str = "") -> str:
-    """Render one article page with JSON-LD metadata and enough text to be indexed."""
-    body = "".join(f"<p>{PARAGRAPH.format(day=f'March {day}', topic=topic)} ({i})</p>"
-                   for i in range(3))
+def article_html(path: str, topic: str, day: int, extra_head: str = "",
+                 dated: bool = True) -> str:
+    """Render one article page with JSON-LD metadata and enough text to be indexed (with no
+    date anywhere unless `dated`)."""
+    when = f"March {day}" if dated else "Tuesday"
+    body = "".join(f"<p>{PARAGRAPH.format(day=when, topic=topic)} ({i})</p>" for i in range(3))
+    published = f' "datePublished": "2024-03-{day:02d}T09:00:00Z",' if dated else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{topic.title()} plan approved | Harbour Times</title>
 <meta property="og:site_name" content="Harbour Times">
 <script type="application/ld+json">{{"@type": "NewsArticle",
- "headline": "{topic.title()} plan approved", "datePublished": "2024-03-{day:02d}T09:00:00Z",
+ "headline": "{topic.title()} plan approved",{published}
  "author": {{"@type": "Person", "name": "Ada Quay"}}}}</script>
 {extra_head}</head><body><nav><a href="/">Home</a> <a href="/world/">World</a></nav>
 <article><h1>{topic.title()} plan approved</h1>{body}</article>
@@ -46,6 +50,9 @@ class NewsSite:
         self.extra = extra  # stories 100, 101, … listed on /more/
         self.changed: set[str] = set()  # article paths whose content (and ETag) changed
         self.rss_items = [2, 3, 4]  # the stories the RSS feed lists
+        self.news_items = [1, 2]  # the stories the news sitemap lists
+        self.undated: set[int] = set()  # stories whose page states no date
+        self.events: dict[str, float] = {}  # when something happened (time.monotonic())
         self.hits: list[tuple[float, str, str]] = []
         self.counters: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -129,6 +136,9 @@ class NewsSite:
             return self.send(h, f"<html><body><h1>World, page {n}</h1>"
                                 f"<a href='/world/?page={n + 1}'>Older</a></body></html>",
                              "text/html")
+        if path == "/hub/":  # a hub page announcing the RSS feed, with no links
+            return self.send(h, "<html><head><link rel='alternate' type='application/rss+xml'"
+                                " href='/feed.rss'></head><body>Hub</body></html>", "text/html")
         if path == "/more/":
             links = " ".join(f'<a href="/news/story-{n}">{n}</a>'
                              for n in range(100, 100 + self.extra))
@@ -156,8 +166,10 @@ class NewsSite:
             return self.send(h, article_html(path, "breakwater", 8), "text/html")
         if path == "/special/busy":
             if self.bump("busy") == 1:
-                return self.send(h, "slow down", "text/plain", status=429,
-                                 headers={"Retry-After": "1"})
+                self.send(h, "slow down", "text/plain", status=429,
+                          headers={"Retry-After": "2"})
+                self.events["busy"] = time.monotonic()
+                return None
             return self.send(h, article_html(path, "tunnel", 7), "text/html")
         if path == "/special/report":
             return self.send(h, b"%PDF-1.4 not really", "application/pdf")
@@ -197,20 +209,23 @@ class NewsSite:
             return self.send(h, b"", "text/html", status=304, headers={"ETag": etag})
         # story 8 is UTF-8 but its header claims Latin-1 (and the page declares nothing)
         ctype = "text/html; charset=iso-8859-1" if n == 8 else "text/html; charset=utf-8"
-        page = article_html(f"/news/{slug}", topic, n % 28 + 1, extra)
+        page = article_html(f"/news/{slug}", topic, n % 28 + 1, extra,
+                            dated=n not in self.undated)
         if n == 8:
             page = page.replace('<meta charset="utf-8">', "")
         return self.send(h, page, ctype, headers={"ETag": etag})
 
     def endless(self, h) -> None:
-        """A page that never ends (until the client hangs up, or 30 s pass)."""
+        """An article that never ends (until the client hangs up, or 30 s pass)."""
         h.send_response(200)
         h.send_header("Content-Type", "text/html")
         h.end_headers()
-        chunk = b"<p>" + b"more news " * 1000 + b"</p>\n"
+        start = article_html("/special/endless", "endless", 10).split("</article>")[0]
+        chunk = "".join(f"<p>{PARAGRAPH.format(day='March 10', topic=f'endless {i}')}</p>\n"
+                        for i in range(20)).encode()
         deadline = time.monotonic() + 30
         try:
-            h.wfile.write(b"<html><body>")
+            h.wfile.write(start.encode())
             while time.monotonic() < deadline:
                 h.wfile.write(chunk)
         except OSError:
@@ -245,13 +260,13 @@ class NewsSite:
                 f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>')
 
     def news_sitemap(self) -> str:
-        """A news sitemap with stories 1 and 2."""
+        """A news sitemap of `news_items` (stories 1 and 2 at first)."""
         urls = "".join(
-            f"<url><loc>{self.url(f'/news/story-{n}')}</loc><lastmod>2024-03-0{n}</lastmod>"
+            f"<url><loc>{self.url(f'/news/story-{n}')}</loc><lastmod>2024-03-{n:02d}</lastmod>"
             "<news:news><news:publication><news:name>Harbour Times</news:name>"
             "<news:language>en</news:language></news:publication>"
-            f"<news:publication_date>2024-03-0{n}T09:00:00Z</news:publication_date>"
-            f"<news:title>Story {n}</news:title></news:news></url>" for n in (1, 2))
+            f"<news:publication_date>2024-03-{n:02d}T09:00:00Z</news:publication_date>"
+            f"<news:title>Story {n}</news:title></news:news></url>" for n in self.news_items)
         return ('<?xml version="1.0" encoding="UTF-8"?><urlset '
                 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
                 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
@@ -282,3 +297,31 @@ class NewsSite:
                 '<feed xmlns="http://www.w3.org/2005/Atom"><title>Harbour Times</title>'
                 f'<entry><title>Story 5</title><link href="{self.url("/news/story-5")}"/>'
                 "<id>urn:story-5</id><updated>2024-03-05T09:00:00Z</updated></entry></feed>")
+
+
+class Blackhole:
+    """A TCP port on 127.0.0.1 that never accepts a connection: its listen backlog is full, so
+    the kernel drops new SYNs and a client's connect hangs (a connect timeout)."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(0)
+        self.fillers: list[socket.socket] = []
+        while True:  # fill the backlog until a connect no longer completes
+            client = socket.socket()
+            client.settimeout(0.3)
+            try:
+                client.connect(self.server.getsockname())
+            except OSError:
+                client.close()
+                break
+            self.fillers.append(client)
+
+    def url(self, path: str) -> str:
+        """Return a URL on the unreachable port."""
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}{path}"
+
+    def close(self) -> None:
+        for sock in [*self.fillers, self.server]:
+            sock.close()

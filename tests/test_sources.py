@@ -136,3 +136,35 @@ def test_archive_torn_last_record_is_reported_not_fatal(tmp_path):
     items = list(read_pages([path]))
     assert isinstance(items[0], Page) and items[0].url == "https://a.example/0"
     assert len(items) == 2 and isinstance(items[1], PageError)
+
+
+def test_articles_archived_but_not_committed_are_indexed_from_the_archive(tmp_path):
+    from search_service.crawl.recovery import index_pending
+    from search_service.crawl.state import Archived, CrawlState
+    from search_service.index import open_index
+    from tests.news_site import article_html
+
+    archive_dir, index_dir = tmp_path / "archive", tmp_path / "ix"
+    state = CrawlState(archive_dir)
+    with WarcArchive(archive_dir) as archive:
+        for n, hint in ((1, ""), (2, "2024-02-20T08:00:00Z")):
+            url = f"https://harbour.example/news/story-{n}"
+            html = article_html(f"/news/story-{n}", f"topic {n}", n, dated=not hint)
+            path, offset = archive.write_response(url, 200, "OK", [("ETag", f'"v{n}"')],
+                                                  html.encode(), date_hint=hint)
+            state.archived(Archived(url, "Harbour", 1700000000.0 + n, f'"v{n}"', "", str(path),
+                                    offset))
+    # a third was archived, then the crawl was killed mid-write: its record is torn
+    state.archived(Archived("https://harbour.example/news/story-3", "Harbour", 1.0, "", "",
+                            str(path), path.stat().st_size + 10))
+    assert index_pending(index_dir, archive_dir) == {
+        "Harbour": {"indexed": 2, "recovered": 2, "dated": 2}}
+    with open_index(index_dir).searcher() as searcher:
+        published = {f["url"]: f["published"] for f in searcher.all_stored_fields()}
+    assert published == {"https://harbour.example/news/story-1": datetime(2024, 3, 1, 9, 0),
+                         "https://harbour.example/news/story-2": datetime(2024, 2, 20, 8, 0)}
+    assert state.pending() == []  # the torn one is left to be fetched again
+    assert state.get("https://harbour.example/news/story-2").etag == '"v2"'
+    assert state.get("https://harbour.example/news/story-3") is None
+    assert index_pending(index_dir, archive_dir) == {}  # nothing twice
+    state.close()

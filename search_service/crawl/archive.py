@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 #: Start a new WARC file once the current one is this big (bytes, compressed).
 DEFAULT_ROTATE_BYTES = 100 * 1024 * 1024
+#: WARC header (an extension field) of a publication date from the page's news sitemap.
+DATE_HINT = "News-Search-Date-Hint"
 #: Headers describing the wire encoding, dropped because the archive keeps the decoded body.
 _WIRE_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
@@ -44,22 +46,33 @@ class WarcArchive:
 
     def write_response(self, url: str, status: int, reason: str,
                        headers: list[tuple[str, str]], body: bytes,
-                       fetched_at: datetime | None = None) -> Path:
-        """Write one response record (body as received after decoding); return its file."""
+                       fetched_at: datetime | None = None, truncated: bool = False,
+                       date_hint: str = "") -> tuple[Path, int]:
+        """Write one response record (body as received after decoding); return its file and
+        the offset where the record starts (`read_record` reads it back).
+        `truncated`: the body was cut at the size limit (recorded as `WARC-Truncated: length`);
+        `date_hint`: a publication date the page's news sitemap gave (`DATE_HINT` header)."""
         writer = self._current()
+        assert self._stream is not None
+        offset = self._stream.tell()
         kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_HEADERS]
         kept.append(("Content-Length", str(len(body))))
         http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept,
                                         protocol="HTTP/1.1")
         date = (fetched_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        warc_headers = {"WARC-Date": date.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if truncated:
+            warc_headers["WARC-Truncated"] = "length"
+        if date_hint:
+            warc_headers[DATE_HINT] = date_hint
         record = writer.create_warc_record(
             url, "response", payload=io.BytesIO(body), http_headers=http_headers,
-            warc_headers_dict={"WARC-Date": date.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            warc_headers_dict=warc_headers)
         writer.write_record(record)
         self._stream.flush()
         self.records += 1
         assert self.path is not None
-        return self.path
+        return self.path, offset
 
     def _current(self) -> WARCWriter:
         """Return the writer of the current file, starting a new file when it is full."""

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from search_service import __version__
 from search_service.config import DEFAULT_CONTACT
+from search_service.crawl.recovery import index_pending
 from search_service.crawl.sources import Source
 from search_service.crawl.spider import NewsSpider
 from search_service.crawl.state import save_source_stats
@@ -43,6 +44,7 @@ POLITE_DEFAULTS: dict[str, Any] = {
     "AUTOTHROTTLE_MAX_DELAY": 60.0,
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
     "DOWNLOAD_TIMEOUT": 30,
+    "NEWS_CONNECT_TIMEOUT": 10,
     "DOWNLOAD_MAXSIZE": 5 * 1024 * 1024,
     "DOWNLOAD_WARNSIZE": 2 * 1024 * 1024,
     "REDIRECT_MAX_TIMES": 5,
@@ -86,13 +88,17 @@ class CrawlOptions:
 
 @dataclass
 class CrawlSummary:
-    """What a crawl did, from its stats: fetched, indexed, rejected, refused and errors."""
+    """What a crawl did, from its stats: fetched, indexed, rejected, refused and errors (and
+    articles cut at the size limit: archived and indexed from their first bytes)."""
 
     fetched: int = 0
     archived: int = 0
     indexed: int = 0
     unchanged: int = 0
     fresh: int = 0
+    cut: int = 0
+    recovered: int = 0
+    cached: int = 0
     rejected: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -107,7 +113,8 @@ class CrawlSummary:
                       archived=stats.get("news/archived", 0),
                       indexed=stats.get("news/indexed", 0),
                       unchanged=stats.get("news/unchanged", 0),
-                      fresh=stats.get("news/fresh", 0),
+                      fresh=stats.get("news/fresh", 0), cut=stats.get("news/cut", 0),
+                      cached=stats.get("httpcache/hit", 0),
                       finish_reason=str(stats.get("finish_reason", "")), seconds=seconds)
         for key, value in stats.items():
             parts = key.split("/", 2)
@@ -135,10 +142,18 @@ def crawl_settings(options: CrawlOptions) -> dict[str, Any]:
         "NEWS_BATCH": options.batch,
         "NEWS_COMMIT_SECONDS": options.commit_seconds,
         "NEWS_PROGRESS": options.progress,
+        "HTTPCACHE_ENABLED": True,
+        "HTTPCACHE_POLICY": f"{_OWN}.hubcache.HubCachePolicy",
+        "HTTPCACHE_DIR": str(Path(options.archive_dir).resolve() / "http-cache"),
+        "HTTPCACHE_EXPIRATION_SECS": 0,
+        "HTTPCACHE_GZIP": True,
         "ITEM_PIPELINES": {f"{_OWN}.pipelines.ArchivePipeline": 100,
                            f"{_OWN}.pipelines.IndexPipeline": 200},
         "DOWNLOADER_MIDDLEWARES": {f"{_OWN}.middlewares.RetryAfterMiddleware": 560},
+        "DOWNLOAD_HANDLERS": {"http": f"{_OWN}.download.NewsDownloadHandler",
+                              "https": f"{_OWN}.download.NewsDownloadHandler"},
         "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None,
+                       f"{_OWN}.download.PageCut": 0,
                        f"{_OWN}.middlewares.PoliteThrottle": 0,
                        f"{_OWN}.engine.CrawlProgress": 500,
                        f"{_OWN}.pipelines.CrawlHistory": 500},
@@ -187,6 +202,7 @@ def _run(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
         log.warning("discarding the job state of a killed crawl: %s", jobs)
         shutil.rmtree(jobs)
     (jobs / INTERRUPTED).unlink(missing_ok=True)
+    recovered = index_pending(options.index_dir, options.archive_dir)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     started = time.monotonic()
@@ -194,6 +210,10 @@ def _run(sources: list[Source], options: CrawlOptions) -> CrawlSummary:
     process.start()
     stats = crawler.stats.get_stats()
     summary = CrawlSummary.from_stats(stats, time.monotonic() - started)
+    for name, counts in recovered.items():
+        summary.sources.setdefault(name, Counter()).update(counts)
+        summary.recovered += counts["recovered"]
+        summary.indexed += counts["recovered"]
     save_source_stats(options.archive_dir, [s.name for s in sources], summary.sources,
                       datetime.now(timezone.utc), summary.finish_reason)
     if summary.finish_reason == "finished":
@@ -239,7 +259,7 @@ class CrawlProgress:
     def counts(self) -> dict[str, int]:
         """The counters shown beside the bar."""
         stats = self.crawler.stats.get_stats()
-        sums = Counter()
+        sums = dict.fromkeys(("rejected", "refused", "errors"), 0)
         for key, value in stats.items():
             for kind in ("rejected", "refused", "errors"):
                 if key.startswith(f"news/{kind}/"):

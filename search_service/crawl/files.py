@@ -12,6 +12,8 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from search_service.crawl.archive import DATE_HINT
+
 log = logging.getLogger(__name__)
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
@@ -31,6 +33,7 @@ class Page:
     html: bytes
     fetched_at: datetime
     origin: str
+    date_hint: datetime | None = None  # a publication date from elsewhere (a news sitemap)
 
 
 @dataclass(frozen=True)
@@ -100,27 +103,60 @@ def _warc_pages(path: Path) -> Iterator[Page | PageError]:
     try:
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
-                if record.rec_type != "response":
-                    continue
-                url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                origin = f"{path}#{url}"
-                ctype = (record.http_headers.get_header("Content-Type") or "").lower() if (
-                    record.http_headers) else ""
-                if ctype and not ctype.startswith(HTML_TYPES):
-                    continue
-                try:
-                    data = record.content_stream().read()
-                except Exception as exc:  # a damaged record must not stop the rest
-                    yield PageError(origin, f"cannot decode record: {exc}")
-                    continue
-                missing = getattr(record.raw_stream, "limit", 0)
-                if missing:
-                    yield PageError(origin, f"torn record: {missing} bytes missing")
-                    continue
-                yield Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin)
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as exc:
-        # AttributeError: warcio on a record torn mid-header (a crawl killed while writing)
+                page = _record_page(path, record)
+                if page is not None:
+                    yield page
+    except _WARC_ERRORS as exc:
         yield PageError(str(path), f"cannot read WARC: {exc}")
+
+
+#: What warcio raises on a damaged file (AttributeError: a record torn mid-header, as a crawl
+#: killed while writing leaves it).
+_WARC_ERRORS = (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError)
+
+
+def read_record(path: Path, offset: int) -> Page | PageError:
+    """Read the HTML response record that starts at `offset` of the WARC file `path`."""
+    try:
+        with Path(path).open("rb") as stream:
+            stream.seek(offset)
+            for record in ArchiveIterator(stream):
+                page = _record_page(Path(path), record)
+                return page or PageError(f"{path}@{offset}", "not an HTML response record")
+    except _WARC_ERRORS as exc:
+        return PageError(f"{path}@{offset}", f"cannot read WARC: {exc}")
+    return PageError(f"{path}@{offset}", "no record there")
+
+
+def _record_page(path: Path, record) -> Page | PageError | None:
+    """Turn one WARC record into a Page (None if it is not an HTML response)."""
+    if record.rec_type != "response":
+        return None
+    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    origin = f"{path}#{url}"
+    ctype = (record.http_headers.get_header("Content-Type") or "").lower() if (
+        record.http_headers) else ""
+    if ctype and not ctype.startswith(HTML_TYPES):
+        return None
+    try:
+        data = record.content_stream().read()
+    except Exception as exc:  # a damaged record must not stop the rest
+        return PageError(origin, f"cannot decode record: {exc}")
+    missing = getattr(record.raw_stream, "limit", 0)
+    if missing:
+        return PageError(origin, f"torn record: {missing} bytes missing")
+    return Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin,
+                date_hint=_date_hint(record))
+
+
+def _date_hint(record) -> datetime | None:
+    """Return the publication date a crawl noted for a record (from a news sitemap), if any."""
+    raw = record.rec_headers.get_header(DATE_HINT) or ""
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
 
 
 def _warc_date(record) -> datetime:

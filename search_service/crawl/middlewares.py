@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -12,6 +12,7 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Request, Response
+from scrapy.utils.asyncio import call_later
 from scrapy.utils.httpobj import urlparse_cached
 
 log = logging.getLogger(__name__)
@@ -34,37 +35,70 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 class RetryAfterMiddleware:
-    """On 429 or 503 with Retry-After, wait as asked, then retry (give up if it asks too long).
+    """On 429 or 503 with Retry-After, pause the whole host as asked, then retry the request
+    (give up on it if it asks for more than NEWS_RETRY_AFTER_MAX; the host still waits that
+    long).
 
-    Sits just before Scrapy's RetryMiddleware, which retries the others at once.
+    The pause holds the host's download slot: it is set from the `response_downloaded`
+    signal, before the slot sends its next request, so no request to that host leaves until
+    the time is up (requests already on the wire cannot be called back). Sits just before
+    Scrapy's RetryMiddleware, which retries the other failures at once.
     """
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.max_wait = crawler.settings.getfloat("NEWS_RETRY_AFTER_MAX")
+        self.paused_until: dict[str, float] = {}
+        crawler.signals.connect(self.downloaded, signal=signals.response_downloaded)
 
     @classmethod
     def from_crawler(cls, crawler) -> RetryAfterMiddleware:
         """Build from the crawler (NEWS_RETRY_AFTER_MAX)."""
         return cls(crawler)
 
+    def downloaded(self, response: Response, request: Request, **kwargs) -> None:
+        """Pause the response's host if it answered 429/503 with a Retry-After."""
+        wait = asked_wait(response)
+        if wait is not None:
+            self.pause(request, min(wait, self.max_wait))
+
+    def pause(self, request: Request, seconds: float) -> None:
+        """Hold the download slot of `request` for `seconds` (a later pause wins)."""
+        downloader = self.crawler.engine.downloader
+        key = request.meta.get(downloader.DOWNLOAD_SLOT) or urlparse_cached(request).hostname
+        slot = downloader.slots.get(key or "")
+        until = time.monotonic() + seconds
+        if slot is None or until <= self.paused_until.get(key, 0.0):
+            return
+        self.paused_until[key] = until
+        if slot.latercall is not None:
+            slot.latercall.cancel()
+        # the downloader sends nothing from a slot while its `latercall` is pending, then
+        # resumes the slot's queue when it fires (Scrapy's own delay mechanism)
+        slot.latercall = call_later(seconds, downloader._latercall, slot)
+        self.crawler.stats.inc_value("news/host_paused")
+        log.info("%s: pausing requests to %s for %gs as asked", request.url, key, seconds)
+
     async def process_response(self, request: Request, response: Response) -> Request | Response:
-        """Wait out a 429/503 Retry-After, then retry the request."""
-        if response.status not in (429, 503) or request.meta.get("dont_retry"):
-            return response
-        header = response.headers.get(b"Retry-After")
-        wait = retry_after_seconds(header.decode("latin-1") if header else None)
-        if wait is None:
+        """Retry a 429/503 with Retry-After (its host is paused meanwhile)."""
+        wait = asked_wait(response)
+        if wait is None or request.meta.get("dont_retry"):
             return response
         if wait > self.max_wait:
             raise IgnoreRequest(f"HTTP {response.status} asks to retry after {wait:g}s "
                                 f"(more than {self.max_wait:g}s)")
         self.crawler.stats.inc_value("news/retry_after")
-        log.info("%s: HTTP %s, retrying after %gs as asked", request.url, response.status, wait)
-        await asyncio.sleep(wait)
         retry = get_retry_request(request, spider=self.crawler.spider,
                                   reason=f"{response.status} Retry-After")
         return retry if retry is not None else response
+
+
+def asked_wait(response: Response) -> float | None:
+    """Seconds a 429/503 response asks us to wait (Retry-After), or None."""
+    if response.status not in (429, 503):
+        return None
+    header = response.headers.get(b"Retry-After")
+    return retry_after_seconds(header.decode("latin-1") if header else None)
 
 
 class PoliteThrottle(AutoThrottle):

@@ -18,8 +18,8 @@ from twisted.internet import task
 
 from search_service.crawl.archive import WarcArchive
 from search_service.crawl.files import Page
-from search_service.crawl.spider import FetchedPage, count
-from search_service.crawl.state import CrawlState
+from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
+from search_service.crawl.state import Archived, CrawlState
 from search_service.crawl.workers import commit_in_worker, index_in_worker, indexer_pool
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,13 @@ articles_committed = object()
 
 
 class ArchivePipeline:
-    """Write every fetched article response to the rotating WARC archive."""
+    """Write every fetched article response to the rotating WARC archive, and note in the
+    crawl state where it is until its index commit is done."""
 
     def __init__(self, crawler, directory: Path, rotate_bytes: int):
         self.crawler = crawler
         self.archive = WarcArchive(directory, rotate_bytes=rotate_bytes)
+        self.state = CrawlState(directory)
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchivePipeline:
@@ -45,14 +47,19 @@ class ArchivePipeline:
     def process_item(self, item: FetchedPage) -> FetchedPage:
         """Write the response to the WARC archive."""
         reason = "OK" if item.status == 200 else ""
-        self.archive.write_response(item.url, item.status, reason, item.headers, item.body,
-                                    item.fetched_at)
+        path, offset = self.archive.write_response(
+            item.url, item.status, reason, item.headers, item.body, item.fetched_at,
+            truncated=item.cut, date_hint=item.date_hint)
+        etag, last_modified = validators(item.headers)
+        self.state.archived(Archived(item.url, item.source, item.fetched_at.timestamp(), etag,
+                                     last_modified, str(path), offset))
         self.crawler.stats.inc_value("news/archived")
         return item
 
     def close_spider(self) -> None:
         """Close the current WARC file."""
         self.archive.close()
+        self.state.close()
 
 
 class IndexPipeline:
@@ -68,6 +75,7 @@ class IndexPipeline:
         self.last_commit = time.monotonic()
         self.uncommitted: list[FetchedPage] = []
         self.ticker: task.LoopingCall | None = None
+        self.history = CrawlState(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
 
     @classmethod
     def from_crawler(cls, crawler) -> IndexPipeline:
@@ -84,9 +92,12 @@ class IndexPipeline:
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         """Normalise and index the page in the indexer process; count the outcome."""
-        page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url)
+        page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url,
+                    date_hint=parse_w3c_date(item.date_hint) if item.date_hint else None)
         outcome, reason, dated = await self.call(index_in_worker, page)
         item.outcome = outcome
+        if outcome != "indexed":
+            self.history.settled(item.url)  # nothing to index from the archive after a kill
         stats = self.crawler.stats
         if outcome == "failed":
             count(stats, item.source, "errors", reason)
@@ -129,6 +140,7 @@ class IndexPipeline:
                 await self.commit()
             finally:
                 self.pool.shutdown()
+                self.history.close()
 
 
 class CrawlHistory:
@@ -150,6 +162,11 @@ class CrawlHistory:
     def committed(self, items: list[FetchedPage]) -> None:
         """Record the articles of one index commit."""
         for item in items:
-            headers = {k.lower(): v for k, v in item.headers}
-            self.state.record(item.url, item.source, headers.get("etag", ""),
-                              headers.get("last-modified", ""))
+            self.state.record(item.url, item.source, *validators(item.headers))
+            self.state.settled(item.url)
+
+
+def validators(headers: list[tuple[str, str]]) -> tuple[str, str]:
+    """Return a response's ETag and Last-Modified ('' when absent)."""
+    found = {k.lower(): v for k, v in headers}
+    return found.get("etag", ""), found.get("last-modified", "")

@@ -7,6 +7,7 @@ indexing are the pipelines' jobs (see `pipelines.py`), politeness is Scrapy's an
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import lxml.etree
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
@@ -27,11 +29,16 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from search_service.crawl.download import CUT, ConnectTimeoutError
+from search_service.crawl.hubcache import HUB_CACHE
 from search_service.crawl.sources import Source
 from search_service.crawl.state import CrawlState
 from search_service.crawl.urls import canonical_url, in_domains
 
 log = logging.getLogger(__name__)
+
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 
 
 @dataclass
@@ -45,6 +52,8 @@ class FetchedPage:
     body: bytes
     fetched_at: datetime
     outcome: str = ""
+    cut: bool = False  # the body was cut at the size limit (DOWNLOAD_MAXSIZE)
+    date_hint: str = ""  # a publication date from a news sitemap (W3C datetime), if any
 
 
 class NewsSpider(scrapy.Spider):
@@ -57,10 +66,15 @@ class NewsSpider(scrapy.Spider):
         self.sources = {s.name: s for s in sources}
         self.watch = watch
         self.polled: dict[str, float] = {}
+        self.rounds: Counter = Counter()  # polling rounds of each source so far
         self.robots_sitemaps: dict[str, set[str]] = {s.name: set() for s in sources}
         self.requested: Counter = Counter()
         self.canonicals: set[str] = set()
         self.queued: set[str] = set()
+        # feeds and sitemaps are fetched once per polling round (and again in the next one
+        # with --watch); feeds that pages announce are remembered and polled like seeds
+        self.polled_urls: dict[str, set[str]] = {s.name: set() for s in sources}
+        self.found_feeds: dict[str, set[str]] = {s.name: set() for s in sources}
         self.links: dict[str, LinkExtractor] = {
             s.name: LinkExtractor(deny=[p.pattern for p in s.deny], canonicalize=False,
                                   unique=True)
@@ -89,10 +103,13 @@ class NewsSpider(scrapy.Spider):
         """Yield a new round of `source`'s seeds: sitemaps (robots.txt's too), feeds, start
         pages; the page cap counts from here."""
         self.polled[source.name] = time.monotonic()
+        self.rounds[source.name] += 1
         self.requested[source.name] = 0
+        self.polled_urls[source.name] = set()
         seeds = ([(url, self.parse_sitemap) for url in source.sitemaps]
                  + [(url, self.parse_sitemap) for url in sorted(self.robots_sitemaps[source.name])]
                  + [(url, self.parse_feed) for url in source.feeds]
+                 + [(url, self.parse_feed) for url in sorted(self.found_feeds[source.name])]
                  + [(url, self.parse_page) for url in source.start_urls])
         for url, callback in seeds:
             request = self.follow(source, url, callback, seed=True)
@@ -100,7 +117,9 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     def idle(self) -> None:
-        """With --watch: poll each source again once its re-crawl interval has passed."""
+        """With --watch: poll each source again once its re-crawl interval has passed (its
+        feeds and sitemaps, given, named in robots.txt or announced by pages, and sitemaps
+        of its sitemap indexes, and its start pages)."""
         now = time.monotonic()
         for source in self.sources.values():
             if now - self.polled.get(source.name, 0.0) >= source.recrawl_interval:
@@ -110,13 +129,19 @@ class NewsSpider(scrapy.Spider):
         raise DontCloseSpider
 
     def follow(self, source: Source, url: str, callback, seed: bool = False,
-               depth: int | None = None, lastmod: str = "") -> scrapy.Request | None:
+               depth: int | None = None, lastmod: str = "",
+               date_hint: str = "") -> scrapy.Request | None:
         """Make a request for `url` (canonicalised) within `source`'s limits, or None (also
-        when it was fetched since its sitemap `lastmod`)."""
+        when it was fetched since its sitemap `lastmod`). Feeds and sitemaps are fetched once
+        per polling round, other pages once per crawl. `date_hint`: a publication date from a
+        news sitemap, for a page that states none."""
         url = canonical_url(url)
         if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
             return None
-        if not seed and (url in self.canonicals or url in self.queued):
+        poll = callback in (self.parse_feed, self.parse_sitemap)
+        if poll and url in self.polled_urls[source.name]:
+            return None
+        if not poll and not seed and (url in self.canonicals or url in self.queued):
             return None
         headers = {}
         known = self.history.get(url) if callback == self.parse_page else None
@@ -135,12 +160,19 @@ class NewsSpider(scrapy.Spider):
             self.count(source, "refused", "page cap reached")
             return None
         self.requested[source.name] += 1
-        self.queued.add(url)
+        (self.polled_urls[source.name] if poll else self.queued).add(url)
         meta = {"source": source.name}
         if depth is not None:
             meta["depth"] = depth
+        if date_hint:
+            meta["date_hint"] = date_hint
+        if self.rounds[source.name] == 1 and (poll or not source.is_article(url)):
+            # a hub page, feed or sitemap: a crawl restarted within half the re-crawl interval
+            # (after a kill, say) reads it from the HTTP cache; half, so that crawls run once
+            # an interval still fetch it (later --watch rounds always fetch it)
+            meta[HUB_CACHE] = source.recrawl_interval / 2
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
-                              headers=headers, dont_filter=seed)
+                              headers=headers, dont_filter=seed or poll)
 
     def robots_parsed(self, robotparser, request: scrapy.Request) -> None:
         """Queue the sitemaps a site's robots.txt names (within the source's domains)."""
@@ -173,10 +205,16 @@ class NewsSpider(scrapy.Spider):
                     return
                 self.canonicals.add(declared)
         if source.is_article(url):
-            yield page_item(source, response)
+            item = page_item(source, response)
+            if item.cut:
+                self.count(source, "cut")
+            yield item
         for href in response.css('link[rel="alternate"][type*="rss"]::attr(href), '
                                  'link[rel="alternate"][type*="atom"]::attr(href)').getall():
-            request = self.follow(source, response.urljoin(href), self.parse_feed)
+            feed = canonical_url(response.urljoin(href))
+            if in_domains(feed, source.allowed_domains) and not source.is_denied(feed):
+                self.found_feeds[source.name].add(feed)
+            request = self.follow(source, feed, self.parse_feed)
             if request is not None:
                 yield request
         if response.meta.get("depth", 0) < source.max_depth:
@@ -221,10 +259,12 @@ class NewsSpider(scrapy.Spider):
             self.count(source, "errors", "malformed sitemap")
             return
         callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse_page
+        published = news_publication_dates(body) if sitemap.type == "urlset" else {}
         for entry in entries:
             if entry.get("loc"):
                 request = self.follow(source, response.urljoin(entry["loc"]), callback, depth=1,
-                                      lastmod=entry.get("lastmod", ""))
+                                      lastmod=entry.get("lastmod", ""),
+                                      date_hint=published.get(entry["loc"], ""))
                 if request is not None:
                     yield request
 
@@ -268,15 +308,38 @@ def count(stats, source: str, kind: str, reason: str = "") -> None:
         counter[f"{kind}: {reason}"] += 1
 
 
-def parse_lastmod(text: str) -> float:
-    """Return a sitemap `lastmod` (W3C datetime) as a POSIX time; +inf if it cannot be read."""
+def parse_w3c_date(text: str) -> datetime | None:
+    """Read a W3C datetime (`2024-03-01`, `2024-03-01T09:00:00Z`, …) as an aware datetime
+    (UTC if it names no offset); None if it cannot be read."""
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        return float("inf")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def parse_lastmod(text: str) -> float:
+    """Return a sitemap `lastmod` (W3C datetime) as a POSIX time; +inf if it cannot be read."""
+    when = parse_w3c_date(text)
+    return when.timestamp() if when is not None else float("inf")
+
+
+def news_publication_dates(body: bytes) -> dict[str, str]:
+    """Map each `<loc>` of a news sitemap to its `<news:publication_date>` (Scrapy's sitemap
+    reader keeps only the top-level fields of a `<url>`)."""
+    dates: dict[str, str] = {}
+    try:
+        for _, url in lxml.etree.iterparse(io.BytesIO(body), tag=f"{{{SITEMAP_NS}}}url",
+                                           recover=True, resolve_entities=False,
+                                           no_network=True, remove_comments=True):
+            loc = url.findtext(f"{{{SITEMAP_NS}}}loc")
+            published = url.findtext(f".//{{{NEWS_NS}}}publication_date")
+            if loc and published and parse_w3c_date(published):
+                dates[loc.strip()] = published.strip()
+            url.clear()
+    except lxml.etree.LxmlError as exc:
+        log.info("cannot read news dates of a sitemap: %s", exc)
+    return dates
 
 
 def page_item(source: Source, response: Response) -> FetchedPage:
@@ -285,7 +348,8 @@ def page_item(source: Source, response: Response) -> FetchedPage:
                for k, values in response.headers.items() for v in values]
     return FetchedPage(source=source.name, url=response.url, status=response.status,
                        headers=headers, body=response.body,
-                       fetched_at=datetime.now(timezone.utc))
+                       fetched_at=datetime.now(timezone.utc), cut=CUT in response.flags,
+                       date_hint=response.meta.get("date_hint", ""))
 
 
 def classify_failure(failure: Failure) -> tuple[str, str]:
@@ -303,8 +367,10 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
             return "refused", "too large"
         return "refused", message or "ignored"
     name = type(exc).__name__
+    if isinstance(exc, ConnectTimeoutError):
+        return "errors", "connect timeout"
     if "Timeout" in name or "timed out" in message.lower():
-        return "errors", "timeout"
+        return "errors", "read timeout"
     if name == "DownloadCancelledError":
         return "refused", "too large"  # the downloader cancels at DOWNLOAD_MAXSIZE
     if "Refused" in name:

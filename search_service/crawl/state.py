@@ -2,7 +2,10 @@
 
 `crawl-state.sqlite`: one row per article URL that was archived and indexed, with when it was
 fetched and its validators (ETag, Last-Modified). It lets a crawl killed at any moment resume
-without fetching those articles again, and lets a re-crawl ask only for what changed.
+without fetching those articles again, and lets a re-crawl ask only for what changed. Table
+`archived` holds the articles written to the archive whose index commit is not done yet
+(where their WARC record is): a crawl killed before that commit indexes them from the archive
+when it resumes, instead of fetching them again.
 
 `crawl-sources.json`: each source's counters from its last crawl (indexed, dated, rejected,
 refused and errors by reason), for `news-search stats` and the `/sources` page.
@@ -27,6 +30,19 @@ SOURCES_FILE = "crawl-sources.json"
 
 
 @dataclass(frozen=True)
+class Archived:
+    """An article archived but not yet committed to the index: where its WARC record is."""
+
+    url: str
+    source: str
+    fetched_at: float
+    etag: str
+    last_modified: str
+    warc: str
+    offset: int
+
+
+@dataclass(frozen=True)
 class Fetched:
     """An article fetched before: when, and the validators for a conditional request."""
 
@@ -48,6 +64,9 @@ class CrawlState:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS fetched (url TEXT PRIMARY KEY, source TEXT,"
                         " fetched_at REAL, etag TEXT, last_modified TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS archived (url TEXT PRIMARY KEY, source TEXT,"
+                        " fetched_at REAL, etag TEXT, last_modified TEXT, warc TEXT,"
+                        " offset INTEGER)")
 
     def get(self, url: str) -> Fetched | None:
         """Return what is known about `url`, or None if it was never fetched."""
@@ -60,6 +79,27 @@ class CrawlState:
         """Remember that `url` was fetched (now, unless `fetched_at`) with these validators."""
         self.db.execute("INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?, ?)",
                         (url, source, fetched_at or time.time(), etag, last_modified))
+
+    def archived(self, item: Archived) -> None:
+        """Remember that an article's response is in the archive, not yet indexed."""
+        self.db.execute("INSERT OR REPLACE INTO archived VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (item.url, item.source, item.fetched_at, item.etag, item.last_modified,
+                         item.warc, item.offset))
+
+    def settled(self, url: str) -> None:
+        """Forget the pending archive entry of `url` (indexed and committed, or rejected)."""
+        self.db.execute("DELETE FROM archived WHERE url = ?", (url,))
+
+    def pending(self) -> list[Archived]:
+        """The articles archived but not yet committed to the index, in archive order."""
+        rows = self.db.execute("SELECT url, source, fetched_at, etag, last_modified, warc, offset"
+                               " FROM archived ORDER BY warc, offset").fetchall()
+        return [Archived(*row) for row in rows]
+
+    def is_pending(self, url: str) -> bool:
+        """Tell whether `url` is archived and waiting for its index commit."""
+        return self.db.execute("SELECT 1 FROM archived WHERE url = ?",
+                               (url,)).fetchone() is not None
 
     def touch(self, url: str) -> None:
         """Mark `url` as checked now (it was unchanged)."""
@@ -110,6 +150,6 @@ def crawl_report(records: dict[str, dict]) -> dict[str, dict]:
             "indexed": indexed, "dated_share": counts.get("dated", 0) / indexed if indexed else 0,
             "rejected_share": rejected / (indexed + rejected) if indexed + rejected else 0,
             "unchanged": counts.get("unchanged", 0), "fresh": counts.get("fresh", 0),
-            **by_reason,
+            "cut": counts.get("cut", 0), **by_reason,
         }
     return report

@@ -54,14 +54,17 @@ class Extraction:
 
 def normalise(
     html: bytes | str, url: str = "", fetched_at: datetime | None = None,
-    http_charset: str | None = None,
+    http_charset: str | None = None, date_hint: datetime | None = None,
 ) -> Extraction:
-    """Turn one page's HTML into an Article and a verdict (None, or the reason to reject)."""
+    """Turn one page's HTML into an Article and a verdict (None, or the reason to reject).
+
+    `date_hint`: a publication date known from elsewhere (a news sitemap), used only when
+    the page states none (its source is then `sitemap`)."""
     fetched_at = fetched_at or datetime.now(timezone.utc)
     if fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=timezone.utc)
     try:
-        return _normalise(html, url, fetched_at, http_charset)
+        return _normalise(html, url, fetched_at, http_charset, date_hint)
     except Exception as exc:  # the contract: any page gives an Extraction, never an exception
         log.warning("normaliser gave up on %s: %r", url, exc)
         article = Article(url=url, canonical_url=url, title="", body="", fetched_at=fetched_at)
@@ -69,7 +72,7 @@ def normalise(
 
 
 def _normalise(html: bytes | str, url: str, fetched_at: datetime,
-               http_charset: str | None) -> Extraction:
+               http_charset: str | None, date_hint: datetime | None = None) -> Extraction:
     """Do the work of `normalise` on a page that may be anything."""
     text = decode_html(html, http_charset)
     soup = BeautifulSoup(strip_noise(text), "lxml", multi_valued_attributes=None)
@@ -83,6 +86,10 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     if _scheme(url) == "file" and _scheme(canonical) != "file":
         url = canonical  # a saved page: its own URL is where it was published
     published, modified = choose_dates(meta, page, canonical or url, fetched_at, text)
+    if published is None and date_hint is not None:
+        published = FoundDate(date_hint, "sitemap")
+        if modified and modified.value < published.value:
+            modified = None
     article = Article(
         url=url or canonical,
         canonical_url=canonical or url,
