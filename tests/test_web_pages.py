@@ -47,7 +47,7 @@ def archive_dir(tmp_path):
         "Harbour Times": {"indexed": 8, "dated": 6, "rejected": 2,
                           "rejected: too little text": 2, "refused": 3,
                           "refused: disallowed by robots.txt": 2, "refused: too large": 1,
-                          "errors": 1, "errors: HTTP 404": 1, "unchanged": 4, "fresh": 5},
+                          "errors": 1, "errors: HTTP 404": 1, "unchanged": 4, "fresh": 5, "cut": 2},
         HOSTILE_NAME: {"indexed": 0, "rejected": 1, "rejected: <b>not an article</b>": 1,
                        "errors": 2, "errors: <script>alert(3)</script>": 2},
     }
@@ -86,6 +86,7 @@ def test_sources_page_lists_index_sources_and_last_crawls(client):
         "Refused": "disallowed by robots.txt 2, too large 1",
         "Fetch errors": "HTTP 404 1",
         "Unchanged, not due": "4 unchanged, 5 not yet due",
+        "Cut at the size limit": "2",
     }
     hostile = details(crawled[0])
     assert hostile["Rejected"] == "100%: <b>not an article</b> 1"
