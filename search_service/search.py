@@ -8,6 +8,7 @@ import math
 import re
 import threading
 import time
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -16,9 +17,9 @@ from typing import Any
 
 from markupsafe import escape
 from whoosh import sorting
-from whoosh.collectors import CollapseCollector, TimeLimit, WrappingCollector
+from whoosh.collectors import TimeLimit, WrappingCollector
 from whoosh.index import Index
-from whoosh.matching import FilterMatcher
+from whoosh.matching import FilterMatcher, NullMatcher
 from whoosh.qparser import AndGroup, FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser
 from whoosh.query import (
     And,
@@ -38,6 +39,7 @@ from whoosh.util.times import datetime_to_long
 
 from search_service import config
 from search_service.analysis import fold, text_analyzer
+from search_service.groups import Groups, groups_of
 from search_service.highlight import Marker, QueryWords, lead_html, query_words
 from search_service.when import DateError, parse_when
 
@@ -53,6 +55,9 @@ BEST_WINDOW = 200
 MIN_WILDCARD_PREFIX = 3
 MAX_WILDCARD_TERMS = 256
 TIME_LIMIT = 2.0
+#: Queries estimated to match fewer documents are ranked in one exhaustive pass; others are
+#: counted unscored first, then ranked by Whoosh's block-skipping top-N collector.
+ONE_PASS_BELOW = 2000
 #: A column value Whoosh uses for documents without a publication date.
 NO_DATE = 2**64 - 1
 QUERY_FIELDS = ["title", "body"]
@@ -135,30 +140,22 @@ class Searchers:
 
 
 class Deadline(WrappingCollector):
-    """Stops collecting with TimeLimit once `seconds` have passed (what was found stays),
-    and counts the documents kept (after an outer CollapseCollector's choices).
+    """Stops collecting with TimeLimit at the monotonic time `deadline` (what was found
+    stays); with `record`, keeps the global number of every match it passes on in `found`.
 
-    Whoosh's TimeLimitCollector relies on SIGALRM, which only works in the main thread, and
-    it bypasses an outer CollapseCollector; this one is checked on every match instead.
+    Whoosh's TimeLimitCollector relies on SIGALRM, which only works in the main thread; this
+    one is checked on every match instead.
     """
 
-    def __init__(self, child, seconds: float):
+    def __init__(self, child, deadline: float, record: bool = False):
         super().__init__(child)
-        self.seconds = seconds
-        self.deadline = 0.0
-        self.kept = 0
+        self.deadline = deadline
+        self.found: set[int] | None = set() if record else None
 
     def collect(self, sub_docnum):
-        self.kept += 1
+        if self.found is not None:
+            self.found.add(self.offset + sub_docnum)
         return self.child.collect(sub_docnum)
-
-    def remove(self, global_docnum):
-        self.kept -= 1
-        return self.child.remove(global_docnum)
-
-    def prepare(self, top_searcher, q, context):
-        super().prepare(top_searcher, q, context)
-        self.deadline = time.monotonic() + self.seconds
 
     def matches(self):
         for sub_docnum in self.child.matches():
@@ -274,11 +271,21 @@ class PublishedWithin(WrappingQuery):
         return PublishedWithin(child, self.start, self.end)
 
     def matcher(self, searcher: Searcher, context=None):
+        if not searcher.reader().has_column("published"):
+            return NullMatcher()  # no article of this segment is dated
         column = searcher.reader().column_reader("published", translate=False)
         low = datetime_to_long(_naive(self.start)) if self.start else 0
         high = datetime_to_long(_naive(self.end)) if self.end else NO_DATE - 1
-        return FilterMatcher(self.child.matcher(searcher, context),
-                             _StampsWithin(column, low, high))
+        return _DateFilterMatcher(self.child.matcher(searcher, context),
+                                  _StampsWithin(column, low, high))
+
+
+class _DateFilterMatcher(FilterMatcher):
+    """FilterMatcher that opts out of block-quality skipping: a skip would land on a
+    document without checking its date."""
+
+    def supports_block_quality(self) -> bool:
+        return False
 
 
 class _StampsWithin:
@@ -302,6 +309,11 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     """Run a search and return one page of results as plain data.
 
     Takes a SearchParams, or its fields as keyword arguments.
+
+    Two passes: an unscored pass over the matching document numbers gives the exact number of
+    distinct stories (near-duplicate copies counted once, see groups.py); then Whoosh's top-N
+    collector, free to skip blocks that cannot reach the top, ranks enough hits to fill the
+    page after copies are collapsed. Both passes share the query's time limit.
     """
     params = params or SearchParams(**kwargs)
     started = time.perf_counter()
@@ -311,35 +323,32 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     sort = "newest" if browsing and params.sort in ("best", "relevance") else params.sort
     wanted = params.page * params.per_page
     limit = max(wanted, BEST_WINDOW) if sort == "best" else wanted
-    # Filters go into the query (scoring nothing): Whoosh's FilterCollector, like its
-    # TimeLimitCollector, bypasses an outer CollapseCollector.
     filter_ = filter_query(params, dates=browsing)
     if filter_ is not None:
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])
     if not browsing and (params.date_from or params.date_to):
         query = PublishedWithin(query, params.date_from, params.date_to)
-    top = exhaustive(searcher.collector(limit=limit, sortedby=_sort_facet(sort),
-                                        optimize=False))
-    deadline = Deadline(top, params.time_limit)
-    collector = CollapseCollector(deadline, "cluster", limit=1)
-    partial = False
+    groups = groups_of(searcher)
     try:
-        searcher.search_with_collector(query, collector)
-    except TimeLimit:
-        partial = True
+        matched, collapsed, results, partial = _collect(
+            searcher, query, _sort_facet(sort), limit, groups, params.time_limit)
     except Exception as exc:
         raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
-    results = collector.results()
-    hits = list(results)
+    hidden = sum(n - 1 for n in collapsed.values())
+    hits, seen = [], set()
+    for hit in results:
+        key = groups.members.get(hit.docnum)
+        if key is None or key not in seen:
+            hits.append(hit)
+            seen.add(key)
     if sort == "best":
-        hits = rank_best(searcher, hits)
+        hits = rank_best(searcher, hits[:limit])
     page_hits = hits[(params.page - 1) * params.per_page: wanted]
-    collapsed = results.collapsed_counts or {}
     words = None if browsing else {
         name: query_words(text_query, searcher.reader(), name) for name in QUERY_FIELDS}
-    items = [result_item(hit, words,
-                         similar=collapsed.get(hit["cluster"], 0)) for hit in page_hits]
-    total = deadline.kept
+    items = [result_item(hit, words, similar=collapsed.get(groups.members.get(hit.docnum), 1) - 1)
+             for hit in page_hits]
+    total = matched - hidden
     data: dict[str, Any] = {
         "query": params.q,
         "total": total,
@@ -363,20 +372,58 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     return data
 
 
-def exhaustive(collector):
-    """Make a collector visit every match, so that totals are exact.
+def _collect(searcher: Searcher, query: Query, sortedby, limit: int, groups: Groups,
+             budget: float) -> tuple[int, Counter, Any, bool]:
+    """Find what `query` matches within `budget` seconds.
 
-    Whoosh's top-N collector otherwise skips blocks (optimize) and swaps in cheaper matchers
-    (`replace`) once its heap is full, leaving matches uncounted. Counting the matches in a
-    second, unscored pass instead was slower at p50 and p95 on Reuters (29 vs 19 ms p50 over
-    benchmarks/search.py's queries; better only at p99).
+    Returns the number of matching documents, how many of them fall in each near-duplicate
+    group, the ranked hits (at least `limit` once copies are collapsed, unless time ran
+    out) and whether time ran out.
     """
-    node = collector
-    while hasattr(node, "child"):
-        node = node.child
-    if hasattr(node, "replace"):
-        node.replace = 0
-    return collector
+    deadline = time.monotonic() + budget
+    if isinstance(query, Every):
+        collector = Deadline(searcher.collector(limit=limit + groups.hidden, sortedby=sortedby),
+                             deadline)
+        partial = _run(searcher, query, collector)
+        return searcher.doc_count(), groups.sizes, collector.results(), partial
+    if query.estimate_size(searcher.reader()) <= ONE_PASS_BELOW:
+        # Few matches: rank them all, noting their numbers in the same pass.
+        collector = Deadline(searcher.collector(limit=None, sortedby=sortedby), deadline,
+                             record=True)
+        partial = _run(searcher, query, collector)
+        found = collector.found
+    else:
+        # Many matches: count them unscored, then let Whoosh skip what cannot rank.
+        partial = False
+        try:
+            found = _matching(searcher, query, deadline)
+        except TimeLimit as stop:
+            found, partial = stop.args[0], True
+        hidden = sum(n - 1 for n in groups.collapsed(found).values())
+        collector = Deadline(searcher.collector(limit=limit + hidden, sortedby=sortedby),
+                             max(deadline, time.monotonic() + budget / 4))
+        partial = _run(searcher, query, collector) or partial
+    return len(found), groups.collapsed(found), collector.results(), partial
+
+
+def _run(searcher: Searcher, query: Query, collector) -> bool:
+    """Run `collector` over `query`; tell whether it stopped at its deadline."""
+    try:
+        searcher.search_with_collector(query, collector)
+    except TimeLimit:
+        return True
+    return False
+
+
+def _matching(searcher: Searcher, query: Query, deadline: float) -> set[int]:
+    """The document numbers `query` matches, unscored; TimeLimit(found so far) at `deadline`."""
+    found: set[int] = set()
+    for sub, offset in searcher.leaf_searchers():
+        for count, docnum in enumerate(query.matcher(sub).all_ids(), 1):
+            found.add(docnum + offset)
+            if not count % 1024 and time.monotonic() > deadline:
+                raise TimeLimit(found)
+    return found
 
 
 def _sort_facet(sort: str):
@@ -395,8 +442,7 @@ def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
     Age counts back from the newest hit (or now, if that is earlier), so an archive's
     latest stories get the boost as a live index's do. Undated hits keep their score.
     """
-    column = searcher.reader().column_reader("published", translate=False)
-    stamps = {hit.docnum: column[hit.docnum] for hit in hits}
+    stamps = _stamps(searcher, [hit.docnum for hit in hits])
     dated = [v for v in stamps.values() if v != NO_DATE]
     if not dated:
         return hits
@@ -412,6 +458,23 @@ def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
         return hit.score * (1 + RECENCY_WEIGHT * math.pow(2, -age / half_life))
 
     return sorted(hits, key=blended, reverse=True)
+
+
+def _stamps(searcher: Searcher, docnums: list[int]) -> dict[int, int]:
+    """Publication stamps (column values; NO_DATE if none) of global document numbers.
+
+    Reads each segment's own column: Whoosh's multi-segment column reader fails when a
+    segment has no `published` column (none of its articles dated)."""
+    leaves = [(offset, sub.reader()) for sub, offset in searcher.leaf_searchers()]
+    starts = [offset for offset, _ in leaves]
+    columns = {offset: reader.column_reader("published", translate=False)
+               if reader.has_column("published") else None for offset, reader in leaves}
+    stamps = {}
+    for docnum in docnums:
+        offset = starts[bisect_right(starts, docnum) - 1]
+        column = columns[offset]
+        stamps[docnum] = column[docnum - offset] if column is not None else NO_DATE
+    return stamps
 
 
 def result_item(hit: Hit, words: dict[str, QueryWords] | None = None,

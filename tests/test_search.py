@@ -191,7 +191,11 @@ def test_did_you_mean(searcher):
     assert search(searcher, q="ukraine")["suggestion"] is None
 
 
-def test_time_limit_returns_partial_results(searcher):
+@pytest.mark.parametrize("one_pass_below", [0, 10**6])
+def test_time_limit_returns_partial_results(searcher, one_pass_below, monkeypatch):
+    from search_service import search as search_module
+
+    monkeypatch.setattr(search_module, "ONE_PASS_BELOW", one_pass_below)
     data = search(searcher, q="said", time_limit=0.0)
     assert data["partial"] is True
     assert search(searcher, q="said")["partial"] is False
@@ -307,7 +311,12 @@ def wire_searcher(tmp_path_factory):
 
 
 @pytest.mark.parametrize("q", ["oil", "oil OR bank", "crude prices"])
-def test_total_counts_every_match_whatever_the_page_size(wire_searcher, q):
+@pytest.mark.parametrize("one_pass_below", [0, 10**6])
+def test_total_counts_every_match_whatever_the_page_size(wire_searcher, q, one_pass_below,
+                                                         monkeypatch):
+    from search_service import search as search_module
+
+    monkeypatch.setattr(search_module, "ONE_PASS_BELOW", one_pass_below)
     # Regression: Whoosh's top-N collector skipped matches once its heap was full, so
     # totals shrank with per_page.
     everything = search(wire_searcher, q=q, per_page=100, sort="relevance", page=1)
@@ -363,3 +372,66 @@ def test_date_filter_on_a_text_query_matches_the_listing_filter(dated_searcher, 
     assert sorted(ids(text)) == want
     assert sorted(ids(listing)) == want
     assert text["total"] == len(expected)
+
+
+@pytest.fixture(scope="module")
+def copies_searcher(tmp_path_factory):
+    """400 seeded stories, every tenth republished twice (near-duplicates), in 3 segments."""
+    import random
+
+    from search_service.article import Article
+    from search_service.index import open_index, write_articles
+
+    rng = random.Random(11)
+    words = ["oil", "prices", "bank", "rates", "grain", "wheat", "shares", "profit"]
+    stories = []
+    for i in range(400):
+        body = " ".join(rng.choice(words) + f" w{rng.randrange(9000)}" for _ in range(50))
+        stories.append(Article(url=f"https://a.example/{i}", canonical_url=f"https://a.example/{i}",
+                               title=" ".join(rng.sample(words, 3)), body=body))
+        if i % 10 == 0:
+            stories += [Article(url=f"https://{site}.example/{i}",
+                                canonical_url=f"https://{site}.example/{i}",
+                                title=stories[-1].title, body=body + f" ({site})")
+                        for site in ("b", "c")]
+    ix = open_index(tmp_path_factory.mktemp("copies"), create=True)
+    for part in range(3):
+        write_articles(ix, stories[part::3])
+    with ix.searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) == 3
+        yield searcher
+
+
+@pytest.mark.parametrize("q", ["oil", "oil OR bank", "grain prices", ""])
+@pytest.mark.parametrize("sort", ["relevance", "best", "newest"])
+@pytest.mark.parametrize("passes", ["one pass", "count, then rank"])
+def test_totals_pages_and_copies_agree_with_every_match(copies_searcher, q, sort, passes,
+                                                         monkeypatch):
+    from search_service import search as search_module
+    from search_service.search import parse_query
+
+    if passes == "count, then rank":
+        monkeypatch.setattr(search_module, "ONE_PASS_BELOW", 0)
+    searcher = copies_searcher
+    clusters: dict[str, list[str]] = {}
+    for docnum in searcher.docs_for_query(parse_query(searcher, q)):
+        fields = searcher.stored_fields(docnum)
+        clusters.setdefault(fields["cluster"], []).append(fields["id"])
+    assert sum(len(m) > 1 for m in clusters.values()) >= 5  # copies are in play
+    first = search(searcher, q=q, sort=sort, per_page=25)
+    assert first["total"] == len(clusters)
+    shown = []
+    for page in range(1, -(-first["total"] // 25) + 1):
+        data = search(searcher, q=q, sort=sort, per_page=25, page=page)
+        assert data["total"] == len(clusters)
+        for item in data["results"]:
+            cluster = searcher.stored_fields(searcher.document_number(id=item["id"]))["cluster"]
+            assert item["similar_count"] == len(clusters[cluster]) - 1
+            shown.append(cluster)
+    assert sorted(shown) == sorted(clusters)  # every story once, one hit per group
+
+
+def test_date_filter_over_segments_without_dates_finds_nothing(copies_searcher):
+    since = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert search(copies_searcher, q="oil", date_from=since)["total"] == 0
+    assert search(copies_searcher, q="", date_from=since)["total"] == 0
