@@ -67,8 +67,9 @@ class IndexVersionError(Exception):
 def make_schema() -> Schema:
     """Declare the index schema.
 
-    title/body: stemmed, folded text; body keeps character offsets (`chars`) so highlights
-    come from the index instead of re-analysing each hit. `cluster` is the id of the first
+    title/body: stemmed, folded text with positions (for phrases); highlights re-tokenise the
+    stored text of the shown hits (highlight.py), so no character offsets are indexed.
+    `cluster` is the id of the first
     article of a near-duplicate group (its own id for an original); `bands` are its MinHash
     band keys for lookup, `fingerprint` the whole signature.
 
@@ -82,7 +83,7 @@ def make_schema() -> Schema:
         canonical_url=ID(stored=True, unique=True),
         url=ID(stored=True),
         title=TEXT(analyzer=text_analyzer(), stored=True, field_boost=2.0),
-        body=TEXT(analyzer=text_analyzer(), stored=True, chars=True),
+        body=TEXT(analyzer=text_analyzer(), stored=True),
         published=DATETIME(stored=True, sortable=True),
         modified=STORED(),
         source=TEXT(analyzer=name_analyzer(), stored=True),
