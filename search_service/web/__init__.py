@@ -11,22 +11,35 @@ from search_service import config
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then the environment, then `test_config`."""
+    """Build the app: defaults, then the environment, then `test_config`.
+
+    Settings: INDEX_DIR, CORS_ORIGINS (origins that may read /api/* across sites, or `*`;
+    empty turns CORS off), MAX_DEPTH (page x per_page at most), SEARCH_TIME_LIMIT (seconds).
+    Raises ValueError for a malformed origin or depth.
+    """
     app = Flask(
         __name__,
         template_folder=str(config.TEMPLATE_DIR),
         static_folder=str(config.STATIC_DIR),
     )
-    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()))
+    app.config.from_mapping(
+        INDEX_DIR=str(config.default_index_dir()),
+        CORS_ORIGINS=config.env_cors_origins(),  # empty: no CORS headers at all
+        MAX_DEPTH=config.env_max_depth(),  # page x per_page at most this
+        SEARCH_TIME_LIMIT=None,  # seconds a search may run (None: the search default)
+    )
     app.json.sort_keys = False  # keep payloads in the documented field order
     if test_config:
         app.config.update(test_config)
     app.config["INDEX_DIR"] = str(Path(app.config["INDEX_DIR"]))
+    if int(app.config["MAX_DEPTH"]) < 1:
+        raise ValueError(f"MAX_DEPTH must be at least 1, not {app.config['MAX_DEPTH']}")
 
-    from search_service.web import api, errors, pages, security
+    from search_service.web import api, cors, errors, pages, security
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
     security.register(app)
+    cors.register(app)
     return app

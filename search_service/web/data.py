@@ -46,10 +46,17 @@ def int_arg(name: str, default: int) -> int:
         raise search.QueryError(f"{name} must be an integer, not {raw!r}") from None
 
 
+def max_depth() -> int:
+    """How deep results may be paged in this app (page x per_page at most)."""
+    return int(current_app.config["MAX_DEPTH"])
+
+
 def search_params() -> search.SearchParams:
-    """Read and validate the search parameters of the request."""
+    """Read and validate the search parameters of the request (QueryError if one is bad,
+    including a page beyond the app's paging depth)."""
     args = request.args
-    return search.SearchParams(
+    time_limit = current_app.config.get("SEARCH_TIME_LIMIT")
+    params = search.SearchParams(
         q=args.get("q", ""),
         page=int_arg("page", 1),
         per_page=int_arg("per_page", config.DEFAULT_PER_PAGE),
@@ -59,7 +66,15 @@ def search_params() -> search.SearchParams:
         sources=tuple(s for s in args.getlist("source") if s),
         lang=args.get("lang", ""),
         facets=args.get("facets", "") not in ("", "0", "false", "no"),
+        **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
+    depth = max_depth()
+    if params.page * params.per_page > depth:
+        raise search.QueryError(
+            f"page {params.page} with per_page {params.per_page} reaches result "
+            f"{params.page * params.per_page}: results can be paged at most {depth} deep "
+            f"(page × per_page ≤ {depth}); narrow the query instead")
+    return params
 
 
 def search_data(endpoint: str, facets: bool = False, sort: str | None = None) -> dict[str, Any]:
@@ -78,7 +93,8 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
         data = cache.search(searcher, params)
     data["next"] = data["prev"] = None
     link_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
-    if params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE:
+    if (params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE
+            and (params.page + 1) * params.per_page <= max_depth()):
         data["next"] = url_for(endpoint, page=params.page + 1, **link_args)
     if params.page > 1:
         data["prev"] = url_for(endpoint, page=params.page - 1, **link_args)
