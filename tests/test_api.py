@@ -153,6 +153,9 @@ def test_wrong_method_is_a_json_405(client):
     response = client.post("/api/search?q=oil")
     assert response.status_code == 405
     assert response.get_json()["error"]["status"] == 405
+    allowed = {"GET", "HEAD", "OPTIONS"}
+    assert set(response.headers["Allow"].split(", ")) == allowed  # RFC 9110 asks for it
+    assert set(client.open("/api/health", method="TRACE").headers["Allow"].split(", ")) == allowed
 
 
 def test_without_an_index_search_is_empty_and_articles_404(tmp_path):

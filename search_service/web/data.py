@@ -46,6 +46,18 @@ def int_arg(name: str, default: int) -> int:
         raise search.QueryError(f"{name} must be an integer, not {raw!r}") from None
 
 
+#: Values of a yes/no query-string argument ("" is the same as leaving it out).
+FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+
+
+def flag_arg(name: str) -> bool:
+    """Read a yes/no query-string argument (1, 0, true, false); raise QueryError otherwise."""
+    raw = request.args.get(name, "")
+    if raw.lower() not in FLAGS:
+        raise search.QueryError(f"{name} must be 1 or 0 (or true or false), not {raw!r}")
+    return FLAGS[raw.lower()]
+
+
 def max_depth() -> int:
     """How deep results may be paged in this app (page x per_page at most)."""
     return int(current_app.config["MAX_DEPTH"])
@@ -65,7 +77,7 @@ def search_params() -> search.SearchParams:
         date_to=search.dates_param("to", args.get("to", "")),
         sources=tuple(s for s in args.getlist("source") if s),
         lang=args.get("lang", ""),
-        facets=args.get("facets", "") not in ("", "0", "false", "no"),
+        facets=flag_arg("facets"),
         **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
     depth = max_depth()

@@ -133,7 +133,7 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
         _param("source", {"type": "array", "items": {"type": "string"}},
                "Site name or host (repeatable)", style="form", explode=True),
         _param("lang", {"type": "string"}, "Language code"),
-        _param("facets", {"type": "string", "enum": ["0", "1", "true", "false"]},
+        _param("facets", {"type": "string", "enum": ["", "0", "1", "true", "false"]},
                "1 adds source counts and a date histogram"),
     ]
     return {
