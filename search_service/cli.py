@@ -170,6 +170,10 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
                      help="let pages of ORIGIN (https://app.example, or * for any) read the "
                           "JSON API across sites; repeatable (default: "
                           f"${config.CORS_ENV}, else CORS off)")
+    cmd.add_argument("--trusted-proxy", metavar="ADDR",
+                     help="the reverse proxy's address (e.g. 127.0.0.1): trust its "
+                          "X-Forwarded-For/-Proto/-Host/-Port headers for client addresses "
+                          "and absolute links (default: trust none)")
     cmd.add_argument("--max-depth", type=_positive_int, metavar="N",
                      help="page results at most N deep, page x per_page <= N (default: "
                           f"${config.MAX_DEPTH_ENV}, else {config.MAX_DEPTH})")
@@ -344,7 +348,8 @@ def print_extraction(data: dict) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the app with waitress until interrupted."""
-    serve(args.index, args.host, args.port, args.threads, _app_settings(args))
+    serve(args.index, args.host, args.port, args.threads, _app_settings(args),
+          trusted_proxy=args.trusted_proxy)
     return 0
 
 
@@ -358,9 +363,14 @@ def _app_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+#: The X-Forwarded-* headers taken from a trusted proxy (others are dropped).
+PROXY_HEADERS = "x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port"
+
+
 def serve(index_dir: Path, host: str, port: int, threads: int,
-          settings: dict | None = None) -> None:
-    """Run the production WSGI server for the app over `index_dir` (with app `settings`)."""
+          settings: dict | None = None, trusted_proxy: str | None = None) -> None:
+    """Run the production WSGI server for the app over `index_dir` (with app `settings`);
+    X-Forwarded-* headers count only from `trusted_proxy`, and are dropped otherwise."""
     from waitress import create_server
 
     from search_service.web import create_app
@@ -371,7 +381,10 @@ def serve(index_dir: Path, host: str, port: int, threads: int,
     except ValueError as exc:  # a malformed setting in the environment
         raise CommandError(str(exc)) from None
     enable_access_log()
-    server = create_server(AccessLog(app), host=host, port=port, threads=threads)
+    proxy = ({"trusted_proxy": trusted_proxy, "trusted_proxy_headers": PROXY_HEADERS}
+             if trusted_proxy else {})
+    server = create_server(AccessLog(app), host=host, port=port, threads=threads,
+                           clear_untrusted_proxy_headers=True, **proxy)
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Serving {index_dir} on http://{shown_host}:{server.effective_port}/ "
           "(Ctrl-C to stop)", flush=True)
@@ -391,7 +404,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC]))
     else:
         print(f"{args.index} already holds {count} articles; serving them.", flush=True)
-    serve(args.index, args.host, args.port, args.threads, _app_settings(args))
+    serve(args.index, args.host, args.port, args.threads, _app_settings(args),
+          trusted_proxy=args.trusted_proxy)
     return 0
 
 
