@@ -125,6 +125,7 @@ def test_related(client):
      "cannot parse query '((((': it has no searchable words (only operators, punctuation or "
      "stop words)"),
     ("/api/search?q=oil&page=abc", 400, "page must be an integer, not 'abc'"),
+    ("/api/search?q=oil&per_page=", 400, "per_page must be an integer, not ''"),
     ("/api/search?q=oil&page=0", 400, "page must be between 1 and 1000"),
     ("/api/search?q=oil&per_page=101", 400, "per_page must be between 1 and 100"),
     ("/api/search?q=oil&per_page=-1", 400, "per_page must be between 1 and 100"),

@@ -36,10 +36,11 @@ def require_searcher() -> Searcher:
 
 
 def int_arg(name: str, default: int) -> int:
-    """Read an integer query-string argument; raise QueryError if it is not one."""
-    raw = request.args.get(name, "")
-    if raw == "":
+    """Read an integer query-string argument (`default` when absent); raise QueryError if it
+    is not one (an empty value included: the document says integer)."""
+    if name not in request.args:
         return default
+    raw = request.args[name]
     try:
         return int(raw)
     except ValueError:
