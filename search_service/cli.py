@@ -165,6 +165,18 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     cmd.add_argument("--threads", type=_positive_int, default=8,
                      help="worker threads (default: %(default)s)")
+    cmd.add_argument("--cors-origin", action="append", type=_origin, dest="cors_origins",
+                     metavar="ORIGIN",
+                     help="let pages of ORIGIN (https://app.example, or * for any) read the "
+                          "JSON API across sites; repeatable (default: "
+                          f"${config.CORS_ENV}, else CORS off)")
+    cmd.add_argument("--trusted-proxy", metavar="ADDR",
+                     help="the reverse proxy's address (e.g. 127.0.0.1): trust its "
+                          "X-Forwarded-For/-Proto/-Host/-Port headers for client addresses "
+                          "and absolute links (default: trust none)")
+    cmd.add_argument("--max-depth", type=_positive_int, metavar="N",
+                     help="page results at most N deep, page x per_page <= N (default: "
+                          f"${config.MAX_DEPTH_ENV}, else {config.MAX_DEPTH})")
 
 
 def _add_archive_option(cmd: argparse.ArgumentParser) -> None:
@@ -188,6 +200,16 @@ def _int_option(low: int, high: int | None = None, name: str = "integer"):
         return value
 
     return parse
+
+
+def _origin(text: str) -> str:
+    """Parse --cors-origin (an origin or *)."""
+    from search_service.web.cors import parse_origin
+
+    try:
+        return parse_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _non_negative_int = _int_option(0)
@@ -334,20 +356,43 @@ def print_extraction(data: dict) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the app with waitress until interrupted."""
-    serve(args.index, args.host, args.port, args.threads)
+    serve(args.index, args.host, args.port, args.threads, _app_settings(args),
+          trusted_proxy=args.trusted_proxy)
     return 0
 
 
-def serve(index_dir: Path, host: str, port: int, threads: int) -> None:
-    """Run the production WSGI server for the app over `index_dir`."""
+def _app_settings(args: argparse.Namespace) -> dict:
+    """The app settings given on the command line (the rest come from the environment)."""
+    settings: dict = {}
+    if args.cors_origins:
+        settings["CORS_ORIGINS"] = tuple(args.cors_origins)
+    if args.max_depth:
+        settings["MAX_DEPTH"] = args.max_depth
+    return settings
+
+
+#: The X-Forwarded-* headers taken from a trusted proxy (others are dropped).
+PROXY_HEADERS = "x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port"
+
+
+def serve(index_dir: Path, host: str, port: int, threads: int,
+          settings: dict | None = None, trusted_proxy: str | None = None) -> None:
+    """Run the production WSGI server for the app over `index_dir` (with app `settings`);
+    X-Forwarded-* headers count only from `trusted_proxy`, and are dropped otherwise."""
     from waitress import create_server
 
     from search_service.web import create_app
     from search_service.web.logging import AccessLog, enable_access_log
 
-    app = create_app({"INDEX_DIR": str(index_dir)})
+    try:
+        app = create_app({"INDEX_DIR": str(index_dir), **(settings or {})})
+    except ValueError as exc:  # a malformed setting in the environment
+        raise CommandError(str(exc)) from None
     enable_access_log()
-    server = create_server(AccessLog(app), host=host, port=port, threads=threads)
+    proxy = ({"trusted_proxy": trusted_proxy, "trusted_proxy_headers": PROXY_HEADERS}
+             if trusted_proxy else {})
+    server = create_server(AccessLog(app), host=host, port=port, threads=threads,
+                           clear_untrusted_proxy_headers=True, **proxy)
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Serving {index_dir} on http://{shown_host}:{server.effective_port}/ "
           "(Ctrl-C to stop)", flush=True)
@@ -367,7 +412,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC]))
     else:
         print(f"{args.index} already holds {count} articles; serving them.", flush=True)
-    serve(args.index, args.host, args.port, args.threads)
+    serve(args.index, args.host, args.port, args.threads, _app_settings(args),
+          trusted_proxy=args.trusted_proxy)
     return 0
 
 

@@ -13,6 +13,10 @@ ARCHIVE_ENV = "NEWS_SEARCH_ARCHIVE"
 CONTACT_ENV = "NEWS_SEARCH_CONTACT"
 #: The contact URL named in the crawler's User-Agent unless $NEWS_SEARCH_CONTACT says otherwise.
 DEFAULT_CONTACT = "https://pypi.org/project/news-search/"
+#: Environment variable listing the origins allowed to read the JSON API across sites (CORS).
+CORS_ENV = "NEWS_SEARCH_CORS_ORIGINS"
+#: Environment variable overriding how deep results may be paged (page x per_page).
+MAX_DEPTH_ENV = "NEWS_SEARCH_MAX_DEPTH"
 #: The default index directory (relative to the working directory).
 DEFAULT_INDEX = "index"
 #: The sample shipped with the package, which `demo` indexes.
@@ -26,6 +30,8 @@ DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
 MAX_QUERY_CHARS = 1000
+#: How deep results may be paged: page x per_page at most this (deep pages are costly).
+MAX_DEPTH = 1000
 #: Articles per index commit during ingest.
 COMMIT_EVERY = 1000
 #: Longest time between index commits during ingest, so new articles show up.
@@ -45,3 +51,23 @@ def default_archive_dir(index_dir: Path) -> Path:
         return Path(env)
     index_dir = Path(index_dir)
     return index_dir.parent / f"{index_dir.resolve().name}-archive"
+
+
+def env_cors_origins() -> tuple[str, ...]:
+    """Return the CORS origins listed in $NEWS_SEARCH_CORS_ORIGINS (commas or spaces between
+    them); none when it is unset."""
+    return tuple(o for o in os.environ.get(CORS_ENV, "").replace(",", " ").split() if o)
+
+
+def env_max_depth() -> int:
+    """Return the paging depth from $NEWS_SEARCH_MAX_DEPTH, else MAX_DEPTH."""
+    text = os.environ.get(MAX_DEPTH_ENV, "").strip()
+    if not text:
+        return MAX_DEPTH
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"${MAX_DEPTH_ENV} must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise ValueError(f"${MAX_DEPTH_ENV} must be a positive integer, not {text!r}")
+    return value

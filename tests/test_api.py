@@ -126,6 +126,7 @@ def test_related(client):
      "cannot parse query '((((': it has no searchable words (only operators, punctuation or "
      "stop words)"),
     ("/api/search?q=oil&page=abc", 400, "page must be an integer, not 'abc'"),
+    ("/api/search?q=oil&per_page=", 400, "per_page must be an integer, not ''"),
     ("/api/search?q=oil&page=0", 400, "page must be between 1 and 1000"),
     ("/api/search?q=oil&per_page=101", 400, "per_page must be between 1 and 100"),
     ("/api/search?q=oil&per_page=-1", 400, "per_page must be between 1 and 100"),
@@ -154,6 +155,9 @@ def test_wrong_method_is_a_json_405(client):
     response = client.post("/api/search?q=oil")
     assert response.status_code == 405
     assert response.get_json()["error"]["status"] == 405
+    allowed = {"GET", "HEAD", "OPTIONS"}
+    assert set(response.headers["Allow"].split(", ")) == allowed  # RFC 9110 asks for it
+    assert set(client.open("/api/health", method="TRACE").headers["Allow"].split(", ")) == allowed
 
 
 def test_without_an_index_search_is_empty_and_articles_404(tmp_path):

@@ -11,14 +11,25 @@ from search_service import config
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then the environment, then `test_config`."""
+    """Build the app: defaults, then the environment, then `test_config`.
+
+    Settings: INDEX_DIR, CORS_ORIGINS (origins that may read /api/* across sites, or `*`;
+    empty turns CORS off), MAX_DEPTH (page x per_page at most), SEARCH_TIME_LIMIT (seconds).
+    Raises ValueError for a malformed origin or depth.
+    """
     app = Flask(
         __name__,
         template_folder=str(config.TEMPLATE_DIR),
         static_folder=str(config.STATIC_DIR),
     )
-    # NOW: the moment pages count "3 days ago" from (None: the clock at each request).
-    app.config.from_mapping(INDEX_DIR=str(config.default_index_dir()), ARCHIVE_DIR=None, NOW=None)
+    app.config.from_mapping(
+        INDEX_DIR=str(config.default_index_dir()),
+        ARCHIVE_DIR=None,  # the crawl archive (None: beside the index)
+        NOW=None,  # the moment pages count "3 days ago" from (None: the clock at each request)
+        CORS_ORIGINS=config.env_cors_origins(),  # empty: no CORS headers at all
+        MAX_DEPTH=config.env_max_depth(),  # page x per_page at most this
+        SEARCH_TIME_LIMIT=None,  # seconds a search may run (None: the search default)
+    )
     app.json.sort_keys = False  # keep payloads in the documented field order
     if test_config:
         app.config.update(test_config)
@@ -26,11 +37,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # The crawl archive holds each source's last-crawl record (shown on /sources).
     app.config["ARCHIVE_DIR"] = str(
         app.config["ARCHIVE_DIR"] or config.default_archive_dir(Path(app.config["INDEX_DIR"])))
+    if int(app.config["MAX_DEPTH"]) < 1:
+        raise ValueError(f"MAX_DEPTH must be at least 1, not {app.config['MAX_DEPTH']}")
 
-    from search_service.web import api, errors, pages, security
+    from search_service.web import api, cors, errors, pages, security
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
     security.register(app)
+    cors.register(app)
     return app

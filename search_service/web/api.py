@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from search_service import search
 from search_service.index import SCHEMA_VERSION, last_commit, source_counts
@@ -13,6 +13,7 @@ from search_service.web.data import (
     article_count,
     get_searcher,
     int_arg,
+    max_depth,
     require_searcher,
     search_data,
 )
@@ -26,9 +27,12 @@ def revalidate(response: Response) -> Response:
     """Tag successful answers with the index commit they came from; answer 304 to a match.
 
     Clients and proxies may keep answers but must ask again (`no-cache`): a new commit
-    changes every tag.
+    changes every tag. A partial answer (the search hit its time limit) is not to be kept.
     """
     if response.status_code != 200:
+        return response
+    if g.get("partial"):  # cut short by the time limit: the next answer may be complete
+        response.headers["Cache-Control"] = "no-store"
         return response
     searcher = get_searcher()
     generation = searcher.reader().generation() if searcher else "empty"
@@ -41,7 +45,9 @@ def revalidate(response: Response) -> Response:
 @bp.get("/search")
 def api_search() -> Response:
     """Search results as JSON, with a `next` link."""
-    return jsonify(search_data("api.api_search"))
+    data = search_data("api.api_search")
+    g.partial = data["partial"]
+    return jsonify(data)
 
 
 @bp.get("/articles/<article_id>")
@@ -69,7 +75,7 @@ def api_health() -> Response:
 @bp.get("/openapi.json")
 def api_openapi() -> Response:
     """The OpenAPI 3.1 document of this API."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(max_depth=max_depth()))
 
 
 @bp.get("/sources")

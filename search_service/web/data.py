@@ -37,20 +37,40 @@ def require_searcher() -> Searcher:
 
 
 def int_arg(name: str, default: int) -> int:
-    """Read an integer query-string argument; raise QueryError if it is not one."""
-    raw = request.args.get(name, "")
-    if raw == "":
+    """Read an integer query-string argument (`default` when absent); raise QueryError if it
+    is not one (an empty value included: the document says integer)."""
+    if name not in request.args:
         return default
+    raw = request.args[name]
     try:
         return int(raw)
     except ValueError:
         raise search.QueryError(f"{name} must be an integer, not {raw!r}") from None
 
 
+#: Values of a yes/no query-string argument ("" is the same as leaving it out).
+FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+
+
+def flag_arg(name: str) -> bool:
+    """Read a yes/no query-string argument (1, 0, true, false); raise QueryError otherwise."""
+    raw = request.args.get(name, "")
+    if raw.lower() not in FLAGS:
+        raise search.QueryError(f"{name} must be 1 or 0 (or true or false), not {raw!r}")
+    return FLAGS[raw.lower()]
+
+
+def max_depth() -> int:
+    """How deep results may be paged in this app (page x per_page at most)."""
+    return int(current_app.config["MAX_DEPTH"])
+
+
 def search_params() -> search.SearchParams:
-    """Read and validate the search parameters of the request."""
+    """Read and validate the search parameters of the request (QueryError if one is bad,
+    including a page beyond the app's paging depth)."""
     args = request.args
-    return search.SearchParams(
+    time_limit = current_app.config.get("SEARCH_TIME_LIMIT")
+    params = search.SearchParams(
         q=args.get("q", ""),
         page=int_arg("page", 1),
         per_page=int_arg("per_page", config.DEFAULT_PER_PAGE),
@@ -59,8 +79,16 @@ def search_params() -> search.SearchParams:
         date_to=search.dates_param("to", args.get("to", "")),
         sources=tuple(s for s in args.getlist("source") if s),
         lang=args.get("lang", ""),
-        facets=args.get("facets", "") not in ("", "0", "false", "no"),
+        facets=flag_arg("facets"),
+        **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
+    depth = max_depth()
+    if params.page * params.per_page > depth:
+        raise search.QueryError(
+            f"page {params.page} with per_page {params.per_page} reaches result "
+            f"{params.page * params.per_page}: results can be paged at most {depth} deep "
+            f"(page × per_page ≤ {depth}); narrow the query instead")
+    return params
 
 
 def search_data(endpoint: str, facets: bool = False, sort: str | None = None) -> dict[str, Any]:
@@ -79,7 +107,8 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
         data = cache.search(searcher, params)
     data["next"] = data["prev"] = None
     link_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
-    if params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE:
+    if (params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE
+            and (params.page + 1) * params.per_page <= max_depth()):
         data["next"] = url_for(endpoint, page=params.page + 1, **link_args)
     if params.page > 1:
         data["prev"] = url_for(endpoint, page=params.page - 1, **link_args)

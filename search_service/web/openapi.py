@@ -23,7 +23,8 @@ def _json(schema_name: str, description: str) -> dict:
 
 
 ERRORS = {
-    "400": _json("Error", "A bad query, date or parameter"),
+    "400": _json("Error", "A bad query, date or parameter (out of its limits, or a page "
+                 "deeper than the paging depth)"),
     "404": _json("Error", "No such article"),
 }
 ARTICLE_ID = {"name": "article_id", "in": "path", "required": True,
@@ -108,15 +109,22 @@ ARTICLE = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """Describe every endpoint, parameter and response of the JSON API."""
+def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
+    """Describe every endpoint, parameter and response of the JSON API (whose results are
+    paged at most `max_depth` deep)."""
+    depth = (f"page × per_page must not exceed {max_depth} (results are paged at most "
+             f"{max_depth} deep; a deeper page is a 400)")
     search_params = [
         _param("q", {"type": "string", "maxLength": config.MAX_QUERY_CHARS},
-               "Whoosh query syntax over title and body (AND by default); empty lists all"),
-        _param("page", {"type": "integer", "minimum": 1, "maximum": config.MAX_PAGE,
-                        "default": 1}, "Result page"),
-        _param("per_page", {"type": "integer", "minimum": 1, "maximum": config.MAX_PER_PAGE,
-                            "default": config.DEFAULT_PER_PAGE}, "Results a page"),
+               "Whoosh query syntax over title and body (AND by default); empty lists all. "
+               f"At most {config.MAX_QUERY_CHARS} characters"),
+        _param("page", {"type": "integer", "minimum": 1,
+                        "maximum": min(config.MAX_PAGE, max_depth), "default": 1},
+               f"Result page, from 1; {depth}"),
+        _param("per_page", {"type": "integer", "minimum": 1,
+                            "maximum": min(config.MAX_PER_PAGE, max_depth),
+                            "default": config.DEFAULT_PER_PAGE},
+               f"Results a page; {depth}"),
         _param("sort", {"enum": list(SORTS), "default": "best"},
                "best blends relevance with recency (half-life 7 days)"),
         _param("from", {"type": "string"}, "Published from: 2023-07-15, 2023-07, 2023, "
@@ -125,7 +133,7 @@ def openapi_document() -> dict[str, Any]:
         _param("source", {"type": "array", "items": {"type": "string"}},
                "Site name or host (repeatable)", style="form", explode=True),
         _param("lang", {"type": "string"}, "Language code"),
-        _param("facets", {"type": "string", "enum": ["0", "1", "true", "false"]},
+        _param("facets", {"type": "string", "enum": ["", "0", "1", "true", "false"]},
                "1 adds source counts and a date histogram"),
     ]
     return {
