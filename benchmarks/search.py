@@ -98,6 +98,9 @@ def run_ours(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
             writer.add(article)
     build = time.perf_counter() - started
     out = {"build_s": build, "size": dir_size(tmp / "ours")}
+    from search_service import related as sidecar
+    built = sidecar.refresh(tmp / "ours", ix)
+    out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
     with ix.searcher() as searcher:
         def one(q):
             text = " ".join(q["terms"])
@@ -216,6 +219,9 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
             related_cell = f"{rel_p['p50']}/{rel_p['p95']}", f"{p5:.3f}"
         else:
             related_cell = "-", "-"
+        if "sidecar" in r:
+            print(f"{engine}: related-articles sidecar built in {r['sidecar']['seconds']:.1f}s, "
+                  f"{r['sidecar']['mb']:.1f} MB")
         rows.append((engine, f"{r['docs']:,}", f"{r['docs'] / r['build_s']:,.0f}",
                      f"{r['size'] / 2**20:,.0f}",
                      f"{search_p['p50']}/{search_p['p95']}/{search_p['p99']}",
