@@ -203,3 +203,18 @@ def test_ingest_command_builds_the_sidecar(tmp_path, capsys):
     assert main(["ingest", "--index", str(path), str(SMALL_WARC)]) == 0
     assert sidecar.stored_tag(path) is not None
     assert "related articles:" in capsys.readouterr().err
+
+
+def test_api_passes_the_recency_preference(wire):
+    from search_service.web import create_app
+
+    old = story("oil", 3, OIL[3])
+    ix = open_index(wire)
+    write_articles(ix, [replace(old, published=datetime(2020, 1, 1, tzinfo=timezone.utc))])
+    sidecar.refresh(wire, ix)
+    client = create_app({"TESTING": True, "INDEX_DIR": str(wire)}).test_client()
+    url = f"/api/articles/{aid('oil', 1)}/related?limit=2"
+    assert [r["id"] for r in client.get(url).get_json()["results"]] == [aid("oil", 3),
+                                                                        aid("oil", 2)]
+    assert [r["id"] for r in client.get(url + "&recency=1").get_json()["results"]] == [
+        aid("oil", 2), aid("oil", 3)]
