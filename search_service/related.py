@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -254,7 +255,7 @@ def stored_tag(path: Path) -> str | None:
             if int(data["format"]) != FORMAT:
                 return None
             return str(data["tag"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
 
 
@@ -309,7 +310,8 @@ class Sidecar:
         return np.bincount(docs, weights=values, minlength=len(self))
 
     def ranked(self, row: int, recency: bool = False) -> Iterator[int]:
-        """Rows by similarity to `row`, best first, outside its cluster (see module doc)."""
+        """Rows by similarity to `row`, best first, outside its cluster, one per cluster (see
+        the module doc)."""
         cosine = self.cosines(row)
         cosine[self.clusters == self.clusters[row]] = -np.inf
         top = _top(cosine, CANDIDATES)
@@ -318,11 +320,20 @@ class Sidecar:
             blended += LSA_WEIGHT * self.lsa[top].dot(self.lsa[row])
         if recency:
             blended = np.maximum(blended, 0) * (1 + self._nearness(row, top))
-        yield from top[np.argsort(-blended, kind="stable")].tolist()
+        yield from self._first_of_each_cluster(top[np.argsort(-blended, kind="stable")])
         if len(top) == CANDIDATES:  # more wanted (many deleted or one cluster): the rest
             cosine[top] = -np.inf
             rest = np.argsort(-cosine, kind="stable")
-            yield from rest[np.isfinite(cosine[rest])].tolist()
+            yield from self._first_of_each_cluster(rest[np.isfinite(cosine[rest])])
+
+    def _first_of_each_cluster(self, rows: np.ndarray) -> Iterator[int]:
+        """`rows` in order, skipping those whose cluster (as built) came earlier (the caller
+        checks again against the live index, where a cluster may have changed)."""
+        seen: set[int] = set()
+        for row, cluster in zip(rows.tolist(), self.clusters[rows].tolist(), strict=True):
+            if cluster not in seen:
+                seen.add(cluster)
+                yield row
 
     def _nearness(self, row: int, rows: np.ndarray) -> np.ndarray:
         """RECENCY_WEIGHT · 2^(−Δdays / HALF_LIFE_DAYS) for each of `rows` (0: date unknown)."""
@@ -365,7 +376,7 @@ def load(path: Path) -> Sidecar | None:
         try:
             with np.load(target) as data:
                 side = Sidecar(data) if int(data["format"]) == FORMAT else None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("related-articles sidecar %s unreadable (%s); using more_like", target,
                         exc)
             side = None
