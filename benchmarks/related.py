@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import stories  # noqa: E402
-from benchmarks.search import percentiles  # noqa: E402
+from benchmarks.search import percentiles, story_url  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -74,7 +74,8 @@ def main() -> None:
                               recency=args.recency)["results"]
             times.append((time.perf_counter() - started) * 1000)
             precisions.append(
-                sum(1 for r in results if topics.get(r["url"], set()) & topics[url]) / 5)
+                sum(1 for r in results if topics.get(story_url(r["url"]), set()) & topics[url])
+                / 5)
     p = percentiles(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"related P@5 {sum(precisions) / len(precisions):.3f}  "

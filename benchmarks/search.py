@@ -81,7 +81,12 @@ def dir_size(path: Path) -> int:
 def precision_at_5(raw_topics: dict[str, set[str]], source: str, urls: list[str]) -> float:
     """Share of the first five related stories that share a topic with the source."""
     mine = raw_topics[source]
-    return sum(1 for url in urls[:5] if raw_topics.get(url, set()) & mine) / 5
+    return sum(1 for url in urls[:5] if raw_topics.get(story_url(url), set()) & mine) / 5
+
+
+def story_url(url: str) -> str:
+    """The original story's URL of an article URL (a replica's `-rN` suffix dropped)."""
+    return re.sub(r"-r\d+$", "", url)
 
 
 # -- engines -----------------------------------------------------------------------------------

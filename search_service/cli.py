@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -369,7 +370,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC]))
     else:
         print(f"{args.index} already holds {count} articles; serving them.", flush=True)
-    refresh_related(ix)
+    # Built while the server starts: related lists use more_like until the file appears.
+    threading.Thread(target=refresh_related, args=(ix,), daemon=True,
+                     name="related-sidecar").start()
     serve(args.index, args.host, args.port, args.threads)
     return 0
 

@@ -350,7 +350,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     top = np.argpartition(scores, len(scores) - k)[-k:]
-    top = top[np.argsort(-scores[top], kind="stable")]
+    top = top[np.lexsort((top, -scores[top]))]  # ties: the earlier row (indexed first)
     return top[np.isfinite(scores[top])]
 
 
