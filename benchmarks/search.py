@@ -81,7 +81,12 @@ def dir_size(path: Path) -> int:
 def precision_at_5(raw_topics: dict[str, set[str]], source: str, urls: list[str]) -> float:
     """Share of the first five related stories that share a topic with the source."""
     mine = raw_topics[source]
-    return sum(1 for url in urls[:5] if raw_topics.get(url, set()) & mine) / 5
+    return sum(1 for url in urls[:5] if raw_topics.get(story_url(url), set()) & mine) / 5
+
+
+def story_url(url: str) -> str:
+    """The original story's URL of an article URL (a replica's `-rN` suffix dropped)."""
+    return re.sub(r"-r\d+$", "", url)
 
 
 # -- engines -----------------------------------------------------------------------------------
@@ -98,6 +103,9 @@ def run_ours(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
             writer.add(article)
     build = time.perf_counter() - started
     out = {"build_s": build, "size": dir_size(tmp / "ours")}
+    from search_service import related as sidecar
+    built = sidecar.refresh(tmp / "ours", ix)
+    out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
     with ix.searcher() as searcher:
         def one(q):
             text = " ".join(q["terms"])
@@ -216,6 +224,9 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
             related_cell = f"{rel_p['p50']}/{rel_p['p95']}", f"{p5:.3f}"
         else:
             related_cell = "-", "-"
+        if "sidecar" in r:
+            print(f"{engine}: related-articles sidecar built in {r['sidecar']['seconds']:.1f}s, "
+                  f"{r['sidecar']['mb']:.1f} MB")
         rows.append((engine, f"{r['docs']:,}", f"{r['docs'] / r['build_s']:,.0f}",
                      f"{r['size'] / 2**20:,.0f}",
                      f"{search_p['p50']}/{search_p['p95']}/{search_p['p99']}",

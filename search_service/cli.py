@@ -7,12 +7,13 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
-from search_service import __version__, config
+from search_service import __version__, config, related
 from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
 from search_service.crawl.sources import SourceError
 from search_service.crawl.state import crawl_report, load_source_stats
@@ -225,6 +226,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     summary = _ingest_with_progress(ix, args.paths, batch=args.batch, interval=args.interval,
                                     procs=args.procs)
     print_summary(summary)
+    refresh_related(ix)
     return 1 if summary.failed else 0
 
 
@@ -232,6 +234,14 @@ def _ingest_with_progress(ix, paths, **options) -> IngestSummary:
     """Run ingest with a progress bar on stderr."""
     with tqdm(desc="Indexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
         return ingest(ix, paths, on_page=bar.update, **options)
+
+
+def refresh_related(ix) -> None:
+    """Bring the related-articles sidecar up to date with the index (no-op when it is)."""
+    built = related.refresh(Path(ix.storage.folder), ix)
+    if built:
+        print(f"related articles: {built.articles} articles, {built.terms} terms "
+              f"in {built.seconds:.1f}s", file=sys.stderr)
 
 
 def print_summary(summary: IngestSummary) -> None:
@@ -264,12 +274,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         index_dir=args.index, archive_dir=args.archive or config.default_archive_dir(args.index),
         contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
         watch=args.watch, overrides=overrides)
-    open_index(args.index, create=True)
+    ix = open_index(args.index, create=True)
     try:
         summary = run_crawl(sources, options)
     except CrawlBusy as exc:
         raise CommandError(str(exc)) from None
     print_crawl_summary(summary)
+    refresh_related(ix)
     stopped_watching = args.watch and summary.finish_reason == "shutdown"
     return 0 if summary.finish_reason == "finished" or stopped_watching else 1
 
@@ -412,6 +423,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC]))
     else:
         print(f"{args.index} already holds {count} articles; serving them.", flush=True)
+    # Built while the server starts: related lists use more_like until the file appears.
+    threading.Thread(target=refresh_related, args=(ix,), daemon=True,
+                     name="related-sidecar").start()
     serve(args.index, args.host, args.port, args.threads, _app_settings(args),
           trusted_proxy=args.trusted_proxy)
     return 0
@@ -426,8 +440,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """Merge the index into one segment."""
-    before = optimize(open_index(args.index))
+    ix = open_index(args.index)
+    before = optimize(ix)
     print(f"merged {before} segment{'' if before == 1 else 's'} into 1")
+    refresh_related(ix)
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from whoosh.index import Index
 
+from search_service import related
 from search_service.crawl.archive import archive_files
 from search_service.crawl.files import (
     InputError,
@@ -131,6 +132,8 @@ def reindex(
     building = index_dir.with_name(index_dir.name + ".reindexing")
     if building.exists():
         shutil.rmtree(building)
-    summary = ingest(reset_index(building), files, batch=batch, on_page=on_page)
+    built = reset_index(building)
+    summary = ingest(built, files, batch=batch, on_page=on_page)
+    related.refresh(building, built)  # so the new index serves related articles at once
     swap_in(building, index_dir)
     return summary

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from search_service import related
 from search_service.index import open_index
 from search_service.ingest import ingest
 from search_service.web import create_app
@@ -21,8 +22,10 @@ SEED_URL = "https://dispatch.example/world/nato-ukraine-military-involvement"
 def built_index(tmp_path_factory) -> Path:
     """An index of the small WARC and the article fixture pages, built once."""
     path = tmp_path_factory.mktemp("index")
-    summary = ingest(open_index(path, create=True), [SMALL_WARC, PAGES])
+    ix = open_index(path, create=True)
+    summary = ingest(ix, [SMALL_WARC, PAGES])
     assert summary.indexed == 27 and not summary.failed
+    related.refresh(path, ix)  # as the ingest command does
     return path
 
 

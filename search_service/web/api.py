@@ -60,7 +60,9 @@ def api_article(article_id: str) -> Response:
 def api_related(article_id: str) -> Response:
     """Articles related to one article, in the search result shape."""
     limit = int_arg("limit", 5)
-    return jsonify(search.related(require_searcher(), article_id, limit=limit))
+    recency = request.args.get("recency", "") not in ("", "0", "false", "no")
+    return jsonify(search.related(require_searcher(), article_id, limit=limit,
+                                  recency=recency))
 
 
 @bp.get("/health")

@@ -154,7 +154,9 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                 "summary": "Related articles", "operationId": "related",
                 "parameters": [ARTICLE_ID, _param(
                     "limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
-                    "How many")],
+                    "How many"), _param(
+                    "recency", {"type": "string", "enum": ["0", "1", "true", "false"]},
+                    "Prefer stories published close in time to this one")],
                 "responses": {"200": _json("Related", "Most similar first"), **ERRORS}}},
             "/api/sources": {"get": {
                 "summary": "Articles per source", "operationId": "sources",
