@@ -383,28 +383,48 @@ def _collect(searcher: Searcher, query: Query, sortedby, limit: int, groups: Gro
     """
     deadline = time.monotonic() + budget
     if isinstance(query, Every):
-        collector = Deadline(searcher.collector(limit=limit + groups.hidden, sortedby=sortedby),
-                             deadline)
-        partial = _run(searcher, query, collector)
-        return searcher.doc_count(), groups.sizes, collector.results(), partial
+        results, partial = _top(searcher, query, sortedby, limit, groups.hidden, groups,
+                                deadline)
+        return searcher.doc_count(), groups.sizes, results, partial
     if query.estimate_size(searcher.reader()) <= ONE_PASS_BELOW:
         # Few matches: rank them all, noting their numbers in the same pass.
         collector = Deadline(searcher.collector(limit=None, sortedby=sortedby), deadline,
                              record=True)
         partial = _run(searcher, query, collector)
-        found = collector.found
-    else:
-        # Many matches: count them unscored, then let Whoosh skip what cannot rank.
-        partial = False
-        try:
-            found = _matching(searcher, query, deadline)
-        except TimeLimit as stop:
-            found, partial = stop.args[0], True
-        hidden = sum(n - 1 for n in groups.collapsed(found).values())
-        collector = Deadline(searcher.collector(limit=limit + hidden, sortedby=sortedby),
-                             max(deadline, time.monotonic() + budget / 4))
-        partial = _run(searcher, query, collector) or partial
-    return len(found), groups.collapsed(found), collector.results(), partial
+        return (len(collector.found), groups.collapsed(collector.found), collector.results(),
+                partial)
+    # Many matches: count them unscored, then let Whoosh skip what cannot rank.
+    partial = False
+    try:
+        found = _matching(searcher, query, deadline)
+    except TimeLimit as stop:
+        found, partial = stop.args[0], True
+    collapsed = groups.collapsed(found)
+    results, late = _top(searcher, query, sortedby, limit,
+                         sum(n - 1 for n in collapsed.values()), groups,
+                         max(deadline, time.monotonic() + budget / 4))
+    return len(found), collapsed, results, partial or late
+
+
+def _top(searcher: Searcher, query: Query, sortedby, limit: int, hidden: int, groups: Groups,
+         deadline: float) -> tuple[Any, bool]:
+    """The top hits of `query`, enough that `limit` stories remain once copies collapse.
+
+    `hidden` (matching copies) bounds how many extra hits could be needed, but copies of a
+    story rank together, so a few more than `limit` usually suffice: ask for a small margin
+    and widen it only if collapsing left fewer than `limit`. The first `limit` stories of a
+    longer ranking are those of any prefix that holds `limit` stories, so this is exact.
+    """
+    wanted = limit + min(hidden, limit)
+    while True:
+        collector = Deadline(searcher.collector(limit=wanted, sortedby=sortedby), deadline)
+        partial = _run(searcher, query, collector)
+        results = collector.results()
+        members = groups.members
+        stories = len({members.get(hit.docnum, hit.docnum) for hit in results})
+        if partial or stories >= limit or wanted >= limit + hidden:
+            return results, partial
+        wanted = min(limit + hidden, wanted * 4)
 
 
 def _run(searcher: Searcher, query: Query, collector) -> bool:

@@ -435,3 +435,43 @@ def test_date_filter_over_segments_without_dates_finds_nothing(copies_searcher):
     since = datetime(2020, 1, 1, tzinfo=timezone.utc)
     assert search(copies_searcher, q="oil", date_from=since)["total"] == 0
     assert search(copies_searcher, q="", date_from=since)["total"] == 0
+
+
+@pytest.fixture(scope="module")
+def syndicated_searcher(tmp_path_factory):
+    """30 stories, each published on 5 sites word for word (one near-duplicate group each),
+    story i mentioning 'grain' i+1 times so that stories rank apart and copies together."""
+    from search_service.article import Article
+    from search_service.index import open_index, write_articles
+
+    articles = []
+    for i in range(30):
+        body = " ".join(["grain"] * (i + 1) + [f"story{i} filler{i} words{i} here{i}"] * 12)
+        articles += [Article(url=f"https://s{site}.example/{i}",
+                             canonical_url=f"https://s{site}.example/{i}",
+                             title=f"Report {i}", body=body) for site in range(5)]
+    ix = open_index(tmp_path_factory.mktemp("syndicated"), create=True)
+    write_articles(ix, articles)
+    with ix.searcher() as searcher:
+        yield searcher
+
+
+@pytest.mark.parametrize("sort", ["relevance", "best"])
+def test_pages_of_syndicated_stories_show_each_story_once(syndicated_searcher, sort,
+                                                          monkeypatch):
+    # Copies rank together, so the first hits hold few stories: the ranking must widen
+    # until a page is full, and agree with ranking every match.
+    from search_service import search as search_module
+
+    pages = {}
+    for one_pass_below in (0, 10**6):
+        monkeypatch.setattr(search_module, "ONE_PASS_BELOW", one_pass_below)
+        pages[one_pass_below] = [search(syndicated_searcher, q="grain", sort=sort, per_page=10,
+                                        page=p) for p in (1, 2, 3)]
+    for data in pages[0]:
+        assert data["total"] == 30
+        assert len(data["results"]) == 10
+        assert {r["similar_count"] for r in data["results"]} == {4}
+    titles = [r["title"] for data in pages[0] for r in data["results"]]
+    assert sorted(titles) == sorted(f"Report {i}" for i in range(30))
+    assert titles == [r["title"] for data in pages[10**6] for r in data["results"]]
