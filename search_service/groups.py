@@ -37,7 +37,12 @@ class Groups:
     @property
     def hidden(self) -> int:
         """Documents of the whole index that collapse into another one."""
-        return sum(size - 1 for size in self.sizes.values())
+        return hidden(self.sizes)
+
+
+def hidden(counts: Counter) -> int:
+    """Documents that collapse into another one, given how many fall in each group."""
+    return sum(n - 1 for n in counts.values())
 
 
 _lock = threading.Lock()

@@ -41,6 +41,7 @@ from search_service import config
 from search_service import related as related_sidecar
 from search_service.analysis import fold, text_analyzer
 from search_service.groups import Groups, groups_of
+from search_service.groups import hidden as groups_hidden
 from search_service.highlight import Marker, QueryWords, lead_html, query_words
 from search_service.when import DateError, parse_when
 
@@ -335,7 +336,7 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
             searcher, query, _sort_facet(sort), limit, groups, params.time_limit)
     except Exception as exc:
         raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
-    hidden = sum(n - 1 for n in collapsed.values())
+    hidden = groups_hidden(collapsed)
     hits, seen = [], set()
     for hit in results:
         key = groups.members.get(hit.docnum)
@@ -401,7 +402,7 @@ def _collect(searcher: Searcher, query: Query, sortedby, limit: int, groups: Gro
         found, partial = stop.args[0], True
     collapsed = groups.collapsed(found)
     results, late = _top(searcher, query, sortedby, limit,
-                         sum(n - 1 for n in collapsed.values()), groups,
+                         groups_hidden(collapsed), groups,
                          max(deadline, time.monotonic() + budget / 4))
     return len(found), collapsed, results, partial or late
 
