@@ -1,13 +1,14 @@
 """HTTP benchmark of /api/search: the real `news-search serve` (waitress) under load.
 
-Usage: python benchmarks/http_api.py [--articles 100000] [--seconds 20] [--cache DIR]
+Usage: python benchmarks/http_api.py [--articles 100000] [--seconds 20] [--workers 1,2]
 
 Builds (or reuses) an index of the Reuters corpus replicated with fresh ids to `--articles`
 articles, cached under `--cache` (default `.benchmarks/`, git-ignored), starts
 `python -m search_service.cli serve --port 0` from this checkout on 127.0.0.1 as a
 subprocess, and sends seeded queries to `/api/search` at concurrency 1, 8 and 32 for
-`--seconds` each, from a pool of threads that each keep one HTTP/1.1 keep-alive connection.
-Prints p50/p99 latency, requests per second and errors per concurrency.
+`--seconds` each (for each `--workers` count, as `serve --workers`), from a pool of
+threads that each keep one HTTP/1.1 keep-alive connection. Prints p50/p99 latency,
+requests per second and errors per concurrency.
 
 `--profile N` then times N of the same queries in process (the search call alone, no HTTP,
 no results cache), profiles them with cProfile and prints where the time goes.
@@ -120,10 +121,10 @@ def make_queries(raw: list[dict], count: int, seed: int) -> list[str]:
 
 # -- the server --------------------------------------------------------------------------------
 
-def start_server(index: Path, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(index: Path, threads: int, workers: int = 1) -> tuple[subprocess.Popen, int]:
     """Start `serve` from this checkout on a free port; return the process and the port."""
     cmd = [sys.executable, "-m", "search_service.cli", "serve", "--index", str(index),
-           "--port", "0", "--threads", str(threads)]
+           "--port", "0", "--threads", str(threads), "--workers", str(workers)]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     line = server.stdout.readline()
@@ -243,10 +244,12 @@ def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dic
 
 
 def print_table(rows: list[dict]) -> None:
-    """One line per concurrency."""
-    header = ("concurrency", "requests", "p50 ms", "p99 ms", "mean ms", "requests/s", "errors")
-    cells = [(str(r["concurrency"]), f"{r['requests']:,}", f"{r['p50']:.1f}", f"{r['p99']:.1f}",
-              f"{r['mean']:.1f}", f"{r['rps']:,.0f}", str(len(r["errors"]))) for r in rows]
+    """One line per worker count and concurrency."""
+    header = ("workers", "concurrency", "requests", "p50 ms", "p99 ms", "mean ms",
+              "requests/s", "errors")
+    cells = [(str(r["workers"]), str(r["concurrency"]), f"{r['requests']:,}",
+              f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['mean']:.1f}", f"{r['rps']:,.0f}",
+              str(len(r["errors"]))) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     for row in (header, *cells):
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
@@ -265,6 +268,9 @@ def main() -> None:
                         help="where built indexes are kept (default: .benchmarks/)")
     parser.add_argument("--threads", type=int, default=8,
                         help="server threads, as `serve --threads` (default: %(default)s)")
+    parser.add_argument("--workers", default="1",
+                        help="comma-separated server processes to compare, as "
+                             "`serve --workers` (default: %(default)s)")
     parser.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
                         help="indexing processes for a build (default: %(default)s)")
     parser.add_argument("--queries", type=int, default=2000,
@@ -276,20 +282,22 @@ def main() -> None:
 
     index = cached_index(args.cache, args.articles, args.procs)
     urls = make_queries(stories(), args.queries, args.seed)
-    server, port = start_server(index, args.threads)
-    try:
-        cursor = Cursor(urls)
-        run_load(port, Cursor(urls[::-1]), 8, 2.0)  # warm-up: every server thread's searcher
-        rows = []
-        for concurrency in (int(c) for c in args.concurrency.split(",")):
-            print(f"concurrency {concurrency} for {args.seconds:g} s …", file=sys.stderr,
-                  flush=True)
-            rows.append(run_load(port, cursor, concurrency, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    rows = []
+    for workers in (int(w) for w in args.workers.split(",")):
+        server, port = start_server(index, args.threads, workers)
+        try:
+            cursor = Cursor(urls)
+            run_load(port, Cursor(urls[::-1]), 8, 2.0 * workers)  # warm-up: every searcher
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                print(f"{workers} worker(s), concurrency {concurrency} for {args.seconds:g} s …",
+                      file=sys.stderr, flush=True)
+                rows.append({"workers": workers,
+                             **run_load(port, cursor, concurrency, args.seconds)})
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
     load = os.getloadavg()
-    print(f"/api/search over HTTP: {args.articles:,} articles, server threads {args.threads}, "
+    print(f"/api/search over HTTP: {args.articles:,} articles, server threads {args.threads} per worker, "
           f"{args.queries} distinct queries, {args.seconds:g} s per concurrency, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print_table(rows)

@@ -165,7 +165,10 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
                      help="address to listen on (default: %(default)s)")
     cmd.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     cmd.add_argument("--threads", type=_positive_int, default=8,
-                     help="worker threads (default: %(default)s)")
+                     help="threads per process (default: %(default)s)")
+    cmd.add_argument("--workers", type=_positive_int, default=1,
+                     help="server processes sharing the port; one process uses about one "
+                          "core, so use up to one per core (default: %(default)s)")
     cmd.add_argument("--cors-origin", action="append", type=_origin, dest="cors_origins",
                      metavar="ORIGIN",
                      help="let pages of ORIGIN (https://app.example, or * for any) read the "
@@ -367,9 +370,19 @@ def print_extraction(data: dict) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the app with waitress until interrupted."""
-    serve(args.index, args.host, args.port, args.threads, _app_settings(args),
-          trusted_proxy=args.trusted_proxy)
+    _serve(args)
     return 0
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """Run `serving.serve` with the serving options of `args`."""
+    from search_service.serving import ServeError, serve
+
+    try:
+        serve(args.index, args.host, args.port, args.threads, _app_settings(args),
+              trusted_proxy=args.trusted_proxy, workers=args.workers)
+    except ServeError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _app_settings(args: argparse.Namespace) -> dict:
@@ -380,34 +393,6 @@ def _app_settings(args: argparse.Namespace) -> dict:
     if args.max_depth:
         settings["MAX_DEPTH"] = args.max_depth
     return settings
-
-
-#: The X-Forwarded-* headers taken from a trusted proxy (others are dropped).
-PROXY_HEADERS = "x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port"
-
-
-def serve(index_dir: Path, host: str, port: int, threads: int,
-          settings: dict | None = None, trusted_proxy: str | None = None) -> None:
-    """Run the production WSGI server for the app over `index_dir` (with app `settings`);
-    X-Forwarded-* headers count only from `trusted_proxy`, and are dropped otherwise."""
-    from waitress import create_server
-
-    from search_service.web import create_app
-    from search_service.web.logging import AccessLog, enable_access_log
-
-    try:
-        app = create_app({"INDEX_DIR": str(index_dir), **(settings or {})})
-    except ValueError as exc:  # a malformed setting in the environment
-        raise CommandError(str(exc)) from None
-    enable_access_log()
-    proxy = ({"trusted_proxy": trusted_proxy, "trusted_proxy_headers": PROXY_HEADERS}
-             if trusted_proxy else {})
-    server = create_server(AccessLog(app), host=host, port=port, threads=threads,
-                           clear_untrusted_proxy_headers=True, **proxy)
-    shown_host = f"[{host}]" if ":" in host else host
-    print(f"Serving {index_dir} on http://{shown_host}:{server.effective_port}/ "
-          "(Ctrl-C to stop)", flush=True)
-    server.run()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -426,8 +411,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Built while the server starts: related lists use more_like until the file appears.
     threading.Thread(target=refresh_related, args=(ix,), daemon=True,
                      name="related-sidecar").start()
-    serve(args.index, args.host, args.port, args.threads, _app_settings(args),
-          trusted_proxy=args.trusted_proxy)
+    _serve(args)
     return 0
 
 
