@@ -331,7 +331,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     """Rebuild the index from the archive, with progress, and print a summary."""
     archive = args.archive or config.default_archive_dir(args.index)
     with tqdm(desc="Reindexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
-        summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update)
+        summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update,
+                          on_stage=lambda line: bar.write(line.capitalize() + " …",
+                                                          file=sys.stderr))
     print_summary(summary)
     return 1 if summary.failed else 0
 

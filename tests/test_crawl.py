@@ -165,13 +165,16 @@ def test_archive_holds_every_article_response_and_reindex_rebuilds(site_crawl, c
     assert len(endless.html) == 200_000  # cut at DOWNLOAD_MAXSIZE, marked so in the WARC
     assert truncated_records(files) == [endless.url]
     index = site_crawl["index"]
-    status = main(["reindex", "--index", str(index), "--archive", str(site_crawl["archive"])])
+    # Batches of 3 commit four segments; the rebuilt index is merged into one before the swap.
+    status = main(["reindex", "--index", str(index), "--archive", str(site_crawl["archive"]),
+                   "--batch", "3"])
     out, err = capsys.readouterr()
     assert status == 0
     assert out.splitlines() == [
         "10 pages read: 10 indexed (0 near-duplicates of other articles), 0 rejected, 0 failed"]
-    assert "Reindexing" in err
+    assert "Reindexing" in err and "Merging the new index into one segment" in err
     assert indexed_urls(index) == {p.url for p in pages}
+    assert len(open_index(index)._segments()) == 1
 
 
 
