@@ -243,6 +243,17 @@ def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dic
             "rps": (len(latencies) + len(errors)) / elapsed, "errors": errors}
 
 
+def serving_rss(pid: int) -> list[int]:
+    """Peak RSS in MB of the server process `pid` and of each of its worker processes."""
+    def peak(p: int) -> int:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        return 0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [peak(pid), *(peak(int(c)) for c in children)]
+
+
 def print_table(rows: list[dict]) -> None:
     """One line per worker count and concurrency."""
     header = ("workers", "concurrency", "requests", "p50 ms", "p99 ms", "mean ms",
@@ -293,14 +304,22 @@ def main() -> None:
                       file=sys.stderr, flush=True)
                 rows.append({"workers": workers,
                              **run_load(port, cursor, concurrency, args.seconds)})
+            rows[-1]["rss"] = serving_rss(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=20)
     load = os.getloadavg()
-    print(f"/api/search over HTTP: {args.articles:,} articles, server threads {args.threads} per worker, "
-          f"{args.queries} distinct queries, {args.seconds:g} s per concurrency, "
+    print(f"/api/search over HTTP: {args.articles:,} articles, server threads {args.threads} "
+          f"per worker, {args.queries} distinct queries, {args.seconds:g} s per concurrency, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print_table(rows)
+    for row in rows:
+        if "rss" in row:
+            parts = row["rss"]
+            shown = (f"{parts[0]} MB" if len(parts) == 1 else
+                     f"parent {parts[0]} MB + workers {' + '.join(map(str, parts[1:]))} MB")
+            print(f"peak RSS of the server with {row['workers']} worker(s): {shown} "
+                  f"= {sum(parts)} MB")
     print(TARGETS)
     for row in rows:
         for message in sorted(set(row["errors"]))[:5]:

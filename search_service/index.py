@@ -22,9 +22,11 @@ from whoosh.index import LockError
 from whoosh.query import Every, Or, Term
 from whoosh.searching import Searcher
 
-from search_service import dedupe
+from search_service import dedupe, storage
 from search_service.analysis import name_analyzer, text_analyzer
 from search_service.article import ID_CHARS, Article
+
+storage.install()  # searchers read segment files in place (see storage.py)
 
 log = logging.getLogger(__name__)
 
