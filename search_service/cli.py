@@ -142,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
                      help="commit at least every SECONDS (default: %(default)s)")
     cmd.add_argument("--idle-exit", type=float, metavar="SECONDS",
-                     help="exit once no article has arrived for SECONDS "
-                          "(default: run until stopped)")
+                     help="exit once the queue has been empty and no crawl worker alive "
+                          "for SECONDS (default: run until stopped)")
     _add_lease_option(cmd)
     cmd.set_defaults(func=cmd_index_worker)
 

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from search_service.crawl.archive import archive_files
-from search_service.crawl.frontier import alive_key, inflight_key
+from search_service.crawl.frontier import WORKERS_KEY, alive_key, inflight_key
 from search_service.crawl.handoff import GROUP, STREAM_KEY
 from search_service.index import index_exists, open_index
 from tests.news_site import NewsSite
@@ -28,9 +28,9 @@ from tests.news_site import NewsSite
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 #: The per-host delay the workers share (seconds) in these tests.
-DELAY = 0.15
+DELAY = 0.1
 #: Worker options: short timeouts, a short lease (a killed worker's pages come back after it).
-WORKER = ["--delay", str(DELAY), "--idle-exit", "3", "--lease", "2", "--no-progress",
+WORKER = ["--delay", str(DELAY), "--idle-exit", "2", "--lease", "2", "--no-progress",
           "--set", "DOWNLOAD_TIMEOUT=5", "--set", "NEWS_CONNECT_TIMEOUT=2"]
 STORIES = {f"/news/story-{n}" for n in [1, 2, 3, 4, *range(100, 130)]}
 
@@ -149,7 +149,9 @@ def undisturbed(site, tmp_path_factory):
         site.hits.clear()
         sources = sources_file(tmp, site)
         workers = [worker(url, sources, tmp, f"w{n}") for n in (1, 2, 3)]
-        index = indexer(url, tmp / "ix", "--idle-exit", "4")
+        client = redis.Redis.from_url(url)
+        wait_for(lambda: client.scard(WORKERS_KEY) == 3, what="the workers to start")
+        index = indexer(url, tmp / "ix", "--idle-exit", "2")
         outputs = [finish(w) for w in workers]
         finish(index)
         hits = list(site.hits)
@@ -205,6 +207,7 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     index_dir = tmp_path / "ix"
     first = worker(redis_url, sources, tmp_path, "w1")
     second = worker(redis_url, sources, tmp_path, "w2")
+    wait_for(lambda: client.scard(WORKERS_KEY) == 2, what="the workers to start")
     index = indexer(redis_url, index_dir, "--batch", "5", "--interval", "0.5")
 
     # kill a worker while it holds pages it has taken but not finished

@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 
 from search_service.article import Article
-from search_service.crawl.frontier import DEFAULT_LEASE, PREFIX
+from search_service.crawl.frontier import DEFAULT_LEASE, PREFIX, WORKERS_KEY, alive_key
 from search_service.crawl.handoff import GROUP, STREAM_KEY
 from search_service.index import ArticleWriter, open_index
 
@@ -84,8 +84,9 @@ class IndexWorker:
 
     def run(self, idle_exit: float | None = None,
             on_commit: Callable[[IndexerSummary], None] | None = None) -> IndexerSummary:
-        """Index until stopped (SIGTERM/Ctrl-C), or until the stream has been empty for
-        `idle_exit` seconds; commit and acknowledge what was read before returning."""
+        """Index until stopped (SIGTERM/Ctrl-C), or until the stream has been empty and no
+        crawl worker alive for `idle_exit` seconds; commit and acknowledge what was read
+        before returning."""
         started = time.monotonic()
         ensure_group(self.server)
         self.lock(wait=self.lease_ms / 1000 + 1)
@@ -102,7 +103,8 @@ class IndexWorker:
                 self._add(entries)
                 if self._due():
                     self.commit(on_commit)
-                if entries or self.unacked:
+                if entries or self.unacked or (idle_exit is not None
+                                               and live_workers(self.server)):
                     quiet_since = time.monotonic()
                 elif idle_exit is not None and time.monotonic() - quiet_since >= idle_exit:
                     break
@@ -166,6 +168,12 @@ class IndexWorker:
         self.summary.commits += 1
         if on_commit is not None:
             on_commit(self.summary)
+
+
+def live_workers(server: redis.Redis) -> list[str]:
+    """The crawl workers registered in the frontier whose heartbeat is fresh."""
+    return [raw.decode() for raw in server.smembers(WORKERS_KEY)
+            if server.exists(alive_key(raw.decode()))]
 
 
 def queue_depth(server: redis.Redis) -> tuple[int, int]:
