@@ -43,14 +43,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """Run a fresh redis-server (append-only file on, fsync always) on a free loopback port
-    with its data in `directory`; yield its URL."""
+def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
+    """Run a fresh redis-server (append-only file on, fsync `always` or `everysec`) on a free
+    loopback port with its data in `directory`; yield its URL."""
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
                                "--dir", str(directory), "--appendonly", "yes",
-                               "--appendfsync", "always", "--save", ""],
+                               "--appendfsync", fsync, "--save", ""],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     try:
