@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from search_service.cli import main
 from search_service.crawl.archive import archive_files
 from search_service.crawl.frontier import WORKERS_KEY, alive_key, inflight_key
 from search_service.crawl.handoff import GROUP, STREAM_KEY
@@ -208,6 +209,7 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     first = worker(redis_url, sources, tmp_path, "w1")
     second = worker(redis_url, sources, tmp_path, "w2")
     wait_for(lambda: client.scard(WORKERS_KEY) == 2, what="the workers to start")
+    twin = worker(redis_url, sources, tmp_path, "w2")  # a live worker's id: refused
     index = indexer(redis_url, index_dir, "--batch", "5", "--interval", "0.5")
 
     # kill a worker while it holds pages it has taken but not finished
@@ -232,6 +234,8 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     again = worker(redis_url, sources, tmp_path, "w1")
     finish(second)
     finish(again)
+    _, err = twin.communicate(timeout=60)
+    assert twin.returncode == 1 and "worker id 'w2' is in use" in err
     assert client.xlen(STREAM_KEY) > 0  # articles waited in the queue for the indexer
     assert client.llen("news-search:frontier") == 0 and not client.hlen(inflight_key("w1"))
 
@@ -242,3 +246,8 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     assert taken and taken <= {p for t, p, _ in site.hits if t > killed_at}
     assert client.xlen(STREAM_KEY) == 0
     assert client.xpending(STREAM_KEY, GROUP)["pending"] == 0
+
+
+def test_worker_options_need_redis(capsys):
+    assert main(["crawl", "--idle-exit", "5", "http://127.0.0.1:9/"]) == 1
+    assert "need --redis" in capsys.readouterr().err
