@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from search_service.article import Article
 from search_service.cli import main
 from search_service.crawl.archive import archive_files
-from search_service.crawl.frontier import WORKERS_KEY, alive_key, inflight_key
-from search_service.crawl.handoff import GROUP, STREAM_KEY
+from search_service.crawl.frontier import WORKERS_KEY, Frontier, alive_key, inflight_key
+from search_service.crawl.handoff import GROUP, STREAM_KEY, article_entry
+from search_service.crawl.indexer import IndexWorker, ensure_group
 from search_service.index import index_exists, open_index
 from tests.news_site import NewsSite
 
@@ -43,20 +45,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
-    """Run a fresh redis-server (append-only file on, fsync `always` or `everysec`) on a free
-    loopback port with its data in `directory`; yield its URL."""
-    port = free_port()
+def start_redis(directory: Path, port: int, fsync: str = "always") -> subprocess.Popen:
+    """Start redis-server on 127.0.0.1:`port` with its append-only file in `directory` (fsync
+    `always` or `everysec`); return once it answers."""
     directory.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
                                "--dir", str(directory), "--appendonly", "yes",
                                "--appendfsync", fsync, "--save", ""],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        wait_for(lambda: _pings(url), timeout=10, what="redis-server")
-        yield url
+        wait_for(lambda: _pings(f"redis://127.0.0.1:{port}/0"), timeout=10, what="redis")
+    except AssertionError:
+        server.kill()
+        raise
+    return server
+
+
+@contextmanager
+def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
+    """Run a fresh redis-server on a free loopback port (see `start_redis`); yield its URL."""
+    port = free_port()
+    server = start_redis(directory, port, fsync)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         server.terminate()
         server.wait(10)
@@ -251,3 +262,36 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
 def test_worker_options_need_redis(capsys):
     assert main(["crawl", "--idle-exit", "5", "http://127.0.0.1:9/"]) == 1
     assert "need --redis" in capsys.readouterr().err
+
+
+def test_a_killed_redis_keeps_everything_it_acknowledged(tmp_path):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = start_redis(tmp_path / "redis", port)
+    try:
+        client = redis.Redis.from_url(url)
+        frontier = Frontier(client, "w1", lease_seconds=2)
+        frontier.register()
+        for n in range(3):
+            frontier.push(f"request {n}".encode(), None)
+        assert frontier.claim_page("http://news.test/a", 3600)
+        lease, _ = frontier.pop()
+        ensure_group(client)
+        for n in range(3):
+            client.xadd(STREAM_KEY, article_entry(Article(
+                url=f"http://news.test/{n}", canonical_url=f"http://news.test/{n}",
+                title=f"Story {n}", body="The harbour reopened. " * 30).to_json(), "w1"))
+        server.send_signal(signal.SIGKILL)  # no shutdown save: only the append-only file
+        server.wait()
+        server = start_redis(tmp_path / "redis", port)
+        client = redis.Redis.from_url(url)
+        assert client.llen("news-search:frontier") == 2
+        assert client.hlen(inflight_key("w1")) == 1  # still leased, still recoverable
+        assert not Frontier(client, "w2").claim_page("http://news.test/a", 3600)
+        summary = IndexWorker(client, tmp_path / "ix", lease_seconds=1).run(idle_exit=0.2)
+        assert summary.committed == 3
+        assert open_index(tmp_path / "ix").doc_count() == 3
+        assert client.xlen(STREAM_KEY) == 0
+    finally:
+        server.kill()
+        server.wait()
