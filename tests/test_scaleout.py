@@ -22,6 +22,7 @@ import redis
 from search_service.article import Article
 from search_service.cli import main
 from search_service.crawl.archive import archive_files
+from search_service.crawl.files import Page, read_pages
 from search_service.crawl.frontier import WORKERS_KEY, Frontier, alive_key, inflight_key
 from search_service.crawl.handoff import GROUP, STREAM_KEY, article_entry
 from search_service.crawl.indexer import IndexWorker, ensure_group
@@ -192,9 +193,12 @@ def test_no_page_is_fetched_twice_across_workers(undisturbed):
 
 def test_each_worker_archives_to_its_own_warc_files(undisturbed):
     tmp = undisturbed["tmp"]
+    archived = []
     for n in (1, 2, 3):
         for path in archive_files(tmp / f"archive-w{n}"):
             assert path.name.startswith(f"news-search-w{n}-")
+            archived += [page.url for page in read_pages([path]) if isinstance(page, Page)]
+    assert sorted(archived) == sorted(url for url, _, _ in undisturbed["docs"])
 
 
 def test_the_per_host_rate_holds_across_all_workers(undisturbed):
