@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "after its commit. The only process that writes the index.")
     cmd.add_argument("--redis", required=True, metavar="URL",
                      help="the crawl's Redis (redis://HOST:PORT/DB)")
-    cmd.add_argument("--batch", type=_positive_int, default=500,
+    cmd.add_argument("--batch", type=_positive_int, default=500, metavar="N",
                      help="commit every N articles (default: %(default)s)")
     cmd.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
                      help="commit at least every SECONDS (default: %(default)s)")
