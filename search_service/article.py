@@ -38,6 +38,16 @@ class Article:
             data[key] = value.isoformat() if value else None
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Article:
+        """Rebuild an article from `to_json`'s data."""
+        values = dict(data)
+        values["authors"] = tuple(values.get("authors") or ())
+        for key in ("published", "modified", "fetched_at"):
+            if values.get(key):
+                values[key] = datetime.fromisoformat(values[key])
+        return cls(**values)
+
 
 #: Hex characters in an article id.
 ID_CHARS = 16

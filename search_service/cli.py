@@ -1,4 +1,5 @@
-"""The command line: `news-search crawl | reindex | ingest | extract | serve | demo | stats`."""
+"""The command line: `news-search crawl | index-worker | reindex | ingest | extract | serve | demo |
+stats`."""
 
 from __future__ import annotations
 
@@ -115,7 +116,36 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep polling each source's feeds, sitemaps and start pages at its "
                           "re-crawl interval until stopped (Ctrl-C)")
     cmd.add_argument("--no-progress", action="store_true", help="no live progress line")
+    cmd.add_argument("--redis", metavar="URL",
+                     help="run as one worker of a scaled-out crawl sharing its frontier, "
+                          "politeness and hand-off queue in Redis (redis://HOST:PORT/DB); "
+                          "articles go to `index-worker` (see docs/scaling.md)")
+    cmd.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                     help="with --redis: exit once the shared frontier has been empty that "
+                          "long (default: keep polling the sources)")
+    cmd.add_argument("--worker-id", metavar="ID",
+                     help="with --redis: this worker's id, in its WARC file names "
+                          "(default: HOST-PID)")
+    _add_lease_option(cmd)
     cmd.set_defaults(func=cmd_crawl)
+
+    cmd = commands.add_parser(
+        "index-worker", parents=[common],
+        help="index the articles crawl workers hand over through Redis",
+        description="The one indexer of a scaled-out crawl (`crawl --redis`): reads articles "
+                    "from the Redis stream, writes them to the index, acknowledges each "
+                    "after its commit. The only process that writes the index.")
+    cmd.add_argument("--redis", required=True, metavar="URL",
+                     help="the crawl's Redis (redis://HOST:PORT/DB)")
+    cmd.add_argument("--batch", type=_positive_int, default=500, metavar="N",
+                     help="commit every N articles (default: %(default)s)")
+    cmd.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                     help="commit at least every SECONDS (default: %(default)s)")
+    cmd.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                     help="exit once the queue has been empty and no crawl worker alive "
+                          "for SECONDS (default: run until stopped)")
+    _add_lease_option(cmd)
+    cmd.set_defaults(func=cmd_index_worker)
 
     cmd = commands.add_parser(
         "reindex", parents=[common], help="rebuild the index from the crawl archive",
@@ -181,6 +211,14 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--max-depth", type=_positive_int, metavar="N",
                      help="page results at most N deep, page x per_page <= N (default: "
                           f"${config.MAX_DEPTH_ENV}, else {config.MAX_DEPTH})")
+
+
+def _add_lease_option(cmd: argparse.ArgumentParser) -> None:
+    """Add --lease SECONDS (how long a silent worker keeps its claims in Redis)."""
+    cmd.add_argument("--lease", type=float, default=15.0, metavar="SECONDS",
+                     help="with --redis: a killed process's claims (pages it was fetching, "
+                          "the indexer lock) expire after SECONDS without a heartbeat "
+                          "(default: %(default)s)")
 
 
 def _add_archive_option(cmd: argparse.ArgumentParser) -> None:
@@ -277,6 +315,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         index_dir=args.index, archive_dir=args.archive or config.default_archive_dir(args.index),
         contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
         watch=args.watch, overrides=overrides)
+    if args.redis:
+        return _crawl_worker(args, sources, options)
+    if args.idle_exit is not None or args.worker_id:
+        raise CommandError("--idle-exit and --worker-id need --redis")
     ix = open_index(args.index, create=True)
     try:
         summary = run_crawl(sources, options)
@@ -286,6 +328,49 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     refresh_related(ix)
     stopped_watching = args.watch and summary.finish_reason == "shutdown"
     return 0 if summary.finish_reason == "finished" or stopped_watching else 1
+
+
+def _crawl_worker(args: argparse.Namespace, sources, options) -> int:
+    """Run one worker of a scaled-out crawl; print what it did."""
+    import redis
+
+    from search_service.crawl.frontier import WorkerIdBusy, default_worker_id
+    from search_service.crawl.scaleout import WorkerOptions, run_worker
+
+    if args.watch:
+        raise CommandError("with --redis a worker keeps polling unless --idle-exit is given; "
+                           "--watch is not needed")
+    worker = WorkerOptions(redis_url=args.redis, worker_id=args.worker_id or default_worker_id(),
+                           idle_exit=args.idle_exit, lease_seconds=args.lease, crawl=options)
+    try:
+        summary = run_worker(sources, worker)
+    except (WorkerIdBusy, redis.RedisError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"worker {worker.worker_id}: ", end="")
+    print_crawl_summary(summary)
+    done = summary.finish_reason == "finished" or (args.idle_exit is None
+                                                    and summary.finish_reason == "shutdown")
+    return 0 if done else 1
+
+
+def cmd_index_worker(args: argparse.Namespace) -> int:
+    """Index articles from the crawl workers' Redis stream until stopped or idle."""
+    import redis
+
+    from search_service.crawl.indexer import IndexerBusy, IndexWorker
+
+    try:
+        server = redis.Redis.from_url(args.redis)
+        worker = IndexWorker(server, args.index, batch=args.batch, interval=args.interval,
+                             lease_seconds=args.lease)
+        summary = worker.run(idle_exit=args.idle_exit)
+    except (IndexerBusy, redis.RedisError) as exc:
+        raise CommandError(str(exc)) from None
+    if worker.writer.ix.doc_count():
+        refresh_related(worker.writer.ix)
+    print(f"{summary.committed} articles committed in {summary.commits} commits, "
+          f"{summary.seconds:.1f}s ({summary.reclaimed} taken back from a stopped indexer)")
+    return 0
 
 
 def _setting(text: str) -> tuple[str, object]:

@@ -54,6 +54,7 @@ class FetchedPage:
     outcome: str = ""
     cut: bool = False  # the body was cut at the size limit (DOWNLOAD_MAXSIZE)
     date_hint: str = ""  # a publication date from a news sitemap (W3C datetime), if any
+    lease: str = ""  # its page's frontier lease, in a scaled-out crawl (scaleout.py)
 
 
 class NewsSpider(scrapy.Spider):

@@ -1,0 +1,301 @@
+"""The scaled-out crawl end to end: a real redis-server on a free loopback port, two or three
+`news-search crawl --redis` worker processes and one `news-search index-worker`, against the
+fixture news site on 127.0.0.1 (its request log is the witness of what was fetched, and when)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+from search_service.article import Article
+from search_service.cli import main
+from search_service.crawl.archive import archive_files
+from search_service.crawl.files import Page, read_pages
+from search_service.crawl.frontier import WORKERS_KEY, Frontier, alive_key, inflight_key
+from search_service.crawl.handoff import GROUP, STREAM_KEY, article_entry
+from search_service.crawl.indexer import IndexWorker, ensure_group
+from search_service.index import index_exists, open_index
+from tests.news_site import NewsSite
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+#: The per-host delay the workers share (seconds) in these tests.
+DELAY = 0.1
+#: Worker options: short timeouts, a short lease (a killed worker's pages come back after it).
+WORKER = ["--delay", str(DELAY), "--idle-exit", "2", "--lease", "2", "--no-progress",
+          "--set", "DOWNLOAD_TIMEOUT=5", "--set", "NEWS_CONNECT_TIMEOUT=2"]
+STORIES = {f"/news/story-{n}" for n in [1, 2, 3, 4, *range(100, 130)]}
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(directory: Path, port: int, fsync: str = "always") -> subprocess.Popen:
+    """Start redis-server on 127.0.0.1:`port` with its append-only file in `directory` (fsync
+    `always` or `everysec`); return once it answers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
+                               "--dir", str(directory), "--appendonly", "yes",
+                               "--appendfsync", fsync, "--save", ""],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _pings(f"redis://127.0.0.1:{port}/0"), timeout=10, what="redis")
+    except AssertionError:
+        server.kill()
+        raise
+    return server
+
+
+@contextmanager
+def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
+    """Run a fresh redis-server on a free loopback port (see `start_redis`); yield its URL."""
+    port = free_port()
+    server = start_redis(directory, port, fsync)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A fresh redis-server for one test."""
+    with redis_server(tmp_path / "redis") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The fixture site with 30 more stories listed on /more/."""
+    news = NewsSite(extra=30).start()
+    yield news
+    news.stop()
+
+
+def sources_file(tmp_path: Path, site: NewsSite) -> Path:
+    """Sources: start at /more/ and the RSS feed (robots.txt names the sitemaps)."""
+    path = tmp_path / "sources.toml"
+    path.write_text("\n".join([
+        "[[source]]", 'name = "Harbour Times"', f'start_urls = ["{site.url("/more/")}"]',
+        f'feeds = ["{site.url("/feed.rss")}"]', "allow = ['/news/']",
+        # only stories, feeds and sitemaps: the pages reached do not depend on which worker
+        # gets where first (the home page's hostile corners are test_crawl's business)
+        "deny = ['://[^/]+/(?!news/|more/|feed|sitemap)']", "max_depth = 2",
+        "max_pages = 200"]) + "\n")
+    return path
+
+
+def cli(*argv: str) -> subprocess.Popen:
+    """Start `news-search ARGV` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "search_service.cli", *argv], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def worker(url: str, sources: Path, tmp_path: Path, worker_id: str) -> subprocess.Popen:
+    """Start a crawl worker archiving to its own directory."""
+    return cli("crawl", "--redis", url, "--sources", str(sources), "--worker-id", worker_id,
+               "--archive", str(tmp_path / f"archive-{worker_id}"), *WORKER)
+
+
+def indexer(url: str, index: Path, *extra: str) -> subprocess.Popen:
+    """Start the index-worker."""
+    return cli("index-worker", "--redis", url, "--index", str(index), "--lease", "2", *extra)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 90) -> str:
+    """Wait for a process that should exit by itself with status 0; return its stdout."""
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out
+
+
+def wait_for(condition, timeout: float = 60, what: str = "") -> None:
+    """Poll `condition` until it holds (a guard against hangs, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def documents(index: Path) -> list[tuple[str, str, str]]:
+    """Every document in the index: (canonical URL, title, body), sorted."""
+    with open_index(index).searcher() as searcher:
+        return sorted((f["canonical_url"], f["title"], f["body"])
+                      for f in searcher.all_stored_fields())
+
+
+def paths(site: NewsSite, docs: list[tuple[str, str, str]]) -> set[str]:
+    """The site paths of the documents' canonical URLs."""
+    return {url.removeprefix(site.base) for url, _, _ in docs}
+
+
+@pytest.fixture(scope="module")
+def undisturbed(site, tmp_path_factory):
+    """Three workers and one indexer crawl the site, nobody killed."""
+    tmp = tmp_path_factory.mktemp("undisturbed")
+    with redis_server(tmp / "redis") as url:
+        site.hits.clear()
+        sources = sources_file(tmp, site)
+        workers = [worker(url, sources, tmp, f"w{n}") for n in (1, 2, 3)]
+        client = redis.Redis.from_url(url)
+        wait_for(lambda: client.scard(WORKERS_KEY) == 3, what="the workers to start")
+        index = indexer(url, tmp / "ix", "--idle-exit", "2")
+        outputs = [finish(w) for w in workers]
+        finish(index)
+        hits = list(site.hits)
+        stream = redis.Redis.from_url(url).xlen(STREAM_KEY)
+    return {"docs": documents(tmp / "ix"), "hits": hits, "outputs": outputs, "tmp": tmp,
+            "stream": stream}
+
+
+def test_every_article_is_indexed_exactly_once(undisturbed, site):
+    docs = undisturbed["docs"]
+    assert paths(site, docs) == STORIES
+    assert len(docs) == len(STORIES)  # one document per canonical URL
+    assert undisturbed["stream"] == 0  # every hand-off acknowledged and removed
+    handed = sum(int(out.split(" indexed,")[0].rsplit(" ", 1)[1])
+                 for out in undisturbed["outputs"])
+    assert handed == len(STORIES)  # and no worker handed an article over twice
+
+
+def test_no_page_is_fetched_twice_across_workers(undisturbed):
+    fetched = [path for _, path, _ in undisturbed["hits"]]
+    pages = [p for p in fetched if p != "/robots.txt"]
+    assert len(pages) == len(set(pages)), sorted(p for p in pages if pages.count(p) > 1)
+    assert fetched.count("/robots.txt") <= 3  # each worker reads robots.txt once
+    assert {p for p in pages if p.startswith("/news/story-")} >= STORIES
+
+
+def test_each_worker_archives_to_its_own_warc_files(undisturbed):
+    tmp = undisturbed["tmp"]
+    archived = []
+    for n in (1, 2, 3):
+        for path in archive_files(tmp / f"archive-w{n}"):
+            assert path.name.startswith(f"news-search-w{n}-")
+            archived += [page.url for page in read_pages([path]) if isinstance(page, Page)]
+    assert sorted(archived) == sorted(url for url, _, _ in undisturbed["docs"])
+
+
+def test_the_per_host_rate_holds_across_all_workers(undisturbed):
+    times = sorted(t for t, _, _ in undisturbed["hits"])
+    assert len(times) > 40
+    window = 1.0
+    # requests start DELAY apart across all workers: at most window/DELAY + 1 in any window
+    # (plus one for the jitter between the limiter's clock and the server's); three workers
+    # with only their own delay would send three times as many
+    allowed = int(window / DELAY) + 2
+    busiest = max(sum(1 for t in times[i:] if t - start < window)
+                  for i, start in enumerate(times))
+    assert busiest <= allowed, busiest
+    assert (times[-1] - times[0]) >= (len(times) - 1) * DELAY * 0.9
+
+
+def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
+        undisturbed, site, redis_url, tmp_path):
+    client = redis.Redis.from_url(redis_url)
+    site.hits.clear()
+    sources = sources_file(tmp_path, site)
+    index_dir = tmp_path / "ix"
+    first = worker(redis_url, sources, tmp_path, "w1")
+    second = worker(redis_url, sources, tmp_path, "w2")
+    wait_for(lambda: client.scard(WORKERS_KEY) == 2, what="the workers to start")
+    twin = worker(redis_url, sources, tmp_path, "w2")  # a live worker's id: refused
+    index = indexer(redis_url, index_dir, "--batch", "5", "--interval", "0.5")
+
+    # kill a worker while it holds pages it has taken but not finished
+    def articles_fetched() -> int:
+        return sum(1 for _, p, _ in site.hits if p.startswith("/news/"))
+
+    wait_for(lambda: articles_fetched() >= 5 and client.hlen(inflight_key("w1")) > 0,
+             what="worker w1 to be mid-crawl")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = time.monotonic()
+    taken = {pickle.loads(v)["url"].removeprefix(site.base)
+             for v in client.hvals(inflight_key("w1"))}
+    # kill the indexer once it has committed something
+    wait_for(lambda: index_exists(index_dir) and open_index(index_dir).doc_count() > 0,
+             what="a first commit")
+    index.send_signal(signal.SIGKILL)
+    index.wait()
+
+    # the killed worker comes back under its id once its heartbeat has expired
+    wait_for(lambda: not client.exists(alive_key("w1")), what="w1's heartbeat to expire")
+    again = worker(redis_url, sources, tmp_path, "w1")
+    finish(second)
+    finish(again)
+    _, err = twin.communicate(timeout=60)
+    assert twin.returncode == 1 and "worker id 'w2' is in use" in err
+    assert client.xlen(STREAM_KEY) > 0  # articles waited in the queue for the indexer
+    assert client.llen("news-search:frontier") == 0 and not client.hlen(inflight_key("w1"))
+
+    finish(indexer(redis_url, index_dir, "--idle-exit", "2"))
+    docs = documents(index_dir)
+    assert docs == undisturbed["docs"]  # the same final index as the undisturbed run
+    # what the killed worker had taken went back to the frontier and was fetched again
+    assert taken and taken <= {p for t, p, _ in site.hits if t > killed_at}
+    assert client.xlen(STREAM_KEY) == 0
+    assert client.xpending(STREAM_KEY, GROUP)["pending"] == 0
+
+
+def test_worker_options_need_redis(capsys):
+    assert main(["crawl", "--idle-exit", "5", "http://127.0.0.1:9/"]) == 1
+    assert "need --redis" in capsys.readouterr().err
+
+
+def test_a_killed_redis_keeps_everything_it_acknowledged(tmp_path):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = start_redis(tmp_path / "redis", port)
+    try:
+        client = redis.Redis.from_url(url)
+        frontier = Frontier(client, "w1", lease_seconds=2)
+        frontier.register()
+        for n in range(3):
+            frontier.push(f"request {n}".encode(), None)
+        assert frontier.claim_page("http://news.test/a", 3600)
+        lease, _ = frontier.pop()
+        ensure_group(client)
+        for n in range(3):
+            client.xadd(STREAM_KEY, article_entry(Article(
+                url=f"http://news.test/{n}", canonical_url=f"http://news.test/{n}",
+                title=f"Story {n}", body="The harbour reopened. " * 30).to_json(), "w1"))
+        server.send_signal(signal.SIGKILL)  # no shutdown save: only the append-only file
+        server.wait()
+        server = start_redis(tmp_path / "redis", port)
+        client = redis.Redis.from_url(url)
+        assert client.llen("news-search:frontier") == 2
+        assert client.hlen(inflight_key("w1")) == 1  # still leased, still recoverable
+        assert not Frontier(client, "w2").claim_page("http://news.test/a", 3600)
+        summary = IndexWorker(client, tmp_path / "ix", lease_seconds=1).run(idle_exit=0.2)
+        assert summary.committed == 3
+        assert open_index(tmp_path / "ix").doc_count() == 3
+        assert client.xlen(STREAM_KEY) == 0
+    finally:
+        server.kill()
+        server.wait()
