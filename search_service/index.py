@@ -106,6 +106,7 @@ def index_exists(path: Path) -> bool:
 
 def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
     """Open the index at `path`; with `create`, make an empty one if there is none."""
+    recover_swap(path)
     for attempt in range(5):
         if index_exists(path):
             _check_version(path)
@@ -122,7 +123,12 @@ def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
 
 
 def swap_in(built: Path, path: Path) -> None:
-    """Put the index built at `built` in the place of the one at `path` (kept until then)."""
+    """Put the index built at `built` in the place of the one at `path` (kept until then).
+
+    Two renames: a kill between them leaves only `<path>.old`, which `recover_swap` (run by
+    `open_index` and before a rebuild) puts back.
+    """
+    recover_swap(path)
     old = path.with_name(path.name + ".old")
     if old.exists():
         shutil.rmtree(old)
@@ -131,6 +137,21 @@ def swap_in(built: Path, path: Path) -> None:
     built.rename(path)
     if old.exists():
         shutil.rmtree(old)
+
+
+def recover_swap(path: Path) -> None:
+    """Put back the index a rebuild moved aside to `<path>.old` if it was killed before
+    moving the new one in (`path` is missing): the rebuild did not finish, the old index
+    stands."""
+    path = Path(path)
+    old = path.with_name(path.name + ".old")
+    if path.exists() or not index_exists(old):
+        return
+    try:
+        old.rename(path)
+    except OSError:  # another process put it back first (or a rebuild just finished)
+        return
+    log.warning("%s: put back the index a killed rebuild had moved aside", path)
 
 
 def reset_index(path: Path) -> whoosh_index.Index:
