@@ -60,6 +60,10 @@ class IndexBusy(Exception):
     """Another process holds the index's write lock."""
 
 
+class IndexWriteError(OSError):
+    """The index could not be written (disk full, read-only, …); it keeps its last commit."""
+
+
 class IndexVersionError(Exception):
     """The index was built with another schema version and must be rebuilt."""
 
@@ -284,15 +288,10 @@ class ArticleWriter:
 
     def _writer(self):
         """Take the write lock, waiting at most `timeout` seconds."""
-        try:
-            if self.procs > 1:
-                return self.ix.writer(timeout=self.timeout, procs=self.procs, limitmb=256,
-                                      multisegment=True)
-            return self.ix.writer(timeout=self.timeout, limitmb=256)
-        except LockError as exc:
-            raise IndexBusy(
-                f"the index is being written by another process (waited {self.timeout:g}s)"
-            ) from exc
+        if self.procs > 1:
+            return open_writer(self.ix, self.timeout, procs=self.procs, limitmb=256,
+                               multisegment=True)
+        return open_writer(self.ix, self.timeout, limitmb=256)
 
     def flush(self) -> None:
         """Write and commit the queued articles (updates replace older copies)."""
@@ -304,10 +303,16 @@ class ArticleWriter:
         try:
             for doc in docs:
                 writer.update_document(**doc)
+            writer.commit()
+        except OSError as exc:  # a full disk, a read-only file system, …
+            abandon(self.ix, writer)
+            raise IndexWriteError(
+                f"cannot write the index at {self.ix.storage.folder}: "
+                f"{exc.strerror or exc}; the last {len(docs)} articles were not committed "
+                "(the index keeps everything committed before)") from exc
         except BaseException:
-            writer.cancel()
+            abandon(self.ix, writer)
             raise
-        writer.commit()
         self.written += len(docs)
         self.pending.clear()
         self._bound_segments()
@@ -346,7 +351,34 @@ class ArticleWriter:
         """Merge small segments once there are more than MAX_SEGMENTS."""
         if len(self.ix._segments()) > MAX_SEGMENTS:
             writer = self._writer()
-            writer.commit(merge=True)
+            try:
+                writer.commit(merge=True)
+            except BaseException:
+                abandon(self.ix, writer)
+                raise
+
+
+def abandon(ix: whoosh_index.Index, writer) -> None:
+    """Give up a write that failed part way (a full disk, say): delete the files of its
+    unfinished commit (they may fill the disk) while still holding the lock, then release
+    the lock. The index stays at its last commit."""
+    try:
+        toc = whoosh_index.TOC.read(ix.storage, ix.indexname)
+        whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+    except Exception as exc:  # leftovers are cleaned by the next commit
+        log.warning("could not remove the files of a failed commit: %s", exc)
+    try:
+        writer.cancel()
+    except Exception:  # closing half-written files can fail the same way
+        pass
+    finally:
+        for release in (getattr(writer, "_tempstorage", None) and writer._tempstorage.destroy,
+                        writer.writelock and writer.writelock.release):
+            try:
+                if release:
+                    release()
+            except Exception:  # already released, or already gone
+                pass
 
 
 def _batch_original(bands: dict[str, list[tuple[str, np.ndarray]]], keys: list[str],
@@ -367,13 +399,22 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], batch: i
     return writer.written
 
 
-def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
-    """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
+def open_writer(ix: whoosh_index.Index, timeout: float, **options: Any):
+    """Take the index's write lock, waiting at most `timeout` seconds (IndexBusy after
+    that), and return a Whoosh writer (IndexWriteError if the directory is not writable)."""
     try:
-        writer = ix.writer(timeout=timeout)
+        return ix.writer(timeout=timeout, **options)
     except LockError as exc:
         raise IndexBusy(
             f"the index is being written by another process (waited {timeout:g}s)") from exc
+    except OSError as exc:  # read-only file system, no permission, disk full
+        raise IndexWriteError(
+            f"cannot write the index at {ix.storage.folder}: {exc.strerror or exc}") from exc
+
+
+def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
+    """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
+    writer = open_writer(ix, timeout)
     query = Or([Term(name, url) for url in urls for name in ("canonical_url", "url")])
     try:
         deleted = writer.delete_by_query(query)
@@ -387,11 +428,15 @@ def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10
 def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
     """Merge all segments into one (and drop deleted documents); return segments before."""
     before = len(ix._segments())
-    try:
-        ix.optimize() if timeout is None else ix.writer(timeout=timeout).commit(optimize=True)
-    except LockError as exc:
-        raise IndexBusy(
-            f"the index is being written by another process (waited {timeout:g}s)") from exc
+    if timeout is None:
+        ix.optimize()
+    else:
+        writer = open_writer(ix, timeout)
+        try:
+            writer.commit(optimize=True)
+        except BaseException:
+            abandon(ix, writer)
+            raise
     return before
 
 

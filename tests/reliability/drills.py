@@ -7,6 +7,7 @@ the kill lost, the WARC archive readable.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -53,15 +54,19 @@ class Run:
 
 
 def run(argv: list[str], kill_after: float | None = None, point: str | None = None,
-        nth: int = 1, watch: Path | None = None, timeout: float = 300) -> Run:
+        nth: int = 1, watch: Path | None = None, timeout: float = 300,
+        max_file_bytes: int | None = None) -> Run:
     """Run `news-search ARGV` in its own process group; SIGKILL the whole group after
     `kill_after` seconds if it is still running (or let it die at `point`). With `watch`,
-    look at that index's committed articles every 0.1 s meanwhile."""
+    look at that index's committed articles every 0.1 s meanwhile. `max_file_bytes`: no
+    file of the command may grow past that (RLIMIT_FSIZE: writes fail with EFBIG, as on a
+    full disk)."""
     seen: set[str] = set()
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(command(argv, point, nth), cwd=ROOT, env=child_env(),
-                                stdout=out, stderr=err, start_new_session=True)
+                                stdout=out, stderr=err, start_new_session=True,
+                                preexec_fn=file_size_limit(max_file_bytes))
         killed = False
         limit = started + (kill_after if kill_after is not None else timeout)
         while proc.poll() is None and time.monotonic() < limit:
@@ -83,6 +88,18 @@ def run(argv: list[str], kill_after: float | None = None, point: str | None = No
         err.seek(0)
         return Run(killed, proc.returncode, err.read(), time.monotonic() - started, seen,
                    out.read())
+
+
+def file_size_limit(limit: int | None):
+    """A preexec function capping the size of files the child writes (None: no cap)."""
+    if limit is None:
+        return None
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, do not kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
 
 
 def committed_urls(index: Path, default: set[str] | None = None) -> set[str]:
@@ -122,7 +139,7 @@ def check_index(index: Path, before: set[str]) -> Check:
 
     try:
         urls = canonical_urls(index)
-    except Exception as exc:  # noqa: BLE001 - any failure to open is the finding
+    except Exception as exc:  # any failure to open is the finding
         return Check(False, False, 0, 0, len(before), f"{type(exc).__name__}: {exc}")
     client = create_app({"TESTING": True, "INDEX_DIR": str(index)}).test_client()
     answers = [client.get(url) for url in ("/api/search?q=said", "/api/search", "/?q=said")]
