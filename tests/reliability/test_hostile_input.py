@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from search_service.normalise import Extraction, normalise
@@ -60,3 +61,21 @@ def test_any_query_is_answered_or_refused_never_a_500(client, q):
         assert response.status_code in (200, 400), (path, q, response.status_code)
         if path.startswith("/api") and response.status_code == 400:
             assert response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("q, message", [
+    ("opec~3", "fuzzy words allow at most 2 edits: 'opec'~3"),
+    ("oil~ bank~ rate~ price~ trade~", "too many fuzzy words (at most 4 word~ in a query)"),
+])
+def test_fuzzy_words_are_bounded(client, q, message):
+    # each fuzzy word walks the term list before any time limit applies (opec~9 took 26 s
+    # over the 2,500-article sample)
+    response = client.get("/api/search", query_string={"q": q})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == message
+
+
+def test_fuzzy_words_within_the_bounds_still_match(client):
+    response = client.get("/api/search", query_string={"q": "natto~2 OR ukrane~"})
+    assert response.status_code == 200
+    assert response.get_json()["total"] >= 1

@@ -132,3 +132,14 @@ max_depth = 1
     expected = {site.url(f"/news/story-{n}") for n in [1, 2, *range(100, 104)]}
     urls = canonical_urls(index)
     assert sorted(urls) == sorted(expected)
+
+
+def test_an_index_killed_before_its_first_commit_serves(tmp_path):
+    from search_service.index import open_index
+    from search_service.web import create_app
+
+    open_index(tmp_path / "ix", create=True)  # created, as ingest and crawl do first
+    client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    for _ in range(3):  # the second request used to fail refreshing the empty searcher
+        for url in ("/api/search?q=harbour", "/?q=harbour", "/api/health", "/sources"):
+            assert client.get(url).status_code == 200, url
