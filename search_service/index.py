@@ -484,6 +484,8 @@ def source_health(searcher: Searcher) -> list[SourceHealth]:
     One pass over the sortable `source_key` and `published` columns (no stored fields read).
     """
     reader = searcher.reader()
+    if reader.doc_count_all() == 0:  # an index without commits has no columns to read
+        return []
     field = searcher.schema["published"]
     sources = reader.column_reader("source_key")
     # Raw column values: an undated article holds the column's default, which does not
