@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -205,7 +206,7 @@ def crawl_kills(work: Path, rng: random.Random, kills: int) -> Row:
     from tests.news_site import NewsSite
 
     row = Row("crawl SIGKILL")
-    extra = 30
+    extra = 40
     durations = []
     for n in range(kills + 1):
         site = NewsSite(extra=extra).start()
@@ -221,8 +222,8 @@ max_depth = 1
 """)
             index, archive = tmp / "ix", tmp / "ix-archive"
             argv = ["crawl", "--sources", str(sources), "--index", str(index),
-                    "--no-progress", "--set", "DOWNLOAD_DELAY=0.05",
-                    "--set", "AUTOTHROTTLE_START_DELAY=0.05",
+                    "--no-progress", "--set", "DOWNLOAD_DELAY=0.1",
+                    "--set", "AUTOTHROTTLE_START_DELAY=0.1",
                     "--set", "NEWS_COMMIT_SECONDS=0.5"]
             expected = {site.url(f"/news/story-{i}") for i in [1, 2, *range(100, 100 + extra)]}
             if n == 0:  # an undisturbed crawl: how long the kills are spread over
@@ -235,7 +236,7 @@ max_depth = 1
                 log(f"crawl: undisturbed run {done.seconds:.1f}s, {len(got)} articles")
                 continue
             how = ({"point": "warc", "nth": rng.randint(3, extra)} if n % 3 == 1 else
-                   {"kill_after": rng.uniform(1.0, durations[0])})
+                   {"kill_after": rng.uniform(0.4 * durations[0], durations[0])})
             kill_and_restart(row, argv, index, set(), expected, how, archive=archive)
             pages, torn = torn_records(archive)
             if torn > 1:
@@ -563,17 +564,20 @@ def fuzz_normaliser(examples: int, seed: int) -> Row:
         row.inputs += 1
         row.exceptions += bad
 
-    for name, strategy in (("random bytes", random_bytes),
-                           ("mutated pages", mutated_pages(real_pages())),
-                           ("pathological markup", pathological_pages)):
+    def runner(name: str, strategy):
         @hypothesis_seed(seed)
         @settings(max_examples=examples, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(strategy)
-        def case(html, kind=name):
-            one(html, kind)
+        def case(html):
+            one(html, name)
 
-        case()
+        return case
+
+    for name, strategy in (("random bytes", random_bytes),
+                           ("mutated pages", mutated_pages(real_pages())),
+                           ("pathological markup", pathological_pages)):
+        runner(name, strategy)()
     for name, html in BAD_PAGES.items():  # the known worst cases
         one(html, name)
     row.notes.append(f"slowest page {slowest[0] * 1000:.0f} ms ({slowest[1]}), "
@@ -690,22 +694,40 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="news-search-drill-"))
     started = time.monotonic()
     rows: list[Row] = []
-    server = None
+    state: dict = {}
+
+    def step(name: str, function, *step_args) -> None:
+        """Run one drill; a drill that breaks is a row with its error, and the rest go on."""
+        log(f"{name} …")
+        try:
+            made = function(*step_args)
+        except Exception as exc:
+            log(traceback.format_exc())
+            made = Row(name, problems=[f"the drill broke: {exc!r}"])
+        for row in made if isinstance(made, list) else [made]:
+            rows.append(row)
+            log(f"  {row}")
+
+    def serve_under_load() -> Row:
+        row, state["index"], state["base"], state["server"] = concurrency(
+            work, rng, args.load_seconds)
+        return row
+
     try:
         log(f"work directory {work}")
-        rows.append(ingest_kills(work, rng, ingest_n, args.pages))
-        rows.append(reindex_kills(work, rng, reindex_n, args.pages))
-        rows.append(crawl_kills(work, rng, crawl_n))
-        log("write failures …")
-        rows += write_failures(work)
-        log("concurrency …")
-        row, index, base, server = concurrency(work, rng, args.load_seconds)
-        rows.append(row)
-        log("hostile input …")
-        rows.append(fuzz_normaliser(args.fuzz, args.seed))
-        rows.append(fuzz_queries(index, args.fuzz, args.seed))
-        rows.append(fuzz_api(base, args.api_cases, args.seed))
+        step("ingest SIGKILL", ingest_kills, work, rng, ingest_n, args.pages)
+        step("reindex SIGKILL", reindex_kills, work, rng, reindex_n, args.pages)
+        step("crawl SIGKILL", crawl_kills, work, rng, crawl_n)
+        step("write failures", write_failures, work)
+        step("serve + ingest, load 16", serve_under_load)
+        step("normaliser fuzz", fuzz_normaliser, args.fuzz, args.seed)
+        if "index" in state:
+            step("query fuzz (API + page)", fuzz_queries, state["index"], args.fuzz,
+                 args.seed)
+            step("API fuzz (schemathesis)", fuzz_api, state["base"], args.api_cases,
+                 args.seed)
     finally:
+        server = state.get("server")
         if server is not None:
             server.terminate()
             server.wait()
