@@ -32,6 +32,7 @@ from whoosh.query import (
     Prefix,
     Query,
     Term,
+    TermRange,
     Wildcard,
     WrappingQuery,
 )
@@ -226,9 +227,10 @@ def parse_query(searcher: Searcher, text: str) -> Query:
 
 
 def cap_wildcards(searcher: Searcher, query: Query) -> Query:
-    """Refuse wildcards with fewer than 3 leading characters; cap what the rest expand to.
-    Refuse fuzzy words of more than MAX_FUZZY_EDITS edits, and more than MAX_FUZZY_WORDS of
-    them (their expansion runs before the time limit applies)."""
+    """Refuse wildcards with fewer than 3 leading characters; cap what the rest (and term
+    ranges) expand to; make `*` every article. Refuse fuzzy words of more than
+    MAX_FUZZY_EDITS edits, and more than MAX_FUZZY_WORDS of them (their expansion runs
+    before the time limit applies)."""
     fuzzy: set[str] = set()
 
     def visit(node: Query) -> Query:
@@ -243,6 +245,15 @@ def cap_wildcards(searcher: Searcher, query: Query) -> Query:
             if node.prefixlength < 1:  # the first letter as typed: a 30x shorter walk
                 node = node.copy()
                 node.prefixlength = 1
+            return node
+        if isinstance(node, Every) and node.fieldname:
+            return Every(boost=node.boost)  # `*`: every article (per field: every posting)
+        if isinstance(node, TermRange):  # `title:[a TO]` can span every term of a field
+            terms = list(islice(node._btexts(searcher.reader()), MAX_WILDCARD_TERMS + 1))
+            if len(terms) > MAX_WILDCARD_TERMS:
+                log.info("term range %r capped at %d terms", node, MAX_WILDCARD_TERMS)
+                return Or([Term(node.fieldname, t) for t in terms[:MAX_WILDCARD_TERMS]],
+                          boost=node.boost)
             return node
         if isinstance(node, (Wildcard, Prefix)):
             text = node.text
