@@ -369,16 +369,17 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
         log.warning("could not remove the files of a failed commit: %s", exc)
     try:
         writer.cancel()
-    except Exception:  # closing half-written files can fail the same way
+        return
+    except Exception:  # closing half-written files can fail the same way: finish by hand
         pass
-    finally:
-        for release in (getattr(writer, "_tempstorage", None) and writer._tempstorage.destroy,
-                        writer.writelock and writer.writelock.release):
-            try:
-                if release:
-                    release()
-            except Exception:  # already released, or already gone
-                pass
+    try:
+        writer._tempstorage.destroy()
+    except Exception:  # already gone
+        pass
+    try:
+        writer.writelock.release()
+    except Exception:  # already released
+        pass
 
 
 def _batch_original(bands: dict[str, list[tuple[str, np.ndarray]]], keys: list[str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -144,9 +145,12 @@ def _cut_short(records: ArchiveIterator, record) -> bool:
 
 
 def _tail(stream, end: int) -> int:
-    """Return how many bytes of `stream` after `end` are not blank lines."""
+    """Return how many bytes of `stream` follow `end` (0 if only blank lines do, as they
+    follow every record of an uncompressed WARC)."""
+    size = stream.seek(0, os.SEEK_END)
     stream.seek(end)
-    return len(stream.read().strip(b"\r\n"))
+    head = stream.read(64)
+    return 0 if size - end <= len(head) and not head.strip(b"\r\n") else size - end
 
 
 def _torn(error: PageError) -> PageError:
