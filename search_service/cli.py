@@ -292,6 +292,8 @@ def print_summary(summary: IngestSummary) -> None:
           f"{sum(summary.rejected.values())} rejected, {len(summary.failed)} failed")
     for reason, count in summary.rejected.most_common():
         print(f"  rejected {count}: {reason}")
+    for origin, message in summary.torn:
+        print(f"  skipped a torn WARC record (a write cut short): {origin}: {message}")
     for origin, message in summary.failed[:20]:
         print(f"  failed: {origin}: {message}")
     if len(summary.failed) > 20:
@@ -428,6 +430,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     files = expand(check_paths(args.paths))
     failed = 0
     for item in extract_pages(read_pages(files, base_url=args.url)):
+        if isinstance(item, PageError) and item.torn:
+            continue  # a WARC write cut short: warned about, not a page
         if isinstance(item, PageError):
             failed += 1
             print(f"news-search extract: {item.origin}: {item.message}", file=sys.stderr)

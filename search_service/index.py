@@ -62,6 +62,10 @@ class IndexBusy(Exception):
     """Another process holds the index's write lock."""
 
 
+class IndexWriteError(OSError):
+    """The index could not be written (disk full, read-only, …); it keeps its last commit."""
+
+
 class IndexVersionError(Exception):
     """The index was built with another schema version and must be rebuilt."""
 
@@ -108,6 +112,7 @@ def index_exists(path: Path) -> bool:
 
 def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
     """Open the index at `path`; with `create`, make an empty one if there is none."""
+    recover_swap(path)
     for attempt in range(5):
         if index_exists(path):
             _check_version(path)
@@ -124,7 +129,12 @@ def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
 
 
 def swap_in(built: Path, path: Path) -> None:
-    """Put the index built at `built` in the place of the one at `path` (kept until then)."""
+    """Put the index built at `built` in the place of the one at `path` (kept until then).
+
+    Two renames: a kill between them leaves only `<path>.old`, which `recover_swap` (run by
+    `open_index` and before a rebuild) puts back.
+    """
+    recover_swap(path)
     old = path.with_name(path.name + ".old")
     if old.exists():
         shutil.rmtree(old)
@@ -133,6 +143,21 @@ def swap_in(built: Path, path: Path) -> None:
     built.rename(path)
     if old.exists():
         shutil.rmtree(old)
+
+
+def recover_swap(path: Path) -> None:
+    """Put back the index a rebuild moved aside to `<path>.old` if it was killed before
+    moving the new one in (`path` is missing): the rebuild did not finish, the old index
+    stands."""
+    path = Path(path)
+    old = path.with_name(path.name + ".old")
+    if path.exists() or not index_exists(old):
+        return
+    try:
+        old.rename(path)
+    except OSError:  # another process put it back first (or a rebuild just finished)
+        return
+    log.warning("%s: put back the index a killed rebuild had moved aside", path)
 
 
 def reset_index(path: Path) -> whoosh_index.Index:
@@ -265,15 +290,10 @@ class ArticleWriter:
 
     def _writer(self):
         """Take the write lock, waiting at most `timeout` seconds."""
-        try:
-            if self.procs > 1:
-                return self.ix.writer(timeout=self.timeout, procs=self.procs, limitmb=256,
-                                      multisegment=True)
-            return self.ix.writer(timeout=self.timeout, limitmb=256)
-        except LockError as exc:
-            raise IndexBusy(
-                f"the index is being written by another process (waited {self.timeout:g}s)"
-            ) from exc
+        if self.procs > 1:
+            return open_writer(self.ix, self.timeout, procs=self.procs, limitmb=256,
+                               multisegment=True)
+        return open_writer(self.ix, self.timeout, limitmb=256)
 
     def flush(self) -> None:
         """Write and commit the queued articles (updates replace older copies)."""
@@ -285,10 +305,16 @@ class ArticleWriter:
         try:
             for doc in docs:
                 writer.update_document(**doc)
+            writer.commit()
+        except OSError as exc:  # a full disk, a read-only file system, …
+            abandon(self.ix, writer)
+            raise IndexWriteError(
+                f"cannot write the index at {self.ix.storage.folder}: "
+                f"{exc.strerror or exc}; the last {len(docs)} articles were not committed "
+                "(the index keeps everything committed before)") from exc
         except BaseException:
-            writer.cancel()
+            abandon(self.ix, writer)
             raise
-        writer.commit()
         self.written += len(docs)
         self.pending.clear()
         self._bound_segments()
@@ -327,7 +353,35 @@ class ArticleWriter:
         """Merge small segments once there are more than MAX_SEGMENTS."""
         if len(self.ix._segments()) > MAX_SEGMENTS:
             writer = self._writer()
-            writer.commit(merge=True)
+            try:
+                writer.commit(merge=True)
+            except BaseException:
+                abandon(self.ix, writer)
+                raise
+
+
+def abandon(ix: whoosh_index.Index, writer) -> None:
+    """Give up a write that failed part way (a full disk, say): delete the files of its
+    unfinished commit (they may fill the disk) while still holding the lock, then release
+    the lock. The index stays at its last commit."""
+    try:
+        toc = whoosh_index.TOC.read(ix.storage, ix.indexname)
+        whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+    except Exception as exc:  # leftovers are cleaned by the next commit
+        log.warning("could not remove the files of a failed commit: %s", exc)
+    try:
+        writer.cancel()
+        return
+    except Exception:  # closing half-written files can fail the same way: finish by hand
+        pass
+    try:
+        writer._tempstorage.destroy()
+    except Exception:  # already gone
+        pass
+    try:
+        writer.writelock.release()
+    except Exception:  # already released
+        pass
 
 
 def _batch_original(bands: dict[str, list[tuple[str, np.ndarray]]], keys: list[str],
@@ -348,13 +402,22 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], batch: i
     return writer.written
 
 
-def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
-    """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
+def open_writer(ix: whoosh_index.Index, timeout: float, **options: Any):
+    """Take the index's write lock, waiting at most `timeout` seconds (IndexBusy after
+    that), and return a Whoosh writer (IndexWriteError if the directory is not writable)."""
     try:
-        writer = ix.writer(timeout=timeout)
+        return ix.writer(timeout=timeout, **options)
     except LockError as exc:
         raise IndexBusy(
             f"the index is being written by another process (waited {timeout:g}s)") from exc
+    except OSError as exc:  # read-only file system, no permission, disk full
+        raise IndexWriteError(
+            f"cannot write the index at {ix.storage.folder}: {exc.strerror or exc}") from exc
+
+
+def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
+    """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
+    writer = open_writer(ix, timeout)
     query = Or([Term(name, url) for url in urls for name in ("canonical_url", "url")])
     try:
         deleted = writer.delete_by_query(query)
@@ -368,11 +431,15 @@ def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10
 def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
     """Merge all segments into one (and drop deleted documents); return segments before."""
     before = len(ix._segments())
-    try:
-        ix.optimize() if timeout is None else ix.writer(timeout=timeout).commit(optimize=True)
-    except LockError as exc:
-        raise IndexBusy(
-            f"the index is being written by another process (waited {timeout:g}s)") from exc
+    if timeout is None:
+        ix.optimize()
+    else:
+        writer = open_writer(ix, timeout)
+        try:
+            writer.commit(optimize=True)
+        except BaseException:
+            abandon(ix, writer)
+            raise
     return before
 
 
@@ -420,6 +487,8 @@ def source_health(searcher: Searcher) -> list[SourceHealth]:
     One pass over the sortable `source_key` and `published` columns (no stored fields read).
     """
     reader = searcher.reader()
+    if reader.doc_count_all() == 0:  # an index without commits has no columns to read
+        return []
     field = searcher.schema["published"]
     sources = reader.column_reader("source_key")
     # Raw column values: an undated article holds the column's default, which does not

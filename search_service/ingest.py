@@ -30,13 +30,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class IngestSummary:
     """What an ingest did: pages seen, indexed (of which near-duplicates of others),
-    rejected (by reason) and failed (by origin)."""
+    rejected (by reason), failed (by origin) and torn WARC tails skipped (by origin)."""
 
     pages: int = 0
     indexed: int = 0
     rejected: Counter = field(default_factory=Counter)
     failed: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
+    torn: list[tuple[str, str]] = field(default_factory=list)
 
 
 def extract_pages(
@@ -59,6 +60,9 @@ def extract_page(page: Page) -> tuple[Page, Extraction] | PageError:
 def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
            summary: IngestSummary) -> None:
     """Count one extracted page in `summary` and hand its article (if any) to `writer`."""
+    if isinstance(item, PageError) and item.torn:  # a write cut short: not a page
+        summary.torn.append((item.origin, item.message))
+        return
     summary.pages += 1
     if isinstance(item, PageError):
         summary.failed.append((item.origin, item.message))

@@ -66,8 +66,11 @@ NO_DATE = np.iinfo(np.int64).min
 
 def index_tag(reader: IndexReader) -> str:
     """Name the index state `reader` sees: its generation, segments and their deletions."""
-    parts = [f"{leaf.segment().segment_id()}-{leaf.segment().deleted_count()}"
-             for leaf, _ in reader.leaf_readers() if hasattr(leaf, "segment")]
+    parts = []
+    for leaf, _ in reader.leaf_readers():
+        segment = leaf.segment() if hasattr(leaf, "segment") else None
+        if segment is not None:  # an index without commits reads as one EmptyReader
+            parts.append(f"{segment.segment_id()}-{segment.deleted_count()}")
     return f"{reader.generation()}:{','.join(parts)}"
 
 

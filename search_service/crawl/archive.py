@@ -25,7 +25,8 @@ class WarcArchive:
     """Append HTTP responses to gzipped WARC files in one directory, rotating by size.
 
     Each record is flushed as it is written, so a crawl killed at any moment leaves every
-    complete record readable (a half-written last record is reported as torn on reading).
+    complete record readable (a half-written last record is reported as torn on reading). A
+    write that fails (a full disk) is cut off and the file left: writing goes on in a new one.
     """
 
     def __init__(self, directory: Path, rotate_bytes: int = DEFAULT_ROTATE_BYTES,
@@ -68,8 +69,12 @@ class WarcArchive:
         record = writer.create_warc_record(
             url, "response", payload=io.BytesIO(body), http_headers=http_headers,
             warc_headers_dict=warc_headers)
-        writer.write_record(record)
-        self._stream.flush()
+        try:
+            writer.write_record(record)
+            self._stream.flush()
+        except OSError:  # a full disk, say: the record must not sit torn mid-file
+            self._abandon(offset)
+            raise
         self.records += 1
         assert self.path is not None
         return self.path, offset
@@ -86,6 +91,21 @@ class WarcArchive:
             self._writer = WARCWriter(self._stream, gzip=True)
             log.info("archiving to %s", self.path)
         return self._writer
+
+    def _abandon(self, offset: int) -> None:
+        """Cut the current file back to `offset` (where a failed record began) and leave it:
+        the next record starts a new file, so a torn record can only ever be a file's last
+        (which reading skips with a warning)."""
+        assert self._stream is not None
+        try:
+            os.ftruncate(self._stream.fileno(), offset)
+        except OSError:
+            log.warning("%s: could not cut off a failed record (left torn)", self.path)
+        try:
+            self._stream.raw.close()  # not close(): that would flush the failed bytes again
+        except OSError:
+            pass
+        self._stream = self._writer = None
 
     def close(self) -> None:
         """Close the current file (the next write starts a new one)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,10 +39,13 @@ class Page:
 
 @dataclass(frozen=True)
 class PageError:
-    """A page (or WARC record) that could not be read, and why."""
+    """A page (or WARC record) that could not be read, and why. `torn`: the unreadable tail
+    of a WARC file (a write cut short by a kill or a full disk), skipped with a warning
+    rather than counted as a failure."""
 
     origin: str
     message: str
+    torn: bool = False
 
 
 def check_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -99,15 +103,60 @@ def _html_page(path: Path, base_url: str) -> Page | PageError:
 
 
 def _warc_pages(path: Path) -> Iterator[Page | PageError]:
-    """Yield the HTML response records of one WARC file."""
+    """Yield the HTML response records of one WARC file, then, if the file ends in a torn
+    record (a write cut short), one torn PageError for it (logged as a warning).
+
+    A torn gzip member can end the iteration silently, so the end of the last whole record
+    is compared with the file size: bytes beyond it (other than blank lines) are torn.
+    """
+    end = 0  # where the last whole record ends
     try:
         with path.open("rb") as stream:
-            for record in ArchiveIterator(stream):
+            records = ArchiveIterator(stream)
+            for record in records:
                 page = _record_page(path, record)
+                start = records.get_record_offset()
+                length = records.get_record_length()  # reads the record to its end
+                if isinstance(page, PageError) and page.torn:
+                    yield _torn(page)
+                    return
+                if _cut_short(records, record):
+                    yield _torn(PageError(f"{path}@{start}", "torn record: cut short", True))
+                    return
+                end = start + length
                 if page is not None:
                     yield page
+            tail = _tail(stream, end)
     except _WARC_ERRORS as exc:
-        yield PageError(str(path), f"cannot read WARC: {exc}")
+        yield _torn(PageError(f"{path}@{end}", f"torn record: cannot read WARC: {exc}", True))
+        return
+    if tail:
+        yield _torn(PageError(f"{path}@{end}", f"torn record: {tail} bytes after the last "
+                                               "whole record", True))
+
+
+def _cut_short(records: ArchiveIterator, record) -> bool:
+    """Tell whether a record just read to its end is torn: its headers are incomplete (no
+    Content-Length), its content is short of it, or its gzip member has no end."""
+    decompressor = getattr(records.reader, "decompressor", None)
+    return (record.rec_headers.get_header("Content-Length") is None
+            or bool(getattr(record.raw_stream, "limit", 0))
+            or (decompressor is not None and not getattr(decompressor, "eof", True)))
+
+
+def _tail(stream, end: int) -> int:
+    """Return how many bytes of `stream` follow `end` (0 if only blank lines do, as they
+    follow every record of an uncompressed WARC)."""
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(end)
+    head = stream.read(64)
+    return 0 if size - end <= len(head) and not head.strip(b"\r\n") else size - end
+
+
+def _torn(error: PageError) -> PageError:
+    """Log a torn record as a warning and return it."""
+    log.warning("%s: %s; skipped", error.origin, error.message)
+    return error
 
 
 #: What warcio raises on a damaged file (AttributeError: a record torn mid-header, as a crawl
@@ -144,7 +193,7 @@ def _record_page(path: Path, record) -> Page | PageError | None:
         return PageError(origin, f"cannot decode record: {exc}")
     missing = getattr(record.raw_stream, "limit", 0)
     if missing:
-        return PageError(origin, f"torn record: {missing} bytes missing")
+        return PageError(origin, f"torn record: {missing} bytes missing", True)
     return Page(url=url, html=data, fetched_at=_warc_date(record), origin=origin,
                 date_hint=_date_hint(record))
 

@@ -33,7 +33,11 @@ def check_language(declared: str, text: str) -> str:
     """Return the declared language unless the text clearly says another (or it is missing)."""
     if len(text) < MIN_TEXT_CHARS:
         return declared
-    detected, probability = detect_language(text)
+    try:
+        detected, probability = detect_language(text)
+    except OSError as exc:  # the model is unpacked to a temporary file: a full disk, say
+        log.warning("language detection unavailable (%s): keeping the declared language", exc)
+        return declared
     if probability < CONFIDENT or detected == declared:
         return declared
     if declared:
