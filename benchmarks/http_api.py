@@ -243,15 +243,19 @@ def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dic
             "rps": (len(latencies) + len(errors)) / elapsed, "errors": errors}
 
 
-def serving_rss(pid: int) -> list[int]:
-    """Peak RSS in MB of the server process `pid` and of each of its worker processes."""
-    def peak(p: int) -> int:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-        return 0
+def serving_rss(pid: int) -> list[tuple[int, int]]:
+    """(peak RSS, private RSS now) in MB of the server process `pid` and of each worker.
+
+    Peak RSS (VmHWM) counts the index's memory-mapped pages a process touched, which are the
+    operating system's page cache, shared by every process and thread that maps the index;
+    private RSS (RssAnon) is the memory the process itself holds."""
+    def sizes(p: int) -> tuple[int, int]:
+        fields = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line)
+        return (int(fields["VmHWM"].split()[0]) // 1024,
+                int(fields["RssAnon"].split()[0]) // 1024)
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [peak(pid), *(peak(int(c)) for c in children)]
+    return [sizes(pid), *(sizes(int(c)) for c in children)]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -315,11 +319,10 @@ def main() -> None:
     print_table(rows)
     for row in rows:
         if "rss" in row:
-            parts = row["rss"]
-            shown = (f"{parts[0]} MB" if len(parts) == 1 else
-                     f"parent {parts[0]} MB + workers {' + '.join(map(str, parts[1:]))} MB")
-            print(f"peak RSS of the server with {row['workers']} worker(s): {shown} "
-                  f"= {sum(parts)} MB")
+            peak = " + ".join(str(p) for p, _ in row["rss"])
+            private = " + ".join(str(a) for _, a in row["rss"])
+            print(f"server with {row['workers']} worker(s) (parent first): peak RSS {peak} MB, "
+                  f"private RSS {private} MB = {sum(a for _, a in row['rss'])} MB")
     print(TARGETS)
     for row in rows:
         for message in sorted(set(row["errors"]))[:5]:
