@@ -243,17 +243,20 @@ def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dic
             "rps": (len(latencies) + len(errors)) / elapsed, "errors": errors}
 
 
-def serving_rss(pid: int) -> list[tuple[int, int]]:
-    """(peak RSS, private RSS now) in MB of the server process `pid` and of each worker.
+def serving_rss(pid: int) -> list[tuple[int, int, int]]:
+    """(peak RSS, PSS now, private RSS now) in MB of the server `pid` and of each worker.
 
-    Peak RSS (VmHWM) counts the index's memory-mapped pages a process touched, which are the
-    operating system's page cache, shared by every process and thread that maps the index;
-    private RSS (RssAnon) is the memory the process itself holds."""
-    def sizes(p: int) -> tuple[int, int]:
-        fields = dict(line.split(":", 1) for line in
+    Peak RSS (VmHWM) counts every memory-mapped index page once per mapping, and each
+    thread's searcher maps the index anew, so it can exceed the index's size several times
+    over although those pages are one shared copy in the page cache. PSS counts each page
+    once, shared among its mappings; private RSS (RssAnon) is what the process holds alone."""
+    def sizes(p: int) -> tuple[int, int, int]:
+        status = dict(line.split(":", 1) for line in
                       Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line)
-        return (int(fields["VmHWM"].split()[0]) // 1024,
-                int(fields["RssAnon"].split()[0]) // 1024)
+        rollup = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:])
+        return (int(status["VmHWM"].split()[0]) // 1024, int(rollup["Pss"].split()[0]) // 1024,
+                int(status["RssAnon"].split()[0]) // 1024)
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [sizes(pid), *(sizes(int(c)) for c in children)]
 
@@ -319,10 +322,10 @@ def main() -> None:
     print_table(rows)
     for row in rows:
         if "rss" in row:
-            peak = " + ".join(str(p) for p, _ in row["rss"])
-            private = " + ".join(str(a) for _, a in row["rss"])
-            print(f"server with {row['workers']} worker(s) (parent first): peak RSS {peak} MB, "
-                  f"private RSS {private} MB = {sum(a for _, a in row['rss'])} MB")
+            shown = [" + ".join(str(sizes[i]) for sizes in row["rss"]) for i in range(3)]
+            print(f"server with {row['workers']} worker(s) (parent first), MB: "
+                  f"peak RSS {shown[0]}; PSS {shown[1]} = {sum(s[1] for s in row['rss'])}; "
+                  f"private {shown[2]} = {sum(s[2] for s in row['rss'])}")
     print(TARGETS)
     for row in rows:
         for message in sorted(set(row["errors"]))[:5]:
