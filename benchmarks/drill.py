@@ -220,13 +220,7 @@ def crawl_kills(work: Path, rng: random.Random, kills: int) -> Row:
         try:
             tmp = work / f"crawl-{n}"
             tmp.mkdir()
-            sources = tmp / "sources.toml"
-            sources.write_text(f"""[[source]]
-name = "Harbour Times"
-start_urls = ["{site.url('/more/')}"]
-allow = ['/news/']
-max_depth = 1
-""")
+            sources = site.small_sources(tmp)
             index, archive = tmp / "ix", tmp / "ix-archive"
             argv = ["crawl", "--sources", str(sources), "--index", str(index),
                     "--no-progress", "--set", "DOWNLOAD_DELAY=0.1",

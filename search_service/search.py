@@ -249,12 +249,7 @@ def cap_wildcards(searcher: Searcher, query: Query) -> Query:
         if isinstance(node, Every) and node.fieldname:
             return Every(boost=node.boost)  # `*`: every article (per field: every posting)
         if isinstance(node, TermRange):  # `title:[a TO]` can span every term of a field
-            terms = list(islice(node._btexts(searcher.reader()), MAX_WILDCARD_TERMS + 1))
-            if len(terms) > MAX_WILDCARD_TERMS:
-                log.info("term range %r capped at %d terms", node, MAX_WILDCARD_TERMS)
-                return Or([Term(node.fieldname, t) for t in terms[:MAX_WILDCARD_TERMS]],
-                          boost=node.boost)
-            return node
+            return _capped(searcher, node, "term range")
         if isinstance(node, (Wildcard, Prefix)):
             text = node.text
             fixed = re.split(r"[*?]", text, maxsplit=1)[0] if isinstance(node, Wildcard) else text
@@ -262,14 +257,19 @@ def cap_wildcards(searcher: Searcher, query: Query) -> Query:
                 shown = text + ("*" if isinstance(node, Prefix) else "")
                 raise QueryError(f"wildcards need at least {MIN_WILDCARD_PREFIX} leading "
                                  f"characters: {shown!r}")
-            terms = list(islice(node._btexts(searcher.reader()), MAX_WILDCARD_TERMS + 1))
-            if len(terms) > MAX_WILDCARD_TERMS:
-                log.info("wildcard %r capped at %d terms", text, MAX_WILDCARD_TERMS)
-                return Or([Term(node.fieldname, t) for t in terms[:MAX_WILDCARD_TERMS]],
-                          boost=node.boost)
-            return node
+            return _capped(searcher, node, "wildcard")
         return node.apply(visit)
     return visit(query)
+
+
+def _capped(searcher: Searcher, node: Query, kind: str) -> Query:
+    """`node` (a query that expands to indexed terms), or an Or of its first
+    MAX_WILDCARD_TERMS terms when it expands to more."""
+    terms = list(islice(node._btexts(searcher.reader()), MAX_WILDCARD_TERMS + 1))
+    if len(terms) <= MAX_WILDCARD_TERMS:
+        return node
+    log.info("%s %r capped at %d terms", kind, node, MAX_WILDCARD_TERMS)
+    return Or([Term(node.fieldname, t) for t in terms[:MAX_WILDCARD_TERMS]], boost=node.boost)
 
 
 def filter_query(params: SearchParams, dates: bool = True) -> Query | None:

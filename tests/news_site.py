@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 PARAGRAPH = ("The harbour authority said on {day} that the {topic} plan would go ahead after "
@@ -84,6 +85,19 @@ class NewsSite:
         """Return the absolute URL of `path` on the site."""
         return self.base + path
 
+
+    def small_sources(self, directory: Path, recrawl: str = "1h") -> Path:
+        """Write a sources file for /more/ (and the sitemaps robots.txt names) in
+        `directory`; return its path."""
+        path = directory / "small.toml"
+        path.write_text(f"""[[source]]
+name = "Harbour Times"
+start_urls = ["{self.url('/more/')}"]
+allow = ['/news/']
+max_depth = 1
+recrawl_interval = "{recrawl}"
+""")
+        return path
     def start(self) -> NewsSite:
         self.thread.start()
         return self

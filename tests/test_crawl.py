@@ -238,19 +238,6 @@ def test_crawl_bad_arguments_fail_clearly(capsys, tmp_path, argv, message):
     assert message in capsys.readouterr().err
 
 
-def small_sources(tmp_path: Path, site: NewsSite, recrawl: str = "1h") -> Path:
-    """A sources file for /more/ (and the sitemaps robots.txt names)."""
-    path = tmp_path / "small.toml"
-    path.write_text(f"""[[source]]
-name = "Harbour Times"
-start_urls = ["{site.url('/more/')}"]
-allow = ['/news/']
-max_depth = 1
-recrawl_interval = "{recrawl}"
-""")
-    return path
-
-
 def article_hits(site: NewsSite) -> int:
     """How many article pages the site served (any status)."""
     return sum(1 for _, p, _ in site.hits if p.startswith("/news/story-"))
@@ -260,7 +247,7 @@ def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):
     site = NewsSite(extra=3).start()
     index = str(tmp_path / "ix")
     try:
-        sources = str(small_sources(tmp_path, site))
+        sources = str(site.small_sources(tmp_path))
         proc, _ = crawl("--sources", sources, "--index", index, *FAST)
         assert proc.returncode == 0, proc.stderr
         assert "5 indexed" in proc.stdout and article_hits(site) == 5
@@ -269,7 +256,7 @@ def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):
             "  0 unchanged since the last crawl (304 or sitemap lastmod), "
             "5 fetched recently (not due)")
         assert article_hits(site) == 5  # nothing due yet: not one article asked for
-        small_sources(tmp_path, site, recrawl="1s")
+        site.small_sources(tmp_path, recrawl="1s")
         time.sleep(1)
         site.changed.add("/news/story-100")
         proc, _ = crawl("--sources", sources, "--index", index, *FAST)
@@ -293,7 +280,7 @@ def test_crawl_killed_at_any_moment_resumes_without_refetching(tmp_path):
     site = NewsSite(extra=40).start()
     index = tmp_path / "ix"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = ["--sources", str(small_sources(tmp_path, site)), "--index", str(index), *FAST,
+    argv = ["--sources", str(site.small_sources(tmp_path)), "--index", str(index), *FAST,
             "--set", "DOWNLOAD_DELAY=0.2", "--set", "NEWS_COMMIT_SECONDS=0.5"]
     try:
         proc = subprocess.Popen([sys.executable, "-m", "search_service.cli", "crawl", *argv],
@@ -337,7 +324,7 @@ def test_crawl_stopped_with_ctrl_c_resumes_its_queue(tmp_path):
     site = NewsSite(extra=40).start()
     index = tmp_path / "ix"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = ["--sources", str(small_sources(tmp_path, site)), "--index", str(index), *FAST,
+    argv = ["--sources", str(site.small_sources(tmp_path)), "--index", str(index), *FAST,
             "--set", "DOWNLOAD_DELAY=0.1"]
     try:
         proc = subprocess.Popen([sys.executable, "-m", "search_service.cli", "crawl", *argv],

@@ -107,13 +107,7 @@ def test_reindex_killed_mid_swap_leaves_the_old_index_and_runs_again(corpus, tmp
 def test_crawl_killed_mid_warc_write_resumes_and_skips_the_torn_record(tmp_path):
     site = NewsSite(extra=4).start()
     index, archive = tmp_path / "ix", tmp_path / "ix-archive"
-    sources = tmp_path / "small.toml"
-    sources.write_text(f"""[[source]]
-name = "Harbour Times"
-start_urls = ["{site.url('/more/')}"]
-allow = ['/news/']
-max_depth = 1
-""")
+    sources = site.small_sources(tmp_path)
     argv = ["crawl", "--sources", str(sources), "--index", str(index), "--no-progress",
             "--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_START_DELAY=0",
             "--set", "NEWS_COMMIT_SECONDS=0.3"]
