@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from search_service import config  # noqa: E402
-from search_service.crawl.archive import archive_files  # noqa: E402
-from search_service.crawl.files import Page, read_pages  # noqa: E402
+from search_service.archive.files import Page, read_pages  # noqa: E402
+from search_service.archive.warc import archive_files  # noqa: E402
 from tests.reliability.drills import (  # noqa: E402
     canonical_urls,
     check_index,
@@ -326,7 +326,7 @@ def write_failures(work: Path) -> list[Row]:
     before = set(canonical_urls(index))
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
-         "from search_service.index import open_index\n"
+         "from search_service.index.schema import open_index\n"
          "w = open_index(Path(sys.argv[1])).writer()\nprint('holding', flush=True)\n"
          "time.sleep(60)\n", str(index)],
         cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
@@ -501,7 +501,7 @@ def concurrency(work: Path, rng: random.Random, seconds: float) -> tuple[Row, Pa
 
 def watch_freshness(index: Path, base: str, stop: threading.Event, lags: list[float]) -> None:
     """Note each new on-disk article count, and how long `/api/health` took to report it."""
-    from search_service.index import open_index
+    from search_service.index.schema import open_index
 
     parts = urlsplit(base)
     pending: dict[int, float] = {}

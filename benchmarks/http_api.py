@@ -51,7 +51,8 @@ TARGETS = "targets: p50 <= 10 ms at concurrency 1, >= 300 requests/s at concurre
 def build_index(path: Path, count: int, procs: int) -> None:
     """Index `count` articles (the corpus replicated with fresh ids) into `path`, with
     progress on stderr; `complete.json` marks a finished build."""
-    from search_service.index import ArticleWriter, open_index
+    from search_service.index.schema import open_index
+    from search_service.index.writer import ArticleWriter
 
     raw = stories()
     copies = math.ceil(count / len(raw))
@@ -74,7 +75,7 @@ def build_index(path: Path, count: int, procs: int) -> None:
 
 def cached_index(cache: Path, count: int, procs: int) -> Path:
     """Return an index of `count` articles under `cache`, building it if it is not there."""
-    from search_service.index import SCHEMA_VERSION
+    from search_service.index.schema import SCHEMA_VERSION
 
     path = cache / f"http-reuters-{count}-v{SCHEMA_VERSION}"
     if (path / "complete.json").exists():
@@ -144,7 +145,7 @@ def profile_search(index: Path, urls: list[str], count: int) -> None:
     import pstats
 
     from search_service import search
-    from search_service.index import open_index
+    from search_service.index.schema import open_index
     from search_service.web import create_app
     from search_service.web.data import search_params
 

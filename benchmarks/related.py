@@ -35,10 +35,10 @@ def rss_mb() -> float:
 
 def main() -> None:
     """Parse options, optionally build the sidecar, run the related lookups, print figures."""
-    from search_service import related as sidecar
     from search_service.article import article_id
-    from search_service.index import open_index
-    from search_service.search import related
+    from search_service.index import related as sidecar
+    from search_service.index.schema import open_index
+    from search_service.search.articles import related
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from search_service import config
-from search_service.index import open_index
+from search_service.index.schema import open_index
 from search_service.ingest import ingest
-from search_service.search import related, search
+from search_service.search.articles import related
+from search_service.search.engine import search
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from search_service.article import Article  # noqa: E402
-from search_service.crawl.handoff import GROUP, STREAM_KEY, article_entry  # noqa: E402
-from search_service.crawl.indexer import ensure_group  # noqa: E402
-from search_service.index import open_index  # noqa: E402
+from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY, article_entry  # noqa: E402
+from search_service.crawl.scaleout.indexer import ensure_group  # noqa: E402
+from search_service.index.schema import open_index  # noqa: E402
 from tests.test_scaleout import redis_server  # noqa: E402
 
 

@@ -93,8 +93,11 @@ def story_url(url: str) -> str:
 
 def run_ours(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
     """Our engine: the project's index writer, search and related functions."""
-    from search_service.index import ArticleWriter, open_index
-    from search_service.search import SearchParams, dates_param, related, search
+    from search_service.index.schema import open_index
+    from search_service.index.writer import ArticleWriter
+    from search_service.search.articles import related
+    from search_service.search.engine import search
+    from search_service.search.params import SearchParams, dates_param
 
     ix = open_index(tmp / "ours", create=True)
     started = time.perf_counter()
@@ -103,7 +106,7 @@ def run_ours(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
             writer.add(article)
     build = time.perf_counter() - started
     out = {"build_s": build, "size": dir_size(tmp / "ours")}
-    from search_service import related as sidecar
+    from search_service.index import related as sidecar
     built = sidecar.refresh(tmp / "ours", ix)
     out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
     with ix.searcher() as searcher:

@@ -14,19 +14,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from search_service import __version__, config, related
-from search_service.crawl.files import InputError, PageError, check_paths, expand, read_pages
+from search_service import __version__, config
+from search_service.archive.files import InputError, PageError, check_paths, expand, read_pages
+from search_service.archive.state import crawl_report, load_source_stats
 from search_service.crawl.sources import SourceError
-from search_service.crawl.state import crawl_report, load_source_stats
-from search_service.index import (
-    IndexBusy,
-    IndexMissing,
-    IndexVersionError,
-    delete_urls,
-    index_stats,
-    open_index,
-    optimize,
-)
+from search_service.index import related
+from search_service.index.schema import IndexBusy, IndexMissing, IndexVersionError, open_index
+from search_service.index.stats import index_stats
+from search_service.index.writer import delete_urls, optimize
 from search_service.ingest import IngestSummary, extract_pages, ingest, reindex
 
 log = logging.getLogger(__name__)
@@ -336,8 +331,8 @@ def _crawl_worker(args: argparse.Namespace, sources, options) -> int:
     """Run one worker of a scaled-out crawl; print what it did."""
     import redis
 
-    from search_service.crawl.frontier import WorkerIdBusy, default_worker_id
-    from search_service.crawl.scaleout import WorkerOptions, run_worker
+    from search_service.crawl.scaleout.frontier import WorkerIdBusy, default_worker_id
+    from search_service.crawl.scaleout.worker import WorkerOptions, run_worker
 
     if args.watch:
         raise CommandError("with --redis a worker keeps polling unless --idle-exit is given; "
@@ -359,7 +354,7 @@ def cmd_index_worker(args: argparse.Namespace) -> int:
     """Index articles from the crawl workers' Redis stream until stopped or idle."""
     import redis
 
-    from search_service.crawl.indexer import IndexerBusy, IndexWorker
+    from search_service.crawl.scaleout.indexer import IndexerBusy, IndexWorker
 
     try:
         server = redis.Redis.from_url(args.redis)

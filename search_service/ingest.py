@@ -11,9 +11,7 @@ from pathlib import Path
 
 from whoosh.index import Index
 
-from search_service import related
-from search_service.crawl.archive import archive_files
-from search_service.crawl.files import (
+from search_service.archive.files import (
     InputError,
     Page,
     PageError,
@@ -21,7 +19,10 @@ from search_service.crawl.files import (
     expand,
     read_pages,
 )
-from search_service.index import ArticleWriter, optimize, reset_index, swap_in
+from search_service.archive.warc import archive_files
+from search_service.index import related
+from search_service.index.schema import reset_index, swap_in
+from search_service.index.writer import ArticleWriter, optimize
 from search_service.normalise import Extraction, normalise
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from search_service import related
-from search_service.index import open_index
+from search_service.index import related
+from search_service.index.schema import open_index
 from search_service.ingest import ingest
 from search_service.web import create_app
 

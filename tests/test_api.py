@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from search_service.article import article_id
-from search_service.index import SCHEMA_VERSION
+from search_service.index.schema import SCHEMA_VERSION
 from search_service.web import create_app
 from tests.conftest import SEED_URL
 
@@ -172,7 +172,8 @@ def test_without_an_index_search_is_empty_and_articles_404(tmp_path):
 
 def test_new_commits_are_seen_without_restart(client, index_dir):
     from search_service.article import Article
-    from search_service.index import open_index, write_articles
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
 
     assert client.get("/api/search?q=zeppelin").get_json()["total"] == 0
     story = Article(url="https://late.example/z", canonical_url="https://late.example/z",
@@ -184,7 +185,8 @@ def test_new_commits_are_seen_without_restart(client, index_dir):
 
 def test_etag_revalidates_until_the_next_commit(client, index_dir):
     from search_service.article import Article
-    from search_service.index import open_index, write_articles
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
 
     first = client.get("/api/search?q=oil")
     tag = first.headers["ETag"]

@@ -22,7 +22,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from waitress import create_server
 
 from search_service.article import Article
-from search_service.index import open_index, write_articles
+from search_service.index.schema import open_index
+from search_service.index.writer import write_articles
 from search_service.web import create_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from search_service.cli import main
-from search_service.index import open_index
+from search_service.index.schema import open_index
 from tests.conftest import PAGES, SEED_URL, SMALL_WARC
 
 

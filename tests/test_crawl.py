@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from search_service.archive.files import Page, read_pages
+from search_service.archive.state import STATE_FILE, CrawlState
+from search_service.archive.warc import archive_files
 from search_service.cli import main
-from search_service.crawl.archive import archive_files
-from search_service.crawl.files import Page, read_pages
-from search_service.crawl.state import STATE_FILE, CrawlState
-from search_service.index import open_index
+from search_service.index.schema import open_index
 from tests.news_site import Blackhole, NewsSite
 from tests.test_cli import get_json, start
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from search_service.crawl.files import InputError, Page, PageError, check_paths, expand, read_pages
+from search_service.archive.files import (
+    InputError,
+    Page,
+    PageError,
+    check_paths,
+    expand,
+    read_pages,
+)
 from tests.conftest import FIXTURES, PAGES, SMALL_WARC
 
 

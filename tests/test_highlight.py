@@ -5,9 +5,11 @@ import re
 import pytest
 
 from search_service.article import Article
-from search_service.highlight import lead_html, query_words
-from search_service.index import open_index, write_articles
-from search_service.search import MARKER, parse_query
+from search_service.index.schema import open_index
+from search_service.index.writer import write_articles
+from search_service.search.engine import MARKER
+from search_service.search.highlight import lead_html, query_words
+from search_service.search.parse import parse_query
 
 TEXT = ("Oil prices rose in Zürich; the price of oil fell as oil prices eased & "
         "<b>refiners</b> refined more, said the refinery's owner.")

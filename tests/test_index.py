@@ -8,18 +8,18 @@ from dataclasses import replace
 import pytest
 
 from search_service.article import Article
-from search_service.index import (
+from search_service.index.schema import (
     SCHEMA_VERSION,
     VERSION_FILE,
-    ArticleWriter,
     IndexBusy,
     IndexMissing,
     IndexVersionError,
-    index_stats,
     open_index,
-    write_articles,
 )
-from search_service.search import get_article, search
+from search_service.index.stats import index_stats
+from search_service.index.writer import ArticleWriter, write_articles
+from search_service.search.articles import get_article
+from search_service.search.engine import search
 
 STORY = Article(url="https://a.example/x?utm_source=t", canonical_url="https://a.example/x",
                 title="Zürich bank raises rates", body="The central bank in Zürich raised rates.",

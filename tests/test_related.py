@@ -1,4 +1,4 @@
-"""The related-articles sidecar (search_service/related.py) on real Whoosh indexes: built and
+"""The related-articles sidecar (search_service/index/related.py) on real Whoosh indexes: built and
 tagged, used by `related()`, stale articles falling back to more_like, near-duplicates and
 deleted articles never shown, kept through optimize and reindex."""
 
@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from search_service import related as sidecar
 from search_service.article import Article, article_id
 from search_service.cli import main
-from search_service.index import delete_urls, open_index, write_articles
+from search_service.index import related as sidecar
+from search_service.index.schema import open_index
+from search_service.index.writer import delete_urls, write_articles
 from search_service.ingest import reindex
-from search_service.search import related
+from search_service.search.articles import related
 from tests.conftest import SMALL_WARC
 
 OIL = [

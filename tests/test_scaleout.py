@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 import redis
 
+from search_service.archive.files import Page, read_pages
+from search_service.archive.warc import archive_files
 from search_service.article import Article
 from search_service.cli import main
-from search_service.crawl.archive import archive_files
-from search_service.crawl.files import Page, read_pages
-from search_service.crawl.frontier import WORKERS_KEY, Frontier, alive_key, inflight_key
-from search_service.crawl.handoff import GROUP, STREAM_KEY, article_entry
-from search_service.crawl.indexer import IndexWorker, ensure_group
-from search_service.index import index_exists, open_index
+from search_service.crawl.scaleout.frontier import WORKERS_KEY, Frontier, alive_key, inflight_key
+from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY, article_entry
+from search_service.crawl.scaleout.indexer import IndexWorker, ensure_group
+from search_service.index.schema import index_exists, open_index
 from tests.news_site import NewsSite
 
 ROOT = Path(__file__).resolve().parent.parent

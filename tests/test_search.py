@@ -8,16 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from search_service.article import article_id
-from search_service.search import (
-    NotFound,
-    QueryError,
-    SearchParams,
-    dates_param,
-    get_article,
-    histogram,
-    related,
-    search,
-)
+from search_service.search.articles import get_article, related
+from search_service.search.engine import search
+from search_service.search.facets import histogram
+from search_service.search.params import NotFound, QueryError, SearchParams, dates_param
 from tests.conftest import SEED_URL
 
 HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
@@ -193,7 +187,7 @@ def test_did_you_mean(searcher):
 
 @pytest.mark.parametrize("one_pass_below", [0, 10**6])
 def test_time_limit_returns_partial_results(searcher, one_pass_below, monkeypatch):
-    from search_service import search as search_module
+    from search_service.search import engine as search_module
 
     monkeypatch.setattr(search_module, "ONE_PASS_BELOW", one_pass_below)
     data = search(searcher, q="said", time_limit=0.0)
@@ -272,8 +266,8 @@ def test_get_article_returns_paragraphs(searcher):
 
 def test_results_cache_answers_repeats_and_forgets_on_commit(ix):
     from search_service.article import Article
-    from search_service.index import write_articles
-    from search_service.search import ResultsCache, Searchers
+    from search_service.index.writer import write_articles
+    from search_service.search.engine import ResultsCache, Searchers
 
     cache, searchers = ResultsCache(size=2), Searchers(ix)
     params = SearchParams(q="zeppelin")
@@ -294,7 +288,8 @@ def wire_searcher(tmp_path_factory):
     import random
 
     from search_service.article import Article
-    from search_service.index import open_index, write_articles
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
 
     rng = random.Random(7)
     words = ["oil", "prices", "bank", "rates", "grain", "wheat", "shares", "profit", "said",
@@ -314,7 +309,7 @@ def wire_searcher(tmp_path_factory):
 @pytest.mark.parametrize("one_pass_below", [0, 10**6])
 def test_total_counts_every_match_whatever_the_page_size(wire_searcher, q, one_pass_below,
                                                          monkeypatch):
-    from search_service import search as search_module
+    from search_service.search import engine as search_module
 
     monkeypatch.setattr(search_module, "ONE_PASS_BELOW", one_pass_below)
     # Regression: Whoosh's top-N collector skipped matches once its heap was full, so
@@ -335,7 +330,8 @@ def dated_searcher(tmp_path_factory):
     import random
 
     from search_service.article import Article
-    from search_service.index import open_index, write_articles
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
 
     rng = random.Random(3)
     words = [f"w{n}" for n in range(3000)]
@@ -380,7 +376,8 @@ def copies_searcher(tmp_path_factory):
     import random
 
     from search_service.article import Article
-    from search_service.index import open_index, write_articles
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
 
     rng = random.Random(11)
     words = ["oil", "prices", "bank", "rates", "grain", "wheat", "shares", "profit"]
@@ -407,8 +404,8 @@ def copies_searcher(tmp_path_factory):
 @pytest.mark.parametrize("passes", ["one pass", "count, then rank"])
 def test_totals_pages_and_copies_agree_with_every_match(copies_searcher, q, sort, passes,
                                                          monkeypatch):
-    from search_service import search as search_module
-    from search_service.search import parse_query
+    from search_service.search import engine as search_module
+    from search_service.search.parse import parse_query
 
     if passes == "count, then rank":
         monkeypatch.setattr(search_module, "ONE_PASS_BELOW", 0)
@@ -442,7 +439,8 @@ def syndicated_searcher(tmp_path_factory):
     """30 stories, each published on 5 sites word for word (one near-duplicate group each),
     story i mentioning 'grain' i+1 times so that stories rank apart and copies together."""
     from search_service.article import Article
-    from search_service.index import open_index, write_articles
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
 
     articles = []
     for i in range(30):
@@ -461,7 +459,7 @@ def test_pages_of_syndicated_stories_show_each_story_once(syndicated_searcher, s
                                                           monkeypatch):
     # Copies rank together, so the first hits hold few stories: the ranking must widen
     # until a page is full, and agree with ranking every match.
-    from search_service import search as search_module
+    from search_service.search import engine as search_module
 
     pages = {}
     for one_pass_below in (0, 10**6):

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from search_service.article import Article
-from search_service.index import open_index, write_articles
+from search_service.index.schema import open_index
+from search_service.index.writer import write_articles
 from tests.test_cli import get_json, start
 
 

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from search_service.crawl.archive import WarcArchive, archive_files
-from search_service.crawl.files import Page, PageError, read_pages
+from search_service.archive.files import Page, PageError, read_pages
+from search_service.archive.warc import WarcArchive, archive_files
 from search_service.crawl.middlewares import retry_after_seconds
 from search_service.crawl.sources import (
     SourceError,
@@ -15,7 +15,7 @@ from search_service.crawl.sources import (
     parse_interval,
     sources_from_urls,
 )
-from search_service.crawl.urls import canonical_url
+from search_service.urls import canonical_url
 
 EXAMPLE = """
 [[source]]
@@ -139,9 +139,9 @@ def test_archive_torn_last_record_is_reported_not_fatal(tmp_path):
 
 
 def test_articles_archived_but_not_committed_are_indexed_from_the_archive(tmp_path):
+    from search_service.archive.state import Archived, CrawlState
     from search_service.crawl.recovery import index_pending
-    from search_service.crawl.state import Archived, CrawlState
-    from search_service.index import open_index
+    from search_service.index.schema import open_index
     from tests.news_site import article_html
 
     archive_dir, index_dir = tmp_path / "archive", tmp_path / "ix"

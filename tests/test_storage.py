@@ -12,7 +12,8 @@ from whoosh.filedb.structfile import BufferFile
 from whoosh.query import Term
 
 from search_service.article import Article
-from search_service.index import open_index, write_articles
+from search_service.index.schema import open_index
+from search_service.index.writer import write_articles
 
 
 def test_a_mapped_slice_reads_like_a_copy():

@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from bs4 import BeautifulSoup
 
+from search_service.archive.state import save_source_stats
 from search_service.article import Article, article_id
-from search_service.crawl.state import save_source_stats
-from search_service.index import open_index, write_articles
+from search_service.index.schema import open_index
+from search_service.index.writer import write_articles
 from search_service.web import create_app
 from tests.conftest import SEED_URL
 

@@ -22,11 +22,11 @@ from scrapy.exceptions import NotConfigured
 from tqdm import tqdm
 
 from search_service import __version__
+from search_service.archive.state import save_source_stats
 from search_service.config import DEFAULT_CONTACT
 from search_service.crawl.recovery import index_pending
 from search_service.crawl.sources import Source
 from search_service.crawl.spider import NewsSpider
-from search_service.crawl.state import save_source_stats
 
 log = logging.getLogger(__name__)
 

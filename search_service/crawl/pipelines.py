@@ -16,10 +16,10 @@ from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
-from search_service.crawl.archive import WarcArchive
-from search_service.crawl.files import Page
+from search_service.archive.files import Page
+from search_service.archive.state import Archived, CrawlState
+from search_service.archive.warc import WarcArchive
 from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
-from search_service.crawl.state import Archived, CrawlState
 from search_service.crawl.workers import commit_in_worker, index_in_worker, indexer_pool
 
 log = logging.getLogger(__name__)

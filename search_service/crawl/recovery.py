@@ -8,9 +8,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from search_service.crawl.files import PageError, read_record
-from search_service.crawl.state import CrawlState
-from search_service.index import ArticleWriter, open_index
+from search_service.archive.files import PageError, read_record
+from search_service.archive.state import CrawlState
+from search_service.index.schema import open_index
+from search_service.index.writer import ArticleWriter
 from search_service.ingest import IngestSummary, index_page
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search_service.crawl.urls import canonical_url, host_of
+from search_service.urls import canonical_url, host_of
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -29,11 +29,11 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from search_service.archive.state import CrawlState
 from search_service.crawl.download import CUT, ConnectTimeoutError
 from search_service.crawl.hubcache import HUB_CACHE
 from search_service.crawl.sources import Source
-from search_service.crawl.state import CrawlState
-from search_service.crawl.urls import canonical_url, in_domains
+from search_service.urls import canonical_url, in_domains
 
 log = logging.getLogger(__name__)
 

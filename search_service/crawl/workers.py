@@ -13,8 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from search_service.crawl.files import Page
-from search_service.index import ArticleWriter, open_index
+from search_service.archive.files import Page
+from search_service.index.schema import open_index
+from search_service.index.writer import ArticleWriter
 from search_service.ingest import IngestSummary, index_page, rejection_reason
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from search_service import search
-from search_service.index import SCHEMA_VERSION, last_commit, source_counts
+from search_service.index.schema import SCHEMA_VERSION
+from search_service.index.stats import last_commit, source_counts
 from search_service.web.data import (
     article_count,
     get_searcher,

@@ -10,8 +10,9 @@ from flask import current_app, request, url_for
 from whoosh.searching import Searcher
 
 from search_service import config, search
-from search_service.crawl.state import crawl_report, load_source_stats
-from search_service.index import IndexMissing, index_exists, last_commit, open_index, source_health
+from search_service.archive.state import crawl_report, load_source_stats
+from search_service.index.schema import IndexMissing, index_exists, open_index
+from search_service.index.stats import last_commit, source_health
 
 SEARCHERS_KEY = "news_search.searchers"
 CACHE_KEY = "news_search.cache"

@@ -7,8 +7,8 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from search_service.index import IndexMissing, IndexVersionError
-from search_service.search import NotFound, QueryError
+from search_service.index.schema import IndexMissing, IndexVersionError
+from search_service.search.params import NotFound, QueryError
 
 log = logging.getLogger(__name__)
 

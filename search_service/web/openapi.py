@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_service import config
-from search_service.search import SORTS
+from search_service.search.params import SORTS
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from search_service.crawl.archive import archive_files
-from search_service.crawl.files import Page, PageError, read_pages
-from search_service.index import IndexMissing, index_exists, open_index
+from search_service.archive.files import Page, PageError, read_pages
+from search_service.archive.warc import archive_files
+from search_service.index.schema import IndexMissing, index_exists, open_index
 
 ROOT = Path(__file__).resolve().parents[2]
 

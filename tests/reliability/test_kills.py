@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from search_service import config
-from search_service.crawl.archive import archive_files
-from search_service.crawl.files import Page, read_pages
+from search_service.archive.files import Page, read_pages
+from search_service.archive.warc import archive_files
 from tests.news_site import NewsSite
 from tests.reliability.drills import (
     canonical_urls,
@@ -129,7 +129,7 @@ def test_crawl_killed_mid_warc_write_resumes_and_skips_the_torn_record(tmp_path)
 
 
 def test_an_index_killed_before_its_first_commit_serves(tmp_path):
-    from search_service.index import open_index
+    from search_service.index.schema import open_index
     from search_service.web import create_app
 
     open_index(tmp_path / "ix", create=True)  # created, as ingest and crawl do first

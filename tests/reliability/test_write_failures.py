@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from search_service import config
-from search_service.crawl.archive import archive_files
-from search_service.crawl.files import Page, read_pages
-from search_service.index import open_index
+from search_service.archive.files import Page, read_pages
+from search_service.archive.warc import archive_files
+from search_service.index.schema import open_index
 from tests.reliability.drills import (
     ROOT,
     canonical_urls,
@@ -75,7 +75,7 @@ def test_disk_full_while_archiving_leaves_no_torn_record_mid_file(tmp_path):
     script = """
 import sys
 from pathlib import Path
-from search_service.crawl.archive import WarcArchive
+from search_service.archive.warc import WarcArchive
 written, failed = [], 0
 with WarcArchive(Path(sys.argv[1])) as archive:
     for n in range(12):
@@ -153,7 +153,7 @@ def test_second_writer_waits_then_fails_clearly(stories, index):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\n"
          "from pathlib import Path\n"
-         "from search_service.index import open_index\n"
+         "from search_service.index.schema import open_index\n"
          "writer = open_index(Path(sys.argv[1])).writer()\n"
          "writer.add_document(id='half-written', canonical_url='half-written')\n"
          "print('holding', flush=True)\n"

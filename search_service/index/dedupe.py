@@ -16,7 +16,7 @@ from functools import cache
 import numpy as np
 from datasketch import MinHash
 
-from search_service.analysis import fold
+from search_service.index.analysis import fold
 
 NUM_PERM = 64
 BANDS = 8

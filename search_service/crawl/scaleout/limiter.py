@@ -21,8 +21,8 @@ from scrapy import signals
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from search_service.crawl.frontier import PREFIX
 from search_service.crawl.middlewares import asked_wait
+from search_service.crawl.scaleout.frontier import PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from twisted.python.failure import Failure
 
 from search_service.crawl.engine import CrawlOptions, CrawlSummary, crawl_settings
-from search_service.crawl.frontier import (
+from search_service.crawl.scaleout.frontier import (
     DEFAULT_LEASE,
     DUPEFILTER_KEY,
     QUEUE_KEY,
@@ -33,7 +33,7 @@ from search_service.crawl.frontier import (
 )
 from search_service.crawl.sources import Source
 from search_service.crawl.spider import FetchedPage, NewsSpider
-from search_service.crawl.urls import canonical_url, in_domains
+from search_service.urls import canonical_url, in_domains
 
 log = logging.getLogger(__name__)
 

@@ -1,200 +1,29 @@
-"""The Whoosh index: the schema (the only place field names live) and the single writer."""
+"""The single index writer: Article → document, near-duplicate linking, batched commits,
+deletes and merges."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-from whoosh import columns, sorting
 from whoosh import index as whoosh_index
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 from whoosh.index import LockError
-from whoosh.query import Every, Or, Term
+from whoosh.query import Or, Term
 from whoosh.searching import Searcher
 
-from search_service import dedupe, storage
-from search_service.analysis import name_analyzer, text_analyzer
-from search_service.article import ID_CHARS, Article
-
-storage.install()  # searchers read segment files in place (see storage.py)
+from search_service.article import Article
+from search_service.index import dedupe
+from search_service.index.schema import IndexBusy, IndexWriteError
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever the schema changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 3
-VERSION_FILE = "news-search.json"
 #: Segments allowed before a commit merges them (keeps searcher opening cheap).
 MAX_SEGMENTS = 8
-
-
-class IndexMissing(Exception):
-    """There is no news-search index at the given directory."""
-
-
-class StoredColumn(FieldType):
-    """A stored, unindexed text value of fixed width kept in a per-document column (for
-    collapsing and sorting), like a sortable ID without its terms."""
-
-    indexed = False
-    stored = True
-
-    def __init__(self, width: int):
-        self.column_type = columns.FixedBytesColumn(width, default=b" " * width)
-
-    def to_column_value(self, value: str) -> bytes:
-        return value.encode("ascii")
-
-    def from_column_value(self, value: bytes) -> str:
-        return value.decode("ascii").rstrip()
-
-
-class IndexBusy(Exception):
-    """Another process holds the index's write lock."""
-
-
-class IndexWriteError(OSError):
-    """The index could not be written (disk full, read-only, …); it keeps its last commit."""
-
-
-class IndexVersionError(Exception):
-    """The index was built with another schema version and must be rebuilt."""
-
-
-def make_schema() -> Schema:
-    """Declare the index schema.
-
-    title/body: stemmed, folded text with positions (for phrases); highlights re-tokenise the
-    stored text of the shown hits (highlight.py), so no character offsets are indexed.
-    `cluster` is the id of the first
-    article of a near-duplicate group (its own id for an original); `bands` are its MinHash
-    band keys for lookup, `fingerprint` the whole signature.
-
-    Only what queries need is indexed: every indexed value unique to one article costs a
-    posting block at commit time (`published` alone adds eight trie terms), so `modified` is
-    only stored and `cluster` is stored plus a fixed-width column for collapsing (a
-    variable-width column makes every search read an offset per document first).
-    """
-    return Schema(
-        id=ID(stored=True, unique=True),
-        canonical_url=ID(stored=True, unique=True),
-        url=ID(stored=True),
-        title=TEXT(analyzer=text_analyzer(), stored=True, field_boost=2.0),
-        body=TEXT(analyzer=text_analyzer(), stored=True),
-        published=DATETIME(stored=True, sortable=True),
-        modified=STORED(),
-        source=TEXT(analyzer=name_analyzer(), stored=True),
-        source_key=ID(stored=True, sortable=True),
-        host=ID(stored=True),
-        authors=TEXT(analyzer=name_analyzer(), stored=True),
-        language=ID(stored=True),
-        summary=STORED(),
-        fetched_at=STORED(),
-        fingerprint=STORED(),
-        bands=KEYWORD(),
-        cluster=StoredColumn(ID_CHARS),
-    )
-
-
-def index_exists(path: Path) -> bool:
-    """Tell whether `path` holds a news-search index."""
-    return path.is_dir() and whoosh_index.exists_in(str(path))
-
-
-def open_index(path: Path, create: bool = False) -> whoosh_index.Index:
-    """Open the index at `path`; with `create`, make an empty one if there is none."""
-    recover_swap(path)
-    for attempt in range(5):
-        if index_exists(path):
-            _check_version(path)
-            try:
-                return whoosh_index.open_dir(str(path))
-            except whoosh_index.EmptyIndexError:
-                pass  # a commit was swapping the table of contents: look again
-        if not (path / VERSION_FILE).exists():
-            break
-        time.sleep(0.02 * (attempt + 1))  # an index is there, mid-commit
-    if not create:
-        raise IndexMissing(f"no index at {path} (run 'news-search ingest' or 'news-search demo')")
-    return reset_index(path)
-
-
-def swap_in(built: Path, path: Path) -> None:
-    """Put the index built at `built` in the place of the one at `path` (kept until then).
-
-    Two renames: a kill between them leaves only `<path>.old`, which `recover_swap` (run by
-    `open_index` and before a rebuild) puts back.
-    """
-    recover_swap(path)
-    old = path.with_name(path.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        path.rename(old)
-    built.rename(path)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def recover_swap(path: Path) -> None:
-    """Put back the index a rebuild moved aside to `<path>.old` if it was killed before
-    moving the new one in (`path` is missing): the rebuild did not finish, the old index
-    stands."""
-    path = Path(path)
-    old = path.with_name(path.name + ".old")
-    if path.exists() or not index_exists(old):
-        return
-    try:
-        old.rename(path)
-    except OSError:  # another process put it back first (or a rebuild just finished)
-        return
-    log.warning("%s: put back the index a killed rebuild had moved aside", path)
-
-
-def reset_index(path: Path) -> whoosh_index.Index:
-    """Make an empty index at `path`, replacing any index there.
-
-    A new directory appears whole (built aside, then renamed), so a reader never finds it
-    half made.
-    """
-    if path.exists():
-        _create(path)
-        return whoosh_index.open_dir(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.creating-{os.getpid()}")
-    staging.mkdir()
-    _create(staging)
-    staging.rename(path)
-    return whoosh_index.open_dir(str(path))
-
-
-def _create(path: Path) -> None:
-    """Write an empty index and its version file into the directory `path`."""
-    whoosh_index.create_in(str(path), make_schema())
-    (path / VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
-
-
-def _check_version(path: Path) -> None:
-    """Raise IndexVersionError if the index at `path` has another schema version."""
-    try:
-        version = json.loads((path / VERSION_FILE).read_text())["schema_version"]
-    except (OSError, ValueError, KeyError):
-        version = None
-    if version != SCHEMA_VERSION:
-        raise IndexVersionError(
-            f"the index at {path} has schema version {version}, this program needs "
-            f"{SCHEMA_VERSION}: run 'news-search reindex' (or delete the directory and "
-            "ingest again)"
-        )
 
 
 def host_of(url: str) -> str:
@@ -441,89 +270,3 @@ def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
             abandon(ix, writer)
             raise
     return before
-
-
-def last_commit(path: Path) -> datetime | None:
-    """Return when the index at `path` last committed (its newest table of contents)."""
-    tocs = list(Path(path).glob("_*.toc"))
-    if not tocs:
-        return None
-    newest = max(toc.stat().st_mtime for toc in tocs)
-    return datetime.fromtimestamp(newest, tz=timezone.utc)
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    """What the index holds: article count, per-source counts, the date range covered."""
-
-    articles: int
-    sources: dict[str, int]
-    first_published: datetime | None
-    last_published: datetime | None
-    segments: int
-
-
-def source_counts(searcher: Searcher) -> dict[str, int]:
-    """Count articles per source, most first (ties by name)."""
-    results = searcher.search(Every(), groupedby=sorting.FieldFacet("source_key"), limit=None)
-    sources = {name: len(docs) for name, docs in results.groups("source_key").items()}
-    return dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-@dataclass(frozen=True)
-class SourceHealth:
-    """One source as the index holds it: articles, how many carry a date, the dates covered."""
-
-    source: str
-    articles: int
-    dated: int
-    first_published: datetime | None
-    last_published: datetime | None
-
-
-def source_health(searcher: Searcher) -> list[SourceHealth]:
-    """Summarise each source's articles, most articles first (ties by name).
-
-    One pass over the sortable `source_key` and `published` columns (no stored fields read).
-    """
-    reader = searcher.reader()
-    if reader.doc_count_all() == 0:  # an index without commits has no columns to read
-        return []
-    field = searcher.schema["published"]
-    sources = reader.column_reader("source_key")
-    # Raw column values: an undated article holds the column's default, which does not
-    # translate to a datetime.
-    dates = reader.column_reader("published", translate=False)
-    undated = field.column_type.default_value()
-    rows: dict[str, list] = {}
-    for docnum in reader.all_doc_ids():
-        row = rows.setdefault(sources[docnum], [0, 0, None, None])
-        row[0] += 1
-        stamp = dates[docnum]
-        if stamp == undated:
-            continue
-        row[1] += 1
-        row[2] = stamp if row[2] is None else min(row[2], stamp)
-        row[3] = stamp if row[3] is None else max(row[3], stamp)
-    when = field.from_column_value
-    return [SourceHealth(name, total, dated, None if first is None else when(first),
-                         None if last is None else when(last))
-            for name, (total, dated, first, last) in
-            sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0]))]
-
-
-def index_stats(ix: whoosh_index.Index) -> IndexStats:
-    """Count articles, articles per source, and the publication date range."""
-    with ix.searcher() as searcher:
-        sources = source_counts(searcher)
-        # The field's full-precision terms, in order (an Every("published") query would walk
-        # every numeric trie term); until a merge they include deleted articles' dates.
-        field = searcher.schema["published"]
-        stamps = list(field.sortable_terms(searcher.reader(), "published"))
-        return IndexStats(
-            articles=searcher.doc_count(),
-            sources=sources,
-            first_published=field.from_bytes(stamps[0]) if stamps else None,
-            last_published=field.from_bytes(stamps[-1]) if stamps else None,
-            segments=len(ix._segments()),
-        )

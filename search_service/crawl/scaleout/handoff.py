@@ -15,9 +15,9 @@ from pathlib import Path
 
 import redis
 
-from search_service.crawl.archive import WarcArchive
-from search_service.crawl.files import Page
-from search_service.crawl.frontier import PREFIX
+from search_service.archive.files import Page
+from search_service.archive.warc import WarcArchive
+from search_service.crawl.scaleout.frontier import PREFIX
 from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
 from search_service.ingest import extract_page, rejection_reason
 

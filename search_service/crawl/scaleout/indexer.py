@@ -22,9 +22,10 @@ from pathlib import Path
 import redis
 
 from search_service.article import Article
-from search_service.crawl.frontier import DEFAULT_LEASE, PREFIX, WORKERS_KEY, alive_key
-from search_service.crawl.handoff import GROUP, STREAM_KEY
-from search_service.index import ArticleWriter, open_index
+from search_service.crawl.scaleout.frontier import DEFAULT_LEASE, PREFIX, WORKERS_KEY, alive_key
+from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY
+from search_service.index.schema import open_index
+from search_service.index.writer import ArticleWriter
 
 log = logging.getLogger(__name__)
 

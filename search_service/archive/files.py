@@ -13,7 +13,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from search_service.crawl.archive import DATE_HINT
+from search_service.archive.warc import DATE_HINT
 
 log = logging.getLogger(__name__)
 

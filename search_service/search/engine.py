@@ -1,0 +1,286 @@
+"""Running a search: per-thread searchers, the results cache, counting, collapsing
+near-duplicates, ranking and the result items (safe highlighted title and snippet)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, OrderedDict
+from datetime import datetime, timezone
+from typing import Any
+
+from markupsafe import escape
+from whoosh.collectors import TimeLimit, WrappingCollector
+from whoosh.index import Index
+from whoosh.query import (
+    And,
+    ConstantScoreQuery,
+    Every,
+    Query,
+)
+from whoosh.reading import EmptyReader
+from whoosh.searching import Hit, Searcher
+
+from search_service.index.analysis import text_analyzer
+from search_service.search.facets import facets
+from search_service.search.filters import PublishedWithin, filter_query
+from search_service.search.groups import Groups, groups_of
+from search_service.search.groups import hidden as groups_hidden
+from search_service.search.highlight import Marker, QueryWords, lead_html, query_words
+from search_service.search.params import QueryError, SearchParams
+from search_service.search.parse import QUERY_FIELDS, parse_query
+from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet
+from search_service.search.suggest import suggest
+
+#: Queries estimated to match fewer documents are ranked in one exhaustive pass; others are
+#: counted unscored first, then ranked by Whoosh's block-skipping top-N collector.
+ONE_PASS_BELOW = 2000
+
+
+#: Marks matched words in titles and bodies (both use the text analyzer).
+MARKER = Marker(text_analyzer())
+
+
+class Searchers:
+    """Hands each thread one searcher over `ix`, refreshed when the index has new commits.
+
+    Opening a searcher costs about 20 ms (it loads every segment's term tables); checking
+    that an open one is current costs about 0.02 ms.
+    """
+
+    def __init__(self, ix: Index):
+        self.ix = ix
+        self.local = threading.local()
+
+    def get(self) -> Searcher:
+        """Return this thread's searcher, up to date with the latest commit."""
+        searcher = getattr(self.local, "searcher", None)
+        if searcher is None:
+            searcher = self.ix.searcher()
+        elif not searcher.up_to_date():
+            # A searcher over an index without commits has an EmptyReader, which is never up
+            # to date and cannot be refreshed (Whoosh fails on it): open a new one instead.
+            empty = isinstance(searcher.reader(), EmptyReader)
+            searcher = self.ix.searcher() if empty else searcher.refresh()
+        self.local.searcher = searcher
+        return searcher
+
+
+class Deadline(WrappingCollector):
+    """Stops collecting with TimeLimit at the monotonic time `deadline` (what was found
+    stays); with `record`, keeps the global number of every match it passes on in `found`.
+
+    Whoosh's TimeLimitCollector relies on SIGALRM, which only works in the main thread; this
+    one is checked on every match instead.
+    """
+
+    def __init__(self, child, deadline: float, record: bool = False):
+        super().__init__(child)
+        self.deadline = deadline
+        self.found: set[int] | None = set() if record else None
+
+    def collect(self, sub_docnum):
+        if self.found is not None:
+            self.found.add(self.offset + sub_docnum)
+        return self.child.collect(sub_docnum)
+
+    def matches(self):
+        for sub_docnum in self.child.matches():
+            if time.monotonic() > self.deadline:
+                raise TimeLimit
+            yield sub_docnum
+
+
+class ResultsCache:
+    """Remembers recent search results per request, forgotten on every index commit."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.lock = threading.Lock()
+        self.generation: int | None = None
+        self.entries: OrderedDict[SearchParams, dict] = OrderedDict()
+
+    def search(self, searcher: Searcher, params: SearchParams) -> dict:
+        """Return `search(searcher, params)`, from the cache when this commit answered it."""
+        generation = searcher.reader().generation()
+        with self.lock:
+            if generation != self.generation:
+                self.entries.clear()
+                self.generation = generation
+            if params in self.entries:
+                self.entries.move_to_end(params)
+                return dict(self.entries[params])
+        data = search(searcher, params)
+        with self.lock:
+            if generation == self.generation and not data["partial"]:
+                self.entries[params] = data
+                while len(self.entries) > self.size:
+                    self.entries.popitem(last=False)
+        return dict(data)
+
+
+def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any) -> dict:
+    """Run a search and return one page of results as plain data.
+
+    Takes a SearchParams, or its fields as keyword arguments.
+
+    Two passes: an unscored pass over the matching document numbers gives the exact number of
+    distinct stories (near-duplicate copies counted once, see groups.py); then Whoosh's top-N
+    collector, free to skip blocks that cannot reach the top, ranks enough hits to fill the
+    page after copies are collapsed. Both passes share the query's time limit.
+    """
+    params = params or SearchParams(**kwargs)
+    started = time.perf_counter()
+    query = parse_query(searcher, params.q)
+    browsing = isinstance(query, Every)
+    text_query = query
+    sort = "newest" if browsing and params.sort in ("best", "relevance") else params.sort
+    wanted = params.page * params.per_page
+    limit = max(wanted, BEST_WINDOW) if sort == "best" else wanted
+    filter_ = filter_query(params, dates=browsing)
+    if filter_ is not None:
+        query = And([query, ConstantScoreQuery(filter_, score=0.0)])
+    if not browsing and (params.date_from or params.date_to):
+        query = PublishedWithin(query, params.date_from, params.date_to)
+    groups = groups_of(searcher)
+    try:
+        matched, collapsed, results, partial = _collect(
+            searcher, query, sort_facet(sort), limit, groups, params.time_limit)
+    except Exception as exc:
+        raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
+    hidden = groups_hidden(collapsed)
+    hits, seen = [], set()
+    for hit in results:
+        key = groups.members.get(hit.docnum)
+        if key is None or key not in seen:
+            hits.append(hit)
+            seen.add(key)
+    if sort == "best":
+        hits = rank_best(searcher, hits[:limit])
+    page_hits = hits[(params.page - 1) * params.per_page: wanted]
+    words = None if browsing else {
+        name: query_words(text_query, searcher.reader(), name) for name in QUERY_FIELDS}
+    items = [result_item(hit, words, similar=collapsed.get(groups.members.get(hit.docnum), 1) - 1)
+             for hit in page_hits]
+    total = matched - hidden
+    data: dict[str, Any] = {
+        "query": params.q,
+        "total": total,
+        "page": params.page,
+        "per_page": params.per_page,
+        "sort": sort,
+        "from": params.date_from.isoformat() if params.date_from else None,
+        "to": params.date_to.isoformat() if params.date_to else None,
+        "sources": list(params.sources),
+        "lang": params.lang or None,
+        "partial": partial,
+        "suggestion": None,
+        "took_ms": 0.0,
+        "results": items,
+    }
+    if not browsing and total < 3:
+        data["suggestion"] = suggest(searcher, params.q)
+    if params.facets:
+        data["facets"] = facets(searcher, query)
+    data["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return data
+
+
+def _collect(searcher: Searcher, query: Query, sortedby, limit: int, groups: Groups,
+             budget: float) -> tuple[int, Counter, Any, bool]:
+    """Find what `query` matches within `budget` seconds.
+
+    Returns the number of matching documents, how many of them fall in each near-duplicate
+    group, the ranked hits (at least `limit` once copies are collapsed, unless time ran
+    out) and whether time ran out.
+    """
+    deadline = time.monotonic() + budget
+    if isinstance(query, Every):
+        results, partial = _top(searcher, query, sortedby, limit, groups.hidden, groups,
+                                deadline)
+        return searcher.doc_count(), groups.sizes, results, partial
+    if query.estimate_size(searcher.reader()) <= ONE_PASS_BELOW:
+        # Few matches: rank them all, noting their numbers in the same pass.
+        collector = Deadline(searcher.collector(limit=None, sortedby=sortedby), deadline,
+                             record=True)
+        partial = _run(searcher, query, collector)
+        return (len(collector.found), groups.collapsed(collector.found), collector.results(),
+                partial)
+    # Many matches: count them unscored, then let Whoosh skip what cannot rank.
+    partial = False
+    try:
+        found = _matching(searcher, query, deadline)
+    except TimeLimit as stop:
+        found, partial = stop.args[0], True
+    collapsed = groups.collapsed(found)
+    results, late = _top(searcher, query, sortedby, limit,
+                         groups_hidden(collapsed), groups,
+                         max(deadline, time.monotonic() + budget / 4))
+    return len(found), collapsed, results, partial or late
+
+
+def _top(searcher: Searcher, query: Query, sortedby, limit: int, hidden: int, groups: Groups,
+         deadline: float) -> tuple[Any, bool]:
+    """The top hits of `query`, enough that `limit` stories remain once copies collapse.
+
+    `hidden` (matching copies) bounds how many extra hits could be needed, but copies of a
+    story rank together, so a few more than `limit` usually suffice: ask for a small margin
+    and widen it only if collapsing left fewer than `limit`. The first `limit` stories of a
+    longer ranking are those of any prefix that holds `limit` stories, so this is exact.
+    """
+    wanted = limit + min(hidden, limit)
+    while True:
+        collector = Deadline(searcher.collector(limit=wanted, sortedby=sortedby), deadline)
+        partial = _run(searcher, query, collector)
+        results = collector.results()
+        members = groups.members
+        stories = len({members.get(hit.docnum, hit.docnum) for hit in results})
+        if partial or stories >= limit or wanted >= limit + hidden:
+            return results, partial
+        wanted = min(limit + hidden, wanted * 4)
+
+
+def _run(searcher: Searcher, query: Query, collector) -> bool:
+    """Run `collector` over `query`; tell whether it stopped at its deadline."""
+    try:
+        searcher.search_with_collector(query, collector)
+    except TimeLimit:
+        return True
+    return False
+
+
+def _matching(searcher: Searcher, query: Query, deadline: float) -> set[int]:
+    """The document numbers `query` matches, unscored; TimeLimit(found so far) at `deadline`."""
+    found: set[int] = set()
+    for sub, offset in searcher.leaf_searchers():
+        for count, docnum in enumerate(query.matcher(sub).all_ids(), 1):
+            found.add(docnum + offset)
+            if not count % 1024 and time.monotonic() > deadline:
+                raise TimeLimit(found)
+    return found
+
+
+def result_item(hit: Hit, words: dict[str, QueryWords] | None = None,
+                similar: int = 0) -> dict[str, Any]:
+    """Turn one hit into the result shape: ids, links, safe highlighted title and snippet
+    (marking `words`, per field; none: the body's opening)."""
+    fields = hit.fields()
+    title, body = fields["title"], fields.get("body", "")
+    title_html = MARKER.title_html(title, words["title"]) if words else ""
+    return {
+        "id": fields["id"],
+        "url": fields["url"],
+        "title": title,
+        "title_html": title_html or str(escape(title)),
+        "snippet_html": MARKER.snippet_html(body, words["body"]) if words else lead_html(body),
+        "published": iso(fields.get("published")),
+        "source": fields.get("source_key", ""),
+        "similar_count": similar,
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    """Format a stored (naive UTC) datetime as ISO 8601 with its UTC offset."""
+    if not value:
+        return None
+    return value.replace(tzinfo=timezone.utc).isoformat()
