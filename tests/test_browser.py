@@ -25,8 +25,10 @@ from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
+from tests.support import requires
 
-CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.needs("chromium")  # skipped without it, failed in CI
+CHROMIUM = requires.find("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
