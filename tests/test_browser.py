@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -463,6 +464,36 @@ def test_hostile_articles_run_no_script(pages: Pages, bypass_csp: bool):
     follow(page, page.locator("aside.facets a, table.sources a", has_text="Gazette").first)
     assert page.locator("li.result").count() == 1
     assert_nothing_ran(page, watch)
+
+
+def test_pages_are_measured_after_their_stylesheet_loads(browser: Browser, tmp_path):
+    """Regression: on a loaded machine the stylesheet came late, and a hostile article measured
+    unstyled overflowed the phone width (.meta, .source); `follow` waits for it."""
+    index_dir = tmp_path / "index"
+    write_articles(open_index(index_dir, create=True), HOSTILE)
+    app = create_app({"INDEX_DIR": str(index_dir)})
+
+    def slow_static(environ, start_response):
+        if environ["PATH_INFO"].startswith("/static/"):
+            time.sleep(1.0)
+        return app(environ, start_response)
+
+    wsgi = create_server(slow_static, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    context = browser.new_context(base_url=f"http://127.0.0.1:{wsgi.effective_port}",
+                                  viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/?q=payload&sort=newest")
+        context.new_cdp_session(page).send("Network.clearBrowserCache")  # fetch it again
+        follow(page, page.locator("li.result h2 a").first)
+        assert page.locator("article.article .source").inner_text() == HOSTILE[0].source
+        assert page.evaluate(OVERFLOW)["out"] == []
+    finally:
+        context.close()
+        wsgi.close()
+        thread.join(timeout=10)
 
 
 def test_hostile_queries_run_no_script(pages: Pages):
