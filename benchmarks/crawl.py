@@ -23,6 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from benchmarks._common import load_average
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared/data/reuters21578/reuters.jsonl.gz"
 
@@ -159,6 +161,7 @@ def main() -> None:
     print(f"{'bare Scrapy fetch':<26}{pages:>7}{bare_s:>9.1f}{pages / bare_s:>9.1f}"
           f"{bare_mb:>13.0f}")
     print(f"end to end / fetch ceiling: {(indexed / crawl_s) / (pages / bare_s):.0%}")
+    print(load_average())
 
 
 if __name__ == "__main__":

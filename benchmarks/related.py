@@ -18,7 +18,7 @@ import resource
 import time
 from pathlib import Path
 
-from benchmarks._common import percentiles
+from benchmarks._common import load_average, percentiles
 from benchmarks.corpus import stories
 from benchmarks.search import story_url
 
@@ -77,8 +77,9 @@ def main() -> None:
     p = percentiles(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"related P@5 {sum(precisions) / len(precisions):.3f}  "
-          f"ms p50/p95/p99 {p['p50']}/{p['p95']}/{p['p99']}  RSS {rss_mb():,.0f} MB "
+          f"ms p50/p95/p99 {p['p50']:.2f}/{p['p95']:.2f}/{p['p99']:.2f}  RSS {rss_mb():,.0f} MB "
           f"(peak {peak:,.0f} MB, the corpus loaded for its labels included)")
+    print(load_average())
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import percentile, sample_queries
+from benchmarks._common import load_average, percentile, sample_queries
 from search_service import config
 from search_service.index.schema import open_index
 from search_service.ingest import ingest
@@ -70,6 +70,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>8}  {note}")
+    print(load_average())
 
 
 if __name__ == "__main__":
