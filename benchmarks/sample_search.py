@@ -52,8 +52,8 @@ def main() -> None:
         with ix.searcher() as searcher:
             fields = list(searcher.all_stored_fields())
             queries = make_queries([f["title"] for f in fields], args.queries, args.seed)
-            search(searcher, "warm up")
-            search_ms = [timed(lambda q=q: search(searcher, q)) for q in queries]
+            search(searcher, q="warm up")
+            search_ms = [timed(lambda q=q: search(searcher, q=q)) for q in queries]
             ids = [f["id"] for f in rng.sample(fields, 100)]
             related_ms = [timed(lambda i=i: related(searcher, i)) for i in ids]
             opened_ms = [timed(lambda: ix.searcher().close()) for _ in range(20)]
