@@ -1,6 +1,6 @@
 """Crawl a local 5,000-article site end to end, beside a bare Scrapy spider fetching the same.
 
-Usage: python benchmarks/crawl.py [--pages N] [--concurrency C]
+Usage: python -m benchmarks.crawl [--pages N] [--concurrency C]
 
 Renders N Reuters-21578 stories as pages of "The Wire Ledger" (scripts/make_sample.py's
 templates), serves them from memory on 127.0.0.1 in a separate process (robots.txt naming a
@@ -23,14 +23,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from benchmarks._common import load_average
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared/data/reuters21578/reuters.jsonl.gz"
 
 
 def build_site(count: int) -> dict[str, bytes]:
     """Render `count` stories; return path → page bytes, with robots.txt and a sitemap."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import make_sample
+    from scripts import make_sample
 
     stories = make_sample.load_stories(SOURCE, count)
     pages = {make_sample.site_path(ctx.story): make_sample.render_page(ctx).encode("utf-8")
@@ -126,8 +127,8 @@ def main() -> None:
     if args.bare:
         return bare(args.bare, args.concurrency)
 
-    server = subprocess.Popen([sys.executable, __file__, "--serve", "--pages", str(args.pages)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, "-m", "benchmarks.crawl", "--serve", "--pages",
+                               str(args.pages)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         base, count = server.stdout.readline().split()
         with tempfile.TemporaryDirectory() as tmp:
@@ -145,8 +146,8 @@ def main() -> None:
             summary = out.splitlines()[0]
             print(out, file=sys.stderr)
             indexed = int(summary.split(" indexed")[0].rsplit(" ", 1)[1])
-            bare_s, bare_mb, _ = timed_run([sys.executable, __file__, "--bare", base,
-                                           "--concurrency", str(args.concurrency)])
+            bare_s, bare_mb, _ = timed_run([sys.executable, "-m", "benchmarks.crawl", "--bare",
+                                           base, "--concurrency", str(args.concurrency)])
     finally:
         server.kill()
         server.wait()
@@ -160,6 +161,7 @@ def main() -> None:
     print(f"{'bare Scrapy fetch':<26}{pages:>7}{bare_s:>9.1f}{pages / bare_s:>9.1f}"
           f"{bare_mb:>13.0f}")
     print(f"end to end / fetch ceiling: {(indexed / crawl_s) / (pages / bare_s):.0%}")
+    print(load_average())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The reliability drill: crashes, write failures, concurrency and hostile input, end to end.
 
-Usage: python benchmarks/drill.py [--seed 1] [--kills 8,6,6] [--pages 60] [--load-seconds 15]
+Usage: python -m benchmarks.drill [--seed 1] [--kills 8,6,6] [--pages 60] [--load-seconds 15]
                                   [--fuzz 300] [--api-cases 100]
 
 Everything runs against the real commands (`python -m search_service.cli`) in subprocesses,
@@ -35,7 +35,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,13 +45,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from search_service import config  # noqa: E402
-from search_service.archive.files import Page, read_pages  # noqa: E402
-from search_service.archive.warc import archive_files  # noqa: E402
-from tests.reliability.drills import (  # noqa: E402
+from benchmarks._common import percentile
+from search_service import config
+from search_service.archive.files import Page, read_pages
+from search_service.archive.warc import archive_files
+from tests.support.drills import (
+    ROOT,
     canonical_urls,
     check_index,
     child_env,
@@ -210,7 +208,7 @@ def reindex_kills(work: Path, rng: random.Random, kills: int, pages: int) -> Row
 
 def crawl_kills(work: Path, rng: random.Random, kills: int) -> Row:
     """`crawl` (crawl and indexer processes) killed at seeded moments and mid-WARC-write."""
-    from tests.news_site import NewsSite
+    from tests.support.news_site import NewsSite
 
     row = Row("crawl SIGKILL")
     extra = 40
@@ -440,12 +438,6 @@ def load(base: str, urls: list[str], seconds: float, stop: threading.Event | Non
 LOADED_MAX = 180.0
 
 
-def percentile(values: list[float], share: float) -> float:
-    """The `share` quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
-
-
 def concurrency(work: Path, rng: random.Random, seconds: float) -> tuple[Row, Path, str,
                                                                         subprocess.Popen]:
     """`serve` at concurrency 16, idle, then while `ingest` writes the same index."""
@@ -484,13 +476,13 @@ def concurrency(work: Path, rng: random.Random, seconds: float) -> tuple[Row, Pa
     row.runs = 2
     row.requests = idle_requests + loaded_requests
     row.failed = idle_failed + loaded_failed
-    idle_p99, loaded_p99 = percentile(idle, 0.99), percentile(loaded, 0.99)
+    idle_p99, loaded_p99 = percentile(idle, 99), percentile(loaded, 99)
     row.notes += [
-        f"idle p50 {percentile(idle, 0.5):.0f} / p99 {idle_p99:.0f} ms "
+        f"idle p50 {percentile(idle, 50):.0f} / p99 {idle_p99:.0f} ms "
         f"({idle_requests / seconds:.0f} req/s)",
-        f"loaded p50 {percentile(loaded, 0.5):.0f} / p99 {loaded_p99:.0f} ms "
+        f"loaded p50 {percentile(loaded, 50):.0f} / p99 {loaded_p99:.0f} ms "
         f"(p99 {loaded_p99 / idle_p99:.1f}x idle; target <= 3x)",
-        f"commits visible after p50 {statistics.median(lags) if lags else 0:.1f} / "
+        f"commits visible after p50 {percentile(lags, 50) if lags else 0:.1f} / "
         f"max {max(lags) if lags else 0:.1f} s ({len(lags)} commits)"]
     if loaded_p99 > 3 * idle_p99:
         row.problems.append(f"loaded p99 {loaded_p99:.0f} ms > 3 x idle p99 {idle_p99:.0f} ms")
@@ -539,13 +531,13 @@ def fuzz_normaliser(examples: int, seed: int) -> Row:
     from hypothesis import seed as hypothesis_seed
 
     from search_service.normalise import normalise
-    from tests.reliability.hostile import (
+    from tests.support.hostile import (
+        BAD_PAGES,
         mutated_pages,
         pathological_pages,
         random_bytes,
         real_pages,
     )
-    from tests.test_normalise_bad_input import BAD_PAGES
 
     row = Row("normaliser fuzz")
     times: list[float] = []
@@ -582,7 +574,7 @@ def fuzz_normaliser(examples: int, seed: int) -> Row:
     for name, html in BAD_PAGES.items():  # the known worst cases
         one(html, name)
     row.notes.append(f"slowest page {slowest[0] * 1000:.0f} ms ({slowest[1]}), "
-                     f"p99 {percentile(times, 0.99) * 1000:.0f} ms")
+                     f"p99 {percentile(times, 99) * 1000:.0f} ms")
     return row
 
 
@@ -592,7 +584,7 @@ def fuzz_queries(index: Path, examples: int, seed: int) -> Row:
     from hypothesis import seed as hypothesis_seed
 
     from search_service.web import create_app
-    from tests.reliability.hostile import queries
+    from tests.support.hostile import queries
 
     row = Row("query fuzz (API + page)")
     client = create_app({"INDEX_DIR": str(index)}).test_client()
@@ -616,7 +608,7 @@ def fuzz_queries(index: Path, examples: int, seed: int) -> Row:
 
     case()
     row.notes.append(f"slowest answer {max(times) * 1000:.0f} ms, "
-                     f"p99 {percentile(times, 0.99) * 1000:.0f} ms")
+                     f"p99 {percentile(times, 99) * 1000:.0f} ms")
     return row
 
 

@@ -1,6 +1,6 @@
 """HTTP benchmark of /api/search: the real `news-search serve` (waitress) under load.
 
-Usage: python benchmarks/http_api.py [--articles 100000] [--seconds 20] [--workers 1,2]
+Usage: python -m benchmarks.http_api [--articles 100000] [--seconds 20] [--workers 1,2]
 
 Builds (or reuses) an index of the Reuters corpus replicated with fresh ids to `--articles`
 articles, cached under `--cache` (default `.benchmarks/`, git-ignored), starts
@@ -38,10 +38,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks._common import percentile
+from benchmarks.corpus import stories, to_article
 
-from benchmarks.corpus import stories, to_article  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS = "targets: p50 <= 10 ms at concurrency 1, >= 300 requests/s at concurrency 8, 0 errors"
 
@@ -169,7 +169,7 @@ def profile_search(index: Path, urls: list[str], count: int) -> None:
         profiler.disable()
     times.sort()
     print(f"\nin process, search.search alone over {count} of the queries: "
-          f"p50 {times[len(times) // 2]:.1f} ms, p99 {times[int(0.99 * (len(times) - 1))]:.1f} ms, "
+          f"p50 {percentile(times, 50):.1f} ms, p99 {percentile(times, 99):.1f} ms, "
           f"mean {statistics.fmean(times):.1f} ms")
     for order, lines in (("cumulative", 30), ("tottime", 20)):
         out = io.StringIO()
@@ -234,12 +234,8 @@ def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dic
         thread.join()
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
-
-    def pick(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * (len(ordered) - 1) + 0.5))] if ordered else 0
-
     return {"concurrency": concurrency, "requests": len(latencies) + len(errors),
-            "p50": pick(0.50), "p99": pick(0.99),
+            "p50": percentile(ordered, 50), "p99": percentile(ordered, 99),
             "mean": statistics.fmean(ordered) if ordered else 0.0,
             "rps": (len(latencies) + len(errors)) / elapsed, "errors": errors}
 

@@ -1,6 +1,6 @@
 """Related-articles benchmark on an existing Reuters index: sidecar build, P@5, latency, memory.
 
-Usage: python benchmarks/related.py INDEX_DIR [--build] [--related 1000] [--seed 1987]
+Usage: python -m benchmarks.related INDEX_DIR [--build] [--related 1000] [--seed 1987]
 
 INDEX_DIR holds the Reuters corpus indexed by this project (any scale, e.g. built by
 `benchmarks/search.py`'s writer settings or `ArticleWriter` over `benchmarks.corpus.articles`);
@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.corpus import stories  # noqa: E402
-from benchmarks.search import percentiles, story_url  # noqa: E402
+from benchmarks._common import load_average, percentiles
+from benchmarks.corpus import stories
+from benchmarks.search import story_url
 
 
 def rss_mb() -> float:
@@ -79,8 +77,9 @@ def main() -> None:
     p = percentiles(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"related P@5 {sum(precisions) / len(precisions):.3f}  "
-          f"ms p50/p95/p99 {p['p50']}/{p['p95']}/{p['p99']}  RSS {rss_mb():,.0f} MB "
+          f"ms p50/p95/p99 {p['p50']:.2f}/{p['p95']:.2f}/{p['p99']:.2f}  RSS {rss_mb():,.0f} MB "
           f"(peak {peak:,.0f} MB, the corpus loaded for its labels included)")
+    print(load_average())
 
 
 if __name__ == "__main__":

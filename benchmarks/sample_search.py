@@ -1,6 +1,6 @@
 """Time ingest, search (with highlights) and related articles on the bundled sample.
 
-Usage: python benchmarks/sample_search.py [--queries N] [--seed S]
+Usage: python -m benchmarks.sample_search [--queries N] [--seed S]
 
 Builds a fresh index of search_service/data/sample.warc.gz in a temp dir (one writer, the
 `ingest` path), then runs a seeded set of queries made from title words (single terms,
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._common import load_average, percentile, sample_queries
 from search_service import config
 from search_service.index.schema import open_index
 from search_service.ingest import ingest
@@ -25,28 +24,10 @@ from search_service.search.articles import related
 from search_service.search.engine import search
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """Return the `pct` percentile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
-
-
-def make_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:
-    """Build single-term, two-term and phrase queries from title words."""
-    words = [[w.lower() for w in re.findall(r"[A-Za-z]{4,}", t)] for t in titles]
-    words = [w for w in words if len(w) >= 2]
-    queries = []
-    for i in range(count):
-        pick = rng.choice(words)
-        kind = i % 3
-        if kind == 0:
-            queries.append(rng.choice(pick))
-        elif kind == 1:
-            queries.append(" ".join(rng.sample(pick, 2)))
-        else:
-            start = rng.randrange(len(pick) - 1)
-            queries.append(f'"{pick[start]} {pick[start + 1]}"')
-    return queries
+def make_queries(titles: list[str], count: int, seed: int) -> list[str]:
+    """Seeded single-term, two-term and phrase queries from title words."""
+    return [f'"{words[0]} {words[1]}"' if kind == "phrase" else " ".join(words)
+            for kind, words in sample_queries(titles, count, seed, ("term", "and2", "phrase"))]
 
 
 def timed(fn) -> float:
@@ -70,25 +51,26 @@ def main() -> None:
         build_s = time.perf_counter() - started
         with ix.searcher() as searcher:
             fields = list(searcher.all_stored_fields())
-            queries = make_queries([f["title"] for f in fields], args.queries, rng)
-            search(searcher, "warm up")
-            search_ms = [timed(lambda q=q: search(searcher, q)) for q in queries]
+            queries = make_queries([f["title"] for f in fields], args.queries, args.seed)
+            search(searcher, q="warm up")
+            search_ms = [timed(lambda q=q: search(searcher, q=q)) for q in queries]
             ids = [f["id"] for f in rng.sample(fields, 100)]
             related_ms = [timed(lambda i=i: related(searcher, i)) for i in ids]
             opened_ms = [timed(lambda: ix.searcher().close()) for _ in range(20)]
     rows = [
         ("ingest (normalise + index), pages/s", f"{summary.pages / build_s:,.0f}",
          f"{summary.indexed} articles in {build_s:.1f} s"),
-        ("search top-10 + highlights, p50 ms", f"{statistics.median(search_ms):.1f}",
+        ("search top-10 + highlights, p50 ms", f"{percentile(search_ms, 50):.1f}",
          f"p95 {percentile(search_ms, 95):.1f} ms, {len(queries)} queries"),
-        ("related top-5, p50 ms", f"{statistics.median(related_ms):.1f}",
+        ("related top-5, p50 ms", f"{percentile(related_ms, 50):.1f}",
          f"p95 {percentile(related_ms, 95):.1f} ms, 100 articles"),
-        ("open a searcher, p50 ms", f"{statistics.median(opened_ms):.1f}",
+        ("open a searcher, p50 ms", f"{percentile(opened_ms, 50):.1f}",
          "avoided per request by search.Searchers"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>8}  {note}")
+    print(load_average())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The scaled-out crawl on one machine: 1, 2 and 3 workers plus the indexer, and the Redis
 hand-off's cost per article.
 
-Usage: python benchmarks/scaleout.py [--pages N] [--workers 1,2,3]
+Usage: python -m benchmarks.scaleout [--pages N] [--workers 1,2,3]
 
 Serves benchmarks/crawl.py's local site (N Reuters-21578 stories, robots.txt naming a sitemap
 of every article) from a separate process, and for each worker count starts a fresh
@@ -29,16 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import redis
 
-import redis  # noqa: E402
-
-from search_service.article import Article  # noqa: E402
-from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY, article_entry  # noqa: E402
-from search_service.crawl.scaleout.indexer import ensure_group  # noqa: E402
-from search_service.index.schema import open_index  # noqa: E402
-from tests.test_scaleout import redis_server  # noqa: E402
+from benchmarks.crawl import build_site
+from search_service.article import Article
+from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY, article_entry
+from search_service.crawl.scaleout.indexer import ensure_group
+from search_service.index.schema import open_index
+from tests.support.paths import ROOT
+from tests.support.redis_server import redis_server
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,9 +95,6 @@ def run(workers: int, base: str, pages: int, tmp: Path) -> dict:
 def handoff_cost(tmp: Path, fsync: str, count: int = 2000) -> tuple[float, float, int]:
     """Seconds per article to add to the stream, and to read, decode and acknowledge (no
     indexing), with Redis fsyncing its append-only file `fsync`; and the mean entry size."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from crawl import build_site
-
     from search_service.normalise import normalise
 
     pages = list(build_site(count).items())
@@ -136,8 +132,9 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)", flush=True)
-    site = subprocess.Popen([sys.executable, str(ROOT / "benchmarks/crawl.py"), "--serve",
-                             "--pages", str(args.pages)], stdout=subprocess.PIPE, text=True)
+    site = subprocess.Popen([sys.executable, "-m", "benchmarks.crawl", "--serve",
+                             "--pages", str(args.pages)], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
     results = []
     try:
         base, pages = site.stdout.readline().split()

@@ -1,6 +1,6 @@
 """Search engine benchmark on the Reuters corpus: ours vs plain Whoosh vs SQLite FTS5.
 
-Usage: python benchmarks/search.py [--scale 1] [--queries 300] [--related 1000] [--procs 1]
+Usage: python -m benchmarks.search [--scale 1] [--queries 300] [--related 1000] [--procs 1]
 
 Each engine runs in its own process (so peak RSS is its own) over the same articles (the
 corpus replicated `--scale` times with fresh ids) and the same seeded queries: single terms,
@@ -27,9 +27,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.corpus import articles, stories  # noqa: E402
+from benchmarks._common import percentiles
+from benchmarks.corpus import articles, stories
 
 ENGINES = ("ours", "whoosh", "fts5")
 
@@ -54,16 +53,6 @@ def make_queries(raw: list[dict], count: int, seed: int) -> list[dict]:
                         "since": "1987-06-01" if i % 4 == 1 else None,
                         "by_date": i % 3 == 2})
     return queries
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p95 and p99 of `values` (nearest rank)."""
-    ordered = sorted(values)
-
-    def pick(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p * (len(ordered) - 1) + 0.5))], 2)
-
-    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -224,7 +213,7 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
             p5 = statistics.mean(
                 precision_at_5(topics, f"https://reuters.example/{sid}", urls)
                 for _, sid, urls in rel)
-            related_cell = f"{rel_p['p50']}/{rel_p['p95']}", f"{p5:.3f}"
+            related_cell = f"{rel_p['p50']:.2f}/{rel_p['p95']:.2f}", f"{p5:.3f}"
         else:
             related_cell = "-", "-"
         if "sidecar" in r:
@@ -232,7 +221,7 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
                   f"{r['sidecar']['mb']:.1f} MB")
         rows.append((engine, f"{r['docs']:,}", f"{r['docs'] / r['build_s']:,.0f}",
                      f"{r['size'] / 2**20:,.0f}",
-                     f"{search_p['p50']}/{search_p['p95']}/{search_p['p99']}",
+                     f"{search_p['p50']:.2f}/{search_p['p95']:.2f}/{search_p['p99']:.2f}",
                      *related_cell, f"{r['rss_mb']:,.0f}"))
     header = ("engine", "docs", "build docs/s", "index MB", "search ms p50/p95/p99",
               "related ms p50/p95", "related P@5", "peak RSS MB")
@@ -258,10 +247,11 @@ def main() -> None:
     results = {}
     for engine in args.engines.split(","):
         print(f"running {engine} …", file=sys.stderr, flush=True)
-        cmd = [sys.executable, __file__, "--child", engine, "--scale", str(args.scale),
-               "--queries", str(args.queries), "--related", str(args.related),
-               "--procs", str(args.procs), "--seed", str(args.seed)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        cmd = [sys.executable, "-m", "benchmarks.search", "--child", engine,
+               "--scale", str(args.scale), "--queries", str(args.queries),
+               "--related", str(args.related), "--procs", str(args.procs), "--seed", str(args.seed)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parents[1])
         results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
     report(results, stories())
 

@@ -19,7 +19,7 @@ the output. Output is deterministic: two runs give identical bytes.
 
 Usage::
 
-    python scripts/make_sample.py [--source PATH] [--out PATH] [--count N]
+    python -m scripts.make_sample [--source PATH] [--out PATH] [--count N]
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Shared fixtures: fixture pages, a real Whoosh index in a temp dir, the real Flask app."""
+"""Shared fixtures: a real Whoosh index in a temp dir, the real Flask app; the `needs` marker
+for tests that need an outside program (see tests/support/requires.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,23 @@ from search_service.index import related
 from search_service.index.schema import open_index
 from search_service.ingest import ingest
 from search_service.web import create_app
+from tests.support import requires
+from tests.support.paths import PAGES, SMALL_WARC
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PAGES = FIXTURES / "pages"
-SMALL_WARC = FIXTURES / "wire-sample.warc.gz"
-SEED_URL = "https://dispatch.example/world/nato-ukraine-military-involvement"
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `needs` marker."""
+    config.addinivalue_line(
+        "markers", "needs(tool): the test needs an outside program (chromium, redis-server); "
+                   "skipped without it, failed without it if NEWS_SEARCH_REQUIRE_TOOLS is set")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or fail) a test marked `needs(tool)` whose tool is missing."""
+    for marker in item.iter_markers("needs"):
+        for tool in marker.args:
+            requires.check(tool)
 
 
 @pytest.fixture(scope="session")

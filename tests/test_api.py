@@ -9,7 +9,7 @@ import pytest
 from search_service.article import article_id
 from search_service.index.schema import SCHEMA_VERSION
 from search_service.web import create_app
-from tests.conftest import SEED_URL
+from tests.support.paths import SEED_URL
 
 HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
 

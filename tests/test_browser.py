@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -18,15 +19,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from waitress import create_server
 
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
+from tests.support import requires
 
-CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.needs("chromium")  # skipped without it, failed in CI
+CHROMIUM = requires.find("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
@@ -194,6 +197,16 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def follow(page: Page, link: Locator) -> None:
+    """Click a link and wait until the page it opens has loaded, stylesheet included.
+
+    A click waits only until the next page starts loading, and locators only for elements:
+    measured before its stylesheet applies (late, on a loaded machine), a page is unstyled,
+    its long words overflow a phone's width and its colours are the browser's."""
+    with page.expect_navigation():
+        link.click()
+
+
 def result_dates(page: Page) -> list[str]:
     """The datetime attributes of the results' dates, in page order."""
     return page.locator("li.result .meta time").evaluate_all(
@@ -278,7 +291,7 @@ def test_date_preset_sort_source_and_language_filters(page: Page, corpus):
     assert page.locator("select[name=from]").input_value() == "last week"
 
     page.goto("/?q=harbour&sort=newest")
-    page.locator("aside.facets a", has_text="Rhein Kurier").click()
+    follow(page, page.locator("aside.facets a", has_text="Rhein Kurier"))
     kurier = [iso(a) for a in corpus if a.source == "Rhein Kurier"]
     assert result_dates(page) == sorted(kurier, reverse=True)
     assert set(page.locator("li.result .source").all_inner_texts()) == {"Rhein Kurier"}
@@ -309,7 +322,7 @@ def test_article_page_shows_the_article_and_follows_related_links(page: Page, co
     related = page.locator("section.related li a")
     assert related.count() == 5
     title = related.first.inner_text()
-    related.first.click()
+    follow(page, related.first)
     assert page.locator("h1").inner_text() == title
     assert page.locator("h1").inner_text() != story.title
 
@@ -378,7 +391,7 @@ def test_search_works_with_javascript_off(pages: Pages):
     page.press("#q", "Enter")
     page.wait_for_url("**/?q=harbour")
     assert page.locator("li.result").count() == 10
-    page.locator("li.result h2 a").first.click()
+    follow(page, page.locator("li.result h2 a").first)
     assert page.locator("section.related li").count() == 5
 
 
@@ -390,7 +403,7 @@ def test_text_contrast_is_at_least_4_5(page: Page, url: str):
 
 def test_article_text_contrast_is_at_least_4_5(page: Page):
     page.goto("/?q=harbour")
-    page.locator("li.result h2 a").first.click()
+    follow(page, page.locator("li.result h2 a").first)
     page.locator("a.original").focus()
     assert page.evaluate(CONTRAST) == []
 
@@ -405,7 +418,7 @@ def test_pages_fit_a_375px_phone(pages: Pages, url: str, name: str):
     layout = page.evaluate(OVERFLOW)
     assert layout == {"width": 375, "scroll": 375, "out": []}
     shot(page, name)
-    page.locator("li.result h2 a, table.sources a").first.click()
+    follow(page, page.locator("li.result h2 a, table.sources a").first)
     assert page.evaluate(OVERFLOW) == {"width": 375, "scroll": 375, "out": []}
 
 
@@ -438,7 +451,7 @@ def test_hostile_articles_run_no_script(pages: Pages, bypass_csp: bool):
 
     for n, article in enumerate(HOSTILE):
         page.goto("/?q=payload&sort=newest")
-        page.locator("li.result h2 a").nth(n).click()
+        follow(page, page.locator("li.result h2 a").nth(n))
         assert_nothing_ran(page, watch)
         assert page.locator("h1").inner_text() == article.title
         assert page.locator("article.article .source").inner_text() == article.source
@@ -448,9 +461,39 @@ def test_hostile_articles_run_no_script(pages: Pages, bypass_csp: bool):
 
     page.goto("/sources")
     assert_nothing_ran(page, watch)
-    page.locator("aside.facets a, table.sources a", has_text="Gazette").first.click()
+    follow(page, page.locator("aside.facets a, table.sources a", has_text="Gazette").first)
     assert page.locator("li.result").count() == 1
     assert_nothing_ran(page, watch)
+
+
+def test_pages_are_measured_after_their_stylesheet_loads(browser: Browser, tmp_path):
+    """Regression: on a loaded machine the stylesheet came late, and a hostile article measured
+    unstyled overflowed the phone width (.meta, .source); `follow` waits for it."""
+    index_dir = tmp_path / "index"
+    write_articles(open_index(index_dir, create=True), HOSTILE)
+    app = create_app({"INDEX_DIR": str(index_dir)})
+
+    def slow_static(environ, start_response):
+        if environ["PATH_INFO"].startswith("/static/"):
+            time.sleep(1.0)
+        return app(environ, start_response)
+
+    wsgi = create_server(slow_static, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    context = browser.new_context(base_url=f"http://127.0.0.1:{wsgi.effective_port}",
+                                  viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/?q=payload&sort=newest")
+        context.new_cdp_session(page).send("Network.clearBrowserCache")  # fetch it again
+        follow(page, page.locator("li.result h2 a").first)
+        assert page.locator("article.article .source").inner_text() == HOSTILE[0].source
+        assert page.evaluate(OVERFLOW)["out"] == []
+    finally:
+        context.close()
+        wsgi.close()
+        thread.join(timeout=10)
 
 
 def test_hostile_queries_run_no_script(pages: Pages):

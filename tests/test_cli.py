@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -15,7 +12,8 @@ import pytest
 
 from search_service.cli import main
 from search_service.index.schema import open_index
-from tests.conftest import PAGES, SEED_URL, SMALL_WARC
+from tests.support.paths import PAGES, SEED_URL, SMALL_WARC
+from tests.support.servers import get_json, start
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -152,29 +150,6 @@ def test_stats_without_index_fails_clearly(capsys, tmp_path):
     status, _, err = run(capsys, "stats", "--index", str(tmp_path / "none"))
     assert status == 1
     assert "no index at" in err
-
-
-def start(argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start a serving command on a free port; return the process and its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search_service.cli", *argv, "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        match = re.search(r"on (http://127\.0\.0\.1:\d+/)", line)
-        if match:
-            return proc, match.group(1)
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stderr.read()}")
-    proc.kill()
-    raise AssertionError("server did not start in time")
-
-
-def get_json(url: str) -> dict:
-    """GET a URL over real HTTP and decode its JSON."""
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def test_serve_answers_over_http(built_index):

@@ -20,8 +20,8 @@ from search_service.archive.state import STATE_FILE, CrawlState
 from search_service.archive.warc import archive_files
 from search_service.cli import main
 from search_service.index.schema import open_index
-from tests.news_site import Blackhole, NewsSite
-from tests.test_cli import get_json, start
+from tests.support.news_site import Blackhole, NewsSite
+from tests.support.servers import get_json, start
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACT = "https://news.test/about-our-crawler"

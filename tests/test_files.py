@@ -12,7 +12,7 @@ from search_service.archive.files import (
     expand,
     read_pages,
 )
-from tests.conftest import FIXTURES, PAGES, SMALL_WARC
+from tests.support.paths import FIXTURES, PAGES, SMALL_WARC
 
 
 def test_directories_expand_to_page_and_warc_files_only():

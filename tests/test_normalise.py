@@ -10,7 +10,7 @@ import pytest
 from search_service.normalise import normalise
 from search_service.normalise.dates import parse_date
 from search_service.normalise.text import strip_stray_quote
-from tests.conftest import FIXTURES, PAGES, SEED_URL
+from tests.support.paths import FIXTURES, PAGES, SEED_URL
 
 TITLE = "NATO and Ukraine: The Debate Over Military Involvement and Security Guarantees"
 FETCHED = datetime(2023, 7, 11, tzinfo=timezone.utc)

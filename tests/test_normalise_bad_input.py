@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -11,19 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search_service.normalise import Extraction, normalise
-from tests.conftest import PAGES
+from tests.support.hostile import BAD_PAGES, prose
+from tests.support.paths import PAGES
 
 FETCHED = datetime(2024, 6, 10, tzinfo=timezone.utc)
 #: Seconds any one page may take here (the machine is shared; a lone run takes a fraction).
 TIME_LIMIT = 20.0
-WORDS = "harbour council ferry vote pier timetable crew island morning report".split()
-
-
-def prose(seed: int, paragraphs: int) -> str:
-    """Varied paragraphs of plain words (repeated lines would be dropped as duplicates)."""
-    rng = random.Random(seed)
-    return "".join("<p>" + " ".join(rng.choice(WORDS) for _ in range(40)) + ".</p>"
-                   for _ in range(paragraphs))
 
 
 def check(html: bytes | str, url: str = "https://x.example/a") -> Extraction:
@@ -37,37 +29,6 @@ def check(html: bytes | str, url: str = "https://x.example/a") -> Extraction:
     assert not (result.rejected or "").startswith("unreadable page")
     assert result.rejected is not None or len(result.article.body) >= 200
     return result
-
-
-BAD_PAGES = {
-    "empty": b"",
-    "whitespace": b"  \n\t ",
-    "binary": bytes(random.Random(1).randrange(256) for _ in range(200_000)),
-    "nul bytes in markup": b"<html>\x00<body>\x00<p>\x00text</p></body></html>",
-    "truncated": ("<html><head><title>Cut</title></head><body><article>" + prose(1, 8))[:-41],
-    "only scripts": "<html><head><script>" + "var a = 1;" * 50_000 + "</script></head>"
-                    "<body><script>run()</script><noscript>Enable JS</noscript></body></html>",
-    "unclosed comment": "<html><body><!-- " + prose(2, 50),
-    "unclosed script": "<html><body><p>Start</p><script>" + "x" * 100_000,
-    "deep divs": "<html><body>" + "<div>" * 10_000 + prose(3, 3) + "</div>" * 10_000,
-    "100,000 deep divs": "<html><body>" + "<div>" * 100_000 + prose(12, 3) + "</div>" * 100_000,
-    "deep spans": "<html><body><p>" + "<span>" * 10_000 + "deep " * 100 + "</span>" * 10_000,
-    "unclosed furniture": "<html><body>" + "<nav><button><aside>x " * 30_000 + prose(11, 3),
-    "deep tables": "<html><body>" + "<table><tr><td>" * 3_000 + prose(4, 2),
-    "deep JSON-LD": '<html><head><script type="application/ld+json">' + "[" * 50_000
-                    + "]" * 50_000 + "</script></head><body>" + prose(5, 3) + "</body></html>",
-    "broken JSON-LD": '<html><head><script type="application/ld+json">{"@type": "NewsArticle",'
-                      ' "headline": </script></head><body>' + prose(6, 3) + "</body></html>",
-    "many attributes": "<html><body><div " + " ".join(f'a{n}="v"' for n in range(50_000))
-                       + ">" + prose(7, 3) + "</div></body></html>",
-    "bad date strings": '<html><head><meta property="article:published_time" content="'
-                        + "9" * 60 + '"><meta name="date" content="31/02/2024 25:61">'
-                        '</head><body><time datetime="-1">x</time>' + prose(8, 3),
-    "odd canonical": '<html><head><link rel="canonical" href="http://[::1"><title>T</title>'
-                     "</head><body>" + prose(9, 3),
-    "utf-16 without BOM": "<html><body><p>Wide text</p></body></html>".encode("utf-16-le"),
-    "wrong declared charset": '<meta charset="no-such-charset"><p>Caf\xe9</p>'.encode("latin-1"),
-}
 
 
 @pytest.mark.parametrize("name", BAD_PAGES)

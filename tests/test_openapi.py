@@ -7,7 +7,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from search_service.article import article_id
-from tests.conftest import SEED_URL
+from tests.support.paths import SEED_URL
 
 SEED_ID = article_id(SEED_URL)
 

@@ -18,7 +18,7 @@ from search_service.index.schema import open_index
 from search_service.index.writer import delete_urls, write_articles
 from search_service.ingest import reindex
 from search_service.search.articles import related
-from tests.conftest import SMALL_WARC
+from tests.support.paths import SMALL_WARC
 
 OIL = [
     "Crude oil prices rose as OPEC ministers agreed to cut output; Brent crude barrels "

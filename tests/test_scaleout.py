@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,58 +23,19 @@ from search_service.crawl.scaleout.frontier import WORKERS_KEY, Frontier, alive_
 from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY, article_entry
 from search_service.crawl.scaleout.indexer import IndexWorker, ensure_group
 from search_service.index.schema import index_exists, open_index
-from tests.news_site import NewsSite
+from tests.support.news_site import NewsSite
+from tests.support.paths import ROOT
+from tests.support.redis_server import redis_server, start_redis
+from tests.support.servers import free_port, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+#: Tests that start redis-server (skipped without it, failed in CI; see tests/support/requires.py).
+NEEDS_REDIS = pytest.mark.needs("redis-server")
 #: The per-host delay the workers share (seconds) in these tests.
 DELAY = 0.1
 #: Worker options: short timeouts, a short lease (a killed worker's pages come back after it).
 WORKER = ["--delay", str(DELAY), "--idle-exit", "2", "--lease", "2", "--no-progress",
           "--set", "DOWNLOAD_TIMEOUT=5", "--set", "NEWS_CONNECT_TIMEOUT=2"]
 STORIES = {f"/news/story-{n}" for n in [1, 2, 3, 4, *range(100, 130)]}
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_redis(directory: Path, port: int, fsync: str = "always") -> subprocess.Popen:
-    """Start redis-server on 127.0.0.1:`port` with its append-only file in `directory` (fsync
-    `always` or `everysec`); return once it answers."""
-    directory.mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
-                               "--dir", str(directory), "--appendonly", "yes",
-                               "--appendfsync", fsync, "--save", ""],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: _pings(f"redis://127.0.0.1:{port}/0"), timeout=10, what="redis")
-    except AssertionError:
-        server.kill()
-        raise
-    return server
-
-
-@contextmanager
-def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
-    """Run a fresh redis-server on a free loopback port (see `start_redis`); yield its URL."""
-    port = free_port()
-    server = start_redis(directory, port, fsync)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-def _pings(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url).ping())
-    except redis.ConnectionError:
-        return False
 
 
 @pytest.fixture
@@ -134,14 +91,6 @@ def finish(proc: subprocess.Popen, timeout: float = 90) -> str:
     return out
 
 
-def wait_for(condition, timeout: float = 60, what: str = "") -> None:
-    """Poll `condition` until it holds (a guard against hangs, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
-
-
 def documents(index: Path) -> list[tuple[str, str, str]]:
     """Every document in the index: (canonical URL, title, body), sorted."""
     with open_index(index).searcher() as searcher:
@@ -173,6 +122,7 @@ def undisturbed(site, tmp_path_factory):
             "stream": stream}
 
 
+@NEEDS_REDIS
 def test_every_article_is_indexed_exactly_once(undisturbed, site):
     docs = undisturbed["docs"]
     assert paths(site, docs) == STORIES
@@ -183,6 +133,7 @@ def test_every_article_is_indexed_exactly_once(undisturbed, site):
     assert handed == len(STORIES)  # and no worker handed an article over twice
 
 
+@NEEDS_REDIS
 def test_no_page_is_fetched_twice_across_workers(undisturbed):
     fetched = [path for _, path, _ in undisturbed["hits"]]
     pages = [p for p in fetched if p != "/robots.txt"]
@@ -191,6 +142,7 @@ def test_no_page_is_fetched_twice_across_workers(undisturbed):
     assert {p for p in pages if p.startswith("/news/story-")} >= STORIES
 
 
+@NEEDS_REDIS
 def test_each_worker_archives_to_its_own_warc_files(undisturbed):
     tmp = undisturbed["tmp"]
     archived = []
@@ -201,6 +153,7 @@ def test_each_worker_archives_to_its_own_warc_files(undisturbed):
     assert sorted(archived) == sorted(url for url, _, _ in undisturbed["docs"])
 
 
+@NEEDS_REDIS
 def test_the_per_host_rate_holds_across_all_workers(undisturbed):
     times = sorted(t for t, _, _ in undisturbed["hits"])
     assert len(times) > 40
@@ -215,6 +168,7 @@ def test_the_per_host_rate_holds_across_all_workers(undisturbed):
     assert (times[-1] - times[0]) >= (len(times) - 1) * DELAY * 0.9
 
 
+@NEEDS_REDIS
 def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
         undisturbed, site, redis_url, tmp_path):
     client = redis.Redis.from_url(redis_url)
@@ -268,6 +222,7 @@ def test_worker_options_need_redis(capsys):
     assert "need --redis" in capsys.readouterr().err
 
 
+@NEEDS_REDIS
 def test_a_killed_redis_keeps_everything_it_acknowledged(tmp_path):
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"

@@ -12,7 +12,7 @@ from search_service.search.articles import get_article, related
 from search_service.search.engine import search
 from search_service.search.facets import histogram
 from search_service.search.params import NotFound, QueryError, SearchParams, dates_param
-from tests.conftest import SEED_URL
+from tests.support.paths import SEED_URL
 
 HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
 SEED_ID = article_id(SEED_URL)

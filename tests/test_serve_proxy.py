@@ -7,7 +7,7 @@ import re
 import urllib.error
 import urllib.request
 
-from tests.test_cli import start
+from tests.support.servers import start
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "news.example",
              "X-Forwarded-For": "203.0.113.7"}

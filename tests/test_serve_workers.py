@@ -13,7 +13,7 @@ from pathlib import Path
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
-from tests.test_cli import get_json, start
+from tests.support.servers import get_json, start
 
 
 def workers_of(pid: int) -> set[int]:

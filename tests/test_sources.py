@@ -142,7 +142,7 @@ def test_articles_archived_but_not_committed_are_indexed_from_the_archive(tmp_pa
     from search_service.archive.state import Archived, CrawlState
     from search_service.crawl.recovery import index_pending
     from search_service.index.schema import open_index
-    from tests.news_site import article_html
+    from tests.support.news_site import article_html
 
     archive_dir, index_dir = tmp_path / "archive", tmp_path / "ix"
     state = CrawlState(archive_dir)

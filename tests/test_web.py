@@ -6,7 +6,7 @@ from bs4 import BeautifulSoup
 
 from search_service.article import article_id
 from search_service.web import create_app
-from tests.conftest import SEED_URL
+from tests.support.paths import SEED_URL
 
 HOSTILE_ID = article_id("https://hostile.example/news/oil-gas")
 

@@ -13,7 +13,7 @@ from search_service.article import Article, article_id
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
-from tests.conftest import SEED_URL
+from tests.support.paths import SEED_URL
 
 NOW = datetime(2023, 7, 15, 12, 0, tzinfo=timezone.utc)
 HOSTILE_NAME = '"><script>alert(1)</script><img src=x onerror=alert(2)>'

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from search_service.normalise import Extraction, normalise
-from tests.reliability.hostile import (
+from tests.support.hostile import (
     mutated_pages,
     pathological_pages,
     queries,

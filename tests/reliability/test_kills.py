@@ -14,8 +14,7 @@ import pytest
 from search_service import config
 from search_service.archive.files import Page, read_pages
 from search_service.archive.warc import archive_files
-from tests.news_site import NewsSite
-from tests.reliability.drills import (
+from tests.support.drills import (
     canonical_urls,
     check_index,
     orphan_files,
@@ -23,6 +22,7 @@ from tests.reliability.drills import (
     torn_records,
     warc_subset,
 )
+from tests.support.news_site import NewsSite
 
 PAGES = 40
 BATCH = "10"

@@ -23,7 +23,7 @@ from search_service import config
 from search_service.archive.files import Page, read_pages
 from search_service.archive.warc import archive_files
 from search_service.index.schema import open_index
-from tests.reliability.drills import (
+from tests.support.drills import (
     ROOT,
     canonical_urls,
     check_index,

@@ -22,20 +22,14 @@ from warcio.archiveiterator import ArchiveIterator
 from search_service.archive.files import Page, PageError, read_pages
 from search_service.archive.warc import archive_files
 from search_service.index.schema import IndexMissing, index_exists, open_index
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a drilled command: this checkout first on the path."""
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+from tests.support.paths import ROOT, child_env
 
 
 def command(argv: list[str], point: str | None = None, nth: int = 1) -> list[str]:
     """The command line running `news-search ARGV` (dying at kill point `point`, its `nth`
     arrival, if given)."""
     if point:
-        return [sys.executable, "-m", "tests.reliability.killpoint", point, str(nth), "--",
+        return [sys.executable, "-m", "tests.support.killpoint", point, str(nth), "--",
                 *argv]
     return [sys.executable, "-m", "search_service.cli", *argv]
 

@@ -1,20 +1,22 @@
-"""Generators of hostile input, shared by tests/reliability/ (hypothesis strategies, a bounded
+"""Generators of hostile input, shared by the tests (hypothesis strategies, a bounded
 number of examples) and benchmarks/drill.py (the same strategies, more examples, timed).
 
 - pages: random bytes, real pages mutated (bytes flipped, cut, spliced, markup injected), and
   pathological markup built from a small grammar of the constructs that hurt parsers;
 - queries: Whoosh query syntax built from its grammar (operators, groups, fields, phrases,
   wildcards, fuzzy terms, ranges, boosts), often unbalanced, very long or deeply nested, and
-  plain random text.
+  plain random text;
+- BAD_PAGES: the known worst pages by name (empty, binary, 100,000 nested divs, …), checked by
+  tests/test_normalise_bad_input.py and timed by benchmarks/drill.py.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import random
 
 from hypothesis import strategies as st
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
+from tests.support.paths import PAGES
 
 
 def real_pages() -> list[bytes]:
@@ -143,3 +145,46 @@ queries = st.one_of(
     st.builds(lambda n: "NOT " * n + "oil", st.integers(1, 240)),
     st.text(max_size=1000),
 )
+
+
+# -- the known worst pages -----------------------------------------------------------------------
+
+WORDS = "harbour council ferry vote pier timetable crew island morning report".split()
+
+
+def prose(seed: int, paragraphs: int) -> str:
+    """Varied paragraphs of plain words (repeated lines would be dropped as duplicates)."""
+    rng = random.Random(seed)
+    return "".join("<p>" + " ".join(rng.choice(WORDS) for _ in range(40)) + ".</p>"
+                   for _ in range(paragraphs))
+
+
+BAD_PAGES = {
+    "empty": b"",
+    "whitespace": b"  \n\t ",
+    "binary": bytes(random.Random(1).randrange(256) for _ in range(200_000)),
+    "nul bytes in markup": b"<html>\x00<body>\x00<p>\x00text</p></body></html>",
+    "truncated": ("<html><head><title>Cut</title></head><body><article>" + prose(1, 8))[:-41],
+    "only scripts": "<html><head><script>" + "var a = 1;" * 50_000 + "</script></head>"
+                    "<body><script>run()</script><noscript>Enable JS</noscript></body></html>",
+    "unclosed comment": "<html><body><!-- " + prose(2, 50),
+    "unclosed script": "<html><body><p>Start</p><script>" + "x" * 100_000,
+    "deep divs": "<html><body>" + "<div>" * 10_000 + prose(3, 3) + "</div>" * 10_000,
+    "100,000 deep divs": "<html><body>" + "<div>" * 100_000 + prose(12, 3) + "</div>" * 100_000,
+    "deep spans": "<html><body><p>" + "<span>" * 10_000 + "deep " * 100 + "</span>" * 10_000,
+    "unclosed furniture": "<html><body>" + "<nav><button><aside>x " * 30_000 + prose(11, 3),
+    "deep tables": "<html><body>" + "<table><tr><td>" * 3_000 + prose(4, 2),
+    "deep JSON-LD": '<html><head><script type="application/ld+json">' + "[" * 50_000
+                    + "]" * 50_000 + "</script></head><body>" + prose(5, 3) + "</body></html>",
+    "broken JSON-LD": '<html><head><script type="application/ld+json">{"@type": "NewsArticle",'
+                      ' "headline": </script></head><body>' + prose(6, 3) + "</body></html>",
+    "many attributes": "<html><body><div " + " ".join(f'a{n}="v"' for n in range(50_000))
+                       + ">" + prose(7, 3) + "</div></body></html>",
+    "bad date strings": '<html><head><meta property="article:published_time" content="'
+                        + "9" * 60 + '"><meta name="date" content="31/02/2024 25:61">'
+                        '</head><body><time datetime="-1">x</time>' + prose(8, 3),
+    "odd canonical": '<html><head><link rel="canonical" href="http://[::1"><title>T</title>'
+                     "</head><body>" + prose(9, 3),
+    "utf-16 without BOM": "<html><body><p>Wide text</p></body></html>".encode("utf-16-le"),
+    "wrong declared charset": '<meta charset="no-such-charset"><p>Caf\xe9</p>'.encode("latin-1"),
+}

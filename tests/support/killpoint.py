@@ -1,6 +1,6 @@
 """Run a `news-search` command that SIGKILLs itself at a chosen point, for crash drills.
 
-    python -m tests.reliability.killpoint POINT N -- COMMAND ARGS...
+    python -m tests.support.killpoint POINT N -- COMMAND ARGS...
 
 POINT says where the process dies, at the Nth time it gets there (N from 1):
 
