@@ -59,7 +59,8 @@ LSA_SEED = 1987
 CANDIDATES = 1000
 RECENCY_WEIGHT = 0.5
 HALF_LIFE_DAYS = 7.0
-NO_DATE = np.iinfo(np.int64).min
+#: The sidecar's epoch seconds for an undated article (not the index's NO_DATE column value).
+NO_DATE_SECONDS = np.iinfo(np.int64).min
 
 
 # -- the index state a sidecar belongs to ------------------------------------------------------
@@ -83,7 +84,7 @@ def text_digest(fields: dict[str, Any]) -> int:
 
 def _epoch_seconds(value: datetime | None) -> int:
     if value is None:
-        return int(NO_DATE)
+        return int(NO_DATE_SECONDS)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return int(value.timestamp())
@@ -343,7 +344,7 @@ class Sidecar:
         mine = self.published[row]
         theirs = self.published[rows]
         days = np.abs(theirs - mine) / 86400.0
-        known = (theirs != NO_DATE) & (mine != NO_DATE)
+        known = (theirs != NO_DATE_SECONDS) & (mine != NO_DATE_SECONDS)
         return np.where(known, RECENCY_WEIGHT * np.power(2.0, -days / HALF_LIFE_DAYS), 0.0)
 
 

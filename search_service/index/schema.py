@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from whoosh import columns
@@ -29,6 +30,10 @@ SCHEMA_VERSION = 3
 
 
 VERSION_FILE = "news-search.json"
+
+#: The value of the `published` column for an article without a date (Whoosh's default for
+#: a sortable DATETIME: the largest unsigned 64-bit number, so undated articles sort last).
+NO_DATE = 2**64 - 1
 
 
 class IndexMissing(Exception):
@@ -97,6 +102,17 @@ def make_schema() -> Schema:
         bands=KEYWORD(),
         cluster=StoredColumn(ID_CHARS),
     )
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Convert `value` to what DATETIME fields store and compare: a naive UTC datetime.
+
+    A naive `value` is taken to be UTC already (as stored values are read back), not local
+    time as `datetime.astimezone` would take it.
+    """
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def index_exists(path: Path) -> bool:

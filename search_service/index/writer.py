@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -18,7 +16,8 @@ from whoosh.searching import Searcher
 
 from search_service.article import Article
 from search_service.index import dedupe
-from search_service.index.schema import IndexBusy, IndexWriteError
+from search_service.index.schema import IndexBusy, IndexWriteError, naive_utc
+from search_service.urls import site_of
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +25,9 @@ log = logging.getLogger(__name__)
 MAX_SEGMENTS = 8
 
 
-def host_of(url: str) -> str:
-    """Return the host of `url`, lower case, without 'www.'."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
-
-
 def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[str, Any]:
     """Map an Article to the index document (the only place fields are filled)."""
-    host = host_of(article.canonical_url)
+    host = site_of(article.canonical_url)
     doc: dict[str, Any] = {
         "id": article.id,
         "canonical_url": article.canonical_url,
@@ -54,15 +47,10 @@ def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[
         doc["fingerprint"] = dedupe.encode(sig)
         doc["bands"] = " ".join(dedupe.band_keys(sig))
     if article.published:
-        doc["published"] = _naive_utc(article.published)
+        doc["published"] = naive_utc(article.published)
     if article.modified:
-        doc["modified"] = _naive_utc(article.modified)
+        doc["modified"] = naive_utc(article.modified)
     return doc
-
-
-def _naive_utc(value: datetime) -> datetime:
-    """Whoosh DATETIME fields take naive datetimes: store UTC."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def find_original(searcher: Searcher, article_id: str, sig: np.ndarray) -> str | None:
