@@ -16,10 +16,10 @@ from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 
 from search_service.article import ID_CHARS
-from search_service.index import storage
+from search_service.index import whoosh_compat
 from search_service.index.analysis import name_analyzer, text_analyzer
 
-storage.install()  # searchers read segment files in place (see storage.py)
+whoosh_compat.install_mapped_reads()  # searchers read segment files in place
 
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from whoosh.query import Or, Term
 from whoosh.searching import Searcher
 
 from search_service.article import Article
-from search_service.index import dedupe
+from search_service.index import dedupe, whoosh_compat
 from search_service.index.schema import IndexBusy, IndexWriteError, naive_utc
 from search_service.urls import site_of
 
@@ -168,7 +168,7 @@ class ArticleWriter:
 
     def _bound_segments(self) -> None:
         """Merge small segments once there are more than MAX_SEGMENTS."""
-        if len(self.ix._segments()) > MAX_SEGMENTS:
+        if whoosh_compat.segment_count(self.ix) > MAX_SEGMENTS:
             writer = self._writer()
             try:
                 writer.commit(merge=True)
@@ -182,8 +182,7 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
     unfinished commit (they may fill the disk) while still holding the lock, then release
     the lock. The index stays at its last commit."""
     try:
-        toc = whoosh_index.TOC.read(ix.storage, ix.indexname)
-        whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+        whoosh_compat.remove_uncommitted_files(ix)
     except Exception as exc:  # leftovers are cleaned by the next commit
         log.warning("could not remove the files of a failed commit: %s", exc)
     try:
@@ -192,7 +191,7 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
     except Exception:  # closing half-written files can fail the same way: finish by hand
         pass
     try:
-        writer._tempstorage.destroy()
+        whoosh_compat.destroy_temp_storage(writer)
     except Exception:  # already gone
         pass
     try:
@@ -247,7 +246,7 @@ def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10
 
 def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
     """Merge all segments into one (and drop deleted documents); return segments before."""
-    before = len(ix._segments())
+    before = whoosh_compat.segment_count(ix)
     if timeout is None:
         ix.optimize()
     else:

@@ -11,12 +11,12 @@ from whoosh.query import (
     Or,
     Query,
     Term,
-    WrappingQuery,
 )
 from whoosh.searching import Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service.index.schema import NO_DATE, naive_utc
+from search_service.index.whoosh_compat import WrappingQueryBase
 from search_service.search.params import SearchParams
 
 
@@ -35,7 +35,7 @@ def filter_query(params: SearchParams, dates: bool = True) -> Query | None:
     return parts[0] if len(parts) == 1 else And(parts)
 
 
-class PublishedWithin(WrappingQuery):
+class PublishedWithin(WrappingQueryBase):
     """Keeps the child query's matches whose publication date lies in [start, end].
 
     Reads the `published` column of each match instead of intersecting with a DateRange,
@@ -54,7 +54,7 @@ class PublishedWithin(WrappingQuery):
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.child, self.start, self.end))
 
-    def _rewrap(self, child: Query) -> PublishedWithin:
+    def rewrap(self, child: Query) -> PublishedWithin:
         return PublishedWithin(child, self.start, self.end)
 
     def matcher(self, searcher: Searcher, context=None):

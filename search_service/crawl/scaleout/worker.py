@@ -23,6 +23,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from twisted.python.failure import Failure
 
+from search_service.crawl import scrapy_compat
 from search_service.crawl.engine import CrawlOptions, CrawlSummary, crawl_settings
 from search_service.crawl.scaleout.frontier import (
     DEFAULT_LEASE,
@@ -244,7 +245,7 @@ class SharedNewsSpider(NewsSpider):
 
     def opened(self) -> None:
         """Look for work in Redis every TICK seconds (Scrapy's own poll is every 5 s)."""
-        self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = TICK  # read when the engine starts
+        scrapy_compat.set_slot_heartbeat(self.crawler.engine, TICK)  # read when it starts
 
     def idle(self) -> None:
         """Keep the worker alive while the shared frontier has work or has not been empty for
