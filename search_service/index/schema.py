@@ -14,6 +14,7 @@ from pathlib import Path
 from whoosh import columns
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
+from whoosh.filedb.filestore import RamStorage
 
 from search_service.article import ID_CHARS
 from search_service.index import whoosh_compat
@@ -113,6 +114,12 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def empty_index() -> whoosh_index.Index:
+    """An index with the schema and no articles, in memory: what to search before the first
+    ingest, so that the answer has the same shape as any other."""
+    return RamStorage().create_index(make_schema())
 
 
 def index_exists(path: Path) -> bool:
