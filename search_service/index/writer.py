@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -119,19 +120,11 @@ class ArticleWriter:
             return
         docs = self._documents(list(self.pending.values()))
         writer = self._writer()
-        try:
+        with abandoned_on_failure(self.ix, writer,
+                                  f"the last {len(docs)} articles were not committed"):
             for doc in docs:
                 writer.update_document(**doc)
             writer.commit()
-        except OSError as exc:  # a full disk, a read-only file system, …
-            abandon(self.ix, writer)
-            raise IndexWriteError(
-                f"cannot write the index at {self.ix.storage.folder}: "
-                f"{exc.strerror or exc}; the last {len(docs)} articles were not committed "
-                "(the index keeps everything committed before)") from exc
-        except BaseException:
-            abandon(self.ix, writer)
-            raise
         self.written += len(docs)
         self.pending.clear()
         self._bound_segments()
@@ -170,11 +163,25 @@ class ArticleWriter:
         """Merge small segments once there are more than MAX_SEGMENTS."""
         if whoosh_compat.segment_count(self.ix) > MAX_SEGMENTS:
             writer = self._writer()
-            try:
+            with abandoned_on_failure(self.ix, writer, "the segments were not merged"):
                 writer.commit(merge=True)
-            except BaseException:
-                abandon(self.ix, writer)
-                raise
+
+
+@contextmanager
+def abandoned_on_failure(ix: whoosh_index.Index, writer, lost: str) -> Iterator[None]:
+    """Run the block (the writer's work and its commit); if it fails, `abandon` the write and
+    re-raise, an OSError (a full disk, a read-only file system, …) as an IndexWriteError that
+    says what was `lost`. Every write (flush, merge, delete, optimize) ends this way."""
+    try:
+        yield
+    except OSError as exc:
+        abandon(ix, writer)
+        raise IndexWriteError(
+            f"cannot write the index at {ix.storage.folder}: {exc.strerror or exc}; {lost} "
+            "(the index keeps everything committed before)") from exc
+    except BaseException:
+        abandon(ix, writer)
+        raise
 
 
 def abandon(ix: whoosh_index.Index, writer) -> None:
@@ -233,14 +240,11 @@ def open_writer(ix: whoosh_index.Index, timeout: float, **options: Any):
 
 def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
     """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
-    writer = open_writer(ix, timeout)
     query = Or([Term(name, url) for url in urls for name in ("canonical_url", "url")])
-    try:
+    writer = open_writer(ix, timeout)
+    with abandoned_on_failure(ix, writer, "no article was deleted"):
         deleted = writer.delete_by_query(query)
-    except BaseException:
-        writer.cancel()
-        raise
-    writer.commit()
+        writer.commit()
     return deleted
 
 
@@ -251,9 +255,6 @@ def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
         ix.optimize()
     else:
         writer = open_writer(ix, timeout)
-        try:
+        with abandoned_on_failure(ix, writer, "the segments were not merged"):
             writer.commit(optimize=True)
-        except BaseException:
-            abandon(ix, writer)
-            raise
     return before
