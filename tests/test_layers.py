@@ -103,3 +103,40 @@ def test_the_compatibility_modules_are_what_the_check_sees():
     whoosh_uses = private_uses(PACKAGE / "index" / "whoosh_compat.py")
     assert any("._segments" in use for use in whoosh_uses)
     assert any("getattr _ix" in use for use in whoosh_uses)
+
+
+def private_overrides(module) -> list[str]:
+    """Methods of `module`'s classes that override a private method of a Whoosh, Scrapy or
+    Twisted class (a hook of their internals)."""
+    found = []
+    for cls in vars(module).values():
+        if not isinstance(cls, type) or cls.__module__ != module.__name__:
+            continue
+        for name, value in vars(cls).items():
+            if not _private(name) or not callable(value):  # ABC bookkeeping is data
+                continue
+            for base in cls.__mro__[1:]:
+                if base.__module__.split(".")[0] in ("whoosh", "scrapy", "twisted") \
+                        and name in vars(base):
+                    found.append(f"{module.__name__}.{cls.__name__}.{name} "
+                                 f"overrides {base.__module__}.{base.__name__}")
+    return found
+
+
+def package_modules() -> list:
+    """Every module of the package, imported."""
+    import importlib
+
+    names = [".".join(path.relative_to(ROOT).with_suffix("").parts)
+             for path in sorted(PACKAGE.rglob("*.py"))]
+    return [importlib.import_module(name.removesuffix(".__init__")) for name in names]
+
+
+def test_private_hooks_are_overridden_only_in_the_compatibility_modules():
+    compat = {"search_service.index.whoosh_compat", "search_service.crawl.scrapy_compat"}
+    modules = package_modules()
+    overrides = [o for m in modules if m.__name__ not in compat for o in private_overrides(m)]
+    assert overrides == []
+    seen = [o for m in modules if m.__name__ in compat for o in private_overrides(m)]
+    assert any("WrappingQueryBase._rewrap" in o for o in seen)  # the check can see them
+    assert any("ThrottleWithHook._adjust_delay" in o for o in seen)

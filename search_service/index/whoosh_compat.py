@@ -13,7 +13,9 @@ function says which internal it relies on and why no public API does the job:
 - `block_postings`: the W3 codec's postings reader, `_terms`, `_codec`, `_postfile` and the
   block matcher's `_read_ids` / `_read_weights` / `_ids` / `_weights` / `_next_block`
   (reading a term's postings a block at a time, ten times faster than posting by posting);
-- `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper.
+- `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper;
+- `TextFormatter`: `highlight.Formatter._text`, the hook for the text between matches (where
+  a formatter escapes it).
 
 Whoosh stores each segment as one compound file, memory-maps it, and hands out each part
 (postings, terms, stored fields, columns) as a `BufferFile` over a slice of the map. Its
@@ -35,6 +37,7 @@ import os
 from typing import Any
 
 import numpy as np
+from whoosh import highlight
 from whoosh import index as whoosh_index
 from whoosh.filedb import structfile
 from whoosh.query import Query, WrappingQuery
@@ -161,3 +164,17 @@ class WrappingQueryBase(WrappingQuery):
 
     def _rewrap(self, child: Query) -> Query:
         return self.rewrap(child)
+
+
+# -- highlight formatters ----------------------------------------------------------------------
+
+class TextFormatter(highlight.Formatter):
+    """A highlight Formatter whose subclasses format the text between matches in the public
+    `format_text` (Whoosh calls the private `_text`)."""
+
+    def format_text(self, text: str) -> str:
+        """The text between (and around) matched words, as it is to be shown."""
+        return text
+
+    def _text(self, text: str) -> str:
+        return self.format_text(text)
