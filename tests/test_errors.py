@@ -100,3 +100,22 @@ def test_a_time_limit_escaping_the_collectors_is_a_400(client, monkeypatch):
     assert response.get_json()["error"]["message"] == (
         f"query 'oil' ran past its time limit of {engine.SearchParams().time_limit:g}s; "
         "narrow it")
+
+
+def test_without_templates_pages_still_answer_a_plain_500(index_dir, tmp_path, monkeypatch,
+                                                          caplog):
+    from search_service import config
+
+    monkeypatch.setattr(config, "asset_dir", lambda name: tmp_path / "missing" / name)
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    response = client.get("/?q=<oil>")
+    assert response.status_code == 500
+    assert response.content_type == "text/html; charset=utf-8"
+    assert response.get_data(as_text=True) == (
+        "<!doctype html>\n<title>500 – News search</title>\n<h1>Error 500</h1>\n"
+        f"<p>{INTERNAL['error']['message']}</p>\n")
+    assert "TemplateNotFound" in caplog.text
+    missing = client.get("/articles/<b>x")
+    assert missing.status_code == 404
+    assert "<p>no article with id &#39;&lt;b&gt;x&#39;</p>" in missing.get_data(as_text=True)
+    assert client.get("/api/search?q=oil").status_code == 200  # the API needs no template
