@@ -139,3 +139,39 @@ def test_wheel_installed_in_a_fresh_venv_serves_the_sample(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def install_requires() -> dict[str, str]:
+    """setup.cfg's runtime requirements: name → specifier."""
+    from packaging.requirements import Requirement
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    lines = [line for line in parser["options"]["install_requires"].splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    return {(req := Requirement(line)).name.lower(): str(req.specifier) for line in lines}
+
+
+def test_every_dependency_has_an_upper_bound():
+    from packaging.specifiers import SpecifierSet
+
+    unbounded = [name for name, spec in install_requires().items()
+                 if not any(s.operator in ("<", "<=", "~=", "==") for s in SpecifierSet(spec))]
+    assert unbounded == []
+
+
+def test_bounds_of_whoosh_and_scrapy_are_what_their_compat_modules_verified():
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from search_service.crawl import scrapy_compat
+    from search_service.index import whoosh_compat
+
+    for name, compat in (("whoosh-reloaded", whoosh_compat), ("scrapy", scrapy_compat)):
+        allowed = SpecifierSet(install_requires()[name])
+        verified = [Version(v) for v in compat.VERIFIED_VERSIONS]
+        assert all(v in allowed for v in verified), name
+        # nothing past the verified minor releases is allowed
+        newest = max(verified)
+        assert Version(f"{newest.major}.{newest.minor + 1}") not in allowed, name
+        assert Version(f"{newest.major}.{newest.minor + 1}.0") not in allowed, name
