@@ -1,5 +1,5 @@
-"""The command line: `news-search crawl | index-worker | reindex | ingest | extract | serve | demo |
-stats`."""
+"""The command line: `news-search ingest | delete | optimize | crawl | index-worker | reindex |
+extract | serve | demo | stats` (each command's options are declared in `build_parser`)."""
 
 from __future__ import annotations
 
@@ -455,7 +455,7 @@ def print_extraction(data: dict) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the app with waitress until interrupted."""
+    """Serve the app (waitress; one or more worker processes) until interrupted."""
     _serve(args)
     return 0
 
@@ -509,7 +509,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    """Merge the index into one segment."""
+    """Merge the index into one segment, then refresh the related-articles sidecar."""
     ix = open_index(args.index)
     before = optimize(ix)
     print(f"merged {before} segment{'' if before == 1 else 's'} into 1")
@@ -518,7 +518,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Print articles indexed, per source, and the date range."""
+    """Print the index's articles, segments, date range and articles per source, then each
+    crawled source's last crawl (as text, or JSON with --json)."""
     stats = index_stats(open_index(args.index))
     first = stats.first_published.date().isoformat() if stats.first_published else None
     last = stats.last_published.date().isoformat() if stats.last_published else None

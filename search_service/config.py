@@ -21,10 +21,16 @@ MAX_DEPTH_ENV = "NEWS_SEARCH_MAX_DEPTH"
 DEFAULT_INDEX = "index"
 #: The sample shipped with the package, which `demo` indexes.
 SAMPLE_WARC = Path(__file__).parent / "data" / "sample.warc.gz"
-#: Where the Jinja templates live (top-level `templates/`, per the design card).
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-#: Stylesheet and other static files (top-level `static/`).
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def asset_dir(name: str) -> Path:
+    """Return the directory of the `templates` or `static` files: inside the package in an
+    installed wheel (setup.cfg maps them there), else at the top level of the checkout (where
+    the design card keeps them)."""
+    package = Path(__file__).resolve().parent
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
+
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100

@@ -8,8 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from whoosh.index import Index
+from typing import TYPE_CHECKING
 
 from search_service.archive.files import (
     InputError,
@@ -24,6 +23,9 @@ from search_service.index import related
 from search_service.index.schema import reset_index, swap_in
 from search_service.index.writer import ArticleWriter, optimize
 from search_service.normalise import Extraction, normalise
+
+if TYPE_CHECKING:  # an index opened by search_service.index.schema.open_index
+    from whoosh.index import Index
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""storage.py: segment files are read in place from the memory map, not copied per searcher,
-and reading them that way gives the same bytes as reading a private copy."""
+"""whoosh_compat.install_mapped_reads: segment files are read in place from the memory map,
+not copied per searcher, and reading them that way gives the same bytes as reading a private
+copy."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Getting pages: saved files and WARC archives on disk, and polite HTTP crawling (Scrapy)."""
+"""Polite HTTP crawling (Scrapy): sources, politeness, spider, pipelines, and scaleout/; every
+use of Scrapy's private API is in scrapy_compat."""

@@ -14,7 +14,8 @@ HTTP/1.1 handler with two changes:
   which refuses it (a gzip bomb).
 
 It builds on Scrapy's private `_ScrapyAgent` (the only place a connect timeout can be given),
-so it is tied to the Scrapy version range pinned in setup.cfg.
+through `scrapy_compat.download`, so it is tied to the Scrapy versions named there and pinned
+in setup.cfg.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ from __future__ import annotations
 import logging
 
 from scrapy import Request, signals
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, _ScrapyAgent
-from scrapy.exceptions import DownloadTimeoutError, ResponseDataLossError, StopDownload
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.exceptions import DownloadTimeoutError, StopDownload
 from scrapy.http import Response
-from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
-from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.error import TimeoutError as TxTimeoutError
-from twisted.web.client import Agent
+
+from search_service.crawl import scrapy_compat
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,6 @@ _RECEIVED = "news_bytes_received"
 
 class ConnectTimeoutError(DownloadTimeoutError):
     """The TCP connection was not made within NEWS_CONNECT_TIMEOUT (retried like a timeout)."""
-
-
-class _ConnectTimeoutAgent(_ScrapyAgent):
-    """Scrapy's agent, connecting within `connect_timeout` instead of the whole timeout."""
-
-    def __init__(self, *, connect_timeout: float, **kwargs):
-        super().__init__(**kwargs)
-        self.connect_timeout = connect_timeout
-
-    def _get_agent(self, request: Request, timeout: float) -> Agent:
-        return super()._get_agent(request, min(timeout, self.connect_timeout))
 
 
 class NewsDownloadHandler(HTTP11DownloadHandler):
@@ -63,30 +52,13 @@ class NewsDownloadHandler(HTTP11DownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         """Download `request` (Scrapy's handler, with our agent and no size cancelling)."""
-        agent = _ConnectTimeoutAgent(
-            connect_timeout=self.connect_timeout,
-            contextFactory=self._contextFactory,
-            bindAddress=self._bind_address,
-            pool=self._pool,
-            maxsize=0,  # cut by _bytes_received instead of cancelled
-            warnsize=self._default_warnsize,
-            fail_on_dataloss=self._fail_on_dataloss,
-            crawler=self._crawler,
-            tls_verbose_logging=self._tls_verbose_logging,
-        )
-        try:
-            with wrap_twisted_exceptions():
-                response = await maybe_deferred_to_future(agent.download_request(request))
+        try:  # maxsize 0: a body is cut by PageCut instead of cancelled
+            response = await scrapy_compat.download(self, request, self.connect_timeout)
         except DownloadTimeoutError as exc:
             if isinstance(exc.__cause__, TxTimeoutError):
                 raise ConnectTimeoutError(
                     f"connecting for {request.url} took longer than "
                     f"{self.connect_timeout:g} seconds") from exc
-            raise
-        except ResponseDataLossError:
-            if not self._fail_on_dataloss_warned:
-                log.warning(get_dataloss_msg(request.url))
-                self._fail_on_dataloss_warned = True
             raise
         if "download_stopped" in response.flags and request.meta.get(_RECEIVED, 0) > (
                 cut_at(request, self.cut_at)):

@@ -10,10 +10,11 @@ from email.utils import parsedate_to_datetime
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
-from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Request, Response
-from scrapy.utils.asyncio import call_later
 from scrapy.utils.httpobj import urlparse_cached
+
+from search_service.crawl import scrapy_compat
+from search_service.crawl.scrapy_compat import ThrottleWithHook
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,7 @@ class RetryAfterMiddleware:
         if slot is None or until <= self.paused_until.get(key, 0.0):
             return
         self.paused_until[key] = until
-        if slot.latercall is not None:
-            slot.latercall.cancel()
-        # the downloader sends nothing from a slot while its `latercall` is pending, then
-        # resumes the slot's queue when it fires (Scrapy's own delay mechanism)
-        slot.latercall = call_later(seconds, downloader._latercall, slot)
+        scrapy_compat.hold_slot(downloader, slot, seconds)
         self.crawler.stats.inc_value("news/host_paused")
         log.info("%s: pausing requests to %s for %gs as asked", request.url, key, seconds)
 
@@ -101,7 +98,7 @@ def asked_wait(response: Response) -> float | None:
     return retry_after_seconds(header.decode("latin-1") if header else None)
 
 
-class PoliteThrottle(AutoThrottle):
+class PoliteThrottle(ThrottleWithHook):
     """AutoThrottle that never lets a site's delay go below its robots.txt Crawl-delay."""
 
     def __init__(self, crawler):
@@ -124,8 +121,8 @@ class PoliteThrottle(AutoThrottle):
             slot.jitter = 0.0  # random jitter would dip below the floor
         log.info("%s asks for Crawl-delay %gs", host, delay)
 
-    def _adjust_delay(self, slot, latency: float, response: Response) -> None:
-        super()._adjust_delay(slot, latency, response)
+    def adjusted(self, slot, response: Response) -> None:
+        """Raise the delay AutoThrottle just set back to the site's Crawl-delay."""
         floor = self.floors.get(urlparse_cached(response).hostname or "")
         if floor:
             slot.delay = max(slot.delay, floor)

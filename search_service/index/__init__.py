@@ -1,2 +1,2 @@
 """The Whoosh index: schema, analysis, the single writer, near-duplicates, the related-articles
-sidecar, segment storage and what the index holds."""
+sidecar and what the index holds; every use of Whoosh's private API is in whoosh_compat."""

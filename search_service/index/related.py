@@ -43,6 +43,8 @@ from whoosh import index as whoosh_index
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
+from search_service.index import whoosh_compat
+
 log = logging.getLogger(__name__)
 
 FILENAME = "related.npz"
@@ -59,7 +61,8 @@ LSA_SEED = 1987
 CANDIDATES = 1000
 RECENCY_WEIGHT = 0.5
 HALF_LIFE_DAYS = 7.0
-NO_DATE = np.iinfo(np.int64).min
+#: The sidecar's epoch seconds for an undated article (not the index's NO_DATE column value).
+NO_DATE_SECONDS = np.iinfo(np.int64).min
 
 
 # -- the index state a sidecar belongs to ------------------------------------------------------
@@ -83,7 +86,7 @@ def text_digest(fields: dict[str, Any]) -> int:
 
 def _epoch_seconds(value: datetime | None) -> int:
     if value is None:
-        return int(NO_DATE)
+        return int(NO_DATE_SECONDS)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return int(value.timestamp())
@@ -96,40 +99,20 @@ def _postings(reader: IndexReader,
     """Yield (term, docnums, term counts) for every term of `field`, segment by segment,
     deleted articles included (the caller drops them)."""
     for leaf, offset in reader.leaf_readers():
-        fmt = leaf.schema[field].format
-        terms = getattr(leaf, "_terms", None)
         for text, info in leaf.iter_field(field):
             if info.is_inlined():
                 ids, weights, _ = info.inlined_postings()
                 yield text, np.asarray(ids, np.int64) + offset, np.asarray(weights, np.float32)
-            elif terms is not None and hasattr(terms, "_codec"):
-                # Whoosh's own reader for the postings this term info points at, read a
-                # block at a time (an order of magnitude faster than posting by posting).
-                matcher = terms._codec.postings_reader(terms._postfile, info, fmt)
-                ids, weights = _read_blocks(matcher)
-                yield text, ids + offset, weights
+                continue
+            # Whoosh's own reader for the postings this term info points at, read a block
+            # at a time (an order of magnitude faster than posting by posting).
+            blocks = whoosh_compat.block_postings(leaf, field, info)
+            if blocks is not None:
+                yield text, blocks[0] + offset, blocks[1]
             else:
                 items = list(leaf.postings(field, text).items_as("weight"))
                 yield (text, np.array([i for i, _ in items], np.int64) + offset,
                        np.array([w for _, w in items], np.float32))
-
-
-def _read_blocks(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """All (docnum, weight) pairs of a W3 leaf matcher, one posting block at a time."""
-    if not hasattr(matcher, "_read_ids"):
-        items = list(matcher.items_as("weight"))
-        return (np.array([i for i, _ in items], np.int64),
-                np.array([w for _, w in items], np.float32))
-    ids, weights = [], []
-    while True:
-        matcher._read_ids()
-        matcher._read_weights()
-        ids.append(np.asarray(matcher._ids, dtype=np.int64))
-        weights.append(np.asarray(matcher._weights, dtype=np.float32))
-        if matcher._lastblock:
-            break
-        matcher._next_block()
-    return np.concatenate(ids), np.concatenate(weights)
 
 
 def weigh(counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -343,7 +326,7 @@ class Sidecar:
         mine = self.published[row]
         theirs = self.published[rows]
         days = np.abs(theirs - mine) / 86400.0
-        known = (theirs != NO_DATE) & (mine != NO_DATE)
+        known = (theirs != NO_DATE_SECONDS) & (mine != NO_DATE_SECONDS)
         return np.where(known, RECENCY_WEIGHT * np.power(2.0, -days / HALF_LIFE_DAYS), 0.0)
 
 
@@ -389,7 +372,7 @@ def load(path: Path) -> Sidecar | None:
 
 def index_dir(searcher: Searcher) -> Path | None:
     """The directory of the index `searcher` reads (None for an in-memory index)."""
-    ix = getattr(searcher, "_ix", None)
+    ix = whoosh_compat.index_of(searcher)
     folder = getattr(getattr(ix, "storage", None), "folder", None)
     return Path(folder) if folder else None
 

@@ -8,17 +8,19 @@ import logging
 import os
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from whoosh import columns
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
+from whoosh.filedb.filestore import RamStorage
 
 from search_service.article import ID_CHARS
-from search_service.index import storage
+from search_service.index import whoosh_compat
 from search_service.index.analysis import name_analyzer, text_analyzer
 
-storage.install()  # searchers read segment files in place (see storage.py)
+whoosh_compat.install_mapped_reads()  # searchers read segment files in place
 
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ SCHEMA_VERSION = 3
 
 
 VERSION_FILE = "news-search.json"
+
+#: The value of the `published` column for an article without a date (Whoosh's default for
+#: a sortable DATETIME: the largest unsigned 64-bit number, so undated articles sort last).
+NO_DATE = 2**64 - 1
 
 
 class IndexMissing(Exception):
@@ -97,6 +103,23 @@ def make_schema() -> Schema:
         bands=KEYWORD(),
         cluster=StoredColumn(ID_CHARS),
     )
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Convert `value` to what DATETIME fields store and compare: a naive UTC datetime.
+
+    A naive `value` is taken to be UTC already (as stored values are read back), not local
+    time as `datetime.astimezone` would take it.
+    """
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def empty_index() -> whoosh_index.Index:
+    """An index with the schema and no articles, in memory: what to search before the first
+    ingest, so that the answer has the same shape as any other."""
+    return RamStorage().create_index(make_schema())
 
 
 def index_exists(path: Path) -> bool:

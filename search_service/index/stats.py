@@ -11,6 +11,8 @@ from whoosh import sorting
 from whoosh.query import Every
 from whoosh.searching import Searcher
 
+from search_service.index import whoosh_compat
+
 
 def last_commit(path: Path) -> datetime | None:
     """Return when the index at `path` last committed (its newest table of contents)."""
@@ -94,5 +96,5 @@ def index_stats(ix: whoosh_index.Index) -> IndexStats:
             sources=sources,
             first_published=field.from_bytes(stamps[0]) if stamps else None,
             last_published=field.from_bytes(stamps[-1]) if stamps else None,
-            segments=len(ix._segments()),
+            segments=whoosh_compat.segment_count(ix),
         )

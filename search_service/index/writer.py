@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -17,8 +16,9 @@ from whoosh.query import Or, Term
 from whoosh.searching import Searcher
 
 from search_service.article import Article
-from search_service.index import dedupe
-from search_service.index.schema import IndexBusy, IndexWriteError
+from search_service.index import dedupe, whoosh_compat
+from search_service.index.schema import IndexBusy, IndexWriteError, naive_utc
+from search_service.urls import site_of
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +26,9 @@ log = logging.getLogger(__name__)
 MAX_SEGMENTS = 8
 
 
-def host_of(url: str) -> str:
-    """Return the host of `url`, lower case, without 'www.'."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
-
-
 def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[str, Any]:
     """Map an Article to the index document (the only place fields are filled)."""
-    host = host_of(article.canonical_url)
+    host = site_of(article.canonical_url)
     doc: dict[str, Any] = {
         "id": article.id,
         "canonical_url": article.canonical_url,
@@ -54,15 +48,10 @@ def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[
         doc["fingerprint"] = dedupe.encode(sig)
         doc["bands"] = " ".join(dedupe.band_keys(sig))
     if article.published:
-        doc["published"] = _naive_utc(article.published)
+        doc["published"] = naive_utc(article.published)
     if article.modified:
-        doc["modified"] = _naive_utc(article.modified)
+        doc["modified"] = naive_utc(article.modified)
     return doc
-
-
-def _naive_utc(value: datetime) -> datetime:
-    """Whoosh DATETIME fields take naive datetimes: store UTC."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def find_original(searcher: Searcher, article_id: str, sig: np.ndarray) -> str | None:
@@ -131,19 +120,11 @@ class ArticleWriter:
             return
         docs = self._documents(list(self.pending.values()))
         writer = self._writer()
-        try:
+        with abandoned_on_failure(self.ix, writer,
+                                  f"the last {len(docs)} articles were not committed"):
             for doc in docs:
                 writer.update_document(**doc)
             writer.commit()
-        except OSError as exc:  # a full disk, a read-only file system, …
-            abandon(self.ix, writer)
-            raise IndexWriteError(
-                f"cannot write the index at {self.ix.storage.folder}: "
-                f"{exc.strerror or exc}; the last {len(docs)} articles were not committed "
-                "(the index keeps everything committed before)") from exc
-        except BaseException:
-            abandon(self.ix, writer)
-            raise
         self.written += len(docs)
         self.pending.clear()
         self._bound_segments()
@@ -180,13 +161,27 @@ class ArticleWriter:
 
     def _bound_segments(self) -> None:
         """Merge small segments once there are more than MAX_SEGMENTS."""
-        if len(self.ix._segments()) > MAX_SEGMENTS:
+        if whoosh_compat.segment_count(self.ix) > MAX_SEGMENTS:
             writer = self._writer()
-            try:
+            with abandoned_on_failure(self.ix, writer, "the segments were not merged"):
                 writer.commit(merge=True)
-            except BaseException:
-                abandon(self.ix, writer)
-                raise
+
+
+@contextmanager
+def abandoned_on_failure(ix: whoosh_index.Index, writer, lost: str) -> Iterator[None]:
+    """Run the block (the writer's work and its commit); if it fails, `abandon` the write and
+    re-raise, an OSError (a full disk, a read-only file system, …) as an IndexWriteError that
+    says what was `lost`. Every write (flush, merge, delete, optimize) ends this way."""
+    try:
+        yield
+    except OSError as exc:
+        abandon(ix, writer)
+        raise IndexWriteError(
+            f"cannot write the index at {ix.storage.folder}: {exc.strerror or exc}; {lost} "
+            "(the index keeps everything committed before)") from exc
+    except BaseException:
+        abandon(ix, writer)
+        raise
 
 
 def abandon(ix: whoosh_index.Index, writer) -> None:
@@ -194,8 +189,7 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
     unfinished commit (they may fill the disk) while still holding the lock, then release
     the lock. The index stays at its last commit."""
     try:
-        toc = whoosh_index.TOC.read(ix.storage, ix.indexname)
-        whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+        whoosh_compat.remove_uncommitted_files(ix)
     except Exception as exc:  # leftovers are cleaned by the next commit
         log.warning("could not remove the files of a failed commit: %s", exc)
     try:
@@ -204,7 +198,7 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
     except Exception:  # closing half-written files can fail the same way: finish by hand
         pass
     try:
-        writer._tempstorage.destroy()
+        whoosh_compat.destroy_temp_storage(writer)
     except Exception:  # already gone
         pass
     try:
@@ -246,27 +240,21 @@ def open_writer(ix: whoosh_index.Index, timeout: float, **options: Any):
 
 def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10.0) -> int:
     """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
-    writer = open_writer(ix, timeout)
     query = Or([Term(name, url) for url in urls for name in ("canonical_url", "url")])
-    try:
+    writer = open_writer(ix, timeout)
+    with abandoned_on_failure(ix, writer, "no article was deleted"):
         deleted = writer.delete_by_query(query)
-    except BaseException:
-        writer.cancel()
-        raise
-    writer.commit()
+        writer.commit()
     return deleted
 
 
 def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
     """Merge all segments into one (and drop deleted documents); return segments before."""
-    before = len(ix._segments())
+    before = whoosh_compat.segment_count(ix)
     if timeout is None:
         ix.optimize()
     else:
         writer = open_writer(ix, timeout)
-        try:
+        with abandoned_on_failure(ix, writer, "the segments were not merged"):
             writer.commit(optimize=True)
-        except BaseException:
-            abandon(ix, writer)
-            raise
     return before

@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
@@ -29,6 +29,7 @@ from search_service.normalise.kinds import MIN_BODY_CHARS, PageSigns, rejection
 from search_service.normalise.language import check_language
 from search_service.normalise.metadata import Metadata, read_metadata
 from search_service.normalise.text import PageText, read_text
+from search_service.urls import declared_canonical, site_of
 
 __all__ = ["Extraction", "normalise", "MIN_BODY_CHARS"]
 
@@ -82,7 +83,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     body = page.body
     if len(body) < MIN_BODY_CHARS and _complete(meta.article_body):
         body = "\n\n".join(clean_text(p) for p in meta.article_body.split("\n") if p.strip())
-    canonical = canonical_url(meta.canonical_url, url)
+    canonical = declared_canonical(meta.canonical_url, url)
     if _scheme(url) == "file" and _scheme(canonical) != "file":
         url = canonical  # a saved page: its own URL is where it was published
     published, modified = choose_dates(meta, page, canonical or url, fetched_at, text)
@@ -98,7 +99,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
         published=published.utc if published else None,
         modified=modified.utc if modified else None,
         authors=tuple(meta.authors),
-        source=clean_text(meta.site_name) or host_name(canonical or url),
+        source=clean_text(meta.site_name) or site_of(canonical or url),
         language=check_language(meta.language, body),
         summary=make_summary(clean_text(meta.description), body),
         fetched_at=fetched_at,
@@ -168,19 +169,6 @@ def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:
     return None
 
 
-def canonical_url(declared: str, url: str) -> str:
-    """Resolve the page's declared canonical URL against its own; ignore unusable ones."""
-    if not declared:
-        return url
-    try:
-        resolved = urljoin(url, declared) if url else declared
-        if urlsplit(resolved).scheme not in ("http", "https"):
-            return url
-    except ValueError:  # e.g. a malformed IPv6 host
-        return url
-    return resolved
-
-
 def _scheme(url: str) -> str:
     """Return the scheme of `url` ('' if it cannot be split)."""
     try:
@@ -195,15 +183,6 @@ def _path(url: str) -> str:
         return urlsplit(url).path
     except ValueError:
         return ""
-
-
-def host_name(url: str) -> str:
-    """Return the host of `url` without a leading 'www.'."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-    return host[4:] if host.startswith("www.") else host
 
 
 def make_summary(description: str, body: str) -> str:

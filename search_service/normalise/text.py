@@ -89,8 +89,9 @@ SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 NEAR_TITLE_BEFORE, NEAR_TITLE_AFTER = 3, 12
 #: A block this long is prose even with many links in it (up to three quarters).
 LONG_BLOCK_CHARS = 150
-#: Elements nested deeper than this are read as inline text (bounds the walk's work).
-MAX_DEPTH = 200
+#: Elements nested deeper than this are read as inline text (bounds the walk's work; not the
+#: paging depth `config.MAX_DEPTH` nor a source's link depth `max_depth`).
+MAX_NESTING = 200
 #: Blocks that hold data (a date there is a value, not a dateline).
 DATA_CELLS = frozenset({"td", "th", "li", "dd", "dt"})
 #: A line this short that holds a date is a dateline.
@@ -216,7 +217,7 @@ def split_blocks(root: Tag) -> list[Block]:
         if name == "br":
             current.parts.append("\n")
             continue
-        if len(path) >= MAX_DEPTH:  # deeper markup counts as inline text of its ancestor
+        if len(path) >= MAX_NESTING:  # deeper markup counts as inline text of its ancestor
             stack.extend(reversed(tag.contents))
             continue
         block = name in BLOCK_TAGS

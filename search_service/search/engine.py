@@ -18,6 +18,7 @@ from whoosh.query import (
     Every,
     Query,
 )
+from whoosh.query import QueryError as WhooshQueryError
 from whoosh.reading import EmptyReader
 from whoosh.searching import Hit, Searcher
 
@@ -143,11 +144,17 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     if not browsing and (params.date_from or params.date_to):
         query = PublishedWithin(query, params.date_from, params.date_to)
     groups = groups_of(searcher)
+    # Only Whoosh's own verdict on the query (e.g. a phrase in a field without positions)
+    # and a time limit that escaped are the request's fault; anything else (a corrupt
+    # segment, a bug) propagates, to be logged with its traceback and answered with a 500.
     try:
         matched, collapsed, results, partial = _collect(
             searcher, query, sort_facet(sort), limit, groups, params.time_limit)
-    except Exception as exc:
+    except WhooshQueryError as exc:
         raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
+    except TimeLimit as exc:
+        raise QueryError(f"query {params.q!r} ran past its time limit of "
+                         f"{params.time_limit:g}s; narrow it") from exc
     hidden = groups_hidden(collapsed)
     hits, seen = [], set()
     for hit in results:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from whoosh.matching import FilterMatcher, NullMatcher
 from whoosh.query import (
@@ -11,22 +11,20 @@ from whoosh.query import (
     Or,
     Query,
     Term,
-    WrappingQuery,
 )
 from whoosh.searching import Searcher
 from whoosh.util.times import datetime_to_long
 
+from search_service.index.schema import NO_DATE, naive_utc
+from search_service.index.whoosh_compat import WrappingQueryBase
 from search_service.search.params import SearchParams
-
-#: A column value Whoosh uses for documents without a publication date.
-NO_DATE = 2**64 - 1
 
 
 def filter_query(params: SearchParams, dates: bool = True) -> Query | None:
     """Build the filter for sources, language and (with `dates`) the date range, or None."""
     parts: list[Query] = []
     if dates and (params.date_from or params.date_to):
-        parts.append(DateRange("published", _naive(params.date_from), _naive(params.date_to)))
+        parts.append(DateRange("published", naive_utc(params.date_from), naive_utc(params.date_to)))
     if params.sources:
         parts.append(Or([Term(name, s) for s in params.sources for name in
                          ("source_key", "host")]))
@@ -37,7 +35,7 @@ def filter_query(params: SearchParams, dates: bool = True) -> Query | None:
     return parts[0] if len(parts) == 1 else And(parts)
 
 
-class PublishedWithin(WrappingQuery):
+class PublishedWithin(WrappingQueryBase):
     """Keeps the child query's matches whose publication date lies in [start, end].
 
     Reads the `published` column of each match instead of intersecting with a DateRange,
@@ -56,15 +54,15 @@ class PublishedWithin(WrappingQuery):
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.child, self.start, self.end))
 
-    def _rewrap(self, child: Query) -> PublishedWithin:
+    def rewrap(self, child: Query) -> PublishedWithin:
         return PublishedWithin(child, self.start, self.end)
 
     def matcher(self, searcher: Searcher, context=None):
         if not searcher.reader().has_column("published"):
             return NullMatcher()  # no article of this segment is dated
         column = searcher.reader().column_reader("published", translate=False)
-        low = datetime_to_long(_naive(self.start)) if self.start else 0
-        high = datetime_to_long(_naive(self.end)) if self.end else NO_DATE - 1
+        low = datetime_to_long(naive_utc(self.start)) if self.start else 0
+        high = datetime_to_long(naive_utc(self.end)) if self.end else NO_DATE - 1
         return _DateFilterMatcher(self.child.matcher(searcher, context),
                                   _StampsWithin(column, low, high))
 
@@ -85,8 +83,3 @@ class _StampsWithin:
 
     def __contains__(self, docnum: int) -> bool:
         return self.low <= self.column[docnum] <= self.high
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    """Whoosh compares naive UTC datetimes."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value else None

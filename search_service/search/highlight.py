@@ -20,6 +20,8 @@ from whoosh.analysis import Token
 from whoosh.query import AndNot, Not, Phrase, Query
 from whoosh.reading import IndexReader
 
+from search_service.index.whoosh_compat import TextFormatter
+
 #: Characters of body text in a snippet, about (fragments are cut at whole words).
 SNIPPET_CHARS = 250
 #: Characters of plain body text shown when the query matched no body words.
@@ -28,12 +30,12 @@ LEAD_CHARS = 250
 CACHE_WORDS = 200_000
 
 
-class MarkFormatter(highlight.Formatter):
+class MarkFormatter(TextFormatter):
     """Escape all page text, wrap matched words in <mark>, mark cut ends with '…'."""
 
     between = " … "
 
-    def _text(self, text: str) -> str:
+    def format_text(self, text: str) -> str:
         return str(escape(text))
 
     def format_token(self, text: str, token, replace: bool = False) -> str:

@@ -105,7 +105,8 @@ def cap_wildcards(searcher: Searcher, query: Query) -> Query:
 def _capped(searcher: Searcher, node: Query, kind: str) -> Query:
     """`node` (a query that expands to indexed terms), or an Or of its first
     MAX_WILDCARD_TERMS terms when it expands to more."""
-    terms = list(islice(node._btexts(searcher.reader()), MAX_WILDCARD_TERMS + 1))
+    terms = [text for _, text in islice(node.expanded_terms(searcher.reader()),
+                                        MAX_WILDCARD_TERMS + 1)]
     if len(terms) <= MAX_WILDCARD_TERMS:
         return node
     log.info("%s %r capped at %d terms", kind, node, MAX_WILDCARD_TERMS)

@@ -10,7 +10,7 @@ from whoosh import sorting
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
 
-from search_service.search.filters import NO_DATE
+from search_service.index.schema import NO_DATE
 
 #: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)), age from the newest
 #: of the top BEST_WINDOW hits by relevance.

@@ -19,8 +19,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(
         __name__,
-        template_folder=str(config.TEMPLATE_DIR),
-        static_folder=str(config.STATIC_DIR),
+        template_folder=str(config.asset_dir("templates")),
+        static_folder=str(config.asset_dir("static")),
     )
     app.config.from_mapping(
         INDEX_DIR=str(config.default_index_dir()),

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, request, url_for
-from whoosh.searching import Searcher
 
 from search_service import config, search
 from search_service.archive.state import crawl_report, load_source_stats
-from search_service.index.schema import IndexMissing, index_exists, open_index
+from search_service.index.schema import IndexMissing, empty_index, index_exists, open_index
 from search_service.index.stats import last_commit, source_health
+
+if TYPE_CHECKING:  # the web layer only passes searchers on to the search layer
+    from whoosh.searching import Searcher
 
 SEARCHERS_KEY = "news_search.searchers"
 CACHE_KEY = "news_search.cache"
+EMPTY_KEY = "news_search.empty"
 
 
 def get_searcher() -> Searcher | None:
@@ -99,10 +102,11 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
     if facets or sort:
         params = replace(params, facets=facets or params.facets, sort=sort or params.sort)
     searcher = get_searcher()
-    if searcher is None:
-        data = {"query": params.q, "total": 0, "page": params.page,
-                "per_page": params.per_page, "sort": params.sort, "partial": False,
-                "suggestion": None, "took_ms": 0.0, "results": []}
+    if searcher is None:  # no index yet: search an empty one, for an answer of the same shape
+        empty = current_app.extensions.get(EMPTY_KEY)
+        if empty is None:
+            empty = current_app.extensions[EMPTY_KEY] = empty_index().searcher()
+        data = search.search(empty, params)
     else:
         cache = current_app.extensions.setdefault(CACHE_KEY, search.ResultsCache())
         data = cache.search(searcher, params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from search_service.index.schema import IndexMissing, IndexVersionError
@@ -17,7 +18,13 @@ def error_response(status: int, message: str):
     """Return the error as JSON under /api, as a friendly page elsewhere."""
     if request.path.startswith("/api/"):
         return jsonify({"error": {"status": status, "message": message}}), status
-    return render_template("error.html", status=status, message=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except Exception:  # the templates themselves are missing or broken: say so plainly
+        log.exception("cannot render the error page for a %s", status)
+        page = (f"<!doctype html>\n<title>{status} – News search</title>\n"
+                f"<h1>Error {status}</h1>\n<p>{escape(message)}</p>\n")
+        return page, status
 
 
 def register(app: Flask) -> None:

@@ -175,3 +175,20 @@ def test_second_writer_waits_then_fails_clearly(stories, index):
     check = check_index(index, set(canonical_urls(stories["index"])))
     assert check.ok and check.articles == 10, check  # the killed holder committed nothing
     open_index(index).writer(timeout=0.5).cancel()  # the holder's lock died with it
+
+
+def test_disk_full_during_a_delete_is_cleaned_up_as_a_failed_ingest_is(stories, index):
+    # delete_urls ends a failed write the way flush and optimize do: the commit's files are
+    # removed, the lock released, and the error says nothing was deleted.
+    before = set(canonical_urls(index))
+    full = run(["delete", "--index", str(index), sorted(before)[0]],
+               max_file_bytes=2048)  # the error fits, the new table of contents does not
+    assert full.returncode == 1
+    assert "Traceback" not in full.stderr
+    assert f"news-search delete: error: cannot write the index at {index}: File too large; " \
+           "no article was deleted (the index keeps everything committed before)" \
+           in full.stderr, full.stderr
+    check = check_index(index, before)
+    assert check.ok and check.articles == 10, check
+    assert orphan_files(index) == 0
+    open_index(index).writer(timeout=0.5).cancel()  # the lock was released

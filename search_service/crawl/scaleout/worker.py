@@ -23,6 +23,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from twisted.python.failure import Failure
 
+from search_service.crawl import scrapy_compat
 from search_service.crawl.engine import CrawlOptions, CrawlSummary, crawl_settings
 from search_service.crawl.scaleout.frontier import (
     DEFAULT_LEASE,
@@ -38,7 +39,6 @@ from search_service.urls import canonical_url, in_domains
 log = logging.getLogger(__name__)
 
 _OWN = "search_service.crawl"
-_SHARED = "search_service.crawl.scaleout"
 #: How often a worker beats, reaps dead workers and looks for work when idle (seconds).
 TICK = 0.5
 
@@ -68,7 +68,7 @@ def worker_settings(options: WorkerOptions) -> dict[str, Any]:
         "NEWS_HOST_DELAY": settings.get("NEWS_HOST_DELAY", host_delay),
         "NEWS_HOST_CONCURRENCY": settings.get("NEWS_HOST_CONCURRENCY", host_concurrency),
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
-        "SCHEDULER_QUEUE_CLASS": f"{_SHARED}.frontier.LeasedQueue",
+        "SCHEDULER_QUEUE_CLASS": f"{_OWN}.scaleout.frontier.LeasedQueue",
         "SCHEDULER_QUEUE_KEY": QUEUE_KEY,
         "SCHEDULER_DUPEFILTER_KEY": DUPEFILTER_KEY,
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
@@ -77,11 +77,11 @@ def worker_settings(options: WorkerOptions) -> dict[str, Any]:
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
-        "ITEM_PIPELINES": {f"{_SHARED}.handoff.WorkerArchivePipeline": 100,
-                           f"{_SHARED}.handoff.HandoffPipeline": 200},
+        "ITEM_PIPELINES": {f"{_OWN}.scaleout.handoff.WorkerArchivePipeline": 100,
+                           f"{_OWN}.scaleout.handoff.HandoffPipeline": 200},
         "DOWNLOADER_MIDDLEWARES": {f"{_OWN}.middlewares.RetryAfterMiddleware": 560,
-                                   f"{_SHARED}.limiter.SharedHostLimiter": 950},
-        "SPIDER_MIDDLEWARES": {f"{_SHARED}.worker.LeaseMiddleware": 1000},
+                                   f"{_OWN}.scaleout.limiter.SharedHostLimiter": 950},
+        "SPIDER_MIDDLEWARES": {f"{_OWN}.scaleout.worker.LeaseMiddleware": 1000},
         "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None,
                        f"{_OWN}.download.PageCut": 0,
                        f"{_OWN}.engine.CrawlProgress": 500},
@@ -245,7 +245,7 @@ class SharedNewsSpider(NewsSpider):
 
     def opened(self) -> None:
         """Look for work in Redis every TICK seconds (Scrapy's own poll is every 5 s)."""
-        self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = TICK  # read when the engine starts
+        scrapy_compat.set_slot_heartbeat(self.crawler.engine, TICK)  # read when it starts
 
     def idle(self) -> None:
         """Keep the worker alive while the shared frontier has work or has not been empty for

@@ -1,0 +1,180 @@
+"""Every use of Whoosh's private API, in one place: what the rest of the code may not touch.
+
+Verified against whoosh-reloaded 2.7.5 (setup.cfg allows >=2.7.5,<2.8: a new minor release
+must be checked against this module, and its tests, before the bound is raised). Each
+function says which internal it relies on and why no public API does the job:
+
+- `install_mapped_reads`: replaces `whoosh.filedb.structfile.BufferFile.__init__` so that
+  searchers read memory-mapped segment files in place instead of copying them (below);
+- `segment_count`: `Index._segments()` (the table of contents, without opening a reader);
+- `remove_uncommitted_files`, `destroy_temp_storage`: `whoosh.index.TOC`, `clean_files` and
+  the writer's temporary storage, to clean up after a write that failed part way;
+- `index_of`: `Searcher._ix` (the index a searcher reads, to find its directory);
+- `block_postings`: the W3 codec's postings reader, `_terms`, `_codec`, `_postfile` and the
+  block matcher's `_read_ids` / `_read_weights` / `_ids` / `_weights` / `_next_block`
+  (reading a term's postings a block at a time, ten times faster than posting by posting);
+- `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper;
+- `TextFormatter`: `highlight.Formatter._text`, the hook for the text between matches (where
+  a formatter escapes it).
+
+Whoosh stores each segment as one compound file, memory-maps it, and hands out each part
+(postings, terms, stored fields, columns) as a `BufferFile` over a slice of the map. Its
+`BufferFile` also wraps that slice in `io.BytesIO(slice)`, and BytesIO copies what it is given
+when that is not a `bytes` object. So every searcher copied the whole index into private memory
+when it opened (and again for each changed segment after a commit): about 600 MB per
+searcher for 100,000 articles, and `serve` keeps one searcher per thread.
+`install_mapped_reads()` makes `BufferFile` read a memory-mapped slice through a buffered
+reader over the map instead, so all searchers in all threads and processes share the
+operating system's page cache. Slices that are already `bytes` keep BytesIO, which does not
+copy those.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from typing import Any
+
+import numpy as np
+from whoosh import highlight
+from whoosh import index as whoosh_index
+from whoosh.filedb import structfile
+from whoosh.query import Query, WrappingQuery
+
+log = logging.getLogger(__name__)
+
+#: The whoosh-reloaded versions this module has been checked against.
+VERIFIED_VERSIONS = ("2.7.5",)
+
+#: Bytes each reader buffers for Whoosh's small sequential reads (varints, headers).
+READ_BUFFER = 4096
+
+
+# -- reading segment files without copying them ------------------------------------------------
+
+class MappedSlice(io.RawIOBase):
+    """A read-only, seekable raw file over a memoryview (no copy of the data)."""
+
+    def __init__(self, view: memoryview):
+        super().__init__()
+        self._view = view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = max(0, min(len(buffer), len(self._view) - self._pos))
+        buffer[:count] = self._view[self._pos:self._pos + count]
+        self._pos += count
+        return count
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._view)}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _buffer_file_init(self, buf, name=None, onclose=None) -> None:
+    """`BufferFile.__init__` reading a memoryview in place instead of copying it."""
+    self._buf = buf
+    self._name = name
+    if isinstance(buf, memoryview):
+        self.file = io.BufferedReader(MappedSlice(buf), buffer_size=READ_BUFFER)
+    else:
+        self.file = io.BytesIO(buf)
+    self.onclose = onclose
+    self.is_real = False
+    self.is_closed = False
+
+
+def install_mapped_reads() -> None:
+    """Make Whoosh's BufferFile read memory-mapped segment files without copying them."""
+    structfile.BufferFile.__init__ = _buffer_file_init
+
+
+# -- the index's table of contents and failed writes -------------------------------------------
+
+def segment_count(ix: whoosh_index.Index) -> int:
+    """How many segments the index's last commit has (reads the table of contents only)."""
+    return len(ix._segments())
+
+
+def remove_uncommitted_files(ix: whoosh_index.Index) -> None:
+    """Delete the segment files that the last commit does not list (those of a write that
+    failed part way); the caller must hold the write lock."""
+    toc = whoosh_index.TOC.read(ix.storage, ix.indexname)
+    whoosh_index.clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+
+
+def destroy_temp_storage(writer) -> None:
+    """Remove a writer's temporary files (its posting pool), when `cancel` itself failed."""
+    writer.temp_storage().destroy()
+
+
+def index_of(searcher) -> Any:
+    """The Index a searcher was opened from (None for a searcher over a bare reader)."""
+    return getattr(searcher, "_ix", None)
+
+
+# -- reading postings a block at a time --------------------------------------------------------
+
+def block_postings(leaf, field: str, info) -> tuple[np.ndarray, np.ndarray] | None:
+    """All (document numbers, weights) of the term `info` points at in the segment reader
+    `leaf`, read with the codec's own block reader; None when `leaf` is not a W3 segment
+    reader (the caller then reads posting by posting)."""
+    terms = getattr(leaf, "_terms", None)
+    if terms is None or not hasattr(terms, "_codec"):
+        return None
+    matcher = terms._codec.postings_reader(terms._postfile, info, leaf.schema[field].format)
+    if not hasattr(matcher, "_read_ids"):
+        items = list(matcher.items_as("weight"))
+        return (np.array([i for i, _ in items], np.int64),
+                np.array([w for _, w in items], np.float32))
+    ids, weights = [], []
+    while True:
+        matcher._read_ids()
+        matcher._read_weights()
+        ids.append(np.asarray(matcher._ids, dtype=np.int64))
+        weights.append(np.asarray(matcher._weights, dtype=np.float32))
+        if matcher._lastblock:
+            break
+        matcher._next_block()
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+# -- query wrappers ----------------------------------------------------------------------------
+
+class WrappingQueryBase(WrappingQuery):
+    """A WrappingQuery whose subclasses say how to rebuild themselves around a new child in
+    the public `rewrap` (Whoosh calls the private `_rewrap` when it rewrites a query tree)."""
+
+    def rewrap(self, child: Query) -> Query:
+        """This query around `child` instead of its own child."""
+        return type(self)(child)
+
+    def _rewrap(self, child: Query) -> Query:
+        return self.rewrap(child)
+
+
+# -- highlight formatters ----------------------------------------------------------------------
+
+class TextFormatter(highlight.Formatter):
+    """A highlight Formatter whose subclasses format the text between matches in the public
+    `format_text` (Whoosh calls the private `_text`)."""
+
+    def format_text(self, text: str) -> str:
+        """The text between (and around) matched words, as it is to be shown."""
+        return text
+
+    def _text(self, text: str) -> str:
+        return self.format_text(text)
