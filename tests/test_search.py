@@ -96,6 +96,12 @@ def test_fuzzy_terms(searcher):
     assert ids(search(searcher, q="natto~")) == [SEED_ID]
 
 
+def test_fuzzy_prefix_longer_than_the_word_is_the_whole_word(searcher):
+    # `0~/2` raised IndexError inside Whoosh's automaton (a 500, found by the hostile fuzz)
+    assert ids(search(searcher, q="natto~/9")) == ids(search(searcher, q="natto~/5")) == []
+    assert search(searcher, q="0~/2")["total"] >= 0
+
+
 def test_near_duplicates_collapse_into_one_hit_with_a_count(searcher):
     data = search(searcher, q="vilnius")
     assert [(r["id"], r["similar_count"]) for r in data["results"]] == [(SEED_ID, 1)]

@@ -82,9 +82,12 @@ def cap_wildcards(searcher: Searcher, query: Query) -> Query:
             if len(fuzzy) > MAX_FUZZY_WORDS:
                 raise QueryError(f"too many fuzzy words (at most {MAX_FUZZY_WORDS} word~ "
                                  "in a query)")
-            if node.prefixlength < 1:  # the first letter as typed: a 30x shorter walk
+            # At least the first letter as typed (a 30x shorter walk), at most the whole word
+            # (`0~/2`: Whoosh's automaton reads past the end of a shorter word).
+            prefix = min(max(node.prefixlength, 1), len(node.text))
+            if prefix != node.prefixlength:
                 node = node.copy()
-                node.prefixlength = 1
+                node.prefixlength = prefix
             return node
         if isinstance(node, Every) and node.fieldname:
             return Every(boost=node.boost)  # `*`: every article (per field: every posting)
