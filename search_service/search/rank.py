@@ -6,11 +6,40 @@ import math
 from bisect import bisect_right
 from datetime import datetime, timedelta, timezone
 
-from whoosh import sorting
+from whoosh import scoring, sorting
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service.search.filters import NO_DATE
+
+#: BM25 parameters per field (k1, b), chosen on the tuning half of benchmarks/relevance.py.
+FIELD_BM25 = {"title": (1.2, 0.75), "body": (1.2, 0.75)}
+
+
+class FieldBM25F(scoring.BM25F):
+    """Whoosh's BM25F with a k1 per field too (`<field>_K1`, beside Whoosh's `<field>_B`)."""
+
+    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
+        super().__init__(B=B, K1=K1, **kwargs)
+        self._field_K1 = {k[:-3]: v for k, v in kwargs.items() if k.endswith("_K1")}
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        if not searcher.schema[fieldname].scorable:
+            return scoring.WeightScorer.for_(searcher, fieldname, text)
+        return scoring.BM25FScorer(searcher, fieldname, text,
+                                   self._field_B.get(fieldname, self.B),
+                                   self._field_K1.get(fieldname, self.K1), qf=qf)
+
+
+def weighting(**overrides: float) -> FieldBM25F:
+    """The scoring model of every search: BM25F with FIELD_BM25's per-field k1 and b
+    (`overrides` such as title_K1=… replace them, for tuning)."""
+    params: dict[str, float] = {}
+    for field, (k1, b) in FIELD_BM25.items():
+        params[f"{field}_K1"], params[f"{field}_B"] = k1, b
+    params.update(overrides)
+    return FieldBM25F(**params)
+
 
 #: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)), age from the newest
 #: of the top BEST_WINDOW hits by relevance.
