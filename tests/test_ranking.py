@@ -124,3 +124,31 @@ def test_a_title_word_still_counts_for_more_than_the_same_word_in_a_body(sample)
     # Same query word, one story has it in title and body, the rest only in their bodies.
     results = search(sample, q="sorghum", sort="relevance", per_page=3)["results"]
     assert "SORGHUM" in results[0]["title"].upper()
+
+
+def test_among_near_equal_matches_the_newer_comes_first_under_best(sample):
+    # By relevance the Air Mauritius story (17 April) edges out the Boeing orders story
+    # (24 April), 2% apart; under `best` the newer one leads.
+    relevance = [r["title"] for r in search(sample, q="boeing", sort="relevance")["results"]]
+    best = [r["title"] for r in search(sample, q="boeing", sort="best")["results"]]
+    mauritius, orders = ("AIR MAURITIUS BUYS TWO BOEING 767-200'S",
+                         "BOEING <BA> GETS ORDERS TOTALING 543 MLN DLRS")
+    assert relevance[:2] == [mauritius, orders]
+    assert best.index(orders) < best.index(mauritius)
+    assert sorted(best) == sorted(relevance)
+
+
+@pytest.mark.parametrize("q", ["boeing", "coffee", "oil prices", "bundesbank OR opec"])
+def test_best_never_puts_a_hit_above_a_clearly_better_one(sample, q):
+    results = search(sample, q=q, sort="best", per_page=50)["results"]
+    query = parse_query(sample, q)
+    scores = {hit["id"]: hit.score for hit in sample.search(query, limit=None)}
+    shown = [(scores[r["id"]], r["published"]) for r in results]
+    assert len(shown) >= 10
+    lifted = 0
+    for i, (score, published) in enumerate(shown):
+        for better, when in shown[i + 1:]:
+            if better > score:  # placed above a more relevant hit: only if comparable, newer
+                assert score >= (1 - BAND) * better and published >= when
+                lifted += 1
+    assert lifted  # the blend did reorder something
