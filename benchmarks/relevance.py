@@ -16,6 +16,8 @@ tuning half with `--tune`):
   that is a plain word (`coffee brazil`); relevant: the stories labelled with the topic (and
   the place). P@10 and nDCG@10. Topics, not queries, are split into halves.
 
+Ours shows near-duplicate copies once; the main table counts the peers' results the same way
+(their copies dropped, by our index's groups, before taking ten), a second table as listed.
 Topic and place labels are used for scoring only: no engine sees them. For ours it also
 prints how often, among pairs of shown stories whose relevance scores are within
 `--close` of each other, the newer one comes first (the `best` blend's promise).
@@ -35,7 +37,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,7 +49,8 @@ SORTS = ("best", "relevance", "newest", "oldest")
 #: Topic codes that are abbreviations, not words (and `earn`, a code for results reports).
 NOT_WORDS = {"acq", "alum", "bop", "cpi", "dlr", "dmk", "earn", "gnp", "ipi", "lei", "stg",
              "wpi"}
-URL = "https://reuters.example/{}"
+#: Results fetched from the peers, so that ten distinct stories remain once copies go.
+DEPTH = 30
 
 
 # -- query sets --------------------------------------------------------------------------------
@@ -121,15 +124,16 @@ def precision(ranked: list[str], relevant: set[str]) -> float:
     return sum(1 for sid in ranked[:10] if sid in relevant) / 10
 
 
-def ndcg(ranked: list[str], relevant: set[str]) -> float:
-    """nDCG@10 with binary gains."""
+def ndcg(ranked: list[str], relevant: set[str], groups: dict[str, str] | None = None) -> float:
+    """nDCG@10 with binary gains (with `groups`, the ideal list holds no two copies)."""
     dcg = sum(1 / math.log2(i + 2) for i, sid in enumerate(ranked[:10]) if sid in relevant)
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(10, len(relevant))))
+    best = len({groups.get(sid, sid) for sid in relevant}) if groups else len(relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(10, best)))
     return dcg / ideal if ideal else 0.0
 
 
-def measures(runs: dict[str, list[list[str]]], known: list[dict],
-             topics: list[dict]) -> dict[str, dict[str, float]]:
+def measures(runs: dict[str, list[list[str]]], known: list[dict], topics: list[dict],
+             groups: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
     """Per run: known-item MRR@10, success@1/@10, topical P@10 and nDCG@10."""
     out = {}
     for name, ranked in runs.items():
@@ -140,7 +144,7 @@ def measures(runs: dict[str, list[list[str]]], known: list[dict],
             "success@1": statistics.mean(float(r[:1] != [] and r[0] in rel) for r, rel in k),
             "success@10": statistics.mean(float(reciprocal_rank(r, rel) > 0) for r, rel in k),
             "topical P@10": statistics.mean(precision(r, rel) for r, rel in t),
-            "topical nDCG@10": statistics.mean(ndcg(r, rel) for r, rel in t),
+            "topical nDCG@10": statistics.mean(ndcg(r, rel, groups) for r, rel in t),
         }
     return out
 
@@ -162,14 +166,32 @@ def build_ours(raw: list[dict], path: Path) -> None:
             writer.add(article)
 
 
-def grouped_stories(path: Path) -> set[str]:
-    """Story ids our index puts in a near-duplicate group with another story."""
+def story_groups(path: Path) -> dict[str, str]:
+    """Story id → its near-duplicate group in our index (the group's first story)."""
     from search_service.index.schema import open_index
-    members: dict[str, list[str]] = defaultdict(list)
+    groups = {}
     with open_index(path).searcher() as searcher:
         for fields in searcher.all_stored_fields():
-            members[fields["cluster"]].append(story_of(fields["url"]))
-    return {sid for group in members.values() if len(group) > 1 for sid in group}
+            groups[story_of(fields["url"])] = fields["cluster"]
+    return groups
+
+
+def grouped(groups: dict[str, str]) -> set[str]:
+    """Story ids that share their near-duplicate group with another story."""
+    sizes = Counter(groups.values())
+    return {sid for sid, group in groups.items() if sizes[group] > 1}
+
+
+def distinct(ranked: list[str], groups: dict[str, str]) -> list[str]:
+    """`ranked` with later copies of a near-duplicate group left out (as ours shows them)."""
+    seen: set[str] = set()
+    out = []
+    for sid in ranked:
+        group = groups.get(sid, sid)
+        if group not in seen:
+            seen.add(group)
+            out.append(sid)
+    return out
 
 
 def query_text(q: dict) -> str:
@@ -238,7 +260,7 @@ def run_whoosh(path: Path, queries: list[dict]) -> list[list[str]]:
     parser = qparser.MultifieldParser(["title", "body"], ix.schema)
     with ix.searcher() as searcher:
         return [[story_of(hit["url"]) for hit in searcher.search(parser.parse(query_text(q)),
-                                                                  limit=10)]
+                                                                  limit=DEPTH)]
                 for q in queries]
 
 
@@ -259,7 +281,7 @@ def run_fts5(path: Path, queries: list[dict]) -> list[list[str]]:
     out = []
     for q in queries:
         match = f" {q['op']} ".join(f'"{w}"' for w in q["words"])
-        rows = db.execute("SELECT url FROM a WHERE a MATCH ? ORDER BY rank LIMIT 10", [match])
+        rows = db.execute("SELECT url FROM a WHERE a MATCH ? ORDER BY rank LIMIT ?", [match, DEPTH])
         out.append([story_of(url) for (url,) in rows])
     return out
 
@@ -296,7 +318,7 @@ def tune(path: Path, known: list[dict], topics: list[dict]) -> None:
                       body_B=p["body_b"])
         with ix.searcher(weighting=w) as searcher:
             ranked = [[story_of(h["url"]) for h in searcher.search(
-                parse_query(searcher, query_text(q), weights={"title": p["title"]}), limit=10)]
+                parse_query(searcher, query_text(q), weights={"title": p["title"]}), limit=DEPTH)]
                 for q in queries]
         m = measures({"x": ranked}, known, topics)["x"]
         rows.append((m["MRR@10"] + m["topical P@10"], p, m))
@@ -343,7 +365,7 @@ def tune_band(path: Path, known: list[dict], topics: list[dict], close: float) -
 
 # -- driver ------------------------------------------------------------------------------------
 
-def table(rows: list[tuple[str, dict[str, float]]]) -> None:
+def table(rows: Iterable[tuple[str, dict[str, float]]]) -> None:
     """Print measures side by side."""
     header = ("engine", "MRR@10", "success@1", "success@10", "topical P@10", "topical nDCG@10")
     cells = [header] + [(name, *(f"{m[h]:.3f}" for h in header[1:])) for name, m in rows]
@@ -370,7 +392,8 @@ def main() -> None:
     raw = stories()
     args.work.mkdir(parents=True, exist_ok=True)
     ours = built(args.work / "ours", build_ours, raw)
-    known = known_items(raw, grouped_stories(ours), args.known, args.seed)
+    groups = story_groups(ours)
+    known = known_items(raw, grouped(groups), args.known, args.seed)
     topics = topical(raw, args.seed)
     if args.tune == "band":
         tune_band(ours, [q for q in known if q["half"] == "tuning"],
@@ -387,12 +410,15 @@ def main() -> None:
           f"({len({q['words'][0] for q in topics})} topics); {len(raw):,} stories",
           flush=True)
     runs, pairs = run_ours(ours, queries, args.close)
-    results = [(f"ours, sort={sort}", m) for sort, m in measures(runs, known, topics).items()]
     whoosh = run_whoosh(built(args.work / "whoosh", build_whoosh, raw), queries)
     fts5 = run_fts5(built(args.work / "fts5.db", build_fts5, raw), queries)
-    results += list(measures({"plain Whoosh (defaults)": whoosh, "SQLite FTS5 bm25": fts5},
-                             known, topics).items())
-    table(results)
+    peers = {"plain Whoosh (defaults)": whoosh, "SQLite FTS5 bm25": fts5}
+    print("\nDistinct stories (near-duplicate copies shown once, as ours shows them):")
+    table(measures({f"ours, sort={sort}": r for sort, r in runs.items()}
+                   | {name: [distinct(r, groups) for r in ranked]
+                      for name, ranked in peers.items()}, known, topics, groups).items())
+    print("\nAs listed (the peers' copies count as further results):")
+    table(measures({"ours, sort=relevance": runs["relevance"]} | peers, known, topics).items())
     for sort, (newer, total) in pairs.items():
         print(f"ours, sort={sort}: newer first in {newer}/{total} pairs of shown stories "
               f"scored within {args.close:.0%} ({newer / max(total, 1):.1%})")
