@@ -300,7 +300,7 @@ def built(path: Path, build: Callable[[list[dict], Path], None], raw: list[dict]
 
 def tune(path: Path, known: list[dict], topics: list[dict]) -> None:
     """Grid over BM25F parameters and the title weight on the tuning half (relevance order,
-    scored through Whoosh with `weighting(...)` and `parse_query(weights=...)`)."""
+    scored through Whoosh with `weighting(...)`)."""
     from search_service.index.schema import open_index
     from search_service.search.parse import parse_query
     from search_service.search.rank import weighting
@@ -315,10 +315,10 @@ def tune(path: Path, known: list[dict], topics: list[dict]) -> None:
     for values in itertools.product(*grid.values()):
         p = dict(zip(grid, values, strict=True))
         w = weighting(title_K1=p["title_k1"], title_B=p["title_b"], body_K1=p["body_k1"],
-                      body_B=p["body_b"])
+                      body_B=p["body_b"], title_W=p["title"])
         with ix.searcher(weighting=w) as searcher:
             ranked = [[story_of(h["url"]) for h in searcher.search(
-                parse_query(searcher, query_text(q), weights={"title": p["title"]}), limit=DEPTH)]
+                parse_query(searcher, query_text(q)), limit=10)]
                 for q in queries]
         m = measures({"x": ranked}, known, topics)["x"]
         rows.append((m["MRR@10"] + m["topical P@10"], p, m))

@@ -15,7 +15,7 @@ from search_service.index.schema import open_index
 from search_service.ingest import ingest
 from search_service.search.engine import search
 from search_service.search.filters import NO_DATE
-from search_service.search.parse import FIELD_WEIGHTS, parse_query
+from search_service.search.parse import parse_query
 from search_service.search.rank import BAND, FIELD_BM25, blend_best, weighting
 
 NOW = datetime_to_long(datetime(2026, 12, 1))
@@ -76,8 +76,9 @@ def test_blend_best_is_relevance_order_with_a_zero_band_and_handles_no_hits():
 
 def test_weighting_carries_per_field_k1_and_b():
     model = weighting()
-    for field, (k1, b) in FIELD_BM25.items():
-        assert model._field_K1[field] == k1 and model._field_B[field] == b
+    for field, (k1, b, weight) in FIELD_BM25.items():
+        assert (model._field_K1[field], model._field_B[field], model._field_W[field]) == (
+            k1, b, weight)
     assert weighting(title_K1=2.5)._field_K1["title"] == 2.5
 
 
@@ -100,14 +101,14 @@ def test_a_body_score_is_whoosh_bm25_with_the_body_parameters(sample):
     postings = reader.postings("body", "sorghum")
     postings.skip_to(docnum)
     tf = postings.weight()
-    k1, b = FIELD_BM25["body"]
+    k1, b, weight = FIELD_BM25["body"]
     idf = math.log(sample.doc_count_all() / (reader.doc_frequency("body", "sorghum") + 1)) + 1
     length = reader.doc_field_length(docnum, "body")
     average = reader.field_length("body") / sample.doc_count_all()
     expected = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average))
     query = parse_query(sample, "body:sorghum")
     scored = {hit.docnum: hit.score for hit in sample.search(query, limit=None)}
-    assert scored[docnum] == pytest.approx(expected * FIELD_WEIGHTS["body"], rel=1e-6)
+    assert scored[docnum] == pytest.approx(expected * weight, rel=1e-6)
 
 
 def test_a_story_with_all_query_words_beats_one_with_a_single_title_word(sample):

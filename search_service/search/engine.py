@@ -231,7 +231,12 @@ def _top(searcher: Searcher, query: Query, sortedby, limit: int, hidden: int, gr
     """
     wanted = limit + min(hidden, limit)
     while True:
-        collector = Deadline(searcher.collector(limit=wanted, sortedby=sortedby), deadline)
+        top = searcher.collector(limit=wanted, sortedby=sortedby)
+        # Whoosh's matcher replacement (pruning the query tree as the N-th score rises) can
+        # drop an optional part's score, e.g. the title part of `grain prices`: ranks would
+        # then depend on N. Block-quality skipping, which is sound, stays on.
+        top.replace = 0
+        collector = Deadline(top, deadline)
         partial = _run(searcher, query, collector)
         results = collector.results()
         members = groups.members

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from itertools import islice
 
 from whoosh.qparser import AndGroup, FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser
@@ -45,25 +44,15 @@ MAX_FUZZY_WORDS = 4
 QUERY_FIELDS = ["title", "body"]
 
 
-#: Query-side weight of each field's words (a Term boost, multiplying that field's BM25
-#: score), chosen with rank.FIELD_BM25 on the tuning half of benchmarks/relevance.py.
-FIELD_WEIGHTS = {"title": 0.2, "body": 1.0}
-
-
 ALIASES = {"authors": ["author", "by"], "source": ["site"]}
 
 
-def parse_query(searcher: Searcher, text: str,
-                weights: Mapping[str, float] | None = None) -> Query:
-    """Parse Whoosh query syntax over title and body (AND by default); '' means every article.
-
-    Unfielded words search every QUERY_FIELDS field, weighted by FIELD_WEIGHTS (`weights`
-    overrides some, for tuning)."""
+def parse_query(searcher: Searcher, text: str) -> Query:
+    """Parse Whoosh query syntax over title and body (AND by default); '' means every article."""
     text = (text or "").strip()
     if not text:
         return Every()
-    boosts = {**FIELD_WEIGHTS, **(weights or {})}
-    parser = MultifieldParser(QUERY_FIELDS, searcher.schema, fieldboosts=boosts, group=AndGroup)
+    parser = MultifieldParser(QUERY_FIELDS, searcher.schema, group=AndGroup)
     parser.add_plugin(FieldAliasPlugin(ALIASES))
     parser.add_plugin(FuzzyTermPlugin())
     try:

@@ -12,31 +12,45 @@ from whoosh.util.times import datetime_to_long
 
 from search_service.search.filters import NO_DATE
 
-#: BM25 parameters per field (k1, b), chosen on the tuning half of benchmarks/relevance.py.
-FIELD_BM25 = {"title": (1.2, 0.0), "body": (0.9, 0.4)}
+#: BM25F parameters per field: k1, b and the weight multiplying the field's part of the score,
+#: chosen on the tuning half of benchmarks/relevance.py (docs/ranking.md).
+FIELD_BM25 = {"title": (1.2, 0.0, 0.2), "body": (0.9, 0.4, 1.0)}
 
 
 class FieldBM25F(scoring.BM25F):
-    """Whoosh's BM25F with a k1 per field too (`<field>_K1`, beside Whoosh's `<field>_B`)."""
+    """Whoosh's BM25F with a k1 and a weight per field too (`<field>_K1`, `<field>_W`, beside
+    Whoosh's `<field>_B`)."""
 
     def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
         super().__init__(B=B, K1=K1, **kwargs)
         self._field_K1 = {k[:-3]: v for k, v in kwargs.items() if k.endswith("_K1")}
+        self._field_W = {k[:-2]: v for k, v in kwargs.items() if k.endswith("_W")}
 
     def scorer(self, searcher, fieldname, text, qf=1):
         if not searcher.schema[fieldname].scorable:
             return scoring.WeightScorer.for_(searcher, fieldname, text)
-        return scoring.BM25FScorer(searcher, fieldname, text,
-                                   self._field_B.get(fieldname, self.B),
-                                   self._field_K1.get(fieldname, self.K1), qf=qf)
+        return FieldBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
+                                self._field_K1.get(fieldname, self.K1),
+                                self._field_W.get(fieldname, 1.0), qf=qf)
+
+
+class FieldBM25FScorer(scoring.BM25FScorer):
+    """Whoosh's BM25F scorer, its score (and so its block bounds) times the field's weight."""
+
+    def __init__(self, searcher, fieldname, text, B, K1, weight, qf=1):
+        self.field_weight = weight  # before the parent's setup, which calls _score
+        super().__init__(searcher, fieldname, text, B, K1, qf=qf)
+
+    def _score(self, weight, length):
+        return self.field_weight * super()._score(weight, length)
 
 
 def weighting(**overrides: float) -> FieldBM25F:
-    """The scoring model of every search: BM25F with FIELD_BM25's per-field k1 and b
+    """The scoring model of every search: BM25F with FIELD_BM25's per-field k1, b and weight
     (`overrides` such as title_K1=… replace them, for tuning)."""
     params: dict[str, float] = {}
-    for field, (k1, b) in FIELD_BM25.items():
-        params[f"{field}_K1"], params[f"{field}_B"] = k1, b
+    for field, (k1, b, weight) in FIELD_BM25.items():
+        params[f"{field}_K1"], params[f"{field}_B"], params[f"{field}_W"] = k1, b, weight
     params.update(overrides)
     return FieldBM25F(**params)
 
