@@ -1,13 +1,13 @@
 """Relevance benchmark on the Reuters corpus: ours (each sort) vs plain Whoosh vs SQLite FTS5.
 
 Usage: python benchmarks/relevance.py [--known 600] [--seed 1987] [--half test] [--work DIR]
-       python benchmarks/relevance.py --tune [--work DIR]
+       python benchmarks/relevance.py --tune grid|band [--work DIR]
 
 Builds three indexes of the same stories (ours through the project's writer, plain Whoosh
 with its default analyzers and BM25F, SQLite FTS5 with `porter unicode61` ranked by its
 default `bm25`, as Datasette orders), or reuses them from `--work`. Then, from seeded query
 sets split into a tuning and a test half (report the test half; parameters are chosen on the
-tuning half with `--tune`):
+tuning half with `--tune grid` and `--tune band`):
 
 - known-item: a story's three rarest body words (seen in at least two stories), OR-ed; the
   target is that story. MRR@10, success@1, success@10. Targets are stories with a unique

@@ -1,4 +1,6 @@
-"""Sort orders: by publication date, and the `best` blend of relevance and recency."""
+"""Ranking: the one scoring model of every search (BM25F with per-field k1, b and weight),
+the date sorts, and the `best` order (relevance bands, newest first in each). docs/ranking.md
+says how they were chosen and what they achieve."""
 
 from __future__ import annotations
 
