@@ -9,7 +9,7 @@ default `bm25`, as Datasette orders), or reuses them from `--work`. Then, from s
 sets split into a tuning and a test half (report the test half; parameters are chosen on the
 tuning half with `--tune grid` and `--tune band`):
 
-- known-item: a story's three rarest body words (seen in at least two stories), OR-ed; the
+- known-item: three of a story's six rarest body words (in at least two stories), OR-ed; the
   target is that story. MRR@10, success@1, success@10. Targets are stories with a unique
   body that our near-duplicate detection puts in no group.
 - topical: a Reuters topic that is a plain word (coffee, gold, …), alone, and with a place
