@@ -122,15 +122,16 @@ def test_date_sorts(searcher, sort, reverse):
     assert dates == sorted(dates, reverse=reverse)
 
 
-def test_best_sort_lifts_recent_stories(searcher):
-    # "said" matches 1987 wire stories and the 2023 fixture pages; by relevance alone the
-    # 2023 hostile page is not first, the recency boost (half-life 7 days from the newest
-    # article) puts it first.
-    relevance = ids(search(searcher, q="said", sort="relevance", per_page=100))
-    best = ids(search(searcher, q="said", sort="best", per_page=100))
-    assert relevance[0] != HOSTILE_ID
-    assert best[0] == HOSTILE_ID
-    assert sorted(best) == sorted(relevance)
+def test_best_sort_puts_the_newest_comparable_story_first(searcher):
+    # "said" matches 1987 wire stories and the 2023 fixture pages. The first four by
+    # relevance score within 5% of each other: `best` shows the newest of them first. The
+    # 2023 hostile page scores a third lower and is not lifted (tests/test_ranking.py).
+    relevance = search(searcher, q="said", sort="relevance", per_page=100)["results"]
+    best = search(searcher, q="said", sort="best", per_page=100)["results"]
+    assert best[0] == max(relevance[:4], key=lambda r: r["published"]) != relevance[0]
+    assert [r["id"] for r in best].index(HOSTILE_ID) == [r["id"] for r in relevance].index(
+        HOSTILE_ID) > 4
+    assert sorted(r["id"] for r in best) == sorted(r["id"] for r in relevance)
 
 
 def test_date_source_and_language_filters(searcher):

@@ -30,7 +30,7 @@ from search_service.search.groups import hidden as groups_hidden
 from search_service.search.highlight import Marker, QueryWords, lead_html, query_words
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import QUERY_FIELDS, parse_query
-from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet
+from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet, weighting
 from search_service.search.suggest import suggest
 
 #: Queries estimated to match fewer documents are ranked in one exhaustive pass; others are
@@ -57,12 +57,13 @@ class Searchers:
         """Return this thread's searcher, up to date with the latest commit."""
         searcher = getattr(self.local, "searcher", None)
         if searcher is None:
-            searcher = self.ix.searcher()
+            searcher = self.ix.searcher(weighting=weighting())
         elif not searcher.up_to_date():
             # A searcher over an index without commits has an EmptyReader, which is never up
             # to date and cannot be refreshed (Whoosh fails on it): open a new one instead.
             empty = isinstance(searcher.reader(), EmptyReader)
-            searcher = self.ix.searcher() if empty else searcher.refresh()
+            searcher = (self.ix.searcher(weighting=weighting()) if empty
+                        else searcher.refresh())
         self.local.searcher = searcher
         return searcher
 
@@ -237,7 +238,12 @@ def _top(searcher: Searcher, query: Query, sortedby, limit: int, hidden: int, gr
     """
     wanted = limit + min(hidden, limit)
     while True:
-        collector = Deadline(searcher.collector(limit=wanted, sortedby=sortedby), deadline)
+        top = searcher.collector(limit=wanted, sortedby=sortedby)
+        # Whoosh's matcher replacement (pruning the query tree as the N-th score rises) can
+        # drop an optional part's score, e.g. the title part of `grain prices`: ranks would
+        # then depend on N. Block-quality skipping, which is sound, stays on.
+        top.replace = 0
+        collector = Deadline(top, deadline)
         partial = _run(searcher, query, collector)
         results = collector.results()
         members = groups.members
@@ -248,9 +254,11 @@ def _top(searcher: Searcher, query: Query, sortedby, limit: int, hidden: int, gr
 
 
 def _run(searcher: Searcher, query: Query, collector) -> bool:
-    """Run `collector` over `query`; tell whether it stopped at its deadline."""
+    """Run `collector` over `query`, scored by rank.weighting() whatever the searcher's own
+    model; tell whether it stopped at its deadline."""
     try:
-        searcher.search_with_collector(query, collector)
+        searcher.search_with_collector(query, collector,
+                                       context=searcher.context(weighting=weighting()))
     except TimeLimit:
         return True
     return False

@@ -1,23 +1,66 @@
-"""Sort orders: by publication date, and the `best` blend of relevance and recency."""
+"""Ranking: the one scoring model of every search (BM25F with per-field k1, b and weight),
+the date sorts, and the `best` order (relevance bands, newest first in each). docs/ranking.md
+says how they were chosen and what they achieve."""
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from whoosh import sorting
+import numpy as np
+from whoosh import scoring, sorting
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service.index.schema import NO_DATE
 
-#: "best" sort: relevance × (1 + RECENCY_WEIGHT × 2^(−age / HALF_LIFE)), age from the newest
-#: of the top BEST_WINDOW hits by relevance.
-HALF_LIFE = timedelta(days=7)
+#: BM25F parameters per field: k1, b and the weight multiplying the field's part of the score,
+#: chosen on the tuning half of benchmarks/relevance.py (docs/ranking.md).
+FIELD_BM25 = {"title": (1.2, 0.0, 0.2), "body": (0.9, 0.4, 1.0)}
 
 
-RECENCY_WEIGHT = 1.0
+class FieldBM25F(scoring.BM25F):
+    """Whoosh's BM25F with a k1 and a weight per field too (`<field>_K1`, `<field>_W`, beside
+    Whoosh's `<field>_B`)."""
+
+    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
+        super().__init__(B=B, K1=K1, **kwargs)
+        self._field_K1 = {k[:-3]: v for k, v in kwargs.items() if k.endswith("_K1")}
+        self._field_W = {k[:-2]: v for k, v in kwargs.items() if k.endswith("_W")}
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        if not searcher.schema[fieldname].scorable:
+            return scoring.WeightScorer.for_(searcher, fieldname, text)
+        return FieldBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
+                                self._field_K1.get(fieldname, self.K1),
+                                self._field_W.get(fieldname, 1.0), qf=qf)
+
+
+class FieldBM25FScorer(scoring.BM25FScorer):
+    """Whoosh's BM25F scorer, its score (and so its block bounds) times the field's weight."""
+
+    def __init__(self, searcher, fieldname, text, B, K1, weight, qf=1):
+        self.field_weight = weight  # before the parent's setup, which calls _score
+        super().__init__(searcher, fieldname, text, B, K1, qf=qf)
+
+    def _score(self, weight, length):
+        return self.field_weight * super()._score(weight, length)
+
+
+def weighting(**overrides: float) -> FieldBM25F:
+    """The scoring model of every search: BM25F with FIELD_BM25's per-field k1, b and weight
+    (`overrides` such as title_K1=… replace them, for tuning)."""
+    params: dict[str, float] = {}
+    for field, (k1, b, weight) in FIELD_BM25.items():
+        params[f"{field}_K1"], params[f"{field}_B"], params[f"{field}_W"] = k1, b, weight
+    params.update(overrides)
+    return FieldBM25F(**params)
+
+
+#: The "best" sort's band: hits scoring at least (1 − BAND) × a band's leading score are
+#: comparably relevant and shown newest first (see blend_best), chosen on the tuning half of
+#: benchmarks/relevance.py.
+BAND = 0.1
 
 
 #: Hits re-ranked by the "best" sort (beyond them, relevance order stands).
@@ -34,28 +77,50 @@ def sort_facet(sort: str):
     return None
 
 
-def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
-    """Re-rank hits by relevance × (1 + w · 2^(−age / half-life)).
+def blend_best(scores: np.ndarray, stamps: np.ndarray, now: int, band: float = BAND
+               ) -> np.ndarray:
+    """Sort keys of the `best` order (higher first): relevance bands, newest first in each.
 
-    Age counts back from the newest hit (or now, if that is earlier), so an archive's
-    latest stories get the boost as a live index's do. Undated hits keep their score.
+    Walking down the scores, the best hit not yet placed leads a band that takes every hit
+    scoring at least (1 − band) × its score; bands keep relevance order, and inside a band
+    hits go newest first (stamps after `now` count as `now`; undated hits last), then by
+    score. So a hit never passes one that scores more than 1 / (1 − band) times its own,
+    and the bands of the best hits do not depend on how many weaker hits are passed in.
+    `stamps` are `published` column values (NO_DATE if undated), `now` in the same unit.
     """
-    stamps = _stamps(searcher, [hit.docnum for hit in hits])
-    dated = [v for v in stamps.values() if v != NO_DATE]
-    if not dated:
+    scores = np.asarray(scores, dtype=np.float64)
+    stamps = np.asarray(stamps, dtype=np.uint64)
+    count = len(scores)
+    if not count:
+        return np.zeros(0, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    falling = -scores[order]  # ascending, for searchsorted
+    bands = np.empty(count, dtype=np.int64)
+    start, number = 0, 0
+    while start < count:
+        # The first hit scoring below this band's floor.
+        stop = int(np.searchsorted(falling, falling[start] * (1 - band), side="right"))
+        stop = max(stop, start + 1)
+        bands[order[start:stop]] = number
+        start, number = stop, number + 1
+    dated = stamps != np.uint64(NO_DATE)
+    when = np.where(dated, np.minimum(stamps, np.uint64(max(now, 0))), 0).astype(np.float64)
+    when = np.where(dated, when, -1.0)
+    ranked = np.lexsort((-scores, -when, bands))  # band, then newest, then score
+    keys = np.empty(count, dtype=np.float64)
+    keys[ranked] = np.arange(count, 0, -1, dtype=np.float64)
+    return keys
+
+
+def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
+    """Re-rank hits (best first by relevance) by blend_best."""
+    if not hits:
         return hits
+    stamps = _stamps(searcher, [hit.docnum for hit in hits])
     now = datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
-    reference = min(now, max(dated))
-    half_life = HALF_LIFE.total_seconds() * 10**6  # the column counts microseconds
-
-    def blended(hit: Hit) -> float:
-        stamp = stamps[hit.docnum]
-        if stamp == NO_DATE:
-            return hit.score
-        age = max(0, reference - stamp)
-        return hit.score * (1 + RECENCY_WEIGHT * math.pow(2, -age / half_life))
-
-    return sorted(hits, key=blended, reverse=True)
+    keys = blend_best(np.array([hit.score for hit in hits]),
+                      np.array([stamps[hit.docnum] for hit in hits], dtype=np.uint64), now)
+    return [hits[i] for i in np.argsort(-keys, kind="stable")]
 
 
 def _stamps(searcher: Searcher, docnums: list[int]) -> dict[int, int]:
