@@ -1,7 +1,7 @@
 """Relevance benchmark on the Reuters corpus: ours (each sort) vs plain Whoosh vs SQLite FTS5.
 
-Usage: python benchmarks/relevance.py [--known 600] [--seed 1987] [--half test] [--work DIR]
-       python benchmarks/relevance.py --tune grid|band [--work DIR]
+Usage: python -m benchmarks.relevance [--known 600] [--seed 1987] [--half test] [--work DIR]
+       python -m benchmarks.relevance --tune grid|band [--work DIR]
 
 Builds three indexes of the same stories (ours through the project's writer, plain Whoosh
 with its default analyzers and BM25F, SQLite FTS5 with `porter unicode61` ranked by its
@@ -41,9 +41,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.corpus import articles, stories  # noqa: E402
+from benchmarks.corpus import articles, stories
 
 SORTS = ("best", "relevance", "newest", "oldest")
 #: Topic codes that are abbreviations, not words (and `earn`, a code for results reports).
