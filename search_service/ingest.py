@@ -6,11 +6,12 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from whoosh.index import Index
 
+from search_service.article import Article
 from search_service.archive.files import (
     InputError,
     Page,
@@ -24,6 +25,7 @@ from search_service.index import related
 from search_service.index.schema import reset_index, swap_in
 from search_service.index.writer import ArticleWriter, optimize
 from search_service.normalise import Extraction, normalise
+from search_service.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,30 @@ class IngestSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
     torn: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Collections:
+    """Which collections an ingested article joins: `always` (`ingest --collection`), and
+    those of the source whose domain holds the article's host (`collections` in a sources
+    file)."""
+
+    always: tuple[str, ...] = ()
+    by_domain: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, article: Article) -> tuple[str, ...]:
+        """The collections `article` joins (those it has included), in order, once each."""
+        names = list(article.collections) + list(self.always)
+        host = host_of(article.canonical_url or article.url)
+        for domain, found in self.by_domain.items():
+            if host == domain or host.endswith("." + domain):
+                names.extend(found)
+        return tuple(dict.fromkeys(names))
+
+    def apply(self, article: Article) -> Article:
+        """Return `article` in its collections."""
+        names = self.of(article)
+        return article if names == article.collections else replace(article, collections=names)
 
 
 def extract_pages(
@@ -59,8 +85,9 @@ def extract_page(page: Page) -> tuple[Page, Extraction] | PageError:
 
 
 def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
-           summary: IngestSummary) -> None:
-    """Count one extracted page in `summary` and hand its article (if any) to `writer`."""
+           summary: IngestSummary, collections: Collections | None = None) -> None:
+    """Count one extracted page in `summary` and hand its article (if any, put in its
+    `collections`) to `writer`."""
     if isinstance(item, PageError) and item.torn:  # a write cut short: not a page
         summary.torn.append((item.origin, item.message))
         return
@@ -72,7 +99,7 @@ def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
     if extraction.rejected:
         summary.rejected[rejection_reason(extraction.rejected)] += 1
     else:
-        writer.add(extraction.article)
+        writer.add(collections.apply(extraction.article) if collections else extraction.article)
         summary.indexed += 1
 
 
@@ -81,17 +108,19 @@ def rejection_reason(rejected: str) -> str:
     return rejected.split(" (")[0]
 
 
-def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary) -> Extraction | None:
+def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary,
+               collections: Collections | None = None) -> Extraction | None:
     """Normalise one page, count it and index its article; return the extraction (None if it
     broke the normaliser)."""
-    return index_extracted(writer, extract_page(page), summary)
+    return index_extracted(writer, extract_page(page), summary, collections)
 
 
 def index_extracted(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
-                    summary: IngestSummary) -> Extraction | None:
+                    summary: IngestSummary,
+                    collections: Collections | None = None) -> Extraction | None:
     """Count one page already normalised (by `extract_page`) and index its article; return
     the extraction (None if the normaliser failed)."""
-    record(writer, item, summary)
+    record(writer, item, summary, collections)
     return None if isinstance(item, PageError) else item[1]
 
 
@@ -102,17 +131,19 @@ def ingest(
     on_page: Callable[[], None] | None = None,
     interval: float = 30.0,
     procs: int = 1,
+    collections: Collections | None = None,
 ) -> IngestSummary:
     """Index every article found in `paths` (files, directories, WARCs); return a summary.
 
     Commits every `batch` articles or `interval` seconds; `procs` > 1 indexes each batch
-    with that many processes (bulk mode, for large ingests).
+    with that many processes (bulk mode, for large ingests); every article joins its
+    `collections`.
     """
     files = expand(check_paths(paths))
     summary = IngestSummary()
     with ArticleWriter(ix, batch=batch, interval=interval, procs=procs) as writer:
         for item in extract_pages(read_pages(files)):
-            record(writer, item, summary)
+            record(writer, item, summary, collections)
             if on_page:
                 on_page()
     summary.duplicates = writer.duplicates
