@@ -11,7 +11,6 @@ from pathlib import Path
 
 from whoosh.index import Index
 
-from search_service.article import Article
 from search_service.archive.files import (
     InputError,
     Page,
@@ -21,6 +20,7 @@ from search_service.archive.files import (
     read_pages,
 )
 from search_service.archive.warc import archive_files
+from search_service.article import Article
 from search_service.index import related
 from search_service.index.schema import reset_index, swap_in
 from search_service.index.writer import ArticleWriter, optimize
