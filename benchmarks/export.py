@@ -8,7 +8,8 @@ export has one row per story, as the search total counts them). For result sets 
 size (every article published up to the end of March, May, July, and all; and two text
 queries), a fresh child process each:
 
-* runs the plain search of the same query and filters (page 1, 20 results), the peer,
+* runs the plain search of the same query and filters (page 1, 20 results), the peer, and
+  the first page of cursor paging (which orders every matching story),
 * exports every matching story as CSV to /dev/null, timed, and reports rows/s and the
   articles those rows stand for per second,
 * exports again under tracemalloc for the peak of Python-allocated memory (numpy included)
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,9 @@ def child(index: Path, q: str, to: str, body: bool) -> dict:
         started = time.perf_counter()
         plain = search.search(searcher, params)
         plain_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        search.search(searcher, replace(params, cursor="*"))
+        cursor_ms = (time.perf_counter() - started) * 1000
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with open(os.devnull, "w", encoding="utf-8") as out:
             started = time.perf_counter()
@@ -78,7 +83,8 @@ def child(index: Path, q: str, to: str, body: bool) -> dict:
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     return {"rows": rows, "articles": rows + similar, "total": plain["total"],
-            "plain_ms": plain_ms, "rows_s": rows / seconds, "csv_s": csv_seconds,
+            "plain_ms": plain_ms, "cursor_ms": cursor_ms, "rows_s": rows / seconds,
+            "csv_s": csv_seconds,
             "csv_rows_s": rows / csv_seconds, "articles_s": (rows + similar) / csv_seconds,
             "traced_mb": traced_peak / 2**20, "rss_before_mb": rss_before,
             "rss_peak_mb": rss_after}
@@ -103,7 +109,8 @@ def main() -> None:
     index = cached_index(args.cache, args.articles, args.procs)
     print(f"export benchmark: {args.articles:,} articles, bodies {'on' if args.body else 'off'}"
           f"; load average {os.getloadavg()[0]:.2f} at start")
-    print(f"{'case':<20}{'rows':>8}{'articles':>10}{'search ms':>11}{'rows/s':>9}"
+    print(f"{'case':<20}{'rows':>8}{'articles':>10}{'search ms':>11}{'cursor ms':>11}"
+          f"{'rows/s':>9}"
           f"{'csv rows/s':>12}{'articles/s':>12}{'traced MB':>11}{'RSS before':>12}"
           f"{'RSS peak':>10}")
     for name, q, to in CASES:
@@ -114,6 +121,7 @@ def main() -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         assert r["rows"] == r["total"], (r["rows"], r["total"])  # one row per story
         print(f"{name:<20}{r['rows']:>8,}{r['articles']:>10,}{r['plain_ms']:>11.1f}"
+              f"{r['cursor_ms']:>11.1f}"
               f"{r['rows_s']:>9,.0f}{r['csv_rows_s']:>12,.0f}{r['articles_s']:>12,.0f}"
               f"{r['traced_mb']:>11.1f}{r['rss_before_mb']:>11.0f}M{r['rss_peak_mb']:>9.0f}M",
               flush=True)
