@@ -76,12 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="commit at least every SECONDS (default: %(default)s)")
     cmd.add_argument("--procs", type=_positive_int, default=1,
                      help="index with N processes (bulk mode for large ingests; default 1)")
-    cmd.add_argument("--collection", action="append", default=[], type=_collection,
-                     dest="collections", metavar="NAME",
-                     help="put every article ingested in collection NAME (repeatable)")
-    cmd.add_argument("--sources", type=Path, metavar="FILE",
-                     help="a sources file: each article joins the collections of the source "
-                          "whose allowed domains hold its host")
+    _add_collection_options(cmd)
     cmd.set_defaults(func=cmd_ingest)
 
     cmd = commands.add_parser(
@@ -161,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_archive_option(cmd)
     cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
                      help="articles per commit (default: %(default)s)")
+    _add_collection_options(cmd)
     cmd.set_defaults(func=cmd_reindex)
 
     cmd = commands.add_parser(
@@ -244,6 +240,22 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
                           f"${config.MAX_DEPTH_ENV}, else {config.MAX_DEPTH})")
 
 
+def _add_collection_options(cmd: argparse.ArgumentParser) -> None:
+    """Add --collection NAME and --sources FILE (which collections articles join)."""
+    cmd.add_argument("--collection", action="append", default=[], type=_collection,
+                     dest="collections", metavar="NAME",
+                     help="put every article in collection NAME (repeatable)")
+    cmd.add_argument("--sources", type=Path, metavar="FILE",
+                     help="a sources file: each article joins the collections of the source "
+                          "whose allowed domains hold its host")
+
+
+def _collections(args: argparse.Namespace) -> Collections:
+    """The collections --collection and --sources ask for."""
+    by_domain = collections_by_host(load_sources(args.sources)) if args.sources else {}
+    return Collections(always=tuple(dict.fromkeys(args.collections)), by_domain=by_domain)
+
+
 def _add_lease_option(cmd: argparse.ArgumentParser) -> None:
     """Add --lease SECONDS (how long a silent worker keeps its claims in Redis)."""
     cmd.add_argument("--lease", type=float, default=15.0, metavar="SECONDS",
@@ -302,9 +314,7 @@ _port = _int_option(0, 65535, name="port")
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Index the given paths and print a summary."""
     check_paths(args.paths)
-    by_domain = collections_by_host(load_sources(args.sources)) if args.sources else {}
-    collections = Collections(always=tuple(dict.fromkeys(args.collections)),
-                              by_domain=by_domain)
+    collections = _collections(args)
     ix = open_index(args.index, create=True)
     summary = _ingest_with_progress(ix, args.paths, batch=args.batch, interval=args.interval,
                                     procs=args.procs, collections=collections)
@@ -459,8 +469,10 @@ def print_crawl_summary(summary) -> None:
 def cmd_reindex(args: argparse.Namespace) -> int:
     """Rebuild the index from the archive, with progress, and print a summary."""
     archive = args.archive or config.default_archive_dir(args.index)
+    collections = _collections(args)
     with tqdm(desc="Reindexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
         summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update,
+                          collections=collections,
                           on_stage=lambda line: bar.write(line.capitalize() + " …",
                                                           file=sys.stderr))
     print_summary(summary)

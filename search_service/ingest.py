@@ -156,8 +156,10 @@ def reindex(
     batch: int = 1000,
     on_page: Callable[[], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    collections: Collections | None = None,
 ) -> IngestSummary:
-    """Rebuild the index at `index_dir` from the WARC archive alone; return a summary.
+    """Rebuild the index at `index_dir` from the WARC archive alone (articles joining
+    `collections`); return a summary.
 
     The new index is built beside the old one, which keeps serving until the new one
     replaces it; a failed rebuild leaves the old index as it was. Before the swap the new
@@ -173,7 +175,7 @@ def reindex(
     if building.exists():
         shutil.rmtree(building)
     built = reset_index(building)
-    summary = ingest(built, files, batch=batch, on_page=on_page)
+    summary = ingest(built, files, batch=batch, on_page=on_page, collections=collections)
     if on_stage:
         on_stage("merging the new index into one segment")
     optimize(built, timeout=None)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +19,7 @@ from search_service.crawl.sources import SourceError, collections_by_host, load_
 from search_service.index.schema import open_index
 from search_service.ingest import Collections
 from search_service.search import SearchParams, search
-from tests.conftest import PAGES
+from tests.conftest import PAGES, SMALL_WARC
 
 BUSINESS = {"Prairie Commodities Daily", "Capital Markets Journal", "Pacific Trade Monitor"}
 REGIONAL = {"Harbour Gazette", "Metro Evening Post"}
@@ -91,6 +92,22 @@ def test_ingest_collection_option_puts_every_article_in_it(tmp_path, capsys):
         assert data["facets"]["collections"] == [{"collection": "Saved pages",
                                                   "count": indexed}]
         assert search(searcher, SearchParams(collections=("Other",)))["total"] == 0
+
+
+def test_reindex_applies_a_sources_files_collections(tmp_path, capsys):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(SMALL_WARC, archive / "news-search-1.warc.gz")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "Ledger"\nstart_urls = ["https://wireledger.example/"]'
+                       '\ncollections = ["Wires"]\n')
+    index = tmp_path / "index"
+    assert main(["reindex", "--index", str(index), "--archive", str(archive), "--sources",
+                 str(sources)]) == 0
+    capsys.readouterr()
+    with open_index(index).searcher() as searcher:
+        by_host = {(f["host"], f["collection"]) for f in searcher.all_stored_fields()}
+    assert by_host == {("wireledger.example", "Wires")}
 
 
 def test_ingest_refuses_a_bad_collection_name(tmp_path, capsys):
