@@ -13,7 +13,8 @@ queries), a fresh child process each:
 * exports every matching story as CSV to /dev/null, timed, and reports rows/s and the
   articles those rows stand for per second,
 * exports again under tracemalloc for the peak of Python-allocated memory (numpy included)
-  during the export, and reports the process's peak RSS.
+  during the export ("traced MB"), beside the peak of the non-streaming peer that holds
+  every row in a list ("held MB"), and reports the process's peak RSS.
 
 Target: >= 5,000 rows/s, and memory flat as the result grows (the rows stream; the story
 order holds a few numbers per match).
@@ -81,12 +82,17 @@ def child(index: Path, q: str, to: str, body: bool) -> dict:
                                   body=body):
             pass
         _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        held = list(search.export_rows(searcher, params, body=body))  # the non-streaming peer
+        _, held_peak = tracemalloc.get_traced_memory()
+        del held
         tracemalloc.stop()
     return {"rows": rows, "articles": rows + similar, "total": plain["total"],
             "plain_ms": plain_ms, "cursor_ms": cursor_ms, "rows_s": rows / seconds,
             "csv_s": csv_seconds,
             "csv_rows_s": rows / csv_seconds, "articles_s": (rows + similar) / csv_seconds,
-            "traced_mb": traced_peak / 2**20, "rss_before_mb": rss_before,
+            "traced_mb": traced_peak / 2**20, "held_mb": held_peak / 2**20,
+            "rss_before_mb": rss_before,
             "rss_peak_mb": rss_after}
 
 
@@ -111,7 +117,8 @@ def main() -> None:
           f"; load average {os.getloadavg()[0]:.2f} at start")
     print(f"{'case':<20}{'rows':>8}{'articles':>10}{'search ms':>11}{'cursor ms':>11}"
           f"{'rows/s':>9}"
-          f"{'csv rows/s':>12}{'articles/s':>12}{'traced MB':>11}{'RSS before':>12}"
+          f"{'csv rows/s':>12}{'articles/s':>12}{'traced MB':>11}{'held MB':>9}"
+          f"{'RSS before':>12}"
           f"{'RSS peak':>10}")
     for name, q, to in CASES:
         command = [sys.executable, __file__, "--child", str(index), q, to]
@@ -123,7 +130,8 @@ def main() -> None:
         print(f"{name:<20}{r['rows']:>8,}{r['articles']:>10,}{r['plain_ms']:>11.1f}"
               f"{r['cursor_ms']:>11.1f}"
               f"{r['rows_s']:>9,.0f}{r['csv_rows_s']:>12,.0f}{r['articles_s']:>12,.0f}"
-              f"{r['traced_mb']:>11.1f}{r['rss_before_mb']:>11.0f}M{r['rss_peak_mb']:>9.0f}M",
+              f"{r['traced_mb']:>11.1f}{r['held_mb']:>9.1f}{r['rss_before_mb']:>11.0f}M"
+              f"{r['rss_peak_mb']:>9.0f}M",
               flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end; target >= 5,000 rows/s, memory "
           "flat as the result grows")
