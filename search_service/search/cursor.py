@@ -94,21 +94,36 @@ def story_order(searcher: Searcher, query: Query, sort: str) -> StoryOrder:
     if not docs:
         empty = np.zeros(0, dtype=np.uint64)
         return StoryOrder(np.zeros(0, dtype=np.int64), empty, empty, np.zeros(0, np.int64))
-    docnums, own, key = np.concatenate(docs), np.concatenate(stamps), np.concatenate(keys)
+    # Arrays are dropped as soon as they are used: the peak is what grows with the result.
+    docnums, own, key = (_joined(docs), _joined(stamps), _joined(keys))
+    del docs, stamps, keys
     story = own.copy()
     lead_keys, lead_stamps = _lead_stamps(searcher)
     if len(lead_keys):
         at = np.minimum(np.searchsorted(lead_keys, key), len(lead_keys) - 1)
         found = lead_keys[at] == key
         story[found] = lead_stamps[at[found]]
+        del at, found
+    later_copy = own != story
+    del own
     primary = story if sort == "oldest" else np.where(
         story == NO_DATE, np.uint64(NO_DATE), np.uint64(NO_DATE - 1) - story)
+    del story
     # By position; within a story its first copy (stamp = the story's) first, then docnum.
-    order = np.lexsort((docnums, own != story, key, primary))
-    key, primary, docnums = key[order], primary[order], docnums[order]
+    order = np.lexsort((docnums, later_copy, key, primary))
+    del later_copy
+    key = key[order]
+    primary = primary[order]
+    docnums = docnums[order]
+    del order
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     copies = np.diff(np.r_[starts, len(key)])
     return StoryOrder(docnums[starts], primary[starts], key[starts], copies)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """One array of the parts (the part itself when there is one: no copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def cursor_search(searcher: Searcher, params: SearchParams) -> dict[str, Any]:

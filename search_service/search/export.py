@@ -45,8 +45,9 @@ def export_rows(searcher: Searcher, params: SearchParams, body: bool = False
     order = story_order(searcher, query, params.sort)
 
     def rows() -> Iterator[dict[str, Any]]:
-        for docnum, copies in zip(order.docnums.tolist(), order.copies.tolist(), strict=True):
-            yield row(searcher.stored_fields(docnum), copies - 1, body)
+        for i in range(len(order)):  # no list of every story: numbers read one at a time
+            yield row(searcher.stored_fields(int(order.docnums[i])), int(order.copies[i]) - 1,
+                      body)
 
     return rows()
 
