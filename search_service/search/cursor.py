@@ -40,11 +40,16 @@ START = "*"
 #: Segments whose columns are remembered; commits (sets of segments) whose story leads are.
 KEEP_SEGMENTS = 64
 KEEP_COMMITS = 4
+#: Story keys whose first copy's stamp is remembered across commits (about 100 bytes each).
+KEEP_KNOWN = 1_000_000
 _VERSION = 1
 
 _lock = threading.Lock()
 _columns: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 _leads: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+#: Story key → its first copy's stamp, kept across commits (a first copy's date does not
+#: change), so a commit only looks up the stories new since the last.
+_known: dict[int, int] = {}
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,8 @@ def _key_number(value: bytes | str) -> int:
 
 def _lead_stamps(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
     """For each story of two or more copies: its key and its first copy's stamp (sorted by
-    key); the earliest copy's stamp if the first copy is gone."""
+    key); the earliest copy's stamp if the first copy is gone when the story is first seen.
+    A story keeps the stamp it was first given in this process (see `_known`)."""
     leaves = searcher.leaf_searchers()
     signature = tuple(_segment_key(s.reader()) for s, _ in leaves)
     with _lock:
@@ -247,25 +253,36 @@ def _lead_stamps(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
     if found is not None:
         return found
     groups = groups_of(searcher)
-    starts = [offset for _, offset in leaves]
-    columns = [_segment_columns(sub) for sub, _ in leaves]
-
-    def stamp(docnum: int) -> int:
-        segment = int(np.searchsorted(starts, docnum, side="right")) - 1
-        return int(columns[segment][0][docnum - starts[segment]])
-
+    reader = searcher.reader()
+    # Every document's stamp by global number (segments in order), for vectorised lookups.
+    stamps = _joined([_segment_columns(sub)[0] for sub, _ in leaves])
+    keys: list[int] = []
+    leads: list[int] = []
     members: dict[bytes, list[int]] = {}
     for docnum, key in groups.members.items():
         members.setdefault(key, []).append(docnum)
-    pairs = []
+    with _lock:
+        known = dict(_known)
     for key, docnums in members.items():
         text = key.decode("ascii", "replace").strip() if isinstance(key, bytes) else str(key)
-        lead = searcher.document_number(id=text)
-        pairs.append((_key_number(text), stamp(lead) if lead is not None
-                      else min(stamp(d) for d in docnums)))
-    pairs.sort()
-    found = (np.array([k for k, _ in pairs], dtype=np.uint64),
-             np.array([s for _, s in pairs], dtype=np.uint64))
+        number = _key_number(text)
+        if number not in known:  # a story new since an earlier commit: find its first copy
+            try:
+                lead = reader.first_id("id", text)
+            except Exception:  # Whoosh raises when the term is absent
+                lead = None
+            if lead is None or reader.is_deleted(lead):
+                lead = min(docnums, key=lambda d: int(stamps[d]))  # the first copy is gone
+            known[number] = int(stamps[lead])
+        keys.append(number)
+        leads.append(known[number])
+    order = np.argsort(np.array(keys, dtype=np.uint64), kind="stable")
+    found = (np.array(keys, dtype=np.uint64)[order], np.array(leads, dtype=np.uint64)[order])
+    with _lock:
+        if len(known) > KEEP_KNOWN:
+            known.clear()
+        _known.clear()
+        _known.update(known)
     with _lock:
         if len(_leads) >= KEEP_COMMITS:
             _leads.pop(next(iter(_leads)))
