@@ -1,18 +1,26 @@
-"""Build the sample web archive ``search_service/data/sample.warc.gz``.
+"""Build the sample web archive ``search_service/data/sample.warc.gz`` and its sources
+file ``search_service/data/sample-sources.toml``.
 
 The pages are Reuters-21578 stories (Reuters-21578, Distribution 1.0;
 free distribution for research purposes only, see NOTICE) rendered as
-article pages of "The Wire Ledger", an imaginary news site at
-https://wireledger.example. All page furniture (menus, share bars,
+article pages of seven imaginary news sites (``SITES``), each with its own
+page template, so that the sources facet, comparisons by source and
+collections have something to show. All page furniture (menus, share bars,
 summary widgets, newsletter boxes, related links) is invented.
 
-Two page templates alternate by story id parity so that a normaliser
-has to cope with different markup:
+* "The Wire Ledger" alternates two templates by story id parity: even ids
+  "jsonld" (``<article>`` plus a schema.org NewsArticle in JSON-LD), odd ids
+  "meta" (``<div class="story-body">`` plus Open Graph tags);
+* the six others use "microdata" (itemprop), "graph" (a JSON-LD @graph),
+  "hentry" (a blog-style entry with ``<time pubdate>``), "minimal" (a bare
+  page with ``dc.date``), "parsely" (``parsely-pub-date`` and a byline) and
+  "section" (``<section>`` markup with ``article:published_time``).
 
-* even ids, template "jsonld": ``<article>`` markup and a schema.org
-  NewsArticle in ``<script type="application/ld+json">``;
-* odd ids, template "meta": ``<div class="story-body">`` markup and
-  Open Graph / ``article:published_time`` meta tags, no JSON-LD.
+Every story appears on one site; every ninth also on a second site and
+every twenty-seventh on a third (as wire copy is carried by several papers),
+with the same text, so the search shows "N similar". Two collections,
+"Business press" and "Regional papers", group five of the sites; the
+sources file names them and ``news-search demo`` applies it.
 
 The corpus label fields ``topics`` and ``places`` are never written to
 the output. Output is deterministic: two runs give identical bytes.
@@ -34,9 +42,10 @@ import sys
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -44,7 +53,8 @@ from warcio.warcwriter import WARCWriter
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared/data/reuters21578/reuters.jsonl.gz"
 DEFAULT_OUT = REPO_ROOT / "search_service/data/sample.warc.gz"
-DEFAULT_COUNT = 2500
+SOURCES_NAME = "sample-sources.toml"
+DEFAULT_COUNT = 2000
 MIN_BODY_CHARS = 400
 MAX_OUTPUT_BYTES = 5_000_000
 MAX_SLUG_CHARS = 60
@@ -53,11 +63,47 @@ FETCH_DELAY = timedelta(hours=2)
 SITE_NAME = "The Wire Ledger"
 SITE_URL = "https://wireledger.example"
 CORPUS_NAME = "Reuters-21578, Distribution 1.0"
-GENERATOR = "scripts/make_sample.py (The Wire Ledger sample generator)"
+GENERATOR = "scripts/make_sample.py (the news-search demo sample generator)"
 MENU = ("Home", "World", "Business", "Markets", "Energy", "Technology", "Opinion")
 # Related lists overlap a neighbour, as "latest stories" boxes do; it keeps pages small.
 RELATED_OFFSETS_A = (1, 2, 3)
 RELATED_OFFSETS_B = (-1, 2, 4)
+#: Every CARRIED_EVERY-th story is also carried by a second site, every CARRIED_TWICE-th by
+#: a third; carried copies appear CARRY_DELAY later per site.
+CARRIED_EVERY = 9
+CARRIED_TWICE = 27
+CARRY_DELAY = timedelta(minutes=45)
+
+
+@dataclass(frozen=True)
+class Site:
+    """One imaginary news site: its name, address, page template and collections."""
+
+    name: str
+    url: str
+    template: str
+    collections: tuple[str, ...] = ()
+    byline: str = "Reuters"
+
+
+LEDGER = Site(SITE_NAME, SITE_URL, "ledger")
+SITES = (
+    LEDGER,
+    Site("Harbour Gazette", "https://harbourgazette.example", "section", ("Regional papers",),
+         "Gazette wire desk"),
+    Site("Prairie Commodities Daily", "https://prairiedaily.example", "microdata",
+         ("Business press",), "Commodities desk"),
+    Site("Capital Markets Journal", "https://cmjournal.example", "graph", ("Business press",),
+         "Reuters"),
+    Site("Metro Evening Post", "https://eveningpost.example", "hentry", ("Regional papers",),
+         "Post staff"),
+    Site("Pacific Trade Monitor", "https://trademonitor.example", "minimal",
+         ("Business press",), "Reuters"),
+    Site("Northern Energy Review", "https://energyreview.example", "parsely", (),
+         "Review correspondents"),
+)
+#: Which site first carries the i-th story (The Wire Ledger twice as often as the others).
+PRIMARY = (0, 1, 2, 3, 0, 4, 5, 6)
 
 
 @dataclass(frozen=True)
@@ -80,6 +126,7 @@ class PageContext:
     prev: Story | None
     next: Story | None
     related: tuple[Story, ...]
+    site: Site = LEDGER
 
 
 def esc(text: str) -> str:
@@ -129,9 +176,14 @@ def slugify(title: str) -> str:
     return slug or "story"
 
 
-def story_url(story_id: int, title: str, published: datetime) -> str:
-    """Build the canonical article URL of a story."""
-    return f"{SITE_URL}/{published:%Y/%m/%d}/{slugify(title)}-{story_id}"
+def story_url(story_id: int, title: str, published: datetime, site: Site = LEDGER) -> str:
+    """Build the canonical article URL of a story on `site` (each site its own scheme)."""
+    slug = slugify(title)
+    if site.template in ("ledger", "section"):
+        return f"{site.url}/{published:%Y/%m/%d}/{slug}-{story_id}"
+    if site.template in ("graph", "parsely"):
+        return f"{site.url}/news/{published:%Y-%m-%d}/{story_id}-{slug}"
+    return f"{site.url}/story/{story_id}/{slug}"
 
 
 def split_paragraphs(body: str) -> list[str]:
@@ -181,7 +233,7 @@ def load_stories(path: Path, count: int) -> list[Story]:
 
 
 def contexts(
-    stories: Sequence[Story], offsets: Callable[[int], Sequence[int]]
+    stories: Sequence[Story], offsets: Callable[[int], Sequence[int]], site: Site = LEDGER
 ) -> Iterator[PageContext]:
     """Attach neighbours and related stories to each story in order."""
     total = len(stories)
@@ -192,6 +244,7 @@ def contexts(
             prev=stories[index - 1] if index > 0 else None,
             next=stories[index + 1] if index + 1 < total else None,
             related=related,
+            site=site,
         )
 
 
@@ -206,7 +259,7 @@ def json_for_script(data: dict) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def news_article_jsonld(story: Story) -> str:
+def news_article_jsonld(story: Story, site: Site = LEDGER) -> str:
     """Build the schema.org NewsArticle JSON-LD of a story."""
     return json_for_script(
         {
@@ -215,7 +268,7 @@ def news_article_jsonld(story: Story) -> str:
             "headline": story.title,
             "datePublished": iso_utc(story.published),
             "author": {"@type": "Organization", "name": "Reuters"},
-            "publisher": {"@type": "Organization", "name": SITE_NAME},
+            "publisher": {"@type": "Organization", "name": site.name},
             "mainEntityOfPage": story.url,
             "inLanguage": "en",
         }
@@ -229,7 +282,7 @@ def menu_path(label: str) -> str:
 
 def site_path(story: Story) -> str:
     """Return the root-relative path of a story, as used in on-site links."""
-    return story.url.removeprefix(SITE_URL)
+    return urlsplit(story.url).path
 
 
 def link(story: Story) -> str:
@@ -353,9 +406,223 @@ def render_meta(ctx: PageContext) -> str:
 """
 
 
+def related_list(ctx: PageContext, tag: str = "ul") -> str:
+    """Render the related-story links of a page as a list."""
+    items = "\n".join(f"<li>{link(s)}</li>" for s in ctx.related)
+    return f"<{tag}>\n{items}\n</{tag}>"
+
+
+def render_microdata(ctx: PageContext) -> str:
+    """Render a story page with schema.org microdata (itemprop headline, date, body)."""
+    story, site = ctx.story, ctx.site
+    title, stamp = esc(story.title), iso_utc(story.published)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title} :: {esc(site.name)}</title>
+<meta property="og:site_name" content="{esc(site.name)}">
+<link rel="canonical" href="{esc(story.url)}"></head>
+<body>
+<div class="masthead">{esc(site.name)} <span>Grain, livestock, softs</span></div>
+<div class="ticker">Wheat | Corn | Soybeans | Sugar | Coffee</div>
+<article itemscope itemtype="https://schema.org/NewsArticle">
+<h1 itemprop="headline">{title}</h1>
+<p class="info">By <span itemprop="author">{esc(site.byline)}</span> \
+<time itemprop="datePublished" datetime="{stamp}">{human_date(story.published)}</time></p>
+<div itemprop="articleBody">
+{paragraphs_html(story)}
+</div>
+</article>
+<div class="more"><h4>More commodities news</h4>{related_list(ctx)}</div>
+<div class="foot">{esc(site.name)} is an imaginary site.</div>
+</body>
+</html>
+"""
+
+
+def graph_jsonld(story: Story, site: Site) -> str:
+    """Build a JSON-LD @graph with a WebPage and its NewsArticle."""
+    return json_for_script({
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebPage", "@id": story.url, "name": story.title},
+            {"@type": "NewsArticle", "headline": story.title,
+             "datePublished": iso_utc(story.published),
+             "author": [{"@type": "Person", "name": site.byline}],
+             "publisher": {"@type": "NewsMediaOrganization", "name": site.name},
+             "isPartOf": {"@id": story.url}},
+        ],
+    })
+
+
+def render_graph(ctx: PageContext) -> str:
+    """Render a story page with a JSON-LD @graph and a div-based layout."""
+    story, site = ctx.story, ctx.site
+    title = esc(story.title)
+    return f"""<!DOCTYPE html>
+<html lang="en-GB">
+<head><meta charset="utf-8"><title>{title} | {esc(site.name)}</title>
+<link rel="canonical" href="{esc(story.url)}">
+<script type="application/ld+json">{graph_jsonld(story, site)}</script></head>
+<body>
+<div class="nav"><a href="/">{esc(site.name)}</a> <a href="/markets">Markets</a> \
+<a href="/companies">Companies</a> <a href="/economy">Economy</a></div>
+<div class="paywall-note">Subscribers read without limits.</div>
+<div class="article-wrap"><h1 class="article-title">{title}</h1>
+<div class="article-content">
+{paragraphs_html(story)}
+</div></div>
+<div class="read-next"><b>Read next</b>{related_list(ctx)}</div>
+<div class="copyright">&copy; {esc(site.name)}</div>
+</body>
+</html>
+"""
+
+
+def render_hentry(ctx: PageContext) -> str:
+    """Render a story page as a blog-style entry with a <time pubdate> element."""
+    story, site = ctx.story, ctx.site
+    title, stamp = esc(story.title), iso_utc(story.published)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title} &#8211; {esc(site.name)}</title>
+<meta property="og:site_name" content="{esc(site.name)}">
+<meta property="og:url" content="{esc(story.url)}"></head>
+<body class="single-post">
+<div id="site-title"><a href="/">{esc(site.name)}</a> &middot; Your city after dark</div>
+<div class="post hentry">
+<h2 class="entry-title">{title}</h2>
+<div class="entry-meta">Posted <time class="published" pubdate datetime="{stamp}">\
+{human_date(story.published)}</time> by <span class="author vcard">{esc(site.byline)}</span></div>
+<div class="entry-content">
+{paragraphs_html(story)}
+</div>
+</div>
+<div id="sidebar"><h3>Latest</h3>{related_list(ctx)}<h3>Weather</h3><p>Mild, showers.</p></div>
+</body>
+</html>
+"""
+
+
+def render_minimal(ctx: PageContext) -> str:
+    """Render a bare story page: a title, a dc.date meta tag and paragraphs."""
+    story, site = ctx.story, ctx.site
+    title = esc(story.title)
+    return f"""<html>
+<head><meta charset="utf-8"><title>{title}</title>
+<meta name="dc.date" content="{iso_utc(story.published)}">
+<meta name="application-name" content="{esc(site.name)}">
+<meta property="og:site_name" content="{esc(site.name)}">
+<link rel="canonical" href="{esc(story.url)}"></head>
+<body>
+<p><a href="/">{esc(site.name)}</a></p>
+<main>
+<h1>{title}</h1>
+{paragraphs_html(story)}
+</main>
+<p>Also: {" / ".join(link(s) for s in ctx.related)}</p>
+</body>
+</html>
+"""
+
+
+def render_parsely(ctx: PageContext) -> str:
+    """Render a story page with parsely-pub-date meta and an article__body layout."""
+    story, site = ctx.story, ctx.site
+    title, stamp = esc(story.title), iso_utc(story.published)
+    return f"""<!DOCTYPE html>
+<html lang="en-CA">
+<head><meta charset="utf-8"><title>{title} - {esc(site.name)}</title>
+<meta name="parsely-pub-date" content="{stamp}">
+<meta name="parsely-title" content="{title}">
+<meta property="og:site_name" content="{esc(site.name)}">
+<meta name="author" content="{esc(site.byline)}">
+<link rel="canonical" href="{esc(story.url)}"></head>
+<body>
+<header class="header"><a href="/">{esc(site.name)}</a> Oil &amp; gas | Power | Mining</header>
+<div class="article">
+<h1 class="article__headline">{title}</h1>
+<div class="article__byline">{esc(site.byline)}</div>
+<div class="article__body">
+{paragraphs_html(story)}
+</div>
+</div>
+<div class="recirc"><h2>Trending</h2>{related_list(ctx, "ol")}</div>
+</body>
+</html>
+"""
+
+
+def render_section(ctx: PageContext) -> str:
+    """Render a story page in <section> markup with article:published_time."""
+    story, site = ctx.story, ctx.site
+    title, stamp = esc(story.title), iso_utc(story.published)
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title} | {esc(site.name)}</title>
+<meta property="og:title" content="{title}">
+<meta property="og:site_name" content="{esc(site.name)}">
+<meta property="og:url" content="{esc(story.url)}">
+<meta property="article:published_time" content="{stamp}"></head>
+<body>
+<div class="top"><a href="/">{esc(site.name)}</a> News | Port | Sport | Notices</div>
+<section class="story">
+<h1>{title}</h1>
+<p class="credit">{esc(site.byline)}</p>
+{paragraphs_html(story)}
+</section>
+<section class="also"><h2>Also in the Gazette</h2>{related_list(ctx)}</section>
+</body>
+</html>
+"""
+
+
+TEMPLATES = {"microdata": render_microdata, "graph": render_graph, "hentry": render_hentry,
+             "minimal": render_minimal, "parsely": render_parsely, "section": render_section}
+
+
 def render_page(ctx: PageContext) -> str:
-    """Render a page with the template chosen by story id parity."""
+    """Render a page with its site's template (The Wire Ledger's by story id parity)."""
+    if ctx.site.template != "ledger":
+        return TEMPLATES[ctx.site.template](ctx)
     return render_jsonld(ctx) if ctx.story.id % 2 == 0 else render_meta(ctx)
+
+
+def carriers(index: int) -> tuple[Site, ...]:
+    """The sites that carry the `index`-th story: its first site, and for some stories one
+    or two more."""
+    first = PRIMARY[index % len(PRIMARY)]
+    extra = 2 if index % CARRIED_TWICE == 13 else 1 if index % CARRIED_EVERY == 4 else 0
+    return tuple(SITES[(first + 3 * k) % len(SITES)] for k in range(extra + 1))
+
+
+def placements(stories: Sequence[Story]) -> dict[Site, list[Story]]:
+    """Put each story on its sites (carried copies later, at each site's own URL)."""
+    by_site: dict[Site, list[Story]] = {site: [] for site in SITES}
+    for index, story in enumerate(stories):
+        for k, site in enumerate(carriers(index)):
+            published = story.published + CARRY_DELAY * k
+            by_site[site].append(replace(story, published=published, url=story_url(
+                story.id, story.title, published, site)))
+    return by_site
+
+
+def all_contexts(stories: Sequence[Story]) -> Iterator[PageContext]:
+    """Every page of every site, in story order within each site."""
+    for site, placed in placements(stories).items():
+        yield from contexts(placed, related_offsets, site)
+
+
+def sources_toml(sites: Sequence[Site] = SITES) -> str:
+    """The sources file of the sample's sites, with their collections."""
+    blocks = ["# The imaginary sites of the bundled sample (scripts/make_sample.py). `news-search\n"
+              "# demo` reads the collections from here.\n"]
+    for site in sites:
+        lines = ["[[source]]", f"name = {json.dumps(site.name)}",
+                 f"start_urls = [{json.dumps(site.url + '/')}]"]
+        if site.collections:
+            lines.append(f"collections = {json.dumps(list(site.collections))}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
 
 
 def record_id(key: str) -> str:
@@ -368,8 +635,8 @@ def write_warcinfo(writer: WARCWriter, filename: str, date: str) -> None:
     fields = (
         f"software: {GENERATOR}\r\n"
         "format: WARC File Format 1.0\r\n"
-        f"description: {SITE_NAME} ({SITE_URL}) is an imaginary site; "
-        "its page furniture is invented.\r\n"
+        f"description: {', '.join(site.name for site in SITES)} are imaginary sites; "
+        "their page furniture is invented.\r\n"
         f"source: {CORPUS_NAME} (research purposes only)\r\n"
     ).encode()
     record = writer.create_warc_record(
@@ -409,11 +676,11 @@ def write_response(writer: WARCWriter, story: Story, page: bytes) -> None:
 
 
 def build_warc(stories: Sequence[Story], filename: str) -> bytes:
-    """Render all stories and return the gzipped WARC bytes."""
+    """Render every page of every site and return the gzipped WARC bytes."""
     buffer = io.BytesIO()
     writer = WARCWriter(buffer, gzip=True, warc_version="1.0")
     write_warcinfo(writer, filename, iso_utc(stories[0].published + FETCH_DELAY))
-    for ctx in contexts(stories, related_offsets):
+    for ctx in all_contexts(stories):
         write_response(writer, ctx.story, render_page(ctx).encode("utf-8"))
     return buffer.getvalue()
 
@@ -446,8 +713,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(data)
-    jsonld = sum(1 for s in stories if s.id % 2 == 0)
-    print(f"stories: {len(stories)} ({jsonld} jsonld, {len(stories) - jsonld} meta)")
+    args.out.with_name(SOURCES_NAME).write_text(sources_toml(), encoding="utf-8")
+    placed = placements(stories)
+    pages = sum(len(p) for p in placed.values())
+    print(f"stories: {len(stories)} on {pages} pages of {len(SITES)} sites")
+    for site, pages_of_site in placed.items():
+        print(f"  {site.name} ({site.template}): {len(pages_of_site)} pages")
     print(f"span: {stories[0].published:%Y-%m-%d} to {stories[-1].published:%Y-%m-%d}")
     print(f"output: {args.out} ({len(data):,} bytes)")
     return 0

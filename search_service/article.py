@@ -10,7 +10,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Article:
-    """One news article as the normaliser made it from a page."""
+    """One news article as the normaliser made it from a page (`collections`: the source
+    collections ingest or the crawl put it in)."""
 
     url: str
     canonical_url: str
@@ -23,6 +24,7 @@ class Article:
     language: str = ""
     summary: str = ""
     fetched_at: datetime | None = None
+    collections: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def id(self) -> str:
@@ -33,6 +35,9 @@ class Article:
         """Return the article as JSON-ready data (dates as ISO 8601 strings)."""
         data = asdict(self)
         data["authors"] = list(self.authors)
+        data["collections"] = list(self.collections)
+        if not self.collections:  # set at ingest, never by the normaliser: shown when set
+            del data["collections"]
         for key in ("published", "modified", "fetched_at"):
             value = data[key]
             data[key] = value.isoformat() if value else None
@@ -43,6 +48,7 @@ class Article:
         """Rebuild an article from `to_json`'s data."""
         values = dict(data)
         values["authors"] = tuple(values.get("authors") or ())
+        values["collections"] = tuple(values.get("collections") or ())
         for key in ("published", "modified", "fetched_at"):
             if values.get(key):
                 values[key] = datetime.fromisoformat(values[key])
@@ -56,3 +62,16 @@ ID_CHARS = 16
 def article_id(canonical_url: str) -> str:
     """Return the short stable id of the article at `canonical_url`."""
     return hashlib.sha1(canonical_url.encode("utf-8")).hexdigest()[:ID_CHARS]
+
+
+#: Characters a collection name may hold at most.
+MAX_COLLECTION_CHARS = 64
+
+
+def collection_name(text: str) -> str:
+    """Return `text` as a collection name (trimmed); ValueError if it is not one."""
+    name = " ".join(str(text).split())
+    if not name or len(name) > MAX_COLLECTION_CHARS or "," in name:
+        raise ValueError(f"not a collection name: {text!r} (1 to {MAX_COLLECTION_CHARS} "
+                         "characters, no commas)")
+    return name

@@ -1,5 +1,5 @@
 """The command line: `news-search ingest | delete | optimize | crawl | index-worker | reindex |
-extract | serve | demo | stats` (each command's options are declared in `build_parser`)."""
+extract | serve | demo | stats | export` (each command's options are declared in `build_parser`)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,19 @@ from tqdm import tqdm
 from search_service import __version__, config
 from search_service.archive.files import InputError, PageError, check_paths, expand, read_pages
 from search_service.archive.state import crawl_report, load_source_stats
-from search_service.crawl.sources import SourceError
+from search_service.article import collection_name
+from search_service.crawl.sources import SourceError, collections_by_host, load_sources
 from search_service.index import related
 from search_service.index.schema import IndexBusy, IndexMissing, IndexVersionError, open_index
 from search_service.index.stats import index_stats
 from search_service.index.writer import delete_urls, optimize
-from search_service.ingest import IngestSummary, extract_pages, ingest, reindex
+from search_service.ingest import Collections, IngestSummary, extract_pages, ingest, reindex
 
 log = logging.getLogger(__name__)
+
+
+#: The sources file of the bundled sample's sites (their collections), beside the sample.
+SAMPLE_SOURCES = "sample-sources.toml"
 
 
 class CommandError(Exception):
@@ -71,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="commit at least every SECONDS (default: %(default)s)")
     cmd.add_argument("--procs", type=_positive_int, default=1,
                      help="index with N processes (bulk mode for large ingests; default 1)")
+    _add_collection_options(cmd)
     cmd.set_defaults(func=cmd_ingest)
 
     cmd = commands.add_parser(
@@ -150,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_archive_option(cmd)
     cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
                      help="articles per commit (default: %(default)s)")
+    _add_collection_options(cmd)
     cmd.set_defaults(func=cmd_reindex)
 
     cmd = commands.add_parser(
@@ -181,6 +188,31 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--json", action="store_true", help="print JSON")
     _add_archive_option(cmd)
     cmd.set_defaults(func=cmd_stats)
+
+    cmd = commands.add_parser(
+        "export", parents=[common], help="write every story a query matches as CSV or JSON lines",
+        description="Write every story the query matches (near-duplicate copies collapsed, as "
+                    "the search total counts them), newest first, as CSV or JSON lines: id, "
+                    "url, title, published, source, host, authors, language, collections, "
+                    "similar_count (and body with --body). An empty query exports everything.")
+    cmd.add_argument("query", metavar="QUERY", help="the search query ('' for every article)")
+    cmd.add_argument("--format", choices=("csv", "jsonl"), default="csv",
+                     help="output format (default: %(default)s)")
+    cmd.add_argument("--out", "-o", type=Path, metavar="FILE",
+                     help="write to FILE (default: standard output)")
+    cmd.add_argument("--body", action="store_true", help="add each story's text")
+    cmd.add_argument("--sort", choices=("newest", "oldest"), default="newest",
+                     help="story order (default: %(default)s; undated stories last)")
+    cmd.add_argument("--from", dest="date_from", default="", metavar="WHEN",
+                     help="published from (2023-07-15, 2023-07, last week, …)")
+    cmd.add_argument("--to", dest="date_to", default="", metavar="WHEN",
+                     help="published up to (a partial date means its end)")
+    cmd.add_argument("--source", action="append", default=[], metavar="NAME",
+                     help="site name or host (repeatable)")
+    cmd.add_argument("--lang", default="", metavar="CODE", help="language code")
+    cmd.add_argument("--collection", action="append", default=[], type=_collection,
+                     dest="collections", metavar="NAME", help="collection (repeatable)")
+    cmd.set_defaults(func=cmd_export)
     return parser
 
 
@@ -206,6 +238,22 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--max-depth", type=_positive_int, metavar="N",
                      help="page results at most N deep, page x per_page <= N (default: "
                           f"${config.MAX_DEPTH_ENV}, else {config.MAX_DEPTH})")
+
+
+def _add_collection_options(cmd: argparse.ArgumentParser) -> None:
+    """Add --collection NAME and --sources FILE (which collections articles join)."""
+    cmd.add_argument("--collection", action="append", default=[], type=_collection,
+                     dest="collections", metavar="NAME",
+                     help="put every article in collection NAME (repeatable)")
+    cmd.add_argument("--sources", type=Path, metavar="FILE",
+                     help="a sources file: each article joins the collections of the source "
+                          "whose allowed domains hold its host")
+
+
+def _collections(args: argparse.Namespace) -> Collections:
+    """The collections --collection and --sources ask for."""
+    by_domain = collections_by_host(load_sources(args.sources)) if args.sources else {}
+    return Collections(always=tuple(dict.fromkeys(args.collections)), by_domain=by_domain)
 
 
 def _add_lease_option(cmd: argparse.ArgumentParser) -> None:
@@ -239,6 +287,14 @@ def _int_option(low: int, high: int | None = None, name: str = "integer"):
     return parse
 
 
+def _collection(text: str) -> str:
+    """Parse --collection (a collection name)."""
+    try:
+        return collection_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _origin(text: str) -> str:
     """Parse --cors-origin (an origin or *)."""
     from search_service.web.cors import parse_origin
@@ -258,9 +314,10 @@ _port = _int_option(0, 65535, name="port")
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Index the given paths and print a summary."""
     check_paths(args.paths)
+    collections = _collections(args)
     ix = open_index(args.index, create=True)
     summary = _ingest_with_progress(ix, args.paths, batch=args.batch, interval=args.interval,
-                                    procs=args.procs)
+                                    procs=args.procs, collections=collections)
     print_summary(summary)
     refresh_related(ix)
     return 1 if summary.failed else 0
@@ -412,8 +469,10 @@ def print_crawl_summary(summary) -> None:
 def cmd_reindex(args: argparse.Namespace) -> int:
     """Rebuild the index from the archive, with progress, and print a summary."""
     archive = args.archive or config.default_archive_dir(args.index)
+    collections = _collections(args)
     with tqdm(desc="Reindexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
         summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update,
+                          collections=collections,
                           on_stage=lambda line: bar.write(line.capitalize() + " …",
                                                           file=sys.stderr))
     print_summary(summary)
@@ -491,7 +550,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if count == 0:
         print(f"Indexing the bundled sample ({config.SAMPLE_WARC.name}) into {args.index} …",
               flush=True)
-        print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC]))
+        sample_sources = config.SAMPLE_WARC.with_name(SAMPLE_SOURCES)
+        print_summary(_ingest_with_progress(ix, [config.SAMPLE_WARC], collections=Collections(
+            by_domain=collections_by_host(load_sources(sample_sources)))))
     else:
         print(f"{args.index} already holds {count} articles; serving them.", flush=True)
     # Built while the server starts: related lists use more_like until the file appears.
@@ -551,6 +612,46 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 shown = ", ".join(f"{reason} {n}" for reason, n in row[kind].items())
                 print(f"    {kind}: {shown}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Stream every matching story to a file or standard output; say how many on stderr."""
+    from search_service import search
+
+    try:
+        params = search.SearchParams(
+            q=args.query, sort=args.sort, sources=tuple(args.source), lang=args.lang,
+            collections=tuple(args.collections),
+            date_from=search.dates_param("from", args.date_from),
+            date_to=search.dates_param("to", args.date_to))
+        with open_index(args.index).searcher() as searcher:
+            rows = search.export_rows(searcher, params, body=args.body)
+            counted = _Counting(rows)
+            out = (args.out.open("w", encoding="utf-8", newline="") if args.out
+                   else sys.stdout)
+            try:
+                for chunk in search.serialise(counted, args.format, body=args.body):
+                    out.write(chunk)
+            finally:
+                if args.out:
+                    out.close()
+    except search.QueryError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"exported {counted.count} stor{'y' if counted.count == 1 else 'ies'}"
+          + (f" to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+class _Counting:
+    """Pass rows through, counting them."""
+
+    def __init__(self, rows):
+        self.rows, self.count = rows, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.count += 1
+            yield row
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +19,12 @@ from search_service.archive.files import (
     read_pages,
 )
 from search_service.archive.warc import archive_files
+from search_service.article import Article
 from search_service.index import related
 from search_service.index.schema import reset_index, swap_in
 from search_service.index.writer import ArticleWriter, optimize
 from search_service.normalise import Extraction, normalise
+from search_service.urls import host_of
 
 if TYPE_CHECKING:  # an index opened by search_service.index.schema.open_index
     from whoosh.index import Index
@@ -43,6 +45,30 @@ class IngestSummary:
     torn: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Collections:
+    """Which collections an ingested article joins: `always` (`ingest --collection`), and
+    those of the source whose domain holds the article's host (`collections` in a sources
+    file)."""
+
+    always: tuple[str, ...] = ()
+    by_domain: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, article: Article) -> tuple[str, ...]:
+        """The collections `article` joins (those it has included), in order, once each."""
+        names = list(article.collections) + list(self.always)
+        host = host_of(article.canonical_url or article.url)
+        for domain, found in self.by_domain.items():
+            if host == domain or host.endswith("." + domain):
+                names.extend(found)
+        return tuple(dict.fromkeys(names))
+
+    def apply(self, article: Article) -> Article:
+        """Return `article` in its collections."""
+        names = self.of(article)
+        return article if names == article.collections else replace(article, collections=names)
+
+
 def extract_pages(
     pages: Iterable[Page | PageError],
 ) -> Iterator[tuple[Page, Extraction] | PageError]:
@@ -61,8 +87,9 @@ def extract_page(page: Page) -> tuple[Page, Extraction] | PageError:
 
 
 def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
-           summary: IngestSummary) -> None:
-    """Count one extracted page in `summary` and hand its article (if any) to `writer`."""
+           summary: IngestSummary, collections: Collections | None = None) -> None:
+    """Count one extracted page in `summary` and hand its article (if any, put in its
+    `collections`) to `writer`."""
     if isinstance(item, PageError) and item.torn:  # a write cut short: not a page
         summary.torn.append((item.origin, item.message))
         return
@@ -74,7 +101,7 @@ def record(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
     if extraction.rejected:
         summary.rejected[rejection_reason(extraction.rejected)] += 1
     else:
-        writer.add(extraction.article)
+        writer.add(collections.apply(extraction.article) if collections else extraction.article)
         summary.indexed += 1
 
 
@@ -83,17 +110,19 @@ def rejection_reason(rejected: str) -> str:
     return rejected.split(" (")[0]
 
 
-def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary) -> Extraction | None:
+def index_page(writer: ArticleWriter, page: Page, summary: IngestSummary,
+               collections: Collections | None = None) -> Extraction | None:
     """Normalise one page, count it and index its article; return the extraction (None if it
     broke the normaliser)."""
-    return index_extracted(writer, extract_page(page), summary)
+    return index_extracted(writer, extract_page(page), summary, collections)
 
 
 def index_extracted(writer: ArticleWriter, item: tuple[Page, Extraction] | PageError,
-                    summary: IngestSummary) -> Extraction | None:
+                    summary: IngestSummary,
+                    collections: Collections | None = None) -> Extraction | None:
     """Count one page already normalised (by `extract_page`) and index its article; return
     the extraction (None if the normaliser failed)."""
-    record(writer, item, summary)
+    record(writer, item, summary, collections)
     return None if isinstance(item, PageError) else item[1]
 
 
@@ -104,17 +133,19 @@ def ingest(
     on_page: Callable[[], None] | None = None,
     interval: float = 30.0,
     procs: int = 1,
+    collections: Collections | None = None,
 ) -> IngestSummary:
     """Index every article found in `paths` (files, directories, WARCs); return a summary.
 
     Commits every `batch` articles or `interval` seconds; `procs` > 1 indexes each batch
-    with that many processes (bulk mode, for large ingests).
+    with that many processes (bulk mode, for large ingests); every article joins its
+    `collections`.
     """
     files = expand(check_paths(paths))
     summary = IngestSummary()
     with ArticleWriter(ix, batch=batch, interval=interval, procs=procs) as writer:
         for item in extract_pages(read_pages(files)):
-            record(writer, item, summary)
+            record(writer, item, summary, collections)
             if on_page:
                 on_page()
     summary.duplicates = writer.duplicates
@@ -127,8 +158,10 @@ def reindex(
     batch: int = 1000,
     on_page: Callable[[], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    collections: Collections | None = None,
 ) -> IngestSummary:
-    """Rebuild the index at `index_dir` from the WARC archive alone; return a summary.
+    """Rebuild the index at `index_dir` from the WARC archive alone (articles joining
+    `collections`); return a summary.
 
     The new index is built beside the old one, which keeps serving until the new one
     replaces it; a failed rebuild leaves the old index as it was. Before the swap the new
@@ -144,7 +177,7 @@ def reindex(
     if building.exists():
         shutil.rmtree(building)
     built = reset_index(building)
-    summary = ingest(built, files, batch=batch, on_page=on_page)
+    summary = ingest(built, files, batch=batch, on_page=on_page, collections=collections)
     if on_stage:
         on_stage("merging the new index into one segment")
     optimize(built, timeout=None)

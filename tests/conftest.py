@@ -73,3 +73,36 @@ def app(index_dir: Path):
 def client(app):
     """A test client of the app."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory) -> Path:
+    """An index of the bundled sample, its collections applied as `news-search demo` does
+    (built once; read-only: copy it to change it)."""
+    from search_service import config
+    from search_service.cli import SAMPLE_SOURCES
+    from search_service.crawl.sources import collections_by_host, load_sources
+    from search_service.ingest import Collections
+
+    path = tmp_path_factory.mktemp("sample") / "index"
+    sources = load_sources(config.SAMPLE_WARC.with_name(SAMPLE_SOURCES))
+    summary = ingest(open_index(path, create=True), [config.SAMPLE_WARC],
+                     collections=Collections(by_domain=collections_by_host(sources)))
+    assert summary.indexed == summary.pages == 2296 and not summary.failed
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_index: Path):
+    """The real app over the sample index, served by waitress on 127.0.0.1; yields its URL."""
+    import threading
+
+    from waitress import create_server
+
+    wsgi = create_server(create_app({"INDEX_DIR": str(sample_index)}), host="127.0.0.1",
+                         port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}"
+    wsgi.close()
+    thread.join(timeout=10)

@@ -64,6 +64,7 @@ def test_search_payload(client):
         }],
         "next": "/api/search?page=2&q=oil&per_page=1&sort=relevance",
         "prev": None,
+        "warnings": [],
     }
 
 
@@ -76,6 +77,7 @@ def test_filters_facets_and_suggestion_through_the_api(client):
                                           "2023-07-31T23:59:59.999999+00:00")
     assert data["sources"] == ["Northern Dispatch", "Hostile <b>Herald</b>"]
     assert data["facets"] == {
+        "collections": [],
         "sources": [{"source": "Hostile <b>Herald</b>", "count": 1},
                     {"source": "Northern Dispatch", "count": 1}],
         "dates": {"bucket": "day", "counts": [

@@ -68,7 +68,8 @@ def site_crawl(tmp_path_factory):
     site = NewsSite().start()
     unreachable = Blackhole()  # an article on a port that never accepts a connection
     try:
-        sources = sources_file(tmp, site, unreachable.url("/news/story-99"))
+        sources = sources_file(tmp, site, unreachable.url("/news/story-99"),
+                               collections='["Regional papers", "Ports"]')
         proc, seconds = crawl("--sources", str(sources), "--index", str(tmp / "ix"),
                               "--contact", CONTACT, *FAST)
     finally:
@@ -107,6 +108,12 @@ def test_crawl_summary_names_every_refusal_and_error(site_crawl):
         "  error 1: read timeout",                      # the stalling page, after retries
         "  source Harbour Times: cut 1, dated 10, errors 5, indexed 10, refused 5",
     ]
+
+
+def test_crawled_articles_join_their_sources_collections(site_crawl):
+    with open_index(site_crawl["index"]).searcher() as searcher:
+        collections = {fields["collection"] for fields in searcher.all_stored_fields()}
+    assert collections == {"Regional papers,Ports"}
 
 
 def test_each_article_fetched_once_by_its_canonical_url(site_crawl):

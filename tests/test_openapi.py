@@ -23,8 +23,9 @@ def document(client) -> dict:
 def test_document_is_valid_openapi(document):
     validate(document)  # raises on any error
     assert set(document["paths"]) == {
-        "/api/search", "/api/articles/{article_id}", "/api/articles/{article_id}/related",
-        "/api/sources", "/api/health", "/api/openapi.json"}
+        "/api/search", "/api/export", "/api/articles/{article_id}",
+        "/api/articles/{article_id}/related", "/api/sources", "/api/health",
+        "/api/openapi.json"}
 
 
 def test_every_api_route_is_described(app, document):
@@ -38,6 +39,9 @@ def test_every_api_route_is_described(app, document):
     ("/api/search?q=nato+OR+oil&facets=1&sort=newest&from=2023&source=Baltic+Wire",
      "/api/search", "200"),
     ("/api/search?q=vilnus", "/api/search", "200"),
+    ("/api/search?q=oil+or+gas&explain=1&cursor=*&per_page=1", "/api/search", "200"),
+    ("/api/search?q=oil&cursor=nope", "/api/search", "400"),
+    ("/api/export?q=oil&format=xml", "/api/export", "400"),
     ("/api/search?q=", "/api/search", "200"),
     ("/api/search?q=oil&per_page=500", "/api/search", "400"),
     (f"/api/articles/{SEED_ID}", "/api/articles/{article_id}", "200"),

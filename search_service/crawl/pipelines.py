@@ -94,7 +94,9 @@ class IndexPipeline:
         """Normalise and index the page in the indexer process; count the outcome."""
         page = Page(url=item.url, html=item.body, fetched_at=item.fetched_at, origin=item.url,
                     date_hint=parse_w3c_date(item.date_hint) if item.date_hint else None)
-        outcome, reason, dated = await self.call(index_in_worker, page)
+        source = getattr(self.crawler.spider, "sources", {}).get(item.source)
+        outcome, reason, dated = await self.call(index_in_worker, page,
+                                                 source.collections if source else ())
         item.outcome = outcome
         if outcome != "indexed":
             self.history.settled(item.url)  # nothing to index from the archive after a kill

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search_service.article import collection_name
 from search_service.urls import canonical_url, host_of
 
 if sys.version_info >= (3, 11):
@@ -24,7 +25,7 @@ DEFAULT_MAX_PAGES = 1000
 DEFAULT_RECRAWL = 3600.0
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = {"name", "start_urls", "feeds", "sitemaps", "allowed_domains", "allow", "deny",
-         "max_depth", "max_pages", "recrawl_interval"}
+         "max_depth", "max_pages", "recrawl_interval", "collections"}
 
 
 class SourceError(Exception):
@@ -45,6 +46,7 @@ class Source:
     max_depth: int = DEFAULT_MAX_DEPTH
     max_pages: int = DEFAULT_MAX_PAGES
     recrawl_interval: float = DEFAULT_RECRAWL
+    collections: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def seeds(self) -> tuple[str, ...]:
@@ -115,6 +117,7 @@ def _source(table: Any, where: str) -> Source:
         max_depth=_int(table, "max_depth", DEFAULT_MAX_DEPTH, where, minimum=0),
         max_pages=_int(table, "max_pages", DEFAULT_MAX_PAGES, where, minimum=1),
         recrawl_interval=parse_interval(table.get("recrawl_interval", DEFAULT_RECRAWL), where),
+        collections=_collections(table, where),
     )
 
 
@@ -129,6 +132,26 @@ def _strings(table: dict, key: str, where: str, url: bool = False) -> list[str]:
         for v in value:
             _check_url(v, f"{where}: '{key}'")
     return value
+
+
+def _collections(table: dict, where: str) -> tuple[str, ...]:
+    """Read the source's collection names (each checked, duplicates dropped, in order)."""
+    try:
+        names = [collection_name(n) for n in _strings(table, "collections", where)]
+    except ValueError as exc:
+        raise SourceError(f"{where}: 'collections': {exc}") from None
+    return tuple(dict.fromkeys(names))
+
+
+def collections_by_host(sources: Iterable[Source]) -> dict[str, tuple[str, ...]]:
+    """Map each allowed domain of the sources that have collections to those collections."""
+    found: dict[str, tuple[str, ...]] = {}
+    for source in sources:
+        for domain in source.allowed_domains:
+            if source.collections:
+                merged = found.get(domain, ()) + source.collections
+                found[domain] = tuple(dict.fromkeys(merged))
+    return found
 
 
 def _check_url(url: str, where: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from search_service.archive.files import Page
 from search_service.index.schema import open_index
 from search_service.index.writer import ArticleWriter
-from search_service.ingest import IngestSummary, index_page, rejection_reason
+from search_service.ingest import Collections, IngestSummary, index_page, rejection_reason
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,12 @@ def start_indexer(parent: int, index_dir: str) -> None:
                             interval=float("inf"))
 
 
-def index_in_worker(page: Page) -> tuple[str, str, bool]:
-    """In the indexer: normalise `page` and queue its article through the ingest path; return
-    (outcome 'indexed' | 'rejected' | 'failed', reason, whether it has a date)."""
+def index_in_worker(page: Page, collections: tuple[str, ...] = ()) -> tuple[str, str, bool]:
+    """In the indexer: normalise `page` and queue its article (in `collections`) through the
+    ingest path; return (outcome 'indexed' | 'rejected' | 'failed', reason, whether it has a
+    date)."""
     assert _writer is not None
-    extraction = index_page(_writer, page, IngestSummary())
+    extraction = index_page(_writer, page, IngestSummary(), Collections(always=collections))
     if extraction is None:
         return "failed", "normaliser failed", False
     if extraction.rejected:

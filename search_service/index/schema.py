@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 #: Bumped whenever the schema changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 VERSION_FILE = "news-search.json"
@@ -81,7 +81,8 @@ def make_schema() -> Schema:
 
     Only what queries need is indexed: every indexed value unique to one article costs a
     posting block at commit time (`published` alone adds eight trie terms), so `modified` is
-    only stored and `cluster` is stored plus a fixed-width column for collapsing (a
+    only stored, `collection` holds the article's collections separated by commas (a filter
+    and a facet), and `cluster` is stored plus a fixed-width column for collapsing (a
     variable-width column makes every search read an offset per document first).
     """
     return Schema(
@@ -97,6 +98,7 @@ def make_schema() -> Schema:
         host=ID(stored=True),
         authors=TEXT(analyzer=name_analyzer(), stored=True),
         language=ID(stored=True),
+        collection=KEYWORD(stored=True, commas=True, scorable=False),
         summary=STORED(),
         fetched_at=STORED(),
         fingerprint=STORED(),

@@ -40,6 +40,7 @@ def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[
         "host": host,
         "authors": "; ".join(article.authors),
         "language": article.language,
+        "collection": ",".join(article.collections),
         "summary": article.summary,
         "fetched_at": article.fetched_at,
         "cluster": cluster,

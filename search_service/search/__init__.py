@@ -3,12 +3,25 @@ the command line (so that another engine could take Whoosh's place behind it).
 
 The modules: params (a request and its errors), parse (query text → Whoosh query), filters,
 engine (running a search, the results cache), rank (sorts and the `best` blend), groups
-(near-duplicate collapsing), facets, highlight, suggest, articles (one article, related).
+(near-duplicate collapsing), facets, highlight, suggest, articles (one article, related),
+cursor (a story order commits cannot reshuffle: cursor paging), export (every match as CSV or
+JSON lines), explain (query warnings and how a query was read).
 """
 
 from search_service.search.articles import get_article, related
 from search_service.search.engine import ResultsCache, Searchers, iso, search
-from search_service.search.params import SORTS, NotFound, QueryError, SearchParams, dates_param
+from search_service.search.explain import explain, query_warnings
+from search_service.search.export import FORMATS, check_format, export_rows, serialise
+from search_service.search.params import (
+    CURSOR_SORTS,
+    SORTS,
+    NotFound,
+    QueryError,
+    SearchParams,
+    dates_param,
+)
 
-__all__ = ["SORTS", "NotFound", "QueryError", "ResultsCache", "SearchParams", "Searchers",
-           "dates_param", "get_article", "iso", "related", "search"]
+__all__ = ["CURSOR_SORTS", "FORMATS", "SORTS", "NotFound", "QueryError", "ResultsCache",
+           "SearchParams", "Searchers", "check_format", "dates_param", "explain",
+           "export_rows", "get_article", "iso", "query_warnings", "related", "search",
+           "serialise"]

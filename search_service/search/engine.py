@@ -23,6 +23,7 @@ from whoosh.reading import EmptyReader
 from whoosh.searching import Hit, Searcher
 
 from search_service.index.analysis import text_analyzer
+from search_service.search.cursor import cursor_search
 from search_service.search.facets import facets
 from search_service.search.filters import PublishedWithin, filter_query
 from search_service.search.groups import Groups, groups_of
@@ -132,6 +133,8 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     page after copies are collapsed. Both passes share the query's time limit.
     """
     params = params or SearchParams(**kwargs)
+    if params.cursor:  # cursor paging: a stable story order (cursor.py)
+        return cursor_search(searcher, params)
     started = time.perf_counter()
     query = parse_query(searcher, params.q)
     browsing = isinstance(query, Every)

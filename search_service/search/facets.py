@@ -1,4 +1,5 @@
-"""Facets of a result set: matches per source and a publication-date histogram."""
+"""Facets of a result set: matches per source and per collection, and a publication-date
+histogram."""
 
 from __future__ import annotations
 
@@ -14,16 +15,23 @@ from whoosh.searching import Searcher
 
 
 def facets(searcher: Searcher, query: Query) -> dict[str, Any]:
-    """Count matches per source (top 20) and per date bucket sized to the results' span."""
+    """Count matches per source (top 20), per collection and per date bucket sized to the
+    results' span."""
     results = searcher.search(
         query, limit=1,
         groupedby={"source": sorting.FieldFacet("source_key", maptype=sorting.Count),
+                   "collection": sorting.FieldFacet("collection", allow_overlap=True,
+                                                    maptype=sorting.Count),
                    "day": sorting.FieldFacet("published", maptype=sorting.Count)})
     sources = Counter(results.groups("source"))
+    collections = Counter({name: n for name, n in results.groups("collection").items()
+                           if name})
     days = {day: n for day, n in results.groups("day").items() if isinstance(day, datetime)}
     return {
         "sources": [{"source": s, "count": n} for s, n in
                     sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))[:20]],
+        "collections": [{"collection": c, "count": n} for c, n in
+                        sorted(collections.items(), key=lambda kv: (-kv[1], kv[0]))],
         "dates": histogram(days),
     }
 

@@ -1,4 +1,4 @@
-"""Filters on a query: sources, language and publication-date range."""
+"""Filters on a query: sources, collections, language and publication-date range."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from search_service.search.params import SearchParams
 
 
 def filter_query(params: SearchParams, dates: bool = True) -> Query | None:
-    """Build the filter for sources, language and (with `dates`) the date range, or None."""
+    """Build the filter for sources, collections, language and (with `dates`) the date
+    range, or None."""
     parts: list[Query] = []
     if dates and (params.date_from or params.date_to):
         parts.append(DateRange("published", naive_utc(params.date_from), naive_utc(params.date_to)))
@@ -30,6 +31,8 @@ def filter_query(params: SearchParams, dates: bool = True) -> Query | None:
                          ("source_key", "host")]))
     if params.lang:
         parts.append(Term("language", params.lang.lower()))
+    if params.collections:
+        parts.append(Or([Term("collection", name) for name in params.collections]))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else And(parts)

@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from search_service import config
+from search_service.article import collection_name
 from search_service.search.when import DateError, parse_when
 
 SORTS = ("best", "relevance", "newest", "oldest")
+#: Orders that cursor paging and export follow (relevance changes with every commit).
+CURSOR_SORTS = ("newest", "oldest")
 
 
 TIME_LIMIT = 2.0
@@ -34,8 +37,11 @@ class SearchParams:
     date_to: datetime | None = None
     sources: tuple[str, ...] = field(default_factory=tuple)
     lang: str = ""
+    collections: tuple[str, ...] = field(default_factory=tuple)
     facets: bool = False
     time_limit: float = TIME_LIMIT
+    #: Cursor paging (search_after): "*" starts, a `next_cursor` goes on; see cursor.py.
+    cursor: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.page <= config.MAX_PAGE:
@@ -49,6 +55,18 @@ class SearchParams:
                              f"{config.MAX_QUERY_CHARS})")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise QueryError("from must not be after to")
+        for name in self.collections:
+            try:
+                collection_name(name)
+            except ValueError as exc:
+                raise QueryError(f"collection: {exc}") from None
+        if self.cursor and self.page != 1:
+            raise QueryError("give either cursor or page, not both (a cursor carries the "
+                             "position)")
+        if self.cursor and self.sort not in CURSOR_SORTS:
+            raise QueryError(f"cursor paging sorts by {' or '.join(CURSOR_SORTS)} (an order "
+                             "that new commits cannot reshuffle), not by "
+                             f"{self.sort}: add sort=newest or sort=oldest")
 
 
 def dates_param(name: str, text: str, now: datetime | None = None) -> datetime | None:

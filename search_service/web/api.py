@@ -1,17 +1,19 @@
-"""The JSON API: /api/search, /api/articles/<id>, /api/articles/<id>/related, /api/health."""
+"""The JSON API: /api/search, /api/export, /api/articles/<id>, /api/articles/<id>/related,
+/api/health."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from search_service import search
 from search_service.index.schema import SCHEMA_VERSION
 from search_service.index.stats import last_commit, source_counts
 from search_service.web.data import (
     article_count,
+    export_request,
     get_searcher,
     int_arg,
     max_depth,
@@ -49,6 +51,22 @@ def api_search() -> Response:
     data = search_data("api.api_search")
     g.partial = data["partial"]
     return jsonify(data)
+
+
+#: Media types of the export formats.
+EXPORT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+
+
+@bp.get("/export")
+def api_export() -> Response:
+    """Every matching story as CSV or JSON lines, streamed (one searcher: one commit)."""
+    params, fmt, body = export_request()
+    searcher = get_searcher()
+    rows = search.export_rows(searcher, params, body=body) if searcher else iter(())
+    response = Response(stream_with_context(search.serialise(rows, fmt, body=body)),
+                        mimetype=EXPORT_TYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="news-export.{fmt}"'
+    return response
 
 
 @bp.get("/articles/<article_id>")

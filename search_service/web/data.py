@@ -69,20 +69,23 @@ def max_depth() -> int:
     return int(current_app.config["MAX_DEPTH"])
 
 
-def search_params() -> search.SearchParams:
+def search_params(default_sort: str = "best") -> search.SearchParams:
     """Read and validate the search parameters of the request (QueryError if one is bad,
     including a page beyond the app's paging depth)."""
     args = request.args
     time_limit = current_app.config.get("SEARCH_TIME_LIMIT")
+    cursor = args.get("cursor", "")
     params = search.SearchParams(
         q=args.get("q", ""),
         page=int_arg("page", 1),
         per_page=int_arg("per_page", config.DEFAULT_PER_PAGE),
-        sort=args.get("sort", "") or "best",
+        sort=args.get("sort", "") or ("newest" if cursor else default_sort),
         date_from=search.dates_param("from", args.get("from", "")),
         date_to=search.dates_param("to", args.get("to", "")),
         sources=tuple(s for s in args.getlist("source") if s),
         lang=args.get("lang", ""),
+        collections=tuple(c for c in args.getlist("collection") if c),
+        cursor=cursor,
         facets=flag_arg("facets"),
         **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
@@ -112,12 +115,32 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
         data = cache.search(searcher, params)
     data["next"] = data["prev"] = None
     link_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
+    data["warnings"] = search.query_warnings(params.q)
+    if flag_arg("explain") and searcher is not None:
+        data["explain"] = search.explain(searcher, params)
+    if params.cursor:  # cursor paging: the next link carries the next cursor
+        if data.get("next_cursor"):
+            data["next"] = url_for(endpoint, **{**link_args, "cursor": data["next_cursor"]})
+        return data
     if (params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE
             and (params.page + 1) * params.per_page <= max_depth()):
         data["next"] = url_for(endpoint, page=params.page + 1, **link_args)
     if params.page > 1:
         data["prev"] = url_for(endpoint, page=params.page - 1, **link_args)
     return data
+
+
+def export_request() -> tuple[search.SearchParams, str, bool]:
+    """Read an export request: the search filters (sorted newest first unless sort=oldest),
+    the format (csv or jsonl) and whether bodies are wanted."""
+    if request.args.get("cursor") or "page" in request.args:
+        raise search.QueryError("an export has every match: it takes no page or cursor")
+    params = search_params(default_sort="newest")
+    if params.sort not in search.CURSOR_SORTS:
+        raise search.QueryError(f"an export sorts by {' or '.join(search.CURSOR_SORTS)} "
+                                f"(an order new commits cannot reshuffle), not {params.sort}")
+    return params, search.check_format(request.args.get("format", "") or "csv"), \
+        flag_arg("body")
 
 
 def article_count() -> int:

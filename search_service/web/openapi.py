@@ -50,7 +50,7 @@ RESULT = {
 SEARCH = {
     "type": "object",
     "required": ["query", "total", "page", "per_page", "sort", "from", "to", "sources", "lang",
-                 "partial", "suggestion", "took_ms", "results", "next", "prev"],
+                 "partial", "suggestion", "took_ms", "results", "next", "prev", "warnings"],
     "properties": {
         "query": {"type": "string"},
         "total": {"type": "integer", "minimum": 0},
@@ -68,16 +68,39 @@ SEARCH = {
         "next": NULLABLE_STRING,
         "prev": NULLABLE_STRING,
         "facets": {"$ref": "#/components/schemas/Facets"},
+        "warnings": {"type": "array", "items": {
+            "type": "object", "required": ["message", "query"],
+            "properties": {"message": {"type": "string"},
+                           "query": {"type": "string",
+                                     "description": "The query as probably meant"}}}},
+        "explain": {"$ref": "#/components/schemas/Explain"},
+        "next_cursor": {**NULLABLE_STRING,
+                        "description": "With cursor paging: pass it as cursor for the next "
+                                       "page (null on the last)"},
+    },
+    "additionalProperties": False,
+}
+EXPLAIN = {
+    "type": "object",
+    "required": ["parsed", "reading", "notes", "filters"],
+    "properties": {
+        "parsed": {"type": "string", "description": "The parsed query, in Whoosh's notation"},
+        "reading": {"type": "string", "description": "How the query was read, in words"},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "filters": {"type": "array", "items": {"type": "string"}},
     },
     "additionalProperties": False,
 }
 FACETS = {
     "type": "object",
-    "required": ["sources", "dates"],
+    "required": ["sources", "collections", "dates"],
     "properties": {
         "sources": {"type": "array", "items": {
             "type": "object", "required": ["source", "count"],
             "properties": {"source": {"type": "string"}, "count": {"type": "integer"}}}},
+        "collections": {"type": "array", "items": {
+            "type": "object", "required": ["collection", "count"],
+            "properties": {"collection": {"type": "string"}, "count": {"type": "integer"}}}},
         "dates": {"type": "object", "required": ["bucket", "counts"], "properties": {
             "bucket": {"enum": ["day", "week", "month", "year", None]},
             "counts": {"type": "array", "items": {
@@ -133,8 +156,24 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
         _param("source", {"type": "array", "items": {"type": "string"}},
                "Site name or host (repeatable)", style="form", explode=True),
         _param("lang", {"type": "string"}, "Language code"),
-        _param("facets", {"type": "string", "enum": ["", "0", "1", "true", "false"]},
-               "1 adds source counts and a date histogram"),
+        _param("collection", {"type": "array", "items": {"type": "string", "maxLength": 64}},
+               "Source collection (repeatable)", style="form", explode=True),
+    ]
+    flags = {"type": "string", "enum": ["", "0", "1", "true", "false"]}
+    export_params = [p for p in search_params if p["name"] not in ("page", "per_page", "sort")]
+    export_params += [
+        _param("sort", {"enum": ["newest", "oldest"], "default": "newest"},
+               "Story order (undated stories last)"),
+        _param("format", {"enum": ["csv", "jsonl"], "default": "csv"},
+               "CSV (a header row; lists joined by '; ') or JSON lines"),
+        _param("body", flags, "1 adds each story's text"),
+    ]
+    search_params += [
+        _param("facets", flags, "1 adds source and collection counts and a date histogram"),
+        _param("explain", flags, "1 adds how the query was read, in words"),
+        _param("cursor", {"type": "string", "maxLength": 400},
+               "Cursor paging past the depth limit: * starts, then each answer's "
+               "next_cursor; needs sort newest or oldest (the default with a cursor), no page"),
     ]
     return {
         "openapi": "3.1.0",
@@ -146,6 +185,15 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                 "parameters": search_params,
                 "responses": {"200": _json("SearchResponse", "One page of results"),
                               "400": ERRORS["400"]}}},
+            "/api/export": {"get": {
+                "summary": "Every matching story as a file", "operationId": "export",
+                "description": "One row per story (near-duplicate copies collapsed, as the "
+                               "search total counts them), in a stable order, streamed.",
+                "parameters": export_params,
+                "responses": {"200": {"description": "The stories", "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}}}},
+                    "400": ERRORS["400"]}}},
             "/api/articles/{article_id}": {"get": {
                 "summary": "One article", "operationId": "article",
                 "parameters": [ARTICLE_ID],
@@ -173,6 +221,7 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
             "Result": RESULT,
             "SearchResponse": SEARCH,
             "Facets": FACETS,
+            "Explain": EXPLAIN,
             "Article": ARTICLE,
             "Related": {"type": "object", "required": ["id", "results"], "properties": {
                 "id": {"type": "string"},

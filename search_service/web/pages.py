@@ -15,6 +15,8 @@ bp = Blueprint("pages", __name__)
 
 DATE_PRESETS = [("", "Any time"), ("past 24 hours", "Past day"), ("last week", "Past week"),
                 ("last month", "Past month"), ("last year", "Past year")]
+#: Search parameters an export link keeps.
+EXPORT_ARGS = ("q", "from", "to", "source", "lang", "collection", "sort")
 SORT_LABELS = [("best", "Best match"), ("relevance", "Relevance"), ("newest", "Newest"),
                ("oldest", "Oldest")]
 
@@ -33,7 +35,14 @@ def helpers() -> dict[str, Any]:
                 args[key] = value
         return url_for("pages.search_page", **args)
 
-    return {"search_url": search_url}
+    def export_url(fmt: str) -> str:
+        args = {k: v for k, v in request.args.to_dict(flat=False).items()
+                if k in EXPORT_ARGS}
+        if args.get("sort") and args["sort"][0] not in search.CURSOR_SORTS:
+            args.pop("sort")  # an export is newest first unless asked oldest first
+        return url_for("api.api_export", format=fmt, **args)
+
+    return {"search_url": search_url, "export_url": export_url}
 
 
 def now() -> datetime:
@@ -63,7 +72,8 @@ def search_page() -> str:
                            date_presets=DATE_PRESETS, sorts=SORT_LABELS,
                            date_from=request.args.get("from", ""),
                            date_to=request.args.get("to", ""),
-                           lang=request.args.get("lang", ""))
+                           lang=request.args.get("lang", ""),
+                           collections=[c for c in request.args.getlist("collection") if c])
 
 
 def timeline(data: dict[str, Any], width: int = 600, height: int = 60) -> dict[str, Any] | None:

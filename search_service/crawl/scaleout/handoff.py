@@ -19,7 +19,7 @@ from search_service.archive.files import Page
 from search_service.archive.warc import WarcArchive
 from search_service.crawl.scaleout.frontier import PREFIX
 from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
-from search_service.ingest import extract_page, rejection_reason
+from search_service.ingest import Collections, extract_page, rejection_reason
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,10 @@ class HandoffPipeline:
             item.outcome = "rejected"
             count(stats, item.source, "rejected", rejection_reason(extraction.rejected))
             return
-        self.server.xadd(STREAM_KEY, article_entry(extraction.article.to_json(), self.worker))
+        source = getattr(self.crawler.spider, "sources", {}).get(item.source)
+        article = Collections(always=source.collections).apply(extraction.article) \
+            if source else extraction.article
+        self.server.xadd(STREAM_KEY, article_entry(article.to_json(), self.worker))
         item.outcome = "indexed"
         count(stats, item.source, "handed")
         if extraction.article.published is not None:
