@@ -13,7 +13,7 @@ EMPTY = {
     "query": "oil", "total": 0, "page": 1, "per_page": 5, "sort": "best",
     "from": "2024-01-01T00:00:00+00:00", "to": "2024-12-31T23:59:59.999999+00:00",
     "sources": ["wire"], "lang": "en", "partial": False, "suggestion": None,
-    "results": [], "next": None, "prev": None,
+    "results": [], "next": None, "prev": None, "warnings": [],
 }
 
 
@@ -38,7 +38,8 @@ def test_empty_answer_has_the_fields_of_a_full_one(empty_client, client):
     full = client.get(QUERY + "&facets=1").get_json()
     empty = empty_client.get(QUERY + "&facets=1").get_json()
     assert list(empty) == list(full)
-    assert empty["facets"] == {"sources": [], "dates": {"bucket": None, "counts": []}}
+    assert empty["facets"] == {"sources": [], "collections": [],
+                              "dates": {"bucket": None, "counts": []}}
 
 
 def test_browsing_an_empty_index_sorts_newest_as_any_browse_does(empty_client):

@@ -15,7 +15,9 @@ function says which internal it relies on and why no public API does the job:
   (reading a term's postings a block at a time, ten times faster than posting by posting);
 - `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper;
 - `TextFormatter`: `highlight.Formatter._text`, the hook for the text between matches (where
-  a formatter escapes it).
+  a formatter escapes it);
+- `FieldBM25F`: `BM25F._field_B` and the scorer hook `BM25FScorer._score`, to give each field
+  its own k1 and weight as well as its own b (search/rank.py chooses the values).
 
 Whoosh stores each segment as one compound file, memory-maps it, and hands out each part
 (postings, terms, stored fields, columns) as a `BufferFile` over a slice of the map. Its
@@ -37,7 +39,7 @@ import os
 from typing import Any
 
 import numpy as np
-from whoosh import highlight
+from whoosh import highlight, scoring
 from whoosh import index as whoosh_index
 from whoosh.filedb import structfile
 from whoosh.query import Query, WrappingQuery
@@ -178,3 +180,33 @@ class TextFormatter(highlight.Formatter):
 
     def _text(self, text: str) -> str:
         return self.format_text(text)
+
+
+# -- scoring: BM25F with a k1 and a weight per field (search/rank.py sets the values) --------
+
+class FieldBM25F(scoring.BM25F):
+    """Whoosh's BM25F with a k1 and a weight per field too (`<field>_K1`, `<field>_W`, beside
+    Whoosh's `<field>_B`; it reads the private `_field_B` table)."""
+
+    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
+        super().__init__(B=B, K1=K1, **kwargs)
+        self._field_K1 = {k[:-3]: v for k, v in kwargs.items() if k.endswith("_K1")}
+        self._field_W = {k[:-2]: v for k, v in kwargs.items() if k.endswith("_W")}
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        if not searcher.schema[fieldname].scorable:
+            return scoring.WeightScorer.for_(searcher, fieldname, text)
+        return FieldBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
+                                self._field_K1.get(fieldname, self.K1),
+                                self._field_W.get(fieldname, 1.0), qf=qf)
+
+
+class FieldBM25FScorer(scoring.BM25FScorer):
+    """Whoosh's BM25F scorer, its score (and so its block bounds) times the field's weight."""
+
+    def __init__(self, searcher, fieldname, text, B, K1, weight, qf=1):
+        self.field_weight = weight  # before the parent's setup, which calls _score
+        super().__init__(searcher, fieldname, text, B, K1, qf=qf)
+
+    def _score(self, weight, length):
+        return self.field_weight * super()._score(weight, length)

@@ -173,7 +173,7 @@ def _leaf(node: Query, fields: list[str], reader) -> str:
 def _expansions(node: Query, reader) -> str:
     """The indexed words a wildcard or fuzzy word stands for (the first few, and how many)."""
     try:
-        terms = list(islice(node._btexts(reader), 257))
+        terms = [text for _, text in islice(node.expanded_terms(reader), 257)]
     except Exception:  # a field absent from the index
         return ""
     if not terms:

@@ -8,43 +8,16 @@ from bisect import bisect_right
 from datetime import datetime, timezone
 
 import numpy as np
-from whoosh import scoring, sorting
+from whoosh import sorting
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service.index.schema import NO_DATE
+from search_service.index.whoosh_compat import FieldBM25F
 
 #: BM25F parameters per field: k1, b and the weight multiplying the field's part of the score,
 #: chosen on the tuning half of benchmarks/relevance.py (docs/ranking.md).
 FIELD_BM25 = {"title": (1.2, 0.0, 0.2), "body": (0.9, 0.4, 1.0)}
-
-
-class FieldBM25F(scoring.BM25F):
-    """Whoosh's BM25F with a k1 and a weight per field too (`<field>_K1`, `<field>_W`, beside
-    Whoosh's `<field>_B`)."""
-
-    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
-        super().__init__(B=B, K1=K1, **kwargs)
-        self._field_K1 = {k[:-3]: v for k, v in kwargs.items() if k.endswith("_K1")}
-        self._field_W = {k[:-2]: v for k, v in kwargs.items() if k.endswith("_W")}
-
-    def scorer(self, searcher, fieldname, text, qf=1):
-        if not searcher.schema[fieldname].scorable:
-            return scoring.WeightScorer.for_(searcher, fieldname, text)
-        return FieldBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
-                                self._field_K1.get(fieldname, self.K1),
-                                self._field_W.get(fieldname, 1.0), qf=qf)
-
-
-class FieldBM25FScorer(scoring.BM25FScorer):
-    """Whoosh's BM25F scorer, its score (and so its block bounds) times the field's weight."""
-
-    def __init__(self, searcher, fieldname, text, B, K1, weight, qf=1):
-        self.field_weight = weight  # before the parent's setup, which calls _score
-        super().__init__(searcher, fieldname, text, B, K1, qf=qf)
-
-    def _score(self, weight, length):
-        return self.field_weight * super()._score(weight, length)
 
 
 def weighting(**overrides: float) -> FieldBM25F:
