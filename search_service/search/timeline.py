@@ -116,17 +116,21 @@ def pick_interval(interval: str, span: tuple[int, int] | None) -> str:
 
 def buckets(searcher: Searcher, params: SearchParams, found: Dated, interval: str,
             span: tuple[int, int] | None) -> list[dict[str, Any]]:
-    """Every bucket of the span (empty ones included): start, count, total and share."""
+    """Every bucket of the span (empty ones included): first and last day, count, total and
+    share."""
     if span is None:
         return []
     low, high = (int(k) for k in bucket_keys(np.array(span, dtype=np.int64), interval))
     counts = _bincount(bucket_keys(found.stamps, interval), low, high, interval)
     totals = _universe_counts(searcher, params, interval, low, high)
     out = []
+    step = 7 if interval == "week" else 1
     for i, key in enumerate(_keys_between(low, high, interval)):
         count, total = int(counts[i]), int(totals[i])
-        out.append({"start": _start(key, interval).isoformat(), "count": count,
-                    "total": total, "share": round(count / total, 6) if total else 0.0})
+        end = _start(key + step, interval) - timedelta(days=1)
+        out.append({"start": _start(key, interval).isoformat(), "end": end.isoformat(),
+                    "count": count, "total": total,
+                    "share": round(count / total, 6) if total else 0.0})
     return out
 
 
