@@ -73,3 +73,14 @@ def app(index_dir: Path):
 def client(app):
     """A test client of the app."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory) -> Path:
+    """An index of the bundled sample (the `demo` stories), built once."""
+    from search_service import config
+
+    path = tmp_path_factory.mktemp("sample") / "index"
+    summary = ingest(open_index(path, create=True), [config.SAMPLE_WARC])
+    assert summary.indexed > 2000 and not summary.failed
+    return path
