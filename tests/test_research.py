@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -86,9 +87,8 @@ def test_timeline_buckets_are_whole_and_the_empty_query_is_every_story(base):
     assert starts[0] == "1987-02-23"  # the Monday before the sample's first story
     assert all(b["share"] == 1.0 for b in data["buckets"] if b["total"])
     assert sum(b["total"] for b in data["buckets"]) == get_json(base, "/api/search")["total"]
-    from datetime import date, timedelta
     assert all(date.fromisoformat(b) - date.fromisoformat(a) == timedelta(days=7)
-               for a, b in zip(starts, starts[1:]))
+               for a, b in zip(starts, starts[1:], strict=False))
     assert all(date.fromisoformat(b["end"]) - date.fromisoformat(b["start"])
                == timedelta(days=6) for b in data["buckets"])
 

@@ -20,8 +20,8 @@ from search_service.search.matches import columns_of, match, stories, top_storie
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import QUERY_FIELDS, parse_query
 from search_service.search.timeline import (
-    Dated,
     UNDATED,
+    Dated,
     buckets,
     check_interval,
     pick_interval,

@@ -162,8 +162,8 @@ def top_stories(columns: Columns, matches: Matches, limit: int) -> list[tuple[in
     if not len(docs):
         return []
     keys = columns.story[docs]
-    _, copies = np.unique(keys, return_counts=True)
-    counts = dict(zip(np.unique(keys).tolist(), copies.tolist()))
+    unique, copies = np.unique(keys, return_counts=True)
+    counts = dict(zip(unique.tolist(), copies.tolist(), strict=True))
     order = np.lexsort((docs, -columns.stamps[docs].astype(np.float64), -scores))
     chosen: list[tuple[int, int]] = []
     seen: set[int] = set()

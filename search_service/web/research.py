@@ -102,7 +102,7 @@ def bar_chart(buckets: list[dict[str, Any]], show: str, width: int = 720,
     peak = max(values) or 1
     step = width / len(buckets)
     bars = []
-    for bucket, value in zip(buckets, values):
+    for bucket, value in zip(buckets, values, strict=True):
         h = round(value / peak * (height - 4), 1)
         bars.append({**bucket, "x": round(len(bars) * step, 1), "y": round(height - h, 1),
                      "w": round(max(step - 1, 1), 1), "h": h, "label": label(bucket)})
@@ -119,7 +119,7 @@ def line_chart(queries: list[dict[str, Any]], show: str, width: int = 720,
     steps = max(len(series[0]) - 1, 1)
     pad = 8
     lines = []
-    for i, (query, line) in enumerate(zip(queries, series)):
+    for i, (query, line) in enumerate(zip(queries, series, strict=True)):
         points = [{"x": round(pad + j * (width - 2 * pad) / steps, 1),
                    "y": round(height - pad - b[show] / peak * (height - 2 * pad), 1),
                    "label": f"{query['query']}, {label(b)}"} for j, b in enumerate(line)]
