@@ -85,3 +85,9 @@ def _decode(matcher) -> tuple[np.ndarray, np.ndarray]:
     if not id_blocks:
         return EMPTY
     return np.concatenate(id_blocks), np.concatenate(weight_blocks)
+
+
+def forget() -> None:
+    """Empty the cache of decoded postings (for benchmarks)."""
+    with _lock:
+        _cache.clear()
