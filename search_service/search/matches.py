@@ -30,6 +30,7 @@ from whoosh.query import (
     Not,
     NullQuery,
     Or,
+    Phrase,
     Query,
     Require,
     Term,
@@ -240,6 +241,18 @@ def _node(sub: Searcher, node: Query, total: int) -> tuple[np.ndarray, np.ndarra
         scores = scores.copy()
         scores[hit] += extra_scores[at[hit]]
         return ids, scores
+    if isinstance(node, Phrase) and node.words:
+        # Whoosh checks positions (and costs ~2 ms a segment just to set up): only where
+        # every word of the phrase occurs.
+        field = sub.schema[node.fieldname]
+        candidates = None
+        for word in node.words:
+            ids, _ = term_postings(sub.reader(), node.fieldname, field.to_bytes(word))
+            candidates = ids if candidates is None else np.intersect1d(
+                candidates, ids, assume_unique=True)
+            if not len(candidates):
+                return _empty()
+        return _whoosh(sub, node)
     if isinstance(node, Not):
         every = np.arange(sub.reader().doc_count_all(), dtype=np.int64)
         return _exclude(every, np.zeros(len(every), dtype=np.float32),

@@ -30,7 +30,7 @@ import threading
 import zlib
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -109,9 +109,20 @@ def query_stems(text: str) -> frozenset[str]:
     return frozenset(token.text for token in text_analyzer()(text or ""))
 
 
-@cache
 def _stemmer():
-    """The stemmer of the text analyzer (English)."""
+    """The stemmer of the text analyzer (English), remembering the stems of 100,000 words."""
+    return _stem
+
+
+@lru_cache(maxsize=100_000)
+def _stem(word: str) -> str:
+    """The English stem of a word."""
+    return _english()(word)
+
+
+@cache
+def _english():
+    """Whoosh's English stemmer (the one the text analyzer uses)."""
     from whoosh.lang import stemmer_for_language
     return stemmer_for_language("en")
 
