@@ -164,3 +164,15 @@ def test_timeline_page_numbers_and_downloads(open_page):
     text = Path(download.value.path()).read_text()
     assert text.splitlines()[2] == "1987-03-01,1987-03-31,148,1393,0.106246"
     shot(page, "timeline")
+
+
+@pytest.mark.parametrize("url", ["/compare?q=oil&q=coffee&q=gold&q=wheat&q=interest+rates",
+                                 "/timeline?q=oil&interval=week", "/?q=coffee&terms=1"])
+def test_research_pages_fit_a_phone(browser: Browser, server: str, url):
+    context = browser.new_context(base_url=server, viewport={"width": 375, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        assert page.evaluate("() => document.documentElement.scrollWidth") == 375
+    finally:
+        context.close()
