@@ -244,3 +244,23 @@ def test_cli_errors(capsys, sample_index, tmp_path):
     assert status == 1 and "compare takes 1 to 5 queries" in err
     status, _, err = run(capsys, "terms", "oil", "--index", str(tmp_path / "none"))
     assert status == 1 and "no index at" in err
+
+
+def test_deleted_articles_never_count(index_dir, ix):
+    # The per-commit arrays (columns, universes, terms background) follow the commit, and a
+    # deleted article counts nowhere. (A fresh app: a refreshed Whoosh searcher reuses the
+    # reader of a segment whose only change is a deletion, and so still counts it: see the
+    # note on Searcher.refresh in the report.)
+    from search_service.index.writer import delete_urls
+
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    before = client.get("/api/timeline?q=&interval=month").get_json()
+    assert before["total"] == client.get("/api/search?q=").get_json()["total"] > 1
+    url = next(r["url"] for r in client.get("/api/search?q=&sort=oldest").get_json()["results"]
+               if not r["similar_count"])  # a story without copies
+    assert delete_urls(ix, [url]) == 1
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    after = client.get("/api/timeline?q=&interval=month").get_json()
+    assert after["total"] == client.get("/api/search?q=").get_json()["total"]
+    assert after["total"] == before["total"] - 1
+    assert sum(b["total"] for b in after["buckets"]) == after["total"]
