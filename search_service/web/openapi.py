@@ -214,9 +214,10 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                "1 adds source counts and a date histogram"),
     ]
     filters = [p for p in search_params if p["name"] in ("from", "to", "source", "lang")]
-    interval = _param("interval", {"enum": ["auto", "day", "week", "month"], "default": "auto"},
-                      "Bucket size; auto picks day, week or month from the span (at most "
-                      "1000 buckets)")
+    interval = _param("interval", {"enum": ["", "auto", "day", "week", "month"],
+                                   "default": "auto"},
+                      "Bucket size; auto (or empty) picks day, week or month from the span "
+                      "(at most 1000 buckets)")
     return {
         "openapi": "3.1.0",
         "info": {"title": "news-search", "version": "1",
@@ -243,7 +244,7 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                 "summary": "Matching stories per day, week or month, and their share",
                 "operationId": "timeline",
                 "parameters": [search_params[0], interval, *filters, _param(
-                    "format", {"enum": ["json", "csv"], "default": "json"},
+                    "format", {"enum": ["", "json", "csv"], "default": "json"},
                     "csv: one row a bucket (start,end,count,total,share)")],
                 "responses": {"200": {**_json("Timeline", "Every bucket of the span"),
                                       "content": {
