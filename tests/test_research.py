@@ -264,3 +264,26 @@ def test_deleted_articles_never_count(index_dir, ix):
     assert after["total"] == client.get("/api/search?q=").get_json()["total"]
     assert after["total"] == before["total"] - 1
     assert sum(b["total"] for b in after["buckets"]) == after["total"]
+
+
+def test_views_answer_empty_before_the_first_ingest(tmp_path):
+    client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "none")}).test_client()
+    assert client.get("/api/timeline?q=oil").get_json() == {
+        "query": "oil", "interval": "day", "total": 0, "undated": 0, "buckets": []}
+    assert client.get("/api/compare?q=oil&q=gas").get_json() == {"interval": "day", "queries": [
+        {"query": q, "total": 0, "timeline": [], "sources": [], "results": []}
+        for q in ("oil", "gas")]}
+    assert client.get("/api/terms?q=oil").get_json()["terms"] == []
+    assert client.get("/api/terms?q=oil&limit=0").status_code == 400
+    assert client.get("/api/timeline?q=oil&interval=hour").status_code == 400
+    page = client.get("/compare?q=oil")
+    assert page.status_code == 200 and b"No story matches." in page.data
+
+
+def test_research_pages_answer_bad_parameters_with_the_error_page(client):
+    for url, message in [("/timeline?q=oil&interval=hour", "interval must be one of"),
+                         ("/timeline?q=oil&show=pie", "show must be share or count"),
+                         ("/compare?q=a&q=b&q=c&q=d&q=e&q=f", "compare takes 1 to 5 queries")]:
+        response = client.get(url)
+        assert response.status_code == 400 and response.mimetype == "text/html"
+        assert message in response.data.decode()

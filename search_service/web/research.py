@@ -12,8 +12,8 @@ from flask import request
 
 from search_service import search
 from search_service.search.compare import compare, compare_queries
-from search_service.search.terms import terms
-from search_service.search.timeline import timeline
+from search_service.search.terms import MAX_LIMIT, terms
+from search_service.search.timeline import check_interval, pick_interval, timeline
 from search_service.web.data import get_searcher, int_arg, search_params
 
 #: Line colours that colour-blind readers tell apart (Okabe & Ito, "Color Universal Design"),
@@ -30,8 +30,8 @@ def _params() -> search.SearchParams:
 
 
 def interval_arg() -> str:
-    """The `interval` argument (auto when absent)."""
-    return request.args.get("interval", "") or "auto"
+    """The `interval` argument (auto when absent); QueryError if it is not an interval."""
+    return check_interval(request.args.get("interval", ""))
 
 
 def show_arg() -> str:
@@ -47,8 +47,8 @@ def timeline_data() -> dict[str, Any]:
     params, interval = _params(), interval_arg()
     searcher = get_searcher()
     if searcher is None:
-        return {"query": params.q, "interval": interval, "total": 0, "undated": 0,
-                "buckets": []}
+        return {"query": params.q, "interval": pick_interval(interval, None), "total": 0,
+                "undated": 0, "buckets": []}
     return timeline(searcher, params, interval)
 
 
@@ -69,7 +69,7 @@ def compare_data() -> dict[str, Any]:
     queries = request.args.getlist("q")
     searcher = get_searcher()
     if searcher is None:
-        return {"interval": interval_arg(), "queries": [
+        return {"interval": pick_interval(interval_arg(), None), "queries": [
             {"query": q, "total": 0, "timeline": [], "sources": [], "results": []}
             for q in compare_queries(queries)]}
     return compare(searcher, params, queries, interval_arg())
@@ -79,6 +79,8 @@ def terms_data() -> dict[str, Any]:
     """The significant terms of the request's matches (`limit`, default 20)."""
     params, limit = _params(), int_arg("limit", 20)
     searcher = get_searcher()
+    if not 1 <= limit <= MAX_LIMIT:
+        raise search.QueryError(f"limit must be between 1 and {MAX_LIMIT}")
     if searcher is None:
         return {"query": params.q, "statistic": "JLH", "matches": 0, "sampled": 0,
                 "background": 0, "terms": []}
