@@ -1,7 +1,7 @@
 """Research views at scale: timeline, compare of 5 and significant terms, side by side with
 the plain search of the same queries in the same run.
 
-Usage: python benchmarks/research.py [--articles 100000] [--queries 100] [--groups 20]
+Usage: python -m benchmarks.research [--articles 100000] [--queries 100] [--groups 20]
 
 Builds (or reuses) the index of `benchmarks/http_api.py` (the Reuters corpus replicated with
 fresh ids to `--articles`, cached under `.benchmarks/`), opens one searcher and times, in
@@ -24,47 +24,26 @@ decoded postings, as they do in a serving process.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks._common import load_average, percentile, sample_queries
+from benchmarks.corpus import stories
+from benchmarks.http_api import cached_index
 
-from benchmarks.corpus import stories  # noqa: E402
-from benchmarks.http_api import cached_index  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_queries(raw: list[dict], count: int, seed: int) -> list[str]:
     """Seeded queries from title words: single words, two-word ANDs and two-word phrases."""
     from whoosh.analysis import STOP_WORDS
 
-    rng = random.Random(seed)
-    titles = [[w.lower() for w in re.findall(r"[A-Za-z]{4,}", s["title"])
-               if w.lower() not in STOP_WORDS] for s in raw]
-    titles = [t for t in titles if len(t) >= 3]
-    queries = []
-    for i in range(count):
-        words = rng.choice(titles)
-        kind = ("term", "and2", "phrase")[i % 3]
-        if kind == "term":
-            queries.append(rng.choice(words))
-        elif kind == "and2":
-            queries.append(" ".join(rng.sample(words, 2)))
-        else:
-            start = rng.randrange(len(words) - 1)
-            queries.append('"' + " ".join(words[start:start + 2]) + '"')
-    return queries
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+    return [f'"{" ".join(words)}"' if kind == "phrase" else " ".join(words)
+            for kind, words in sample_queries((s["title"] for s in raw), count, seed,
+                                              kinds=("term", "and2", "phrase"),
+                                              stop=STOP_WORDS)]
 
 
 #: CPU milliseconds of each timed call, per view (the machine is shared: wall time includes
@@ -144,20 +123,19 @@ def main() -> None:
         run("compare of 5", rows, cpu, [
             [lambda g=g: search.compare(searcher, SearchParams(), g)] for g in groups])
         totals = [search.search(searcher, SearchParams(q=q))["total"] for q in queries]
-    load = os.getloadavg()
     print(f"\n{docs:,} articles, {segments} segments; {len(queries)} queries "
           f"(matching stories: median {statistics.median(totals):,.0f}, max {max(totals):,}), "
-          f"{len(groups)} groups of 5; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"{len(groups)} groups of 5; {load_average()}")
     print("\nonce per commit (ms): " + ", ".join(f"{k} {v:,.0f}" for k, v in once.items()))
     targets = {"timeline": "p95 <= 100 ms", "terms": "p95 <= 100 ms",
                "compare of 5": "p95 <= 300 ms"}
     for label, table in (("wall-clock", rows), ("CPU (process time)", cpu)):
-        base50, base95 = percentile(table["search"], 0.5), percentile(table["search"], 0.95)
+        base50, base95 = percentile(table["search"], 50), percentile(table["search"], 95)
         print(f"\n{label}:\n")
         print("| view | p50 ms | p95 ms | p50 / search p50 | p95 / search p95 | target |")
         print("|---|---|---|---|---|---|")
         for name, values in table.items():
-            p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+            p50, p95 = percentile(values, 50), percentile(values, 95)
             print(f"| {name} | {p50:.1f} | {p95:.1f} | {p50 / base50:.2f} | "
                   f"{p95 / base95:.2f} | {targets.get(name, 'peer')} |")
 

@@ -39,7 +39,8 @@ from whoosh.searching import Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service.index.postings import segment_id, term_postings
-from search_service.search.filters import _naive, filter_query
+from search_service.index.schema import naive_utc
+from search_service.search.filters import filter_query
 from search_service.search.groups import groups_of
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
@@ -135,8 +136,8 @@ def match(searcher: Searcher, params: SearchParams, text: bool = True) -> Matche
         raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
     keep = columns.live[docs]
     if params.date_from or params.date_to:
-        low = datetime_to_long(_naive(params.date_from)) if params.date_from else 0
-        high = datetime_to_long(_naive(params.date_to)) if params.date_to else UNDATED - 1
+        low = datetime_to_long(naive_utc(params.date_from)) if params.date_from else 0
+        high = datetime_to_long(naive_utc(params.date_to)) if params.date_to else UNDATED - 1
         stamps = columns.stamps[docs]
         keep &= (stamps >= low) & (stamps <= high)
     return Matches(docs[keep], scores[keep])

@@ -20,7 +20,7 @@ import numpy as np
 from whoosh.searching import Searcher
 from whoosh.util.times import datetime_to_long
 
-from search_service.search.filters import _naive
+from search_service.index.schema import naive_utc
 from search_service.search.matches import (
     EPOCH,
     UNDATED,
@@ -90,9 +90,9 @@ def time_span(searcher: Searcher, params: SearchParams, found: list[Dated]
     last = max(int(s.max()) for s in stamps)
     universe = _universe(searcher, params)
     if params.date_from:
-        first = min(first, max(datetime_to_long(_naive(params.date_from)), universe[0]))
+        first = min(first, max(datetime_to_long(naive_utc(params.date_from)), universe[0]))
     if params.date_to:
-        last = max(last, min(datetime_to_long(_naive(params.date_to)), universe[1]))
+        last = max(last, min(datetime_to_long(naive_utc(params.date_to)), universe[1]))
     return first, last
 
 
