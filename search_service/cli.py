@@ -1,5 +1,6 @@
 """The command line: `news-search ingest | delete | optimize | crawl | index-worker | reindex |
-extract | serve | demo | stats | export` (each command's options are declared in `build_parser`)."""
+extract | serve | demo | stats | export | timeline | compare | terms` (each command's options are
+declared in `build_parser`)."""
 
 from __future__ import annotations
 
@@ -213,7 +214,52 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--collection", action="append", default=[], type=_collection,
                      dest="collections", metavar="NAME", help="collection (repeatable)")
     cmd.set_defaults(func=cmd_export)
+
+    cmd = commands.add_parser(
+        "timeline", parents=[common], help="matching stories per day, week or month",
+        description="Count the stories matching QUERY per day, week or month (near-duplicates "
+                    "once), beside all stories under the same filters and the share.")
+    cmd.add_argument("query", metavar="QUERY")
+    _add_research_options(cmd, interval=True)
+    cmd.set_defaults(func=cmd_timeline)
+
+    cmd = commands.add_parser(
+        "compare", parents=[common], help="compare up to five queries",
+        description="Compare up to five queries under the same filters: totals, a timeline "
+                    "each (one interval for all), top sources and top stories.")
+    cmd.add_argument("queries", nargs="+", metavar="QUERY")
+    _add_research_options(cmd, interval=True)
+    cmd.set_defaults(func=cmd_compare)
+
+    cmd = commands.add_parser(
+        "terms", parents=[common], help="words and phrases that stand out in the matches",
+        description="List the words and two-word phrases unusually frequent in the stories "
+                    "matching QUERY against the whole index (JLH score; a seeded sample of "
+                    "the matches when there are many).")
+    cmd.add_argument("query", metavar="QUERY")
+    cmd.add_argument("--limit", type=_int_option(1, 100), default=20,
+                     help="terms to list, 1 to 100 (default: %(default)s)")
+    _add_research_options(cmd)
+    cmd.set_defaults(func=cmd_terms)
     return parser
+
+
+def _add_research_options(cmd: argparse.ArgumentParser, interval: bool = False) -> None:
+    """Add the search filters (--from, --to, --source, --lang) and --json (and --interval)."""
+    cmd.add_argument("--from", dest="date_from", default="", metavar="DATE",
+                     help="published from (2023-07-15, 2023-07, last week, …)")
+    cmd.add_argument("--to", dest="date_to", default="", metavar="DATE",
+                     help="published up to (a partial date means its end)")
+    cmd.add_argument("--source", action="append", default=[], dest="sources",
+                     metavar="NAME", help="site name or host (repeatable)")
+    cmd.add_argument("--lang", default="", help="language code")
+    cmd.add_argument("--collection", action="append", default=[], type=_collection,
+                     dest="collections", metavar="NAME", help="collection (repeatable)")
+    if interval:
+        cmd.add_argument("--interval", default="auto",
+                         choices=["auto", "day", "week", "month"],
+                         help="bucket size (default: %(default)s, from the span)")
+    cmd.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _add_server_options(cmd: argparse.ArgumentParser) -> None:
@@ -652,6 +698,84 @@ class _Counting:
         for row in self.rows:
             self.count += 1
             yield row
+
+
+def _research(args: argparse.Namespace, command, query: str = "") -> dict:
+    """Run a research view (timeline, compare, terms) over the index with the filters of
+    `args`; a bad query or filter is a CommandError."""
+    from search_service import search
+
+    try:
+        params = search.SearchParams(
+            q=query, date_from=search.dates_param("from", args.date_from),
+            date_to=search.dates_param("to", args.date_to), sources=tuple(args.sources),
+            lang=args.lang, collections=tuple(args.collections))
+        with open_index(args.index).searcher() as searcher:
+            return command(searcher, params)
+    except search.QueryError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """Print the stories matching a query per bucket, all stories and the share."""
+    from search_service import search
+
+    data = _research(args, lambda s, p: search.timeline(s, p, args.interval), args.query)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{data['total']:,} stories match {data['query']!r}, per {data['interval']}"
+          + (f" ({data['undated']:,} without a date)" if data["undated"] else ""))
+    print(f"{'from':<12}{'matching':>10}{'all':>10}{'share':>9}")
+    for b in data["buckets"]:
+        print(f"{b['start']:<12}{b['count']:>10,}{b['total']:>10,}{b['share']:>9.2%}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print each query's total, timeline, top sources and top stories."""
+    from search_service import search
+
+    data = _research(args, lambda s, p: search.compare(s, p, args.queries, args.interval))
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    queries = data["queries"]
+    for q in queries:
+        print(f"{q['total']:>10,}  {q['query']}")
+    if queries and queries[0]["timeline"]:
+        print(f"\nmatching stories per {data['interval']}:")
+        print(f"{'from':<12}" + "".join(f"{q['query'][:12]:>14}" for q in queries))
+        for i, b in enumerate(queries[0]["timeline"]):
+            print(f"{b['start']:<12}" + "".join(
+                f"{q['timeline'][i]['count']:>7,} {q['timeline'][i]['share']:>6.1%}"
+                for q in queries))
+    for q in queries:
+        print(f"\n{q['query']}: top sources")
+        for row in q["sources"]:
+            print(f"  {row['count']:>8,}  {row['source']}")
+        print(f"{q['query']}: top stories")
+        for r in q["results"]:
+            print(f"  {(r['published'] or '')[:10]:<10}  {r['title']}  ({r['source']})")
+    return 0
+
+
+def cmd_terms(args: argparse.Namespace) -> int:
+    """Print the words and phrases unusually frequent in a query's matches."""
+    from search_service import search
+
+    data = _research(args, lambda s, p: search.terms(s, p, args.limit), args.query)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    sample = (f"a sample of {data['sampled']:,} of " if data["sampled"] < data["matches"]
+              else "")
+    print(f"terms of {sample}{data['matches']:,} stories matching {data['query']!r} against "
+          f"{data['background']:,} background stories ({data['statistic']} score):")
+    print(f"{'score':>9}  {'matches':>8}  {'background':>10}  term")
+    for t in data["terms"]:
+        print(f"{t['score']:>9.3f}  {t['matches']:>8,}  {t['background']:>10,}  {t['term']}")
+    return 0
 
 
 if __name__ == "__main__":

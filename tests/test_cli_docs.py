@@ -19,7 +19,8 @@ def test_cli_md_has_every_command_and_option():
     parser = build_parser()
     subcommands = cli_docs.commands(parser)
     assert list(subcommands) == ["ingest", "delete", "optimize", "crawl", "index-worker",
-                                 "reindex", "extract", "serve", "demo", "stats", "export"]
+                                 "reindex", "extract", "serve", "demo", "stats", "export",
+                                 "timeline", "compare", "terms"]
     for name, sub in subcommands.items():
         assert f"\n## {name}\n\n```text\nusage: news-search {name} " in text
         for action in sub._actions:

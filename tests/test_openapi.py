@@ -25,7 +25,7 @@ def test_document_is_valid_openapi(document):
     assert set(document["paths"]) == {
         "/api/search", "/api/export", "/api/articles/{article_id}",
         "/api/articles/{article_id}/related", "/api/sources", "/api/health",
-        "/api/openapi.json"}
+        "/api/openapi.json", "/api/timeline", "/api/compare", "/api/terms"}
 
 
 def test_every_api_route_is_described(app, document):
@@ -50,6 +50,14 @@ def test_every_api_route_is_described(app, document):
     (f"/api/articles/{SEED_ID}/related?limit=x", "/api/articles/{article_id}/related", "400"),
     ("/api/sources", "/api/sources", "200"),
     ("/api/health", "/api/health", "200"),
+    ("/api/timeline?q=oil&interval=month", "/api/timeline", "200"),
+    ("/api/timeline?q=oil&interval=day", "/api/timeline", "400"),  # 13,286 days
+    ("/api/timeline?q=nato&source=Baltic+Wire&from=2023", "/api/timeline", "200"),
+    ("/api/timeline?q=oil&interval=hour", "/api/timeline", "400"),
+    ("/api/compare?q=oil&q=nato", "/api/compare", "200"),
+    ("/api/compare?q=a&q=b&q=c&q=d&q=e&q=f", "/api/compare", "400"),
+    ("/api/terms?q=gas&limit=5", "/api/terms", "200"),
+    ("/api/terms?q=gas&limit=500", "/api/terms", "400"),
 ])
 def test_live_responses_match_their_schemas(client, document, url, path, status):
     response = client.get(url)

@@ -84,7 +84,7 @@ def test_weighting_carries_per_field_k1_and_b():
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    """A searcher over an index of the bundled sample (2,296 pages of 2,000 Reuters stories), built once."""
+    """A searcher over an index of the bundled sample (2,296 pages), built once."""
     ix = open_index(tmp_path_factory.mktemp("sample"), create=True)
     summary = ingest(ix, [config.SAMPLE_WARC], batch=5000)
     assert summary.indexed == 2296

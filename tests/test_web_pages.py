@@ -107,7 +107,7 @@ def test_sources_page_escapes_hostile_names(client):
 def test_sources_page_is_linked_from_every_page(client):
     for url in ("/", "/?q=oil", f"/articles/{article_id(SEED_URL)}", "/sources"):
         nav = page(client, url).select_one("header nav")
-        assert [a["href"] for a in nav.find_all("a")] == ["/", "/sources"]
+        assert [a["href"] for a in nav.find_all("a")] == ["/", "/compare", "/sources"]
     current = page(client, "/sources").select_one("nav a[aria-current=page]")
     assert current.get_text() == "Sources"
 

@@ -5,10 +5,13 @@ The modules: params (a request and its errors), parse (query text → Whoosh que
 engine (running a search, the results cache), rank (sorts and the `best` blend), groups
 (near-duplicate collapsing), facets, highlight, suggest, articles (one article, related),
 cursor (a story order commits cannot reshuffle: cursor paging), export (every match as CSV or
-JSON lines), explain (query warnings and how a query was read).
+JSON lines), explain (query warnings and how a query was read); for research: matches (every
+matching story as numpy arrays), timeline (attention over time), compare (up to five
+queries), terms (significant terms).
 """
 
 from search_service.search.articles import get_article, related
+from search_service.search.compare import compare
 from search_service.search.engine import ResultsCache, Searchers, iso, search
 from search_service.search.explain import explain, query_warnings
 from search_service.search.export import FORMATS, check_format, export_rows, serialise
@@ -20,8 +23,10 @@ from search_service.search.params import (
     SearchParams,
     dates_param,
 )
+from search_service.search.terms import terms
+from search_service.search.timeline import timeline
 
 __all__ = ["CURSOR_SORTS", "FORMATS", "SORTS", "NotFound", "QueryError", "ResultsCache",
-           "SearchParams", "Searchers", "check_format", "dates_param", "explain",
+           "SearchParams", "Searchers", "check_format", "compare", "dates_param", "explain",
            "export_rows", "get_article", "iso", "query_warnings", "related", "search",
-           "serialise"]
+           "serialise", "terms", "timeline"]

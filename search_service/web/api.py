@@ -1,5 +1,5 @@
 """The JSON API: /api/search, /api/export, /api/articles/<id>, /api/articles/<id>/related,
-/api/health."""
+/api/health, and the research views /api/timeline, /api/compare, /api/terms."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from search_service.web.data import (
     search_data,
 )
 from search_service.web.openapi import openapi_document
+from search_service.web.research import compare_data, terms_data, timeline_csv, timeline_data
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -106,3 +107,29 @@ def api_sources() -> Response:
     sources = source_counts(searcher) if searcher else {}
     return jsonify({"sources": [{"source": name, "articles": count}
                                 for name, count in sources.items()]})
+
+
+@bp.get("/timeline")
+def api_timeline() -> Response:
+    """Matching stories per day, week or month with their share of all stories (JSON, or CSV
+    with format=csv)."""
+    data = timeline_data()
+    fmt = request.args.get("format", "") or "json"
+    if fmt == "csv":
+        return Response(timeline_csv(data), mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="timeline.csv"'})
+    if fmt != "json":
+        raise search.QueryError(f"format must be json or csv, not {fmt!r}")
+    return jsonify(data)
+
+
+@bp.get("/compare")
+def api_compare() -> Response:
+    """Up to five queries side by side: totals, timelines, top sources, top stories."""
+    return jsonify(compare_data())
+
+
+@bp.get("/terms")
+def api_terms() -> Response:
+    """Words and two-word phrases unusually frequent in the matches (JLH score)."""
+    return jsonify(terms_data())

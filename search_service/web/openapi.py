@@ -110,6 +110,83 @@ FACETS = {
                                "count": {"type": "integer", "minimum": 0}}}}}},
     },
 }
+BUCKET = {
+    "type": "object",
+    "required": ["start", "end", "count", "total", "share"],
+    "properties": {
+        "start": {"type": "string", "format": "date"},
+        "end": {"type": "string", "format": "date", "description": "The bucket's last day"},
+        "count": {"type": "integer", "minimum": 0,
+                  "description": "Matching stories (near-duplicates once, as the search "
+                                 "total counts them)"},
+        "total": {"type": "integer", "minimum": 0,
+                  "description": "All stories passing the same filters (without the words)"},
+        "share": {"type": "number", "minimum": 0, "maximum": 1,
+                  "description": "count / total (0 for an empty bucket)"},
+    },
+    "additionalProperties": False,
+}
+TIMELINE = {
+    "type": "object",
+    "required": ["query", "interval", "total", "undated", "buckets"],
+    "properties": {
+        "query": {"type": "string"},
+        "interval": {"enum": ["day", "week", "month"]},
+        "total": {"type": "integer", "minimum": 0, "description": "The search total"},
+        "undated": {"type": "integer", "minimum": 0,
+                    "description": "Matching stories without a date (in no bucket)"},
+        "buckets": {"type": "array", "items": {"$ref": "#/components/schemas/Bucket"}},
+    },
+    "additionalProperties": False,
+}
+COMPARE = {
+    "type": "object",
+    "required": ["interval", "queries"],
+    "properties": {
+        "interval": {"enum": ["day", "week", "month"]},
+        "queries": {"type": "array", "minItems": 1, "maxItems": 5, "items": {
+            "type": "object",
+            "required": ["query", "total", "timeline", "sources", "results"],
+            "properties": {
+                "query": {"type": "string"},
+                "total": {"type": "integer", "minimum": 0},
+                "timeline": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/Bucket"}},
+                "sources": {"type": "array", "items": {
+                    "type": "object", "required": ["source", "count"],
+                    "properties": {"source": {"type": "string"},
+                                   "count": {"type": "integer", "minimum": 1}}}},
+                "results": {"type": "array",
+                            "items": {"$ref": "#/components/schemas/Result"}},
+            },
+            "additionalProperties": False}},
+    },
+    "additionalProperties": False,
+}
+TERMS = {
+    "type": "object",
+    "required": ["query", "statistic", "matches", "sampled", "background", "terms"],
+    "properties": {
+        "query": {"type": "string"},
+        "statistic": {"const": "JLH"},
+        "matches": {"type": "integer", "minimum": 0, "description": "Matching stories"},
+        "sampled": {"type": "integer", "minimum": 0,
+                    "description": "Matching stories read (a seeded sample when many)"},
+        "background": {"type": "integer", "minimum": 0,
+                       "description": "Stories of the index's background sample"},
+        "terms": {"type": "array", "items": {
+            "type": "object", "required": ["term", "score", "matches", "background"],
+            "properties": {
+                "term": {"type": "string", "description": "A word or a two-word phrase"},
+                "score": {"type": "number", "description": "JLH: (fg - bg) * fg / bg"},
+                "matches": {"type": "integer", "minimum": 1,
+                            "description": "Sampled matching stories containing it"},
+                "background": {"type": "integer", "minimum": 0,
+                               "description": "Background stories containing it"}},
+            "additionalProperties": False}},
+    },
+    "additionalProperties": False,
+}
 ARTICLE = {
     "type": "object",
     "required": ["id", "url", "canonical_url", "title", "body", "paragraphs", "published",
@@ -175,6 +252,11 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                "Cursor paging past the depth limit: * starts, then each answer's "
                "next_cursor; needs sort newest or oldest (the default with a cursor), no page"),
     ]
+    filters = [p for p in search_params if p["name"] in ("from", "to", "source", "lang")]
+    interval = _param("interval", {"enum": ["", "auto", "day", "week", "month"],
+                                   "default": "auto"},
+                      "Bucket size; auto (or empty) picks day, week or month from the span "
+                      "(at most 1000 buckets)")
     return {
         "openapi": "3.1.0",
         "info": {"title": "news-search", "version": "1",
@@ -206,6 +288,34 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                     "recency", {"type": "string", "enum": ["0", "1", "true", "false"]},
                     "Prefer stories published close in time to this one")],
                 "responses": {"200": _json("Related", "Most similar first"), **ERRORS}}},
+            "/api/timeline": {"get": {
+                "summary": "Matching stories per day, week or month, and their share",
+                "operationId": "timeline",
+                "parameters": [search_params[0], interval, *filters, _param(
+                    "format", {"enum": ["", "json", "csv"], "default": "json"},
+                    "csv: one row a bucket (start,end,count,total,share)")],
+                "responses": {"200": {**_json("Timeline", "Every bucket of the span"),
+                                      "content": {
+                                          **_json("Timeline", "")["content"],
+                                          "text/csv": {"schema": {"type": "string"}}}},
+                              "400": ERRORS["400"]}}},
+            "/api/compare": {"get": {
+                "summary": "Up to five queries side by side", "operationId": "compare",
+                "parameters": [
+                    _param("q", {"type": "array", "items": {"type": "string"},
+                                 "minItems": 1, "maxItems": 5},
+                           "A query (repeat for 1 to 5)", style="form", explode=True),
+                    interval, *filters],
+                "responses": {"200": _json("Compare", "One entry per query, in order"),
+                              "400": ERRORS["400"]}}},
+            "/api/terms": {"get": {
+                "summary": "Words and phrases unusually frequent in the matches",
+                "operationId": "terms",
+                "parameters": [search_params[0], _param(
+                    "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    "Terms to list"), *filters],
+                "responses": {"200": _json("Terms", "Most significant first (JLH)"),
+                              "400": ERRORS["400"]}}},
             "/api/sources": {"get": {
                 "summary": "Articles per source", "operationId": "sources",
                 "responses": {"200": _json("Sources", "Most articles first")}}},
@@ -223,6 +333,10 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
             "Facets": FACETS,
             "Explain": EXPLAIN,
             "Article": ARTICLE,
+            "Bucket": BUCKET,
+            "Timeline": TIMELINE,
+            "Compare": COMPARE,
+            "Terms": TERMS,
             "Related": {"type": "object", "required": ["id", "results"], "properties": {
                 "id": {"type": "string"},
                 "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}},

@@ -10,6 +10,15 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from search_service import search
 from search_service.web.data import article_count, require_searcher, search_data, sources_data
 from search_service.web.display import relative_time, web_url
+from search_service.web.research import (
+    bar_chart,
+    compare_data,
+    line_chart,
+    narrowed,
+    show_arg,
+    terms_data,
+    timeline_data,
+)
 
 bp = Blueprint("pages", __name__)
 
@@ -23,9 +32,10 @@ SORT_LABELS = [("best", "Best match"), ("relevance", "Relevance"), ("newest", "N
 
 @bp.app_context_processor
 def helpers() -> dict[str, Any]:
-    """Template helpers: links to the search page with some parameters changed."""
+    """Template helpers: links to the search page (or another page) with some parameters
+    changed, and a query narrowed by a term."""
 
-    def search_url(**changes: Any) -> str:
+    def page_url(endpoint: str, **changes: Any) -> str:
         args = request.args.to_dict(flat=False)
         args.pop("page", None)
         for key, value in changes.items():
@@ -33,7 +43,10 @@ def helpers() -> dict[str, Any]:
                 args.pop(key, None)
             else:
                 args[key] = value
-        return url_for("pages.search_page", **args)
+        return url_for(endpoint, **args)
+
+    def search_url(**changes: Any) -> str:
+        return page_url("pages.search_page", **changes)
 
     def export_url(fmt: str) -> str:
         args = {k: v for k, v in request.args.to_dict(flat=False).items()
@@ -42,7 +55,8 @@ def helpers() -> dict[str, Any]:
             args.pop("sort")  # an export is newest first unless asked oldest first
         return url_for("api.api_export", format=fmt, **args)
 
-    return {"search_url": search_url, "export_url": export_url}
+    return {"search_url": search_url, "page_url": page_url, "narrowed": narrowed,
+            "export_url": export_url}
 
 
 def now() -> datetime:
@@ -68,7 +82,11 @@ def search_page() -> str:
     if article_count() == 0:
         return render_template("empty.html")
     data = search_data("pages.search_page", facets=True)
+    # Significant terms: rendered here on request (terms=1, the no-JavaScript path); with
+    # JavaScript, static/terms.js fills the panel from /api/terms after the page shows.
+    shown_terms = terms_data() if data["query"] and request.args.get("terms") == "1" else None
     return render_template("search.html", data=data, timeline=timeline(data),
+                           terms=shown_terms,
                            date_presets=DATE_PRESETS, sorts=SORT_LABELS,
                            date_from=request.args.get("from", ""),
                            date_to=request.args.get("to", ""),
@@ -128,3 +146,25 @@ def article_page(article_id: str) -> str:
 def sources_page() -> str:
     """Per-source health: articles indexed, the share with a date, and the last crawl."""
     return render_template("sources.html", data=sources_data())
+
+
+@bp.get("/timeline")
+def timeline_page() -> str:
+    """Attention over time: matching stories per bucket, as share or count, with downloads."""
+    show = show_arg()
+    data = timeline_data()
+    return render_template("timeline.html", data=data, show=show,
+                           chart=bar_chart(data["buckets"], show),
+                           date_from=request.args.get("from", ""),
+                           date_to=request.args.get("to", ""))
+
+
+@bp.get("/compare")
+def compare_page() -> str:
+    """Up to five queries side by side (a blank form without queries)."""
+    show = show_arg()
+    queries = [q for q in request.args.getlist("q") if q.strip()]
+    data = compare_data() if queries else None
+    return render_template("compare.html", data=data, show=show,
+                           queries=queries + [""] * (5 - len(queries)),
+                           chart=line_chart(data["queries"], show) if data else None)

@@ -1,0 +1,289 @@
+"""Timeline, compare and significant terms (search/timeline.py, compare.py, terms.py,
+matches.py, web/research.py, the CLI commands) on the bundled sample, over real HTTP: the
+real app served by waitress on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from waitress import create_server
+
+from search_service.cli import main
+from search_service.index.schema import open_index
+from search_service.search import SearchParams
+from search_service.search.matches import match
+from search_service.search.terms import doc_terms
+from search_service.web import create_app
+
+
+@pytest.fixture(scope="module")
+def base(sample_index: Path) -> Iterator[str]:
+    """The real app over the sample index, served by waitress; yields its base URL."""
+    wsgi = create_server(create_app({"INDEX_DIR": str(sample_index)}), host="127.0.0.1",
+                         port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}"
+    wsgi.close()
+    thread.join(timeout=10)
+
+
+def get(base: str, path: str, **params) -> tuple[int, str, bytes]:
+    """GET over HTTP: status, content type and body (errors included)."""
+    url = f"{base}{path}?{urlencode(params, doseq=True)}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read()
+
+
+def get_json(base: str, path: str, **params) -> dict:
+    """GET JSON over HTTP, expecting a 200."""
+    status, kind, body = get(base, path, **params)
+    assert status == 200, body
+    assert kind == "application/json"
+    return json.loads(body)
+
+
+QUERIES = ["oil", "coffee prices", '"crude oil"', "opec OR saudi", "oil NOT iran", "dhaka",
+           "title:gold"]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_timeline_counts_stories_as_the_search_total_does(base, q):
+    search = get_json(base, "/api/search", q=q)
+    data = get_json(base, "/api/timeline", q=q)
+    assert data["query"] == q and data["total"] == search["total"] > 0
+    assert sum(b["count"] for b in data["buckets"]) + data["undated"] == search["total"]
+    for bucket in data["buckets"]:
+        assert 0 <= bucket["count"] <= bucket["total"]
+        assert bucket["share"] == (round(bucket["count"] / bucket["total"], 6)
+                                   if bucket["total"] else 0.0)
+
+
+def test_near_duplicates_count_once(base, sample_index):
+    # "dhaka" matches two copies of one wire story (GROUP-77 OFFICIALS SET AGENDA…).
+    with open_index(sample_index).searcher() as searcher:
+        documents = len(match(searcher, SearchParams(q="dhaka")).docs)
+    data = get_json(base, "/api/timeline", q="dhaka", interval="day")
+    assert data["total"] == documents - 1 == get_json(base, "/api/search", q="dhaka")["total"]
+
+
+def test_timeline_buckets_are_whole_and_the_empty_query_is_every_story(base):
+    data = get_json(base, "/api/timeline", q="", interval="week")
+    assert data["interval"] == "week"
+    starts = [b["start"] for b in data["buckets"]]
+    assert starts[0] == "1987-02-23"  # the Monday before the sample's first story
+    assert all(b["share"] == 1.0 for b in data["buckets"] if b["total"])
+    assert sum(b["total"] for b in data["buckets"]) == get_json(base, "/api/search")["total"]
+    assert all(date.fromisoformat(b) - date.fromisoformat(a) == timedelta(days=7)
+               for a, b in zip(starts, starts[1:], strict=False))
+    assert all(date.fromisoformat(b["end"]) - date.fromisoformat(b["start"])
+               == timedelta(days=6) for b in data["buckets"])
+
+
+def test_timeline_intervals_and_filters(base):
+    month = get_json(base, "/api/timeline", q="oil", interval="month")
+    assert [b["start"] for b in month["buckets"]][:3] == ["1987-02-01", "1987-03-01",
+                                                          "1987-04-01"]
+    assert get_json(base, "/api/timeline", q="oil")["interval"] == "week"  # auto: 8 months
+    march = get_json(base, "/api/timeline", q="oil", interval="day", **{"from": "1987-03",
+                                                                         "to": "1987-03"})
+    assert [b["start"] for b in march["buckets"]][0] >= "1987-03-01"
+    assert march["buckets"][-1]["start"] <= "1987-03-31"
+    assert march["total"] == get_json(base, "/api/search", q="oil", **{
+        "from": "1987-03", "to": "1987-03"})["total"]
+    nowhere = get_json(base, "/api/timeline", q="oil", source="No Such Site")
+    assert nowhere == {"query": "oil", "interval": "day", "total": 0, "undated": 0,
+                       "buckets": []}
+
+
+def test_timeline_csv_has_the_json_figures(base):
+    status, kind, body = get(base, "/api/timeline", q="oil", format="csv")
+    assert status == 200 and kind.startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    buckets = get_json(base, "/api/timeline", q="oil")["buckets"]
+    assert [{k: str(v) for k, v in b.items()} for b in buckets] == rows
+
+
+@pytest.mark.parametrize("path, params, message", [
+    ("/api/timeline", {"q": "oil", "interval": "hour"}, "interval must be one of"),
+    ("/api/timeline", {"q": "oil", "format": "xml"}, "format must be json or csv"),
+    ("/api/timeline", {"q": "oil", "from": "soon"}, "from: cannot read date"),
+    ("/api/compare", {"q": ["a", "b", "c", "d", "e", "f"]}, "1 to 5 queries"),
+    ("/api/compare", {}, "1 to 5 queries"),
+    ("/api/terms", {"q": "oil", "limit": "0"}, "limit must be between 1 and 100"),
+    ("/api/terms", {"q": "oil", "limit": "x"}, "limit must be an integer"),
+    ("/api/terms", {"q": "oil AND"}, None),
+])
+def test_bad_requests_are_json_400s(base, path, params, message):
+    status, kind, body = get(base, path, **params)
+    if message is None:  # Whoosh reads a trailing AND as a word: not an error
+        assert status == 200
+        return
+    assert status == 400 and kind == "application/json"
+    error = json.loads(body)["error"]
+    assert error["status"] == 400 and message in error["message"]
+
+
+def test_compare_answers_each_query_on_its_own(base):
+    queries = ["oil", "coffee", "gold", "wheat", "dollar"]
+    data = get_json(base, "/api/compare", q=queries)
+    assert [q["query"] for q in data["queries"]] == queries
+    starts = [b["start"] for b in data["queries"][0]["timeline"]]
+    for entry in data["queries"]:
+        assert entry["total"] == get_json(base, "/api/search", q=entry["query"])["total"]
+        assert [b["start"] for b in entry["timeline"]] == starts  # one axis for all
+        alone = {b["start"]: b for b in get_json(base, "/api/timeline", q=entry["query"],
+                                                 interval=data["interval"])["buckets"]}
+        for bucket in entry["timeline"]:  # the shared axis may be wider than its own
+            assert bucket == alone.get(bucket["start"], {**bucket, "count": 0, "share": 0.0})
+        assert entry["sources"] == [{"source": "The Wire Ledger", "count": entry["total"]}]
+        assert len(entry["results"]) == 5
+        for result in entry["results"]:  # each story matches its own query
+            assert "<mark>" in result["title_html"] + result["snippet_html"]
+    ids = [{r["id"] for r in q["results"]} for q in data["queries"]]
+    assert all(not (a & b) for i, a in enumerate(ids) for b in ids[i + 1:])
+
+
+def test_compare_page_works_without_javascript(base):
+    status, kind, body = get(base, "/compare", q=["oil", "coffee"], show="count")
+    page = body.decode()
+    assert status == 200 and kind.startswith("text/html")
+    assert page.count("<polyline") == 2
+    assert 'stroke="#0072B2"' in page and 'stroke="#D55E00"' in page
+    assert 'stroke-dasharray="6 3"' in page  # the second line is dashed, not only coloured
+    assert "<table class=\"numbers\">" in page and "<script" not in page.split("</main>")[0]
+
+
+def test_terms_are_the_words_that_stand_out(base):
+    data = get_json(base, "/api/terms", q="coffee", limit=10)
+    assert data["statistic"] == "JLH" and data["matches"] == data["sampled"] == 30
+    terms = [t["term"] for t in data["terms"]]
+    assert terms[0] == "ico"  # the International Coffee Organization
+    assert "export quotas" in terms  # two-word phrases too
+    assert "coffee" not in terms and not any("coffee" in t.split() for t in terms)
+    scores = [t["score"] for t in data["terms"]]
+    assert scores == sorted(scores, reverse=True)
+    for t in data["terms"]:
+        fg, bg = t["matches"] / data["sampled"], max(t["background"], 0.5) / data["background"]
+        assert t["score"] == round((fg - bg) * fg / bg, 4) and fg > bg
+
+
+def test_terms_sample_many_matches_with_a_seed(base):
+    first = get_json(base, "/api/terms", q="said", limit=20)
+    assert first["matches"] > first["sampled"] == 200
+    assert get_json(base, "/api/terms", q="said", limit=20) == first
+
+
+def test_stop_words_follow_the_language():
+    found = doc_terms("Die Regierung und der Bundestag", "Wir haben die Zölle gesenkt.", "de")
+    assert found.words == {"regierung", "bundestag", "zolle", "gesenkt"}
+    assert found.phrases == {"zolle gesenkt"}  # "der" breaks "regierung bundestag"
+    english = doc_terms("The Bundestag and the government", "", "en")
+    assert english.words == {"bundestag", "government"} and not english.phrases
+
+
+def test_search_page_terms_panel_without_javascript(base):
+    status, _, body = get(base, "/", q="coffee", terms="1")
+    page = body.decode()
+    assert status == 200 and 'id="terms"' in page
+    assert '<a href="/?q=coffee+ico&amp;terms=1"' in page
+    assert '<a href="/?q=coffee+%22export+quotas%22&amp;terms=1"' in page
+    _, _, plain = get(base, "/", q="coffee")
+    assert "Show the words that stand out" in plain.decode()
+
+
+def test_timeline_page_shows_readable_numbers_and_downloads(base):
+    status, _, body = get(base, "/timeline", q="oil", interval="month")
+    page = body.decode()
+    assert status == 200
+    assert "<title>1987-03-01: 148 of 1,393 (10.62%)</title>" in page
+    assert "<td class=\"num\">148</td><td class=\"num\">1,393</td><td class=\"num\">10.62%</td>" \
+        in page
+    assert 'href="/api/timeline?q=oil&amp;interval=month&amp;format=csv"' in page
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in process; return status, stdout, stderr."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_matches_the_api(base, capsys, sample_index):
+    index = ["--index", str(sample_index)]
+    status, out, _ = run(capsys, "timeline", "oil", "--interval", "month", "--json", *index)
+    assert status == 0
+    assert json.loads(out) == get_json(base, "/api/timeline", q="oil", interval="month")
+    status, out, _ = run(capsys, "terms", "coffee", "--limit", "5", "--json", *index)
+    assert json.loads(out) == get_json(base, "/api/terms", q="coffee", limit=5)
+    status, out, _ = run(capsys, "compare", "oil", "coffee", "--json", *index)
+    assert json.loads(out) == get_json(base, "/api/compare", q=["oil", "coffee"])
+    status, out, _ = run(capsys, "timeline", "oil", "--interval", "month", *index)
+    assert "1987-03-01         148     1,393   10.62%" in out
+
+
+def test_cli_errors(capsys, sample_index, tmp_path):
+    status, _, err = run(capsys, "timeline", "oil", "--from", "soon", "--index",
+                         str(sample_index))
+    assert status == 1 and "news-search timeline: error: from: cannot read date" in err
+    status, _, err = run(capsys, "compare", *"a b c d e f".split(), "--index",
+                         str(sample_index))
+    assert status == 1 and "compare takes 1 to 5 queries" in err
+    status, _, err = run(capsys, "terms", "oil", "--index", str(tmp_path / "none"))
+    assert status == 1 and "no index at" in err
+
+
+def test_deleted_articles_never_count(index_dir, ix):
+    # The per-commit arrays (columns, universes, terms background) follow the commit, and a
+    # deleted article counts nowhere. (A fresh app: a refreshed Whoosh searcher reuses the
+    # reader of a segment whose only change is a deletion, and so still counts it: see the
+    # note on Searcher.refresh in the report.)
+    from search_service.index.writer import delete_urls
+
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    before = client.get("/api/timeline?q=&interval=month").get_json()
+    assert before["total"] == client.get("/api/search?q=").get_json()["total"] > 1
+    url = next(r["url"] for r in client.get("/api/search?q=&sort=oldest").get_json()["results"]
+               if not r["similar_count"])  # a story without copies
+    assert delete_urls(ix, [url]) == 1
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    after = client.get("/api/timeline?q=&interval=month").get_json()
+    assert after["total"] == client.get("/api/search?q=").get_json()["total"]
+    assert after["total"] == before["total"] - 1
+    assert sum(b["total"] for b in after["buckets"]) == after["total"]
+
+
+def test_views_answer_empty_before_the_first_ingest(tmp_path):
+    client = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "none")}).test_client()
+    assert client.get("/api/timeline?q=oil").get_json() == {
+        "query": "oil", "interval": "day", "total": 0, "undated": 0, "buckets": []}
+    assert client.get("/api/compare?q=oil&q=gas").get_json() == {"interval": "day", "queries": [
+        {"query": q, "total": 0, "timeline": [], "sources": [], "results": []}
+        for q in ("oil", "gas")]}
+    assert client.get("/api/terms?q=oil").get_json()["terms"] == []
+    assert client.get("/api/terms?q=oil&limit=0").status_code == 400
+    assert client.get("/api/timeline?q=oil&interval=hour").status_code == 400
+    page = client.get("/compare?q=oil")
+    assert page.status_code == 200 and b"No story matches." in page.data
+
+
+def test_research_pages_answer_bad_parameters_with_the_error_page(client):
+    for url, message in [("/timeline?q=oil&interval=hour", "interval must be one of"),
+                         ("/timeline?q=oil&show=pie", "show must be share or count"),
+                         ("/compare?q=a&q=b&q=c&q=d&q=e&q=f", "compare takes 1 to 5 queries")]:
+        response = client.get(url)
+        assert response.status_code == 400 and response.mimetype == "text/html"
+        assert message in response.data.decode()
