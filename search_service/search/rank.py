@@ -6,6 +6,7 @@ import math
 from bisect import bisect_right
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 from whoosh import sorting
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
@@ -56,6 +57,27 @@ def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
         return hit.score * (1 + RECENCY_WEIGHT * math.pow(2, -age / half_life))
 
     return sorted(hits, key=blended, reverse=True)
+
+
+def blend_best(scores: np.ndarray, stamps: np.ndarray, now: int) -> np.ndarray:
+    """Keys for the `best` sort of every match (higher ranks first): relevance ×
+    (1 + w · 2^(−age / half-life)), the vectorised form of rank_best.
+
+    `stamps` are raw `published` column values (NO_DATE: undated, keeps its score), `now`
+    in the same units (microseconds); age counts back from the newest match, or `now` if
+    that is earlier.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    stamps = np.asarray(stamps, dtype=np.uint64)
+    dated = stamps != np.uint64(NO_DATE)
+    if not dated.any():
+        return scores.copy()
+    reference = min(int(now), int(stamps[dated].max()))
+    half_life = HALF_LIFE.total_seconds() * 10**6
+    age = np.maximum(0, reference - stamps[dated].astype(np.int64)).astype(np.float64)
+    keys = scores.copy()
+    keys[dated] = scores[dated] * (1 + RECENCY_WEIGHT * np.exp2(-age / half_life))
+    return keys
 
 
 def _stamps(searcher: Searcher, docnums: list[int]) -> dict[int, int]:
