@@ -151,7 +151,7 @@ def search(searcher: Searcher, params: SearchParams | None = None, use_executor:
         query = PublishedWithin(query, params.date_from, params.date_to)
     fast = _executed(searcher, text_query, params, sort, browsing) if use_executor else None
     if fast is not None:
-        total, page_hits, similar, partial = fast.total, fast.hits, fast.similar, False
+        total, page_hits, similar, partial = fast.total, fast.hits, fast.similar, fast.partial
     else:
         groups = groups_of(searcher)
         try:

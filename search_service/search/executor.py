@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,6 +66,7 @@ class Page:
     total: int
     hits: list[Hit]
     similar: list[int]
+    partial: bool = False
     facets: dict[str, Any] | None = None
 
 
@@ -282,20 +284,22 @@ def _evaluate(seg: _Segment, node: wq.Query) -> Result:
     raise Unsupported(f"query type {kind.__name__}")
 
 
-def match(searcher: Searcher, query: wq.Query) -> Result:
+def match(searcher: Searcher, query: wq.Query, deadline: float | None = None
+          ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Every live document `query` matches, as global document numbers (ascending) and
-    Whoosh's scores for them."""
+    Whoosh's scores for them, and whether the monotonic `deadline` passed first (segments
+    not yet evaluated by then are left out)."""
     weighting = searcher.weighting
     if getattr(weighting, "use_final", False):
         raise Unsupported(f"weighting {type(weighting).__name__} uses final()")
-    ids_parts, score_parts = [], []
+    ids_parts, score_parts = [_EMPTY_IDS], [_EMPTY_SCORES]
     for sub, offset in searcher.leaf_searchers():
+        if deadline is not None and time.monotonic() > deadline:
+            return np.concatenate(ids_parts), np.concatenate(score_parts), True
         ids, scores = _evaluate(_Segment(sub, weighting), query)
         ids_parts.append(ids + offset)
         score_parts.append(scores)
-    if not ids_parts:
-        return _EMPTY_IDS, _EMPTY_SCORES
-    return np.concatenate(ids_parts), np.concatenate(score_parts)
+    return np.concatenate(ids_parts), np.concatenate(score_parts), False
 
 
 # -- index-wide columns, per commit ------------------------------------------------------------
@@ -436,12 +440,14 @@ def _ranked(key: np.ndarray, docnums: np.ndarray, stamps: np.ndarray, sort: str,
 def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort: str,
             browsing: bool) -> Page:
     """Run a search over arrays: match, filter, count stories, rank, collapse, page."""
+    started = time.monotonic()
     cols = index_columns(searcher)
     if browsing:
         docnums = np.flatnonzero(cols.live).astype(np.int64)
         scores = np.ones(len(docnums))
+        partial = False
     else:
-        docnums, scores = match(searcher, text_query)
+        docnums, scores, partial = match(searcher, text_query, started + params.time_limit)
     keep = _filter(cols, params, docnums)
     if not keep.all():
         docnums, scores = docnums[keep], scores[keep]
@@ -466,7 +472,7 @@ def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort
     shown = shown[(params.page - 1) * params.per_page: wanted]
     hits = [Hit(searcher, int(docnums[i]), float(scores[i])) for i in shown]
     similar = [int(counts[groups[i]]) - 1 if groups[i] >= 0 else 0 for i in shown]
-    page = Page(total, hits, similar)
+    page = Page(total, hits, similar, partial)
     if params.facets:
         page.facets = _facets(cols, docnums)
     return page
