@@ -89,6 +89,7 @@ class _Segment:
         self.columns = columns_of(self.reader)
         self.live = self.columns.get("live", self.reader)
         self.has_deletions = self.reader.has_deletions()
+        self.size = self.reader.doc_count_all()
 
     def column(self, name: str):
         return self.columns.get(name, self.reader)
@@ -139,17 +140,39 @@ def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
     return scores
 
 
-def _union(parts: list[Result]) -> Result:
-    """Documents matching any part; scores summed over the parts they match."""
+def _union(parts: list[Result], size: int) -> Result:
+    """Documents matching any part; scores summed over the parts they match (`size`: the
+    segment's document count, for a dense accumulator when the parts are long)."""
     parts = [p for p in parts if len(p[0])]
     if not parts:
         return _EMPTY_IDS, _EMPTY_SCORES
     if len(parts) == 1:
         return parts[0]
+    if sum(len(p[0]) for p in parts) * DENSE_SHARE > size:
+        total = np.zeros(size, dtype=np.float64)
+        seen = np.zeros(size, dtype=bool)
+        for ids, scores in parts:  # a part's ids are distinct, so += adds each once
+            total[ids] += scores
+            seen[ids] = True
+        ids = np.flatnonzero(seen)
+        return ids, total[ids]
     ids = np.concatenate([p[0] for p in parts])
     scores = np.concatenate([p[1] for p in parts])
     unique, inverse = np.unique(ids, return_inverse=True)
     return unique, np.bincount(inverse, weights=scores, minlength=len(unique))
+
+
+#: Unions whose parts hold more than 1/DENSE_SHARE of a segment's documents add into a dense
+#: array instead of sorting.
+DENSE_SHARE = 16
+
+
+def _positions_in(ids: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `ids`: whether it is in `sorted_ids`, and where."""
+    where = np.searchsorted(sorted_ids, ids)
+    where[where == len(sorted_ids)] = 0
+    found = sorted_ids[where] == ids if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
+    return found, where
 
 
 def _intersect(parts: list[Result]) -> Result:
@@ -159,9 +182,8 @@ def _intersect(parts: list[Result]) -> Result:
     for other_ids, other_scores in parts[1:]:
         if not len(ids):
             break
-        ids, mine, theirs = np.intersect1d(ids, other_ids, assume_unique=True,
-                                           return_indices=True)
-        scores = scores[mine] + other_scores[theirs]
+        found, where = _positions_in(ids, other_ids)
+        ids, scores = ids[found], scores[found] + other_scores[where[found]]
     return ids, scores
 
 
@@ -169,7 +191,7 @@ def _minus(a: Result, excluded: np.ndarray) -> Result:
     """`a` without the documents in `excluded`."""
     if not len(excluded) or not len(a[0]):
         return a
-    keep = ~np.isin(a[0], excluded, assume_unique=True)
+    keep = ~_positions_in(a[0], excluded)[0]
     return a[0][keep], a[1][keep]
 
 
@@ -237,7 +259,7 @@ def _evaluate(seg: _Segment, node: wq.Query) -> Result:
             else:
                 ids, scores = _intersect([_evaluate(seg, q) for q in node.subqueries])
         else:
-            ids, scores = _union([_evaluate(seg, q) for q in node.subqueries])
+            ids, scores = _union([_evaluate(seg, q) for q in node.subqueries], seg.size)
         if getattr(node, "scale", None):
             raise Unsupported("Or with a coordination scale")
         return ids, (scores * node.boost if node.boost != 1.0 else scores)
@@ -257,21 +279,21 @@ def _evaluate(seg: _Segment, node: wq.Query) -> Result:
         if node.constantscore and _preloaded(seg, len(words)):
             # Whoosh's "constant score" Or of the expansion preloads unscored: every match
             # scores 1 (ArrayUnionMatcher, boost ignored).
-            ids = _union(parts)[0]
+            ids = _union(parts, seg.size)[0]
             return ids, np.ones(len(ids))
-        ids, scores = _union(parts)
+        ids, scores = _union(parts, seg.size)
         return ids, (scores * node.boost if node.boost != 1.0 else scores)
     if kind is wq.AndNot:
         return _minus(_evaluate(seg, node.a), _evaluate(seg, node.b)[0])
     if kind is wq.AndMaybe:
         a, b = _evaluate(seg, node.a), _evaluate(seg, node.b)
-        _, mine, theirs = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+        found, where = _positions_in(a[0], b[0])
         scores = a[1].copy()
-        scores[mine] += b[1][theirs]
+        scores[found] += b[1][where[found]]
         return a[0], scores
     if kind is wq.Require:
         a, b = _evaluate(seg, node.a), _evaluate(seg, node.b)
-        keep = np.isin(a[0], b[0], assume_unique=True)
+        keep = _positions_in(a[0], b[0])[0]
         return a[0][keep], a[1][keep]
     if kind is wq.ConstantScoreQuery:
         ids = _evaluate(seg, node.child)[0]
