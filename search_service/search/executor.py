@@ -81,8 +81,9 @@ Result = tuple[np.ndarray, np.ndarray]  # ascending document numbers, their scor
 class _Segment:
     """One segment as a query sees it: its searcher, reader, columns and live documents."""
 
-    def __init__(self, sub: Searcher, weighting):
+    def __init__(self, sub: Searcher, weighting, stats: tuple):
         self.sub = sub
+        self.stats = stats  # the commit and weighting that term statistics depend on
         self.reader = sub.reader()
         self.schema = self.reader.schema
         self.weighting = weighting
@@ -123,7 +124,15 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
 def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
            weights: np.ndarray) -> np.ndarray:
     """Score postings with the scorer the searcher's weighting makes for this term."""
-    scorer = seg.weighting.scorer(seg.sub, fieldname, tbytes)
+    key = (seg.stats, seg.columns.key, fieldname, tbytes)
+    with _scorers_lock:
+        scorer = _scorers.get(key)
+    if scorer is None:
+        scorer = seg.weighting.scorer(seg.sub, fieldname, tbytes)
+        with _scorers_lock:
+            _scorers[key] = scorer
+            while len(_scorers) > KEEP_SCORERS:
+                _scorers.popitem(last=False)
     if type(scorer) is WeightScorer:
         return weights
     if not isinstance(scorer, WeightLengthScorer):
@@ -138,6 +147,13 @@ def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
     if scores.shape != ids.shape:
         scores = np.broadcast_to(scores, ids.shape).copy()
     return scores
+
+
+#: Term scorers remembered (they hold a term's global statistics, so they are kept per
+#: commit and weighting).
+KEEP_SCORERS = 20000
+_scorers_lock = threading.Lock()
+_scorers: OrderedDict[tuple, Any] = OrderedDict()
 
 
 def _union(parts: list[Result], size: int) -> Result:
@@ -315,10 +331,13 @@ def match(searcher: Searcher, query: wq.Query, deadline: float | None = None
     if getattr(weighting, "use_final", False):
         raise Unsupported(f"weighting {type(weighting).__name__} uses final()")
     ids_parts, score_parts = [_EMPTY_IDS], [_EMPTY_SCORES]
+    stats = (searcher.reader().generation(), tuple(segment_key(sub.reader()) for sub, _ in
+                                                   searcher.leaf_searchers()),
+             type(weighting).__name__, repr(sorted(vars(weighting).items())))
     for sub, offset in searcher.leaf_searchers():
         if deadline is not None and time.monotonic() > deadline:
             return np.concatenate(ids_parts), np.concatenate(score_parts), True
-        ids, scores = _evaluate(_Segment(sub, weighting), query)
+        ids, scores = _evaluate(_Segment(sub, weighting, stats), query)
         ids_parts.append(ids + offset)
         score_parts.append(scores)
     return np.concatenate(ids_parts), np.concatenate(score_parts), False
