@@ -188,9 +188,10 @@ def cached_fts5(cache: Path, count: int, corpus: str) -> Path:
     with sqlite-utils; cached like the index."""
     import sqlite_utils
 
-    path = cache / f"fts5-{corpus}-{count}.db"
+    path = cache / f"fts5-{corpus}-{count}" / "bench.db"  # Datasette serves it as /bench
     if path.exists():
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     part.unlink(missing_ok=True)
     started = time.perf_counter()

@@ -314,6 +314,8 @@ def main() -> None:
                         help="build indexes once here and reuse them (e.g. .benchmarks)")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.corpus == "reuters":
+        args.articles = 19043 * args.scale  # the stories, replicated `--scale` times
     if args.child:
         child(args.child, args)
         return
