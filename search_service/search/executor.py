@@ -97,28 +97,29 @@ class _Segment:
 
 
 def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
-          positions: bool = False) -> tuple[np.ndarray, np.ndarray, tuple | None]:
-    """A term's live postings in the segment: ids, scores, encoded positions (if asked)."""
+          positions: bool = False) -> tuple[np.ndarray, np.ndarray, raw.Postings | None,
+                                            np.ndarray | None]:
+    """A term's live postings in the segment: ids, scores, and (for positions) the postings
+    read and which of them are live (None: all)."""
     if fieldname not in seg.schema:
-        return _EMPTY_IDS, _EMPTY_SCORES, ()
+        return _EMPTY_IDS, _EMPTY_SCORES, None, None
     try:
         tbytes = seg.schema[fieldname].to_bytes(text)
     except ValueError:
-        return _EMPTY_IDS, _EMPTY_SCORES, ()
+        return _EMPTY_IDS, _EMPTY_SCORES, None, None
     if (fieldname, tbytes) not in seg.reader:
-        return _EMPTY_IDS, _EMPTY_SCORES, ()
+        return _EMPTY_IDS, _EMPTY_SCORES, None, None
     found = raw.postings(seg.reader, fieldname, tbytes, positions=positions)
-    ids, weights, values = found.ids, found.weights.astype(np.float64), found.values
+    ids, weights, live = found.ids, found.weights.astype(np.float64), None
     if seg.has_deletions:
         keep = seg.live[ids]
         if not keep.all():
-            ids, weights = ids[keep], weights[keep]
-            if values is not None:
-                values = tuple(v for v, k in zip(values, keep, strict=True) if k)
+            live = np.flatnonzero(keep)
+            ids, weights = ids[live], weights[live]
     scores = _score(seg, fieldname, tbytes, ids, weights)
     if boost != 1.0:
         scores = scores * boost
-    return ids.astype(np.int64), scores, values
+    return ids.astype(np.int64), scores, found, live
 
 
 def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
@@ -225,23 +226,35 @@ def _phrase(seg: _Segment, node: wq.Phrase) -> Result:
     if node.slop != 1:
         raise Unsupported(f"phrase with slop {node.slop}")
     terms = [_term(seg, node.fieldname, word, positions=True) for word in node.words]
-    if any(not len(ids) for ids, _, _ in terms):
+    if any(not len(t[0]) for t in terms):
         return _EMPTY_IDS, _EMPTY_SCORES
-    ids, scores = _intersect([(i, s) for i, s, _ in terms])
+    ids, scores = _intersect([(t[0], t[1]) for t in terms])
     if not len(ids):
         return ids, scores
-    where = [np.searchsorted(term_ids, ids) for term_ids, _, _ in terms]
-    keep = np.zeros(len(ids), dtype=bool)
-    for n in range(len(ids)):
-        starts = set(raw.decode_positions(terms[0][2][where[0][n]]))
-        for k in range(1, len(terms)):
-            following = raw.decode_positions(terms[k][2][where[k][n]])
-            starts &= {p - k for p in following}
-            if not starts:
-                break
-        keep[n] = bool(starts)
+    # Key each candidate occurrence as (candidate, position − offset in the phrase): the
+    # phrase occurs where a key is shared by every word.
+    common = None
+    for k, (term_ids, _, found, live) in enumerate(terms):
+        where = np.searchsorted(term_ids, ids)
+        if live is not None:
+            where = live[where]
+        begin, end = found.starts[where], found.starts[where + 1]
+        lengths = end - begin
+        owner = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
+        inner = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        keys = owner * PHRASE_KEY + (found.positions[np.repeat(begin, lengths) + inner] - k)
+        common = np.unique(keys) if common is None else np.intersect1d(common, keys)
+        if not len(common):
+            return _EMPTY_IDS, _EMPTY_SCORES
+    keep = np.unique(common // PHRASE_KEY)
     ids, scores = ids[keep], scores[keep]
     return ids, scores * node.boost if node.boost != 1.0 else scores
+
+
+#: Positions are below this (2^32), so (candidate, position) pairs fit one int64 key; a
+#: negative position − offset (a word before the phrase could start) never matches the
+#: first word's keys, which are all ≥ candidate·PHRASE_KEY.
+PHRASE_KEY = 1 << 32
 
 
 def _preloaded(seg: _Segment, clauses: int) -> bool:
@@ -261,8 +274,7 @@ def _evaluate(seg: _Segment, node: wq.Query) -> Result:
     """Evaluate `node` over one segment."""
     kind = type(node)
     if kind is wq.Term:
-        ids, scores, _ = _term(seg, node.fieldname, node.text, node.boost)
-        return ids, scores
+        return _term(seg, node.fieldname, node.text, node.boost)[:2]
     if kind is wq.And or kind is wq.Or:
         nots = [q for q in node.subqueries if type(q) is wq.Not]
         if kind is wq.And:

@@ -46,16 +46,18 @@ LENGTHS = np.array([byte_to_length(b) if b else 0 for b in range(256)], dtype=np
 @dataclass(frozen=True)
 class Postings:
     """One term's postings in one segment: ascending document numbers and their weights
-    (deleted documents included: callers mask them), and the encoded positions if read."""
+    (deleted documents included: callers mask them), and, if read, the positions of every
+    posting, flat (`positions[starts[i]:starts[i + 1]]` are posting i's)."""
 
     ids: np.ndarray
     weights: np.ndarray
-    values: tuple | None = None
+    positions: np.ndarray | None = None
+    starts: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
         """Approximate memory held."""
-        extra = 0 if self.values is None else sum(len(v) + 33 for v in self.values)
+        extra = 0 if self.positions is None else self.positions.nbytes + self.starts.nbytes
         return self.ids.nbytes + self.weights.nbytes + extra + 200
 
 
@@ -134,7 +136,7 @@ def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> 
     cache = shared_cache()
     key = (segment_id(reader), fieldname, tbytes)
     found = cache.get(key)
-    if found is not None and (found.values is not None or not positions):
+    if found is not None and (found.positions is not None or not positions):
         return found
     decoded = _decode(reader, fieldname, tbytes, positions)
     cache.put(key, decoded)
@@ -151,7 +153,7 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
         return Postings(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32),
-                        tuple(values) if positions else None)
+                        *(_flat_positions(values) if positions else (None, None)))
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
         length = length[0]
@@ -182,7 +184,16 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
             break
         pos = following
     return Postings(np.concatenate(id_parts), np.concatenate(weight_parts),
-                    tuple(value_parts) if positions else None)
+                    *(_flat_positions(value_parts) if positions else (None, None)))
+
+
+def _flat_positions(values) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every posting's positions into one flat array and the offsets of each."""
+    decoded = [decode_positions(v) for v in values]
+    starts = np.zeros(len(decoded) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in decoded], out=starts[1:])
+    flat = np.fromiter((p for d in decoded for p in d), dtype=np.int32, count=int(starts[-1]))
+    return flat, starts
 
 
 def decode_positions(value: bytes) -> list[int]:
