@@ -461,6 +461,8 @@ def main() -> None:
                         help="query streams to run (default: %(default)s)")
     parser.add_argument("--servers", default="ours,datasette",
                         help="servers to load (default: %(default)s)")
+    parser.add_argument("--warm", type=int, default=1500,
+                        help="warm-up requests per server, other queries (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1987)
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="then time and profile N queries in process (default: none)")
@@ -483,9 +485,11 @@ def main() -> None:
         else:
             server, port = start_datasette(cached_fts5(args.cache, args.articles, args.corpus))
         try:
-            # Warm-up: every searcher and the OS cache, with queries no stream sends.
-            warm = [render(s) for s in make_queries(stories(), 400, args.seed + 7, since)]
-            run_load(port, Cursor(warm), 8, 3.0 * args.workers)
+            # Warm-up, as a server that has been running a while: every searcher, the OS
+            # cache and per-process caches (decoded postings, analysed words), with queries
+            # no stream sends (so the results cache never answers a measured one).
+            warm = [render(s) for s in make_queries(stories(), args.warm, args.seed + 7, since)]
+            run_load(port, Cursor(warm), 8, 0, args.warm)
             rows += load_server(name, port, streams, concurrency, args.seconds,
                                 args.c1_requests)
             if name == "ours":
