@@ -1,20 +1,24 @@
-"""HTTP benchmark of /api/search: the real `news-search serve` (waitress) under load.
+"""HTTP benchmark of /api/search against Datasette + SQLite FTS5, same articles, one run.
 
-Usage: python -m benchmarks.http_api [--articles 100000] [--seconds 20] [--workers 1,2]
+Usage: python -m benchmarks.http_api [--corpus distinct|reuters] [--articles 100000]
+       [--workers 2] [--seconds 20] [--c1-requests 300]
 
-Builds (or reuses) an index of the Reuters corpus replicated with fresh ids to `--articles`
-articles, cached under `--cache` (default `.benchmarks/`, git-ignored), starts
-`python -m search_service.cli serve --port 0` from this checkout on 127.0.0.1 as a
-subprocess, and sends seeded queries to `/api/search` at concurrency 1, 8 and 32 for
-`--seconds` each (for each `--workers` count, as `serve --workers`), from a pool of
-threads that each keep one HTTP/1.1 keep-alive connection. Prints p50/p99 latency,
-requests per second and errors per concurrency.
+Builds (or reuses) an index of `--articles` articles (Reuters stories, or distinct articles
+remixed from them, see corpus.py), cached under `--cache` (default `.benchmarks/`,
+git-ignored), and an SQLite database of the same articles with an FTS5 index (sqlite-utils,
+porter stemming). Starts `news-search serve` from this checkout, loads it, stops it, then
+does the same with `datasette serve -i` running a ranked FTS5 query with `snippet()` (its
+documented way to get ranked, highlighted results) per request.
+
+Two query streams, each at concurrency 1 (`--c1-requests` requests) and 8 (`--seconds`):
+`distinct` walks seeded distinct queries in order, so no results cache helps (the cursor runs
+on from c=1 to c=8); `zipf` draws the same queries with Zipf-distributed popularity, so the
+popular few repeat as in a real query log. Prints p50/p95/p99/mean latency, requests per second
+and errors side by side, the ratios ours/Datasette, and the serving processes' memory (PSS
+counts shared index pages once).
 
 `--profile N` then times N of the same queries in process (the search call alone, no HTTP,
 no results cache), profiles them with cProfile and prints where the time goes.
-
-The query set (`--queries`, default 2000) is walked in order and is larger than the
-server's results cache (256 entries), so no request is answered from that cache.
 
 (Named http_api.py, not http.py: a script directory on sys.path holding `http.py` would
 shadow the standard library's `http` package for every benchmark run as a script.)
@@ -35,28 +39,40 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
-from benchmarks._common import percentile
-from benchmarks.corpus import stories, to_article
+from benchmarks._common import percentiles
+from benchmarks.corpus import distinct, stories, to_article
+from search_service.article import Article
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TARGETS = "targets: p50 <= 10 ms at concurrency 1, >= 300 requests/s at concurrency 8, 0 errors"
+TARGETS = ("targets (issue 14), ours / Datasette: c=8 throughput >= 1.0x (2x at 100k), "
+           "c=1 p50 <= 1.3x, p95 <= 2x, no errors")
 
 
 # -- the index ---------------------------------------------------------------------------------
 
-def build_index(path: Path, count: int, procs: int) -> None:
-    """Index `count` articles (the corpus replicated with fresh ids) into `path`, with
-    progress on stderr; `complete.json` marks a finished build."""
+def corpus_articles(corpus: str, count: int) -> Iterator[Article]:
+    """The benchmark's articles: `count` Reuters stories (replicated with fresh ids past
+    19,043) or `count` distinct remixed articles (benchmarks/corpus.py)."""
+    raw = stories()
+    if corpus == "distinct":
+        return distinct(count, raw=raw)
+    copies = math.ceil(count / len(raw))
+    return itertools.islice((to_article(story, copy) for copy in range(copies) for story in raw),
+                            count)
+
+
+def build_index(path: Path, count: int, procs: int, corpus: str = "reuters") -> None:
+    """Index `count` articles of `corpus` into `path`, with progress on stderr;
+    `complete.json` marks a finished build."""
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
 
-    raw = stories()
-    copies = math.ceil(count / len(raw))
-    replicas = (to_article(story, copy) for copy in range(copies) for story in raw)
+    replicas = corpus_articles(corpus, count)
     ix = open_index(path, create=True)
     started = time.perf_counter()
     with ArticleWriter(ix, batch=5000, interval=3600, procs=procs) as writer:
@@ -73,11 +89,11 @@ def build_index(path: Path, count: int, procs: int) -> None:
     print(f"  built {docs:,} articles in {seconds:.0f} s", file=sys.stderr, flush=True)
 
 
-def cached_index(cache: Path, count: int, procs: int) -> Path:
+def cached_index(cache: Path, count: int, procs: int, corpus: str = "reuters") -> Path:
     """Return an index of `count` articles under `cache`, building it if it is not there."""
     from search_service.index.schema import SCHEMA_VERSION
 
-    path = cache / f"http-reuters-{count}-v{SCHEMA_VERSION}"
+    path = cache / f"http-{corpus}-{count}-v{SCHEMA_VERSION}"
     if (path / "complete.json").exists():
         print(f"reusing {path}", file=sys.stderr, flush=True)
         return path
@@ -85,39 +101,135 @@ def cached_index(cache: Path, count: int, procs: int) -> Path:
         import shutil
         shutil.rmtree(path)  # an unfinished build
     print(f"building {path} ({count:,} articles) …", file=sys.stderr, flush=True)
-    build_index(path, count, procs)
+    build_index(path, count, procs, corpus)
     return path
 
 
 # -- queries -----------------------------------------------------------------------------------
 
-def make_queries(raw: list[dict], count: int, seed: int) -> list[str]:
-    """Seeded /api/search URLs from title words: single words, two- and three-word ANDs and
-    phrases; a quarter with a date filter, a sixth sorted newest first, the rest `best`."""
+def make_queries(raw: list[dict], count: int, seed: int, since: str) -> list[dict]:
+    """Seeded distinct searches from title words: single words, two- and three-word ANDs and
+    phrases; a quarter with a date filter (from `since`), a sixth sorted newest first, the
+    rest `best`."""
     from whoosh.analysis import STOP_WORDS
 
     rng = random.Random(seed)
     titles = [[w.lower() for w in re.findall(r"[A-Za-z]{4,}", s["title"])
                if w.lower() not in STOP_WORDS] for s in raw]
     titles = [t for t in titles if len(t) >= 3]
-    urls = []
-    for i in range(count):
+    searches, seen = [], set()
+    for i in itertools.count():
+        if len(searches) == count or i > count * 20:
+            break
         words = rng.choice(titles)
         kind = ("term", "and2", "and3", "phrase")[i % 4]
         if kind == "term":
-            q = rng.choice(words)
+            terms, phrase = [rng.choice(words)], False
         elif kind == "phrase":
             start = rng.randrange(len(words) - 1)
-            q = '"' + " ".join(words[start:start + 2]) + '"'
+            terms, phrase = words[start:start + 2], True
         else:
-            q = " ".join(rng.sample(words, 2 if kind == "and2" else 3))
-        params = {"q": q}
-        if i % 4 == 1:
-            params["from"] = "1987-06-01"
-        if i % 6 == 5:
-            params["sort"] = "newest"
-        urls.append("/api/search?" + urlencode(params))
-    return urls
+            terms, phrase = rng.sample(words, 2 if kind == "and2" else 3), False
+        search = {"terms": tuple(terms), "phrase": phrase,
+                  "from": since if i % 4 == 1 else None,
+                  "sort": "newest" if i % 6 == 5 else "best"}
+        key = tuple(search.items())
+        if key not in seen:
+            seen.add(key)
+            searches.append(search)
+    return searches
+
+
+def ours_url(search: dict) -> str:
+    """The /api/search URL of one search."""
+    text = " ".join(search["terms"])
+    params = {"q": f'"{text}"' if search["phrase"] else text}
+    if search["from"]:
+        params["from"] = search["from"]
+    if search["sort"] != "best":
+        params["sort"] = search["sort"]
+    return "/api/search?" + urlencode(params)
+
+
+#: Datasette's ranked FTS5 query: top 10 with a highlighted body snippet (its documented way).
+FTS_SQL = ("select a.id, a.url, a.title, a.published, "
+           "snippet(articles_fts, 1, '<mark>', '</mark>', '…', 30) as snippet "
+           "from articles_fts join articles a on a.rowid = articles_fts.rowid "
+           "where articles_fts match :q{since} order by {order} limit 10")
+
+
+def datasette_url(search: dict) -> str:
+    """The Datasette JSON URL running the same search as SQL over FTS5."""
+    if search["phrase"]:
+        match = '"' + " ".join(search["terms"]) + '"'
+    else:
+        match = " ".join(f'"{t}"' for t in search["terms"])
+    sql = FTS_SQL.format(since=" and a.published >= :since" if search["from"] else "",
+                         order="a.published desc" if search["sort"] == "newest"
+                         else "bm25(articles_fts, 2.0, 1.0)")
+    params = {"sql": sql, "q": match, "_shape": "array"}
+    if search["from"]:
+        params["since"] = search["from"]
+    return "/bench.json?" + urlencode(params)
+
+
+def zipf_stream(items: list, length: int, seed: int, exponent: float = 1.0) -> list:
+    """`length` draws from `items`, the k-th item with probability proportional to
+    1 / k^exponent (a popular few repeat, as real query logs do)."""
+    rng = random.Random(seed)
+    weights = [1 / (k + 1) ** exponent for k in range(len(items))]
+    return rng.choices(items, weights=weights, k=length)
+
+
+# -- the peer: Datasette over SQLite FTS5 --------------------------------------------------------
+
+def cached_fts5(cache: Path, count: int, corpus: str) -> Path:
+    """An SQLite database of the same articles with an FTS5 index (porter stemming), built
+    with sqlite-utils; cached like the index."""
+    import sqlite_utils
+
+    path = cache / f"fts5-{corpus}-{count}" / "bench.db"  # Datasette serves it as /bench
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    part.unlink(missing_ok=True)
+    started = time.perf_counter()
+    db = sqlite_utils.Database(part)
+    rows = ({"id": a.id, "url": a.url, "title": a.title, "body": a.body,
+             "published": a.published.isoformat() if a.published else None,
+             "source": a.source} for a in corpus_articles(corpus, count))
+    db["articles"].insert_all(rows, pk="id", batch_size=5000)
+    db["articles"].enable_fts(["title", "body"], fts_version="FTS5", tokenize="porter")
+    db.conn.execute("VACUUM")
+    db.conn.close()
+    part.rename(path)
+    print(f"  built {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return path
+
+
+def start_datasette(db: Path) -> tuple[subprocess.Popen, int]:
+    """Serve `db` with Datasette (immutable, as a read-only benchmark database should be)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [sys.executable, "-m", "datasette", "serve", "-i", str(db), "--host", "127.0.0.1",
+           "--port", str(port), "--setting", "sql_time_limit_ms", "20000",
+           "--setting", "max_returned_rows", "100"]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/-/versions.json")
+            if conn.getresponse().status == 200:
+                return server, port
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("Datasette did not start")
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -169,7 +281,7 @@ def profile_search(index: Path, urls: list[str], count: int) -> None:
         profiler.disable()
     times.sort()
     print(f"\nin process, search.search alone over {count} of the queries: "
-          f"p50 {percentile(times, 50):.1f} ms, p99 {percentile(times, 99):.1f} ms, "
+          f"p50 {times[len(times) // 2]:.1f} ms, p99 {times[int(0.99 * (len(times) - 1))]:.1f} ms, "
           f"mean {statistics.fmean(times):.1f} ms")
     for order, lines in (("cumulative", 30), ("tottime", 20)):
         out = io.StringIO()
@@ -195,11 +307,25 @@ class Cursor:
             return url
 
 
+class Budget:
+    """A number of requests to send, shared by the client threads."""
+
+    def __init__(self, count: int):
+        self.left = count
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            self.left -= 1
+            return self.left >= 0
+
+
 def worker(port: int, cursor: Cursor, until: float, latencies: list[float],
-           errors: list[str]) -> None:
-    """Send requests over one keep-alive connection until `until`; record each latency."""
+           errors: list[str], budget: Budget | None = None) -> None:
+    """Send requests over one keep-alive connection until `until` (or the budget is spent);
+    record each latency."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.perf_counter() < until:
+    while time.perf_counter() < until and (budget is None or budget.take()):
         url = cursor.next()
         started = time.perf_counter()
         try:
@@ -213,20 +339,24 @@ def worker(port: int, cursor: Cursor, until: float, latencies: list[float],
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             continue
         elapsed = (time.perf_counter() - started) * 1000
-        if status != 200 or not body.startswith(b"{"):
+        if status != 200 or body[:1] not in (b"{", b"["):
             errors.append(f"HTTP {status} for {url}")
         else:
             latencies.append(elapsed)
     conn.close()
 
 
-def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dict:
-    """Run `concurrency` workers for `seconds`; return latency percentiles and throughput."""
+def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float,
+             requests: int = 0) -> dict:
+    """Run `concurrency` workers for `seconds` (or, given `requests`, until that many are
+    sent); return latency percentiles and throughput."""
     latencies: list[float] = []
     errors: list[str] = []
     started = time.perf_counter()
-    until = started + seconds
-    threads = [threading.Thread(target=worker, args=(port, cursor, until, latencies, errors))
+    until = started + (3600.0 if requests else seconds)
+    budget = Budget(requests) if requests else None
+    threads = [threading.Thread(target=worker,
+                                args=(port, cursor, until, latencies, errors, budget))
                for _ in range(concurrency)]
     for thread in threads:
         thread.start()
@@ -234,8 +364,9 @@ def run_load(port: int, cursor: Cursor, concurrency: int, seconds: float) -> dic
         thread.join()
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
+
     return {"concurrency": concurrency, "requests": len(latencies) + len(errors),
-            "p50": percentile(ordered, 50), "p99": percentile(ordered, 99),
+            **(percentiles(ordered) if ordered else {"p50": 0.0, "p95": 0.0, "p99": 0.0}),
             "mean": statistics.fmean(ordered) if ordered else 0.0,
             "rps": (len(latencies) + len(errors)) / elapsed, "errors": errors}
 
@@ -259,76 +390,129 @@ def serving_rss(pid: int) -> list[tuple[int, int, int]]:
 
 
 def print_table(rows: list[dict]) -> None:
-    """One line per worker count and concurrency."""
-    header = ("workers", "concurrency", "requests", "p50 ms", "p99 ms", "mean ms",
+    """One line per server, query stream and concurrency."""
+    header = ("server", "stream", "c", "requests", "p50 ms", "p95 ms", "p99 ms", "mean ms",
               "requests/s", "errors")
-    cells = [(str(r["workers"]), str(r["concurrency"]), f"{r['requests']:,}",
-              f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['mean']:.1f}", f"{r['rps']:,.0f}",
-              str(len(r["errors"]))) for r in rows]
+    cells = [(r["server"], r["stream"], str(r["concurrency"]), f"{r['requests']:,}",
+              f"{r['p50']:.2f}", f"{r['p95']:.2f}", f"{r['p99']:.2f}", f"{r['mean']:.2f}",
+              f"{r['rps']:,.0f}", str(len(r["errors"]))) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     for row in (header, *cells):
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
 
 
+def ratios(rows: list[dict]) -> None:
+    """Ours against Datasette per stream: c=1 p50 and p95, c=8 throughput."""
+    by = {(r["server"], r["stream"], r["concurrency"]): r for r in rows}
+    for stream in ("distinct", "zipf"):
+        for c in sorted({r["concurrency"] for r in rows}):
+            ours, peer = by.get(("ours", stream, c)), by.get(("datasette", stream, c))
+            if not ours or not peer or not peer["p50"]:
+                continue
+            print(f"{stream} c={c}: ours/datasette p50 {ours['p50'] / peer['p50']:.2f}x, "
+                  f"p95 {ours['p95'] / peer['p95']:.2f}x, "
+                  f"throughput {ours['rps'] / peer['rps']:.2f}x")
+
+
+def load_server(name: str, port: int, streams: dict[str, list[str]], concurrency: list[int],
+                seconds: float, c1_requests: int) -> list[dict]:
+    """Run every stream against one server: c=1 for `c1_requests` requests (or `seconds`),
+    then each other concurrency for `seconds`; the distinct stream's cursor runs on, so no
+    query repeats."""
+    rows = []
+    for stream, urls in streams.items():
+        cursor = Cursor(urls)
+        for c in concurrency:
+            print(f"{name}: {stream} queries, concurrency {c} …", file=sys.stderr, flush=True)
+            row = run_load(port, cursor, c, seconds, c1_requests if c == 1 else 0)
+            rows.append({"server": name, "stream": stream, **row})
+    return rows
+
+
 def main() -> None:
-    """Parse options, build or reuse the index, serve it, load it, print the table."""
+    """Parse options, build or reuse the index and the peer's database, serve both, load
+    them in turn, print the table side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=("reuters", "distinct"), default="distinct",
+                        help="Reuters stories (replicated past 19,043) or distinct articles "
+                             "(default: %(default)s)")
     parser.add_argument("--articles", type=int, default=100_000,
                         help="articles in the index (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=20.0,
-                        help="load time per concurrency (default: %(default)s)")
-    parser.add_argument("--concurrency", default="1,8,32",
+                        help="load time per concurrency above 1 (default: %(default)s)")
+    parser.add_argument("--c1-requests", type=int, default=300,
+                        help="requests at concurrency 1 (default: %(default)s)")
+    parser.add_argument("--concurrency", default="1,8",
                         help="comma-separated client concurrencies (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".benchmarks",
                         help="where built indexes are kept (default: .benchmarks/)")
     parser.add_argument("--threads", type=int, default=8,
                         help="server threads, as `serve --threads` (default: %(default)s)")
-    parser.add_argument("--workers", default="1",
-                        help="comma-separated server processes to compare, as "
-                             "`serve --workers` (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="server processes, as `serve --workers` (default: %(default)s)")
     parser.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
                         help="indexing processes for a build (default: %(default)s)")
-    parser.add_argument("--queries", type=int, default=2000,
+    parser.add_argument("--queries", type=int, default=12000,
                         help="distinct queries, walked in order (default: %(default)s)")
+    parser.add_argument("--streams", default="distinct,zipf",
+                        help="query streams to run (default: %(default)s)")
+    parser.add_argument("--servers", default="ours,datasette",
+                        help="servers to load (default: %(default)s)")
+    parser.add_argument("--warm", type=int, default=1500,
+                        help="warm-up requests per server, other queries (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1987)
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="then time and profile N queries in process (default: none)")
     args = parser.parse_args()
 
-    index = cached_index(args.cache, args.articles, args.procs)
-    urls = make_queries(stories(), args.queries, args.seed)
+    index = cached_index(args.cache, args.articles, args.procs, args.corpus)
+    since = "1987-06-01" if args.corpus == "reuters" else "2022-01-01"
+    searches = make_queries(stories(), args.queries, args.seed, since)
+    zipf = zipf_stream(searches, len(searches), args.seed + 1)
+    concurrency = [int(c) for c in args.concurrency.split(",")]
+    wanted = args.streams.split(",")
     rows = []
-    for workers in (int(w) for w in args.workers.split(",")):
-        server, port = start_server(index, args.threads, workers)
+    for name in args.servers.split(","):
+        render = ours_url if name == "ours" else datasette_url
+        streams = {"distinct": [render(s) for s in searches],
+                   "zipf": [render(s) for s in zipf]}
+        streams = {k: v for k, v in streams.items() if k in wanted}
+        if name == "ours":
+            server, port = start_server(index, args.threads, args.workers)
+        else:
+            server, port = start_datasette(cached_fts5(args.cache, args.articles, args.corpus))
         try:
-            cursor = Cursor(urls)
-            run_load(port, Cursor(urls[::-1]), 8, 2.0 * workers)  # warm-up: every searcher
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
-                print(f"{workers} worker(s), concurrency {concurrency} for {args.seconds:g} s …",
-                      file=sys.stderr, flush=True)
-                rows.append({"workers": workers,
-                             **run_load(port, cursor, concurrency, args.seconds)})
-            rows[-1]["rss"] = serving_rss(server.pid)
+            # Warm-up, as a server that has been running a while: every searcher, the OS
+            # cache and per-process caches (decoded postings, analysed words), with queries
+            # no stream sends (so the results cache never answers a measured one).
+            warm = [render(s) for s in make_queries(stories(), args.warm, args.seed + 7, since)]
+            run_load(port, Cursor(warm), 8, 0, args.warm)
+            rows += load_server(name, port, streams, concurrency, args.seconds,
+                                args.c1_requests)
+            if name == "ours":
+                rows[-1]["rss"] = serving_rss(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=20)
     load = os.getloadavg()
-    print(f"/api/search over HTTP: {args.articles:,} articles, server threads {args.threads} "
-          f"per worker, {args.queries} distinct queries, {args.seconds:g} s per concurrency, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"/api/search over HTTP vs Datasette + FTS5: {args.articles:,} {args.corpus} articles, "
+          f"ours `serve --workers {args.workers} --threads {args.threads}`, "
+          f"{len(searches):,} distinct queries, c=1 {args.c1_requests} requests, others "
+          f"{args.seconds:g} s; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print_table(rows)
+    ratios(rows)
     for row in rows:
         if "rss" in row:
             shown = [" + ".join(str(sizes[i]) for sizes in row["rss"]) for i in range(3)]
-            print(f"server with {row['workers']} worker(s) (parent first), MB: "
+            print(f"ours with {args.workers} worker(s) (parent first), MB: "
                   f"peak RSS {shown[0]}; PSS {shown[1]} = {sum(s[1] for s in row['rss'])}; "
                   f"private {shown[2]} = {sum(s[2] for s in row['rss'])}")
     print(TARGETS)
     for row in rows:
         for message in sorted(set(row["errors"]))[:5]:
-            print(f"  error at concurrency {row['concurrency']}: {message}")
+            print(f"  {row['server']} error at concurrency {row['concurrency']}: {message}")
     if args.profile:
-        profile_search(index, urls, args.profile)
+        profile_search(index, [ours_url(s) for s in searches], args.profile)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""Search engine benchmark on the Reuters corpus: ours vs plain Whoosh vs SQLite FTS5.
+"""Search engine benchmark in process: ours (the executor; and our Whoosh path) vs plain
+Whoosh vs the SQLite FTS5 library with snippet().
 
 Usage: python -m benchmarks.search [--scale 1] [--queries 300] [--related 1000] [--procs 1]
+       python -m benchmarks.search --corpus distinct --articles 100000 --cache .benchmarks
 
 Each engine runs in its own process (so peak RSS is its own) over the same articles (the
-corpus replicated `--scale` times with fresh ids) and the same seeded queries: single terms,
+corpus replicated `--scale` times with fresh ids, or with `--corpus distinct`, `--articles`
+distinct articles; with `--cache`, indexes are built once and reused, so build figures are
+only those of a fresh run) and the same seeded queries: single terms,
 two- and three-term ANDs and phrases from title words, a quarter of them with a date filter,
 a third sorted by date. Reports build rate and index size, top-10-with-snippets latency
 p50/p95/p99, related-article latency and precision@5 (a related story counts when it shares a
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import resource
@@ -28,12 +33,15 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks._common import percentiles
-from benchmarks.corpus import articles, stories
+from benchmarks.corpus import articles, distinct, stories
 
-ENGINES = ("ours", "whoosh", "fts5")
+ENGINES = ("ours", "ours-whoosh", "whoosh", "fts5")
+
+#: Queries run before the measured ones (a running server's caches are warm).
+warm: list[dict] = []
 
 
-def make_queries(raw: list[dict], count: int, seed: int) -> list[dict]:
+def make_queries(raw: list[dict], count: int, seed: int, since: str = "1987-06-01") -> list[dict]:
     """Seeded queries from title words, with date filters and sort orders mixed in."""
     rng = random.Random(seed)
     titles = [[w.lower() for w in re.findall(r"[A-Za-z]{4,}", s["title"])] for s in raw]
@@ -50,7 +58,7 @@ def make_queries(raw: list[dict], count: int, seed: int) -> list[dict]:
         else:
             terms, phrase = rng.sample(words, 2 if kind == "and2" else 3), False
         queries.append({"terms": terms, "phrase": phrase,
-                        "since": "1987-06-01" if i % 4 == 1 else None,
+                        "since": since if i % 4 == 1 else None,
                         "by_date": i % 3 == 2})
     return queries
 
@@ -80,32 +88,52 @@ def story_url(url: str) -> str:
 
 # -- engines -----------------------------------------------------------------------------------
 
-def run_ours(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
-    """Our engine: the project's index writer, search and related functions."""
+def source(args: argparse.Namespace, raw: list[dict]):
+    """A function giving the benchmark's articles afresh on each call."""
+    if args.corpus == "distinct":
+        return lambda: distinct(args.articles, raw=raw)
+    return lambda: articles(raw, args.scale)
+
+
+def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) -> dict:
+    """Our engine: the project's index writer, search and related functions; `executor`
+    off runs our Whoosh path instead of the vectorised executor."""
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
     from search_service.search.articles import related
     from search_service.search.engine import search
-    from search_service.search.params import SearchParams, dates_param
+    from search_service.search.params import QueryError, SearchParams, dates_param
 
-    ix = open_index(tmp / "ours", create=True)
-    started = time.perf_counter()
-    with ArticleWriter(ix, batch=5000, interval=3600, procs=procs) as writer:
-        for article in articles(raw, scale):
-            writer.add(article)
-    build = time.perf_counter() - started
-    out = {"build_s": build, "size": dir_size(tmp / "ours")}
-    from search_service.index import related as sidecar
-    built = sidecar.refresh(tmp / "ours", ix)
-    out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
+    out: dict = {}
+    if args.cache:
+        from benchmarks.http_api import cached_index
+        path = cached_index(args.cache, args.articles, args.procs, args.corpus)
+        ix = open_index(path)
+        out.update(build_s=None, size=dir_size(path))
+    else:
+        path = tmp / "ours"
+        ix = open_index(path, create=True)
+        started = time.perf_counter()
+        with ArticleWriter(ix, batch=5000, interval=3600, procs=args.procs) as writer:
+            for article in source(args, raw)():
+                writer.add(article)
+        out.update(build_s=time.perf_counter() - started, size=dir_size(path))
+    if args.related:
+        from search_service.index import related as sidecar
+        built = sidecar.refresh(path, ix)
+        out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
     with ix.searcher() as searcher:
         def one(q):
             text = " ".join(q["terms"])
             params = SearchParams(q=f'"{text}"' if q["phrase"] else text,
-                                  sort="newest" if q["by_date"] else "relevance",
+                                  sort="newest" if q["by_date"] else "best",
                                   date_from=dates_param("from", q["since"] or ""))
-            return search(searcher, params)
-        one(queries[0])
+            return search(searcher, params, use_executor=executor)
+        for q in warm:
+            try:
+                one(q)
+            except QueryError:  # a stop word alone: nothing to warm
+                pass  # warm-up: term tables, columns, the OS cache
         out["search_ms"] = [timed(lambda q=q: one(q)) for q in queries]
         out["related"] = []
         for story_id in related_ids:
@@ -117,7 +145,12 @@ def run_ours(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
     return out
 
 
-def run_whoosh(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
+def run_ours_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
+    """Our search with the executor off (our Whoosh path)."""
+    return run_ours(args, raw, queries, related_ids, tmp, executor=False)
+
+
+def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
     """Plain Whoosh the obvious way: default analyzers, one writer, hit.highlights."""
     from whoosh import fields, index, qparser
     from whoosh.query import DateRange
@@ -125,15 +158,26 @@ def run_whoosh(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
     schema = fields.Schema(id=fields.ID(stored=True, unique=True), url=fields.ID(stored=True),
                            title=fields.TEXT(stored=True), body=fields.TEXT(stored=True),
                            published=fields.DATETIME(stored=True, sortable=True))
-    (tmp / "whoosh").mkdir()
-    ix = index.create_in(str(tmp / "whoosh"), schema)
-    started = time.perf_counter()
-    writer = ix.writer(limitmb=256)
-    for article in articles(raw, scale):
-        writer.add_document(id=article.url, url=article.url, title=article.title,
-                            body=article.body, published=article.published.replace(tzinfo=None))
-    writer.commit()
-    out = {"build_s": time.perf_counter() - started, "size": dir_size(tmp / "whoosh")}
+    path = (args.cache / f"whoosh-{args.corpus}-{args.articles}") if args.cache \
+        else tmp / "whoosh"
+    out: dict = {"build_s": None}
+    if not (path / "complete").exists():
+        if path.exists():
+            import shutil
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        ix = index.create_in(str(path), schema)
+        started = time.perf_counter()
+        writer = ix.writer(limitmb=256)
+        for article in source(args, raw)():
+            writer.add_document(id=article.url, url=article.url, title=article.title,
+                                body=article.body,
+                                published=article.published.replace(tzinfo=None))
+        writer.commit()
+        out["build_s"] = time.perf_counter() - started
+        (path / "complete").write_text("")
+    ix = index.open_dir(str(path))
+    out["size"] = dir_size(path)
     parser = qparser.MultifieldParser(["title", "body"], schema, group=qparser.AndGroup)
     with ix.searcher() as searcher:
         def one(q):
@@ -145,7 +189,8 @@ def run_whoosh(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
                                       sortedby="published" if q["by_date"] else None,
                                       reverse=q["by_date"])
             return [(hit["title"], hit.highlights("body")) for hit in results]
-        one(queries[0])
+        for q in warm:
+            one(q)
         out["search_ms"] = [timed(lambda q=q: one(q)) for q in queries]
         out["related"] = []
         for story_id in related_ids:
@@ -157,29 +202,33 @@ def run_whoosh(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
     return out
 
 
-def run_fts5(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
-    """SQLite FTS5 (porter) from the standard library, ranked by bm25 with snippet()."""
-    db = sqlite3.connect(tmp / "fts5.db")
-    db.execute("CREATE VIRTUAL TABLE a USING fts5(url UNINDEXED, title, body, "
-               "published UNINDEXED, tokenize='porter unicode61')")
-    started = time.perf_counter()
-    db.executemany("INSERT INTO a VALUES (?, ?, ?, ?)",
-                   ((x.url, x.title, x.body, x.published.isoformat())
-                    for x in articles(raw, scale)))
-    db.commit()
-    out = {"build_s": time.perf_counter() - started, "size": (tmp / "fts5.db").stat().st_size}
+def run_fts5(args, raw, queries, related_ids, tmp: Path) -> dict:
+    """SQLite FTS5 (porter) from the standard library, ranked by bm25 with snippet(): the
+    same database and SQL as the HTTP benchmark's Datasette peer."""
+    from benchmarks.http_api import FTS_SQL, cached_fts5
+
+    out: dict = {"build_s": None}
+    if args.cache:
+        path = cached_fts5(args.cache, args.articles, args.corpus)
+    else:
+        started = time.perf_counter()
+        args.articles = args.articles if args.corpus == "distinct" else len(raw) * args.scale
+        path = cached_fts5(tmp, args.articles, args.corpus if args.scale == 1 else "reuters")
+        out["build_s"] = time.perf_counter() - started
+    out["size"] = path.stat().st_size
+    db = sqlite3.connect(path)
 
     def one(q):
-        match = " ".join(f'"{t}"' for t in q["terms"])
         if q["phrase"]:
             match = '"' + " ".join(q["terms"]) + '"'
-        where = "a MATCH ?" + (" AND published >= ?" if q["since"] else "")
-        order = "published DESC" if q["by_date"] else "bm25(a, 0, 2.0, 1.0)"
-        args = [match] + ([q["since"]] if q["since"] else [])
-        return db.execute(
-            f"SELECT title, snippet(a, 2, '<mark>', '</mark>', '…', 30) FROM a "
-            f"WHERE {where} ORDER BY {order} LIMIT 10", args).fetchall()
-    one(queries[0])
+        else:
+            match = " ".join(f'"{t}"' for t in q["terms"])
+        sql = FTS_SQL.format(since=" and a.published >= :since" if q["since"] else "",
+                             order="a.published desc" if q["by_date"]
+                             else "bm25(articles_fts, 2.0, 1.0)")
+        return db.execute(sql, {"q": match, "since": q["since"]}).fetchall()
+    for q in warm:
+        one(q)
     out["search_ms"] = [timed(lambda q=q: one(q)) for q in queries]
     out["related"] = []
     return out
@@ -190,13 +239,18 @@ def run_fts5(raw, scale, queries, related_ids, tmp: Path, procs: int) -> dict:
 def child(engine: str, args: argparse.Namespace) -> None:
     """Run one engine and print its raw figures as JSON."""
     raw = stories()
-    queries = make_queries(raw, args.queries, args.seed)
+    since = "2022-01-01" if args.corpus == "distinct" else "1987-06-01"
+    queries = make_queries(raw, args.queries, args.seed, since)
+    global warm
+    warm = make_queries(raw, args.warm, args.seed + 7, since)  # other queries, run first
     rng = random.Random(args.seed)
-    related_ids = [s["id"] for s in rng.sample([s for s in raw if s["topics"]], args.related)]
-    runner = {"ours": run_ours, "whoosh": run_whoosh, "fts5": run_fts5}[engine]
+    related_ids = ([s["id"] for s in rng.sample([s for s in raw if s["topics"]], args.related)]
+                   if args.corpus == "reuters" else [])
+    runner = {"ours": run_ours, "ours-whoosh": run_ours_whoosh, "whoosh": run_whoosh,
+              "fts5": run_fts5}[engine]
     with tempfile.TemporaryDirectory() as tmp:
-        out = runner(raw, args.scale, queries, related_ids, Path(tmp), args.procs)
-    out["docs"] = len(raw) * args.scale
+        out = runner(args, raw, queries, related_ids, Path(tmp))
+    out["docs"] = args.articles if args.corpus == "distinct" else len(raw) * args.scale
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -219,7 +273,8 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
         if "sidecar" in r:
             print(f"{engine}: related-articles sidecar built in {r['sidecar']['seconds']:.1f}s, "
                   f"{r['sidecar']['mb']:.1f} MB")
-        rows.append((engine, f"{r['docs']:,}", f"{r['docs'] / r['build_s']:,.0f}",
+        build = f"{r['docs'] / r['build_s']:,.0f}" if r["build_s"] else "cached"
+        rows.append((engine, f"{r['docs']:,}", build,
                      f"{r['size'] / 2**20:,.0f}",
                      f"{search_p['p50']:.2f}/{search_p['p95']:.2f}/{search_p['p99']:.2f}",
                      *related_cell, f"{r['rss_mb']:,.0f}"))
@@ -230,6 +285,16 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
 
 
+def ratios(results: dict[str, dict]) -> None:
+    """Latency ratios against the FTS5 library and plain Whoosh."""
+    p = {engine: percentiles(r["search_ms"]) for engine, r in results.items()}
+    for engine in ("ours", "ours-whoosh"):
+        for peer in ("fts5", "whoosh"):
+            if engine in p and peer in p:
+                print(f"{engine}/{peer}: p50 {p[engine]['p50'] / p[peer]['p50']:.2f}x, "
+                      f"p95 {p[engine]['p95'] / p[peer]['p95']:.2f}x")
+
+
 def main() -> None:
     """Parse options; run each engine in a child process; print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -238,9 +303,18 @@ def main() -> None:
     parser.add_argument("--related", type=int, default=1000)
     parser.add_argument("--procs", type=int, default=1, help="indexing processes for ours")
     parser.add_argument("--seed", type=int, default=1987)
+    parser.add_argument("--warm", type=int, default=20,
+                        help="other queries run first, unmeasured (default: %(default)s)")
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--corpus", choices=("reuters", "distinct"), default="reuters")
+    parser.add_argument("--articles", type=int, default=100_000,
+                        help="articles of the distinct corpus (default: %(default)s)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="build indexes once here and reuse them (e.g. .benchmarks)")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.corpus == "reuters":
+        args.articles = 19043 * args.scale  # the stories, replicated `--scale` times
     if args.child:
         child(args.child, args)
         return
@@ -249,11 +323,19 @@ def main() -> None:
         print(f"running {engine} …", file=sys.stderr, flush=True)
         cmd = [sys.executable, "-m", "benchmarks.search", "--child", engine,
                "--scale", str(args.scale), "--queries", str(args.queries),
-               "--related", str(args.related), "--procs", str(args.procs), "--seed", str(args.seed)]
+               "--related", str(args.related),
+               "--procs", str(args.procs), "--seed", str(args.seed), "--corpus", args.corpus,
+               "--articles", str(args.articles), "--warm", str(args.warm)]
+        if args.cache:
+            cmd += ["--cache", str(args.cache)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True,
                               cwd=Path(__file__).resolve().parents[1])
         results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
+    load = os.getloadavg()
+    print(f"in process, {args.queries} queries, load average {load[0]:.2f} {load[1]:.2f} "
+          f"{load[2]:.2f}")
     report(results, stories())
+    ratios(results)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ near-duplicates, ranking and the result items (safe highlighted title and snippe
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -24,6 +25,7 @@ from whoosh.searching import Hit, Searcher
 
 from search_service.index.analysis import text_analyzer
 from search_service.search.cursor import cursor_search
+from search_service.search.executor import Page, Unsupported, execute
 from search_service.search.facets import facets
 from search_service.search.filters import PublishedWithin, filter_query
 from search_service.search.groups import Groups, groups_of
@@ -33,6 +35,8 @@ from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import QUERY_FIELDS, parse_query
 from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet, weighting
 from search_service.search.suggest import suggest
+
+log = logging.getLogger(__name__)
 
 #: Queries estimated to match fewer documents are ranked in one exhaustive pass; others are
 #: counted unscored first, then ranked by Whoosh's block-skipping top-N collector.
@@ -122,10 +126,13 @@ class ResultsCache:
         return dict(data)
 
 
-def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any) -> dict:
+def search(searcher: Searcher, params: SearchParams | None = None, use_executor: bool = True,
+           **kwargs: Any) -> dict:
     """Run a search and return one page of results as plain data.
 
-    Takes a SearchParams, or its fields as keyword arguments.
+    Takes a SearchParams, or its fields as keyword arguments. The vectorised executor
+    (executor.py) answers what it can evaluate; otherwise (or with `use_executor=False`)
+    Whoosh does, as described next.
 
     Two passes: an unscored pass over the matching document numbers gives the exact number of
     distinct stories (near-duplicate copies counted once, see groups.py); then Whoosh's top-N
@@ -147,33 +154,37 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])
     if not browsing and (params.date_from or params.date_to):
         query = PublishedWithin(query, params.date_from, params.date_to)
-    groups = groups_of(searcher)
-    # Only Whoosh's own verdict on the query (e.g. a phrase in a field without positions)
-    # and a time limit that escaped are the request's fault; anything else (a corrupt
-    # segment, a bug) propagates, to be logged with its traceback and answered with a 500.
-    try:
-        matched, collapsed, results, partial = _collect(
-            searcher, query, sort_facet(sort), limit, groups, params.time_limit)
-    except WhooshQueryError as exc:
-        raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
-    except TimeLimit as exc:
-        raise QueryError(f"query {params.q!r} ran past its time limit of "
-                         f"{params.time_limit:g}s; narrow it") from exc
-    hidden = groups_hidden(collapsed)
-    hits, seen = [], set()
-    for hit in results:
-        key = groups.members.get(hit.docnum)
-        if key is None or key not in seen:
-            hits.append(hit)
-            seen.add(key)
-    if sort == "best":
-        hits = rank_best(searcher, hits[:limit])
-    page_hits = hits[(params.page - 1) * params.per_page: wanted]
+    fast = _executed(searcher, text_query, params, sort, browsing) if use_executor else None
+    if fast is not None:
+        total, page_hits, similar, partial = fast.total, fast.hits, fast.similar, fast.partial
+    else:
+        groups = groups_of(searcher)
+        # Only Whoosh's own verdict on the query (e.g. a phrase in a field without positions)
+        # and a time limit that escaped are the request's fault; anything else (a corrupt
+        # segment, a bug) propagates, to be logged with its traceback and answered with a 500.
+        try:
+            matched, collapsed, results, partial = _collect(
+                searcher, query, sort_facet(sort), limit, groups, params.time_limit)
+        except WhooshQueryError as exc:
+            raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
+        except TimeLimit as exc:
+            raise QueryError(f"query {params.q!r} ran past its time limit of "
+                             f"{params.time_limit:g}s; narrow it") from exc
+        hidden = groups_hidden(collapsed)
+        hits, seen = [], set()
+        for hit in results:
+            key = groups.members.get(hit.docnum)
+            if key is None or key not in seen:
+                hits.append(hit)
+                seen.add(key)
+        if sort == "best":
+            hits = rank_best(searcher, hits[:limit])
+        page_hits = hits[(params.page - 1) * params.per_page: wanted]
+        similar = [collapsed.get(groups.members.get(hit.docnum), 1) - 1 for hit in page_hits]
+        total = matched - hidden
     words = None if browsing else {
         name: query_words(text_query, searcher.reader(), name) for name in QUERY_FIELDS}
-    items = [result_item(hit, words, similar=collapsed.get(groups.members.get(hit.docnum), 1) - 1)
-             for hit in page_hits]
-    total = matched - hidden
+    items = [result_item(hit, words, similar=n) for hit, n in zip(page_hits, similar, strict=True)]
     data: dict[str, Any] = {
         "query": params.q,
         "total": total,
@@ -192,9 +203,19 @@ def search(searcher: Searcher, params: SearchParams | None = None, **kwargs: Any
     if not browsing and total < 3:
         data["suggestion"] = suggest(searcher, params.q)
     if params.facets:
-        data["facets"] = facets(searcher, query)
+        data["facets"] = fast.facets if fast is not None else facets(searcher, query)
     data["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return data
+
+
+def _executed(searcher: Searcher, text_query: Query, params: SearchParams, sort: str,
+              browsing: bool) -> Page | None:
+    """The page from the vectorised executor, or None when it cannot evaluate the query."""
+    try:
+        return execute(searcher, text_query, params, sort, browsing)
+    except Unsupported as why:
+        log.debug("query %r goes to the Whoosh path: %s", params.q, why)
+        return None
 
 
 def _collect(searcher: Searcher, query: Query, sortedby, limit: int, groups: Groups,

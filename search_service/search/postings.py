@@ -1,0 +1,258 @@
+"""Whoosh's on-disk postings and columns as numpy arrays: the search layer's one module that
+reads Whoosh's private structures (the W3 codec's posting blocks, term infos and column files).
+
+A term's posting list in one segment is decoded block by block (unpickle, inflate, delta-decode
+the document numbers) into arrays of document numbers and weights, once, and kept in a
+memory-bounded cache shared by the threads of a process. Positions, needed only to confirm
+phrases, stay encoded (one small pickle per posting) and are decoded for candidates only.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import struct
+import threading
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.util.numeric import byte_to_length
+
+log = logging.getLogger(__name__)
+
+#: Environment variable overriding the postings cache bound, in megabytes.
+CACHE_ENV = "NEWS_SEARCH_POSTINGS_MB"
+
+#: Default bound of the decoded-postings cache of one process (all its threads), in MB.
+#: A posting costs 8 bytes decoded (document number and weight, 4 bytes each) plus its
+#: encoded positions when a phrase asked for them; 192 MB holds about 24 million postings:
+#: every posting of the title and body fields of a 100,000-article index in the
+#: benchmarks (a one-worker server then stays under 600 MB PSS), and the commonly queried
+#: terms of an index several times larger.
+DEFAULT_CACHE_MB = 192
+
+_INT = struct.Struct("!i")
+_MAGIC = b"W3Bl"
+
+#: Field lengths are stored as one byte; this table turns the byte back into the length
+#: Whoosh scores with (0: no value; Whoosh never scores such a document).
+LENGTHS = np.array([byte_to_length(b) if b else 0 for b in range(256)], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Postings:
+    """One term's postings in one segment: ascending document numbers and their weights
+    (deleted documents included: callers mask them), and, if read, the positions of every
+    posting, flat (`positions[starts[i]:starts[i + 1]]` are posting i's)."""
+
+    ids: np.ndarray
+    weights: np.ndarray
+    positions: np.ndarray | None = None
+    starts: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held."""
+        extra = 0 if self.positions is None else self.positions.nbytes + self.starts.nbytes
+        return self.ids.nbytes + self.weights.nbytes + extra + 200
+
+
+EMPTY = Postings(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+
+class PostingsCache:
+    """Decoded posting lists keyed by (segment, field, term), least recently used out first
+    once `limit` bytes are held; safe to share between threads."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple, Postings] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> Postings | None:
+        """Return the cached postings for `key`, or None."""
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return found
+
+    def put(self, key: tuple, postings: Postings) -> None:
+        """Keep `postings` under `key`, dropping the least recently used beyond the bound."""
+        size = postings.nbytes
+        if size > self.limit:
+            return
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.held -= old.nbytes
+            self.entries[key] = postings
+            self.held += size
+            while self.held > self.limit and self.entries:
+                _, dropped = self.entries.popitem(last=False)
+                self.held -= dropped.nbytes
+
+
+def cache_limit() -> int:
+    """The cache bound in bytes, from $NEWS_SEARCH_POSTINGS_MB or DEFAULT_CACHE_MB."""
+    text = os.environ.get(CACHE_ENV, "").strip()
+    try:
+        mb = float(text) if text else DEFAULT_CACHE_MB
+    except ValueError:
+        raise ValueError(f"${CACHE_ENV} must be a number of megabytes, not {text!r}") from None
+    return int(max(mb, 0) * 2**20)
+
+
+_cache_lock = threading.Lock()
+_cache: PostingsCache | None = None
+
+
+def shared_cache() -> PostingsCache:
+    """The process's postings cache (made on first use)."""
+    global _cache
+    with _cache_lock:
+        if _cache is None:
+            _cache = PostingsCache(cache_limit())
+        return _cache
+
+
+def segment_id(reader) -> str:
+    """The id of the segment a (segment) reader reads."""
+    return reader.segment().segment_id()
+
+
+def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> Postings:
+    """The postings of term (`fieldname`, `tbytes`) in the segment of `reader`, from the
+    shared cache or decoded now; with `positions`, their encoded positions too."""
+    cache = shared_cache()
+    key = (segment_id(reader), fieldname, tbytes)
+    found = cache.get(key)
+    if found is not None and (found.positions is not None or not positions):
+        return found
+    decoded = _decode(reader, fieldname, tbytes, positions)
+    cache.put(key, decoded)
+    return decoded
+
+
+def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
+    """Read one posting list through the W3 codec's block layout."""
+    terms = reader._terms
+    try:
+        info = terms.term_info(fieldname, tbytes)
+    except KeyError:
+        return EMPTY
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        return Postings(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32),
+                        *(_flat_positions(values) if positions else (None, None)))
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
+        length = length[0]
+    raw = terms._postfile.get(offset, length)
+    if raw[:4] != _MAGIC:
+        raise ValueError(f"unexpected posting header {raw[:4]!r} for {fieldname}:{tbytes!r}")
+    stream = io.BytesIO(raw)
+    id_parts, weight_parts, value_parts = [], [], []
+    pos = 4
+    while True:
+        size = _INT.unpack_from(raw, pos)[0]
+        last = size < 0
+        following = pos + 4 + abs(size)
+        stream.seek(pos + 4)
+        count, _, _, compression, _, _ = pickle.load(stream)
+        data = raw[stream.tell():following]
+        ids, weights, values = pickle.loads(zlib.decompress(data) if compression else data)
+        id_parts.append(np.cumsum(np.asarray(ids, dtype=np.int32), dtype=np.int32))
+        if weights is None:
+            weight_parts.append(np.ones(count, dtype=np.float32))
+        elif isinstance(weights, float):
+            weight_parts.append(np.full(count, weights, dtype=np.float32))
+        else:
+            weight_parts.append(np.asarray(weights, dtype=np.float32))
+        if positions:
+            value_parts.extend(values)
+        if last:
+            break
+        pos = following
+    return Postings(np.concatenate(id_parts), np.concatenate(weight_parts),
+                    *(_flat_positions(value_parts) if positions else (None, None)))
+
+
+def _flat_positions(values) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every posting's positions into one flat array and the offsets of each."""
+    decoded = [decode_positions(v) for v in values]
+    starts = np.zeros(len(decoded) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in decoded], out=starts[1:])
+    flat = np.fromiter((p for d in decoded for p in d), dtype=np.int32, count=int(starts[-1]))
+    return flat, starts
+
+
+def decode_positions(value: bytes) -> list[int]:
+    """The positions of one posting's encoded value (the Positions format)."""
+    codes = pickle.loads(value[4:] + (b"" if value.endswith(b".") else b"."))
+    out, position = [], 0
+    for code in codes:
+        position += code
+        out.append(position)
+    return out
+
+
+# -- columns -----------------------------------------------------------------------------------
+
+def field_lengths(reader, fieldname: str) -> np.ndarray | None:
+    """Each document's length of `fieldname` in one segment, as Whoosh scores it (float64);
+    None when the segment stores no lengths for it."""
+    raw = _fixed_column(reader, f"_{fieldname}_len", 1)
+    if raw is None:
+        return None
+    return LENGTHS[np.frombuffer(raw, dtype=np.uint8)]
+
+
+def numeric_column(reader, fieldname: str, default: int) -> np.ndarray | None:
+    """A sortable numeric column ("Q": unsigned 64-bit) of one segment as uint64, or None."""
+    raw = _fixed_column(reader, fieldname, 8, fill=struct.pack("!Q", default))
+    return None if raw is None else np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+
+
+def bytes_column(reader, fieldname: str, width: int, default: bytes) -> np.ndarray | None:
+    """A fixed-width bytes column of one segment as a numpy bytes array, or None."""
+    raw = _fixed_column(reader, fieldname, width, fill=default)
+    return None if raw is None else np.frombuffer(raw, dtype=f"S{width}")
+
+
+def _fixed_column(reader, fieldname: str, width: int, fill: bytes | None = None) -> bytes | None:
+    """The raw values of a fixed-width column, one per document (missing tail filled)."""
+    perdoc = reader._perdoc
+    if not perdoc.has_column(fieldname):
+        return None
+    colfile, base, length = perdoc._get_column_file(fieldname)
+    try:
+        count = length // width
+        raw = colfile.get(base, count * width)
+    finally:
+        colfile.close()
+    missing = reader.doc_count_all() - count
+    if missing > 0:
+        raw += (fill if fill is not None else b"\x00" * width) * missing
+    return raw[: reader.doc_count_all() * width]
+
+
+def deleted(reader) -> np.ndarray:
+    """The deleted document numbers of one segment."""
+    if not reader.has_deletions():
+        return np.zeros(0, dtype=np.int32)
+    return np.fromiter(sorted(reader._perdoc.deleted_docs()), dtype=np.int32)
+
+
+def lexicon(reader, fieldname: str) -> list[bytes]:
+    """The terms of `fieldname` in one segment."""
+    return list(reader.lexicon(fieldname))
