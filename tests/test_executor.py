@@ -25,7 +25,7 @@ from search_service.search.engine import search
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
-from search_service.search.rank import blend_best
+from search_service.search.rank import blend_best, weighting
 
 ARTICLES = 800
 QUERIES = int(__import__("os").environ.get("EXECUTOR_QUERIES", 2000))
@@ -55,7 +55,9 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def searcher(corpus):
-    with corpus[0].searcher() as searcher:
+    """A searcher scoring by the service's model (rank.weighting()), as search() does: the
+    oracle reads its scores from it."""
+    with corpus[0].searcher(weighting=weighting()) as searcher:
         yield searcher
 
 
@@ -201,16 +203,19 @@ def test_postings_decode_like_whoosh(searcher):
             assert found.weights.tolist() == pytest.approx(weights)
 
 
-def test_weighting_parameters_are_read_from_the_searcher(corpus):
+def test_weighting_parameters_are_read_from_the_weighting_model(corpus):
     ix, _ = corpus
     params = SearchParams(q="oil prices", sort="relevance", per_page=20)
-    weighting = BM25F(B=0.3, K1=2.5, title_B=0.9)
-    with ix.searcher(weighting=weighting) as tuned, ix.searcher() as plain:
-        fast, slow = search(tuned, params), search(tuned, params, use_executor=False)
+    tuned = BM25F(B=0.3, K1=2.5, title_B=0.9)
+    with ix.searcher(weighting=tuned) as other, ix.searcher() as plain:
+        # search() scores by rank.weighting() on both paths, whatever the searcher's model
+        fast, slow = search(other, params), search(other, params, use_executor=False)
         assert [r["id"] for r in fast["results"]] == [r["id"] for r in slow["results"]]
-        fast_scores = executor.match(tuned, parse_query(tuned, params.q))[1]
-        plain_scores = executor.match(plain, parse_query(plain, params.q))[1]
-        assert not np.allclose(fast_scores, plain_scores)
+        # the executor takes its parameters from the model it is given
+        query = parse_query(plain, params.q)
+        tuned_scores = executor.match(plain, query, weighting=tuned)[1]
+        plain_scores = executor.match(plain, query)[1]
+        assert not np.allclose(tuned_scores, plain_scores)
 
 
 def test_executor_matches_the_whoosh_path(corpus, searcher, caplog):

@@ -17,6 +17,10 @@ function says which internal it relies on and why no public API does the job:
 - `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper;
 - `TextFormatter`: `highlight.Formatter._text`, the hook for the text between matches (where
   a formatter escapes it);
+- `term_table`, `posting_file`, `column_file`, `deleted_docs`, `score_arrays`: a segment
+  reader's `_terms` table and its `_postfile`, the per-document file's `_get_column_file` and
+  `deleted_docs`, and a length scorer's `_score`, for search/postings.py and
+  search/executor.py (postings and columns read as numpy arrays, scores computed on arrays);
 - `FieldBM25F`: `BM25F._field_B` and the scorer hook `BM25FScorer._score`, to give each field
   its own k1 and weight as well as its own b (search/rank.py chooses the values).
 
@@ -219,3 +223,34 @@ class FieldBM25FScorer(scoring.BM25FScorer):
 
     def _score(self, weight, length):
         return self.field_weight * super()._score(weight, length)
+
+
+# -- raw segment structures for the vectorised executor (search/postings.py, executor.py) ------
+
+def term_table(reader):
+    """The W3 segment reader's term table (`_terms`), which knows each term's postings."""
+    return reader._terms
+
+
+def posting_file(terms):
+    """The postings file (`_postfile`) of a W3 term table."""
+    return terms._postfile
+
+
+def column_file(reader, fieldname: str):
+    """(file, base, length) of a segment's fixed-width column `fieldname`
+    (`_perdoc._get_column_file`), or None when the segment has no such column."""
+    perdoc = reader._perdoc
+    if not perdoc.has_column(fieldname):
+        return None
+    return perdoc._get_column_file(fieldname)
+
+
+def deleted_docs(reader):
+    """The deleted document numbers of one segment (`_perdoc.deleted_docs()`)."""
+    return reader._perdoc.deleted_docs()
+
+
+def score_arrays(scorer, weights, lengths):
+    """A WeightLengthScorer's `_score(weight, length)` applied to numpy arrays at once."""
+    return scorer._score(weights, lengths)

@@ -27,11 +27,13 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from search_service.index.schema import NO_DATE
 from search_service.index.schema import naive_utc as _naive
+from search_service.index.whoosh_compat import score_arrays
 from search_service.search import postings as raw
 from search_service.search.columns import columns_of, segment_key
 from search_service.search.facets import histogram
 from search_service.search.params import SearchParams
 from search_service.search.rank import blend_best
+from search_service.search.rank import weighting as search_weighting
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
 def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
            weights: np.ndarray) -> np.ndarray:
     """Score postings with the scorer the searcher's weighting makes for this term."""
-    key = (seg.stats, seg.columns.key, fieldname, tbytes)
+    key = (_weighting_key(seg.weighting), seg.stats, seg.columns.key, fieldname, tbytes)
     with _scorers_lock:
         scorer = _scorers.get(key)
     if scorer is None:
@@ -143,12 +145,18 @@ def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
     if lengths is None:
         raise Unsupported(f"no lengths for {fieldname}")
     try:
-        scores = np.asarray(scorer._score(weights, lengths[ids]), dtype=np.float64)
+        scores = np.asarray(score_arrays(scorer, weights, lengths[ids]), dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise Unsupported(f"scorer {type(scorer).__name__} is not vectorisable: {exc}") from None
     if scores.shape != ids.shape:
         scores = np.broadcast_to(scores, ids.shape).copy()
     return scores
+
+
+def _weighting_key(weighting) -> tuple:
+    """What identifies a weighting model's scores: its class and parameters (a searcher may
+    bring a new but equal model, or another model, for the same segments)."""
+    return (type(weighting).__qualname__, repr(sorted(vars(weighting).items())))
 
 
 #: Term scorers remembered (they hold a term's global statistics, so they are kept per
@@ -299,7 +307,7 @@ def _evaluate(seg: _Segment, node: wq.Query) -> Result:
     if kind in _EXPANDING:
         if kind is wq.Prefix and node.text == "":
             raise Unsupported("empty prefix")
-        words = [w for w in node._btexts(seg.reader) if w]
+        words = [w for _, w in node.expanded_terms(seg.reader) if w]
         if not words:
             return _EMPTY_IDS, _EMPTY_SCORES
         if len(words) == 1:  # Whoosh uses the term alone (and drops the boost)
@@ -335,12 +343,12 @@ def _evaluate(seg: _Segment, node: wq.Query) -> Result:
     raise Unsupported(f"query type {kind.__name__}")
 
 
-def match(searcher: Searcher, query: wq.Query, deadline: float | None = None
-          ) -> tuple[np.ndarray, np.ndarray, bool]:
+def match(searcher: Searcher, query: wq.Query, deadline: float | None = None,
+          weighting=None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Every live document `query` matches, as global document numbers (ascending) and
-    Whoosh's scores for them, and whether the monotonic `deadline` passed first (segments
-    not yet evaluated by then are left out)."""
-    weighting = searcher.weighting
+    Whoosh's scores for them by `weighting` (default: the searcher's), and whether the
+    monotonic `deadline` passed first (segments not yet evaluated by then are left out)."""
+    weighting = weighting if weighting is not None else searcher.weighting
     if getattr(weighting, "use_final", False):
         raise Unsupported(f"weighting {type(weighting).__name__} uses final()")
     ids_parts, score_parts = [_EMPTY_IDS], [_EMPTY_SCORES]
@@ -494,6 +502,8 @@ def _ranked(key: np.ndarray, docnums: np.ndarray, stamps: np.ndarray, sort: str,
 def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort: str,
             browsing: bool) -> Page:
     """Run a search over arrays: match, filter, count stories, rank, collapse, page."""
+    if not searcher.doc_count_all():
+        raise Unsupported("an index without documents")
     started = time.monotonic()
     cols = index_columns(searcher)
     if browsing:
@@ -501,7 +511,10 @@ def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort
         scores = np.ones(len(docnums))
         partial = False
     else:
-        docnums, scores, partial = match(searcher, text_query, started + params.time_limit)
+        # Scored as the Whoosh path scores (engine._run): by rank.weighting(), whatever
+        # model the searcher was opened with.
+        docnums, scores, partial = match(searcher, text_query, started + params.time_limit,
+                                         weighting=search_weighting())
     keep = _filter(cols, params, docnums)
     if params.collections:
         keep &= np.isin(docnums, _in_collections(searcher, params.collections))

@@ -1,5 +1,5 @@
-"""Whoosh's on-disk postings and columns as numpy arrays: the search layer's one module that
-reads Whoosh's private structures (the W3 codec's posting blocks, term infos and column files).
+"""Whoosh's on-disk postings and columns as numpy arrays: the W3 codec's posting blocks, term
+infos and column files, reached through index/whoosh_compat.py's accessors.
 
 A term's posting list in one segment is decoded block by block (unpickle, inflate, delta-decode
 the document numbers) into arrays of document numbers and weights, once, and kept in a
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from whoosh.util.numeric import byte_to_length
+
+from search_service.index.whoosh_compat import column_file, deleted_docs, posting_file, term_table
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> 
 
 def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
     """Read one posting list through the W3 codec's block layout."""
-    terms = reader._terms
+    terms = term_table(reader)
     try:
         info = terms.term_info(fieldname, tbytes)
     except KeyError:
@@ -157,7 +159,7 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
         length = length[0]
-    raw = terms._postfile.get(offset, length)
+    raw = posting_file(terms).get(offset, length)
     if raw[:4] != _MAGIC:
         raise ValueError(f"unexpected posting header {raw[:4]!r} for {fieldname}:{tbytes!r}")
     stream = io.BytesIO(raw)
@@ -231,10 +233,10 @@ def bytes_column(reader, fieldname: str, width: int, default: bytes) -> np.ndarr
 
 def _fixed_column(reader, fieldname: str, width: int, fill: bytes | None = None) -> bytes | None:
     """The raw values of a fixed-width column, one per document (missing tail filled)."""
-    perdoc = reader._perdoc
-    if not perdoc.has_column(fieldname):
+    found = column_file(reader, fieldname)
+    if found is None:
         return None
-    colfile, base, length = perdoc._get_column_file(fieldname)
+    colfile, base, length = found
     try:
         count = length // width
         raw = colfile.get(base, count * width)
@@ -250,7 +252,7 @@ def deleted(reader) -> np.ndarray:
     """The deleted document numbers of one segment."""
     if not reader.has_deletions():
         return np.zeros(0, dtype=np.int32)
-    return np.fromiter(sorted(reader._perdoc.deleted_docs()), dtype=np.int32)
+    return np.fromiter(sorted(deleted_docs(reader)), dtype=np.int32)
 
 
 def lexicon(reader, fieldname: str) -> list[bytes]:
