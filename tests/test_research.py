@@ -316,3 +316,38 @@ def test_research_pages_answer_bad_parameters_with_the_error_page(client):
         response = client.get(url)
         assert response.status_code == 400 and response.mimetype == "text/html"
         assert message in response.data.decode()
+
+
+def test_a_collection_narrows_the_views_as_it_narrows_the_search(base):
+    facets = get_json(base, "/api/search", q="", facets="1")["facets"]["collections"]
+    assert sorted(c["collection"] for c in facets) == ["Business press", "Regional papers"]
+    for name in ("Business press", "Regional papers"):
+        kept = {"collection": name}
+        carried = {s["source"] for s in get_json(base, "/api/search", q="", facets="1",
+                                                 **kept)["facets"]["sources"]}
+        assert 1 < len(carried) < 7  # some of the sample's seven sites
+        search = get_json(base, "/api/search", q="oil", **kept)
+        assert 0 < search["total"] < get_json(base, "/api/search", q="oil")["total"]
+        # Timeline: each bucket's matching and all stories are the collection's.
+        timeline = get_json(base, "/api/timeline", q="oil", interval="month", **kept)
+        assert timeline["total"] == search["total"]
+        for bucket in timeline["buckets"]:
+            span = {"from": bucket["start"], "to": bucket["end"], **kept}
+            assert bucket["count"] == get_json(base, "/api/search", q="oil", **span)["total"]
+            assert bucket["total"] == get_json(base, "/api/search", q="", **span)["total"]
+        # Compare: each query's total and sources as the search narrowed to the collection.
+        compare = get_json(base, "/api/compare", q=["oil", "coffee"], **kept)
+        for entry in compare["queries"]:
+            assert entry["total"] == get_json(base, "/api/search", q=entry["query"],
+                                              **kept)["total"]
+            assert {s["source"] for s in entry["sources"]} <= carried
+            assert {r["source"] for r in entry["results"]} <= carried
+            for source in entry["sources"]:
+                assert source["count"] == get_json(base, "/api/search", q=entry["query"],
+                                                   source=source["source"], **kept)["total"]
+        # Terms: the foreground is the collection's stories, word for word what naming its
+        # sources instead gives, and not the whole index's.
+        terms = get_json(base, "/api/terms", q="oil", **kept)
+        assert terms["matches"] == terms["sampled"] == search["total"]
+        assert terms == get_json(base, "/api/terms", q="oil", source=sorted(carried))
+        assert terms["terms"] != get_json(base, "/api/terms", q="oil")["terms"]

@@ -195,7 +195,8 @@ def test_timeline_page_numbers_and_downloads(open_page, server):
     with page.expect_download() as download:
         page.locator("a", has_text="CSV").click()
     text = Path(download.value.path()).read_text()
-    assert text.splitlines()[2] == f"1987-03-01,1987-03-31,{count},{every},{round(count / every, 6)}"
+    assert text.splitlines()[2] == (f"1987-03-01,1987-03-31,{count},{every},"
+                                    f"{round(count / every, 6)}")
     shot(page, "timeline")
 
 
