@@ -73,11 +73,19 @@ def test_timeline_counts_stories_as_the_search_total_does(base, q):
 
 
 def test_near_duplicates_count_once(base, sample_index):
-    # "dhaka" matches two copies of one wire story (GROUP-77 OFFICIALS SET AGENDA…).
+    # "dhaka" matches six documents: three copies of one wire story carried by three sites
+    # (ASIAN DEVELOPMENT BANK TO OPEN INDONESIA OFFICE) and three stories on one site each.
     with open_index(sample_index).searcher() as searcher:
-        documents = len(match(searcher, SearchParams(q="dhaka")).docs)
+        docs = [searcher.stored_fields(int(d)) for d in match(searcher,
+                                                              SearchParams(q="dhaka")).docs]
+    wire = [d for d in docs if d["title"] == "ASIAN DEVELOPMENT BANK TO OPEN INDONESIA OFFICE"]
+    assert len(docs) == 6 and len({d["source"] for d in wire}) == len(wire) == 3
+    stories = len({d["title"] for d in docs})  # the copies share their title; the rest differ
     data = get_json(base, "/api/timeline", q="dhaka", interval="day")
-    assert data["total"] == documents - 1 == get_json(base, "/api/search", q="dhaka")["total"]
+    search = get_json(base, "/api/search", q="dhaka")
+    assert data["total"] == stories == len(docs) - 2 == search["total"]
+    assert [r["similar_count"] for r in search["results"]
+            if r["title"] == wire[0]["title"]] == [2]  # one result, "2 similar"
 
 
 def test_timeline_buckets_are_whole_and_the_empty_query_is_every_story(base):
@@ -149,7 +157,15 @@ def test_compare_answers_each_query_on_its_own(base):
                                                  interval=data["interval"])["buckets"]}
         for bucket in entry["timeline"]:  # the shared axis may be wider than its own
             assert bucket == alone.get(bucket["start"], {**bucket, "count": 0, "share": 0.0})
-        assert entry["sources"] == [{"source": "The Wire Ledger", "count": entry["total"]}]
+        # Each source counts the stories it carries, as the search narrowed to it counts them
+        # (a story carried by three sites counts for each); every source with a match listed.
+        facets = get_json(base, "/api/search", q=entry["query"], facets="1")["facets"]
+        counts = {s["source"]: get_json(base, "/api/search", q=entry["query"],
+                                        source=s["source"])["total"]
+                  for s in facets["sources"]}
+        assert len(counts) > 1  # the sample's stories are spread over its seven sites
+        assert entry["sources"] == [{"source": name, "count": n} for name, n in
+                                    sorted(counts.items(), key=lambda c: (-c[1], c[0]))]
         assert len(entry["results"]) == 5
         for result in entry["results"]:  # each story matches its own query
             assert "<mark>" in result["title_html"] + result["snippet_html"]
@@ -169,7 +185,8 @@ def test_compare_page_works_without_javascript(base):
 
 def test_terms_are_the_words_that_stand_out(base):
     data = get_json(base, "/api/terms", q="coffee", limit=10)
-    assert data["statistic"] == "JLH" and data["matches"] == data["sampled"] == 30
+    total = get_json(base, "/api/search", q="coffee")["total"]
+    assert data["statistic"] == "JLH" and data["matches"] == data["sampled"] == total > 10
     terms = [t["term"] for t in data["terms"]]
     assert terms[0] == "ico"  # the International Coffee Organization
     assert "export quotas" in terms  # two-word phrases too
@@ -205,13 +222,23 @@ def test_search_page_terms_panel_without_javascript(base):
     assert "Show the words that stand out" in plain.decode()
 
 
+def march(base: str, q: str) -> tuple[int, int]:
+    """The stories matching `q` published in March 1987 and all stories of that month, as
+    /api/search counts them."""
+    month = {"from": "1987-03", "to": "1987-03"}
+    return (get_json(base, "/api/search", q=q, **month)["total"],
+            get_json(base, "/api/search", q="", **month)["total"])
+
+
 def test_timeline_page_shows_readable_numbers_and_downloads(base):
+    count, total = march(base, "oil")
+    assert 100 < count < total  # readable figures need thousands separators and a share
     status, _, body = get(base, "/timeline", q="oil", interval="month")
     page = body.decode()
     assert status == 200
-    assert "<title>1987-03-01: 148 of 1,393 (10.62%)</title>" in page
-    assert "<td class=\"num\">148</td><td class=\"num\">1,393</td><td class=\"num\">10.62%</td>" \
-        in page
+    assert f"<title>1987-03-01: {count} of {total:,} ({count / total:.2%})</title>" in page
+    assert (f'<td class="num">{count}</td><td class="num">{total:,}</td>'
+            f'<td class="num">{count / total:.2%}</td>') in page
     assert 'href="/api/timeline?q=oil&amp;interval=month&amp;format=csv"' in page
 
 
@@ -232,7 +259,9 @@ def test_cli_matches_the_api(base, capsys, sample_index):
     status, out, _ = run(capsys, "compare", "oil", "coffee", "--json", *index)
     assert json.loads(out) == get_json(base, "/api/compare", q=["oil", "coffee"])
     status, out, _ = run(capsys, "timeline", "oil", "--interval", "month", *index)
-    assert "1987-03-01         148     1,393   10.62%" in out
+    count, total = march(base, "oil")
+    row = next(line for line in out.splitlines() if line.startswith("1987-03-01"))
+    assert row.split() == ["1987-03-01", f"{count:,}", f"{total:,}", f"{count / total:.2%}"]
 
 
 def test_cli_errors(capsys, sample_index, tmp_path):
@@ -287,3 +316,38 @@ def test_research_pages_answer_bad_parameters_with_the_error_page(client):
         response = client.get(url)
         assert response.status_code == 400 and response.mimetype == "text/html"
         assert message in response.data.decode()
+
+
+def test_a_collection_narrows_the_views_as_it_narrows_the_search(base):
+    facets = get_json(base, "/api/search", q="", facets="1")["facets"]["collections"]
+    assert sorted(c["collection"] for c in facets) == ["Business press", "Regional papers"]
+    for name in ("Business press", "Regional papers"):
+        kept = {"collection": name}
+        carried = {s["source"] for s in get_json(base, "/api/search", q="", facets="1",
+                                                 **kept)["facets"]["sources"]}
+        assert 1 < len(carried) < 7  # some of the sample's seven sites
+        search = get_json(base, "/api/search", q="oil", **kept)
+        assert 0 < search["total"] < get_json(base, "/api/search", q="oil")["total"]
+        # Timeline: each bucket's matching and all stories are the collection's.
+        timeline = get_json(base, "/api/timeline", q="oil", interval="month", **kept)
+        assert timeline["total"] == search["total"]
+        for bucket in timeline["buckets"]:
+            span = {"from": bucket["start"], "to": bucket["end"], **kept}
+            assert bucket["count"] == get_json(base, "/api/search", q="oil", **span)["total"]
+            assert bucket["total"] == get_json(base, "/api/search", q="", **span)["total"]
+        # Compare: each query's total and sources as the search narrowed to the collection.
+        compare = get_json(base, "/api/compare", q=["oil", "coffee"], **kept)
+        for entry in compare["queries"]:
+            assert entry["total"] == get_json(base, "/api/search", q=entry["query"],
+                                              **kept)["total"]
+            assert {s["source"] for s in entry["sources"]} <= carried
+            assert {r["source"] for r in entry["results"]} <= carried
+            for source in entry["sources"]:
+                assert source["count"] == get_json(base, "/api/search", q=entry["query"],
+                                                   source=source["source"], **kept)["total"]
+        # Terms: the foreground is the collection's stories, word for word what naming its
+        # sources instead gives, and not the whole index's.
+        terms = get_json(base, "/api/terms", q="oil", **kept)
+        assert terms["matches"] == terms["sampled"] == search["total"]
+        assert terms == get_json(base, "/api/terms", q="oil", source=sorted(carried))
+        assert terms["terms"] != get_json(base, "/api/terms", q="oil")["terms"]

@@ -5,10 +5,12 @@ or Content-Security-Policy violation. Screenshots go to tests/artifacts/ (git-ig
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -81,13 +83,26 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def api(server: str, path: str, **params) -> dict:
+    """GET a JSON answer of the API over HTTP (the independent figures a page must show)."""
+    url = f"{server}{path}?{urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def total(server: str, q: str, **params) -> int:
+    """The number of stories /api/search counts for `q`."""
+    return api(server, "/api/search", q=q, **params)["total"]
+
+
 def query_of(page: Page) -> str:
     """The `q` of the page's address."""
     return parse_qs(urlsplit(page.url).query)["q"][0]
 
 
 @pytest.mark.parametrize("javascript", [True, False])
-def test_compare_page_from_the_form(open_page, javascript):
+def test_compare_page_from_the_form(open_page, server, javascript):
     page = open_page(javascript)
     page.goto("/compare")
     boxes = page.locator("form.compare-form input[name=q]")
@@ -105,7 +120,8 @@ def test_compare_page_from_the_form(open_page, javascript):
                                                                                "2 3"]
     totals = page.locator("table.totals tbody tr")
     assert totals.count() == 3
-    assert totals.nth(0).locator("td.num").inner_text() == "254"  # as the search counts
+    assert [totals.nth(i).locator("td.num").inner_text() for i in range(3)] == [
+        f"{total(server, q):,}" for q in ("oil", "coffee", "gold")]  # as the search counts
     assert page.locator("section.compared").count() == 3
     coffee = page.locator("section.compared").nth(1)
     assert coffee.locator("ol.stories li").count() == 5
@@ -122,21 +138,27 @@ def test_terms_panel_fills_and_a_click_narrows_the_query(open_page, server):
     page.goto("/?q=coffee")
     first = page.locator("#terms .term-list a").first
     first.wait_for()
-    assert first.inner_text() == "ico"
-    assert "in 17 of 30 matching stories" in first.get_attribute("title")
+    terms = api(server, "/api/terms", q="coffee")
+    ico = terms["terms"][0]
+    assert first.inner_text() == ico["term"] == "ico"
+    assert terms["matches"] == total(server, "coffee")
+    assert ico["matches"] == total(server, "coffee ico") > 1  # the stories holding the word
+    assert (f"in {ico['matches']} of {terms['matches']} matching stories"
+            in first.get_attribute("title"))
     shot(page, "terms-panel")
     before = page.locator("p.summary").inner_text()
     first.click()
     page.wait_for_load_state()
     assert query_of(page) == "coffee ico"
     after = page.locator("p.summary").inner_text()
-    assert before.startswith("30 articles") and after.startswith("17 articles")
+    assert before.startswith(f"{terms['matches']} articles")
+    assert after.startswith(f"{ico['matches']} articles")
     # The narrowed page shows its own panel, without the words already in the query.
     page.locator("#terms .term-list a").first.wait_for()
     assert "ico" not in page.locator("#terms .term-list a").all_inner_texts()
 
 
-def test_terms_panel_without_javascript(open_page):
+def test_terms_panel_without_javascript(open_page, server):
     page = open_page(javascript=False)
     page.goto("/?q=coffee")
     assert page.locator("#terms .term-list").count() == 0
@@ -146,23 +168,35 @@ def test_terms_panel_without_javascript(open_page):
     phrase.click()
     page.wait_for_load_state()
     assert query_of(page) == 'coffee "export quotas"'
-    # 13 stories hold the words "export quotas"; the phrase query also matches their other
-    # forms ("export quota", "exports quotas"), as every search does.
-    assert page.locator("p.summary").inner_text().startswith("15 articles")
+    # The phrase query also matches the words' other forms ("export quota", "exports
+    # quotas"), as every search does: at least the stories the panel counted, as many as
+    # the search counts.
+    counted = next(t["matches"] for t in api(server, "/api/terms", q="coffee")["terms"]
+                   if t["term"] == "export quotas")
+    found = total(server, 'coffee "export quotas"')
+    assert found >= counted > 1
+    assert page.locator("p.summary").inner_text().startswith(f"{found} articles")
 
 
-def test_timeline_page_numbers_and_downloads(open_page):
+def test_timeline_page_numbers_and_downloads(open_page, server):
+    march = {"from": "1987-03", "to": "1987-03"}
+    count, every = total(server, "oil", **march), total(server, "", **march)
+    assert 100 < count < every
     page = open_page()
     page.goto("/timeline?q=oil&interval=month")
     bars = page.locator("figure.chart rect")
     assert bars.count() == 9
-    assert bars.nth(1).locator("title").text_content() == "1987-03-01: 148 of 1,393 (10.62%)"
+    share = f"{count / every:.2%}"
+    assert (bars.nth(1).locator("title").text_content()
+            == f"1987-03-01: {count:,} of {every:,} ({share})")
     row = page.locator("table.numbers tbody tr").nth(1)
-    assert row.locator("td").all_inner_texts() == ["1987-03-01", "148", "1,393", "10.62%"]
+    assert row.locator("td").all_inner_texts() == ["1987-03-01", f"{count:,}", f"{every:,}",
+                                                   share]
     with page.expect_download() as download:
         page.locator("a", has_text="CSV").click()
     text = Path(download.value.path()).read_text()
-    assert text.splitlines()[2] == "1987-03-01,1987-03-31,148,1393,0.106246"
+    assert text.splitlines()[2] == (f"1987-03-01,1987-03-31,{count},{every},"
+                                    f"{round(count / every, 6)}")
     shot(page, "timeline")
 
 

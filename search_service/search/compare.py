@@ -67,7 +67,7 @@ def compare(searcher: Searcher, params: SearchParams, queries: list[str],
             "query": request.q,
             "total": found.total,
             "timeline": buckets(searcher, request, found, chosen, span),
-            "sources": top_sources(columns, found.docs),
+            "sources": top_sources(columns, matched.docs),
             "results": [result_item(_Stored(searcher, docnum), words, similar)
                         for docnum, similar in top_stories(columns, matched, TOP_RESULTS)],
         })
@@ -75,8 +75,14 @@ def compare(searcher: Searcher, params: SearchParams, queries: list[str],
 
 
 def top_sources(columns, docs: np.ndarray, limit: int = TOP_SOURCES) -> list[dict[str, Any]]:
-    """The sources with most of these stories (ties by name): source and count."""
-    counts = np.bincount(columns.source[docs], minlength=len(columns.sources))
+    """The sources carrying most of the matching documents `docs` (ties by name): source and
+    count of the stories it carries, as the search narrowed to that source counts them (a
+    story carried by several sources counts for each; its copies within one source once)."""
+    if not len(docs):
+        return []
+    pairs = np.unique(np.stack([columns.source[docs].astype(np.int64), columns.story[docs]]),
+                      axis=1)
+    counts = np.bincount(pairs[0], minlength=len(columns.sources))
     ranked = sorted(((-int(n), columns.sources[i]) for i, n in enumerate(counts) if n))
     return [{"source": name, "count": -n} for n, name in ranked[:limit]]
 
