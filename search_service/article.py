@@ -25,6 +25,8 @@ class Article:
     summary: str = ""
     fetched_at: datetime | None = None
     collections: tuple[str, ...] = field(default_factory=tuple)
+    #: Where the publication date came from: jsonld, meta, time, text, url, sitemap, htmldate.
+    published_source: str = ""
 
     @property
     def id(self) -> str:
