@@ -21,12 +21,6 @@ EARLIEST_LOOSE = datetime(1990, 1, 1, tzinfo=timezone.utc)
 #: Clock skew tolerated between a page's date and the fetch time: none, a publication date is
 #: never after the fetch (a date-only value reads as midnight UTC).
 SKEW = timedelta(0)
-#: What `FoundDate.source` names: JSON-LD, a meta tag (or itemprop), a <time> element, byline
-#: or dateline text, the URL path, a news sitemap, or the htmldate library.
-SOURCE_NAMES = {
-    "jsonld": "JSON-LD", "meta": "meta tag", "time": "time element", "text": "byline text",
-    "url": "URL", "sitemap": "sitemap", "htmldate": "htmldate",
-}
 #: How our own date and htmldate's are combined (see `decide`); chosen by the grouped
 #: cross-validation of benchmarks/extraction.py (docs/normaliser.md).
 DATE_RULES = ("own", "fill", "supported", "library")
@@ -105,8 +99,9 @@ TZINFOS = {name: gettz(zone) for name, zone in {
 
 @dataclass(frozen=True)
 class FoundDate:
-    """A date as the page states it (its own UTC offset kept), where it came from, and the
-    calendar day the page shows for it (which a UTC timestamp alone can get wrong)."""
+    """A date as the page states it (its own UTC offset kept), where it came from (a key of
+    `article.DATE_SOURCES`), and the calendar day the page shows for it (which a UTC
+    timestamp alone can get wrong)."""
 
     value: datetime
     source: str
