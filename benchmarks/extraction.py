@@ -263,6 +263,8 @@ def warm_up(name: str, pages: list[Page], extractor: Callable[[str, str], object
         extractor(pages[0].html, pages[0].url)
     except Exception as exc:
         log.warning("%s failed warming up: %r", name, exc)
+    REJECTED.clear()  # the warm-up page is counted again when timed
+    SHORT.clear()
 
 
 def run_bodies(name: str, pages: list[Page], extractor: Callable[[str, str], str]) -> Run:
@@ -357,6 +359,32 @@ def fold_table(title: str, runs: dict[str, Run | None],
     return "\n".join(lines)
 
 
+def speed_table(pages: list[Page], rounds: int) -> str:
+    """Pages per second of each body extractor timed page by page in turn (the order rotated
+    from page to page), so that a shared machine's changing load falls on all alike."""
+    names = [name for name in BODY_EXTRACTORS if installed(name)]
+    for name in names:
+        warm_up(name, pages, BODY_EXTRACTORS[name])
+    seconds = dict.fromkeys(names, 0.0)
+    for turn in range(rounds * len(pages)):
+        page = pages[turn % len(pages)]
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            try:
+                BODY_EXTRACTORS[name](page.html, page.url)
+            except Exception as exc:
+                log.warning("%s failed on %s: %r", name, page.name, exc)
+            seconds[name] += time.perf_counter() - start
+    peer = seconds.get("trafilatura")
+    lines = ["| extractor | pages/s | time vs trafilatura |", "|---|---|---|"]
+    for name in names:
+        rate = rounds * len(pages) / seconds[name]
+        ratio = f"{seconds[name] / peer:.2f}" if peer else "–"
+        lines.append(f"| {name} | {rate:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
 def parse_rate(pages: list[Page], builder: str = "lxml",
                prepare: Callable[[str], str] = str) -> float:
     """Pages per second of BeautifulSoup's parse with `builder` of each page's `prepare`d
@@ -411,6 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=5, help="folds (grouped by site)")
     parser.add_argument("--only", help="run only this extractor (e.g. ours)")
     parser.add_argument("--worst", type=int, default=0, help="list the N worst pages of each")
+    parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
+                        help="time the body extractors page by page in turn, ROUNDS times over")
     parser.add_argument("--parsers", action="store_true",
                         help="also time BeautifulSoup's tree builders and the pre-parse repair")
     args = parser.parse_args(argv)
@@ -444,6 +474,9 @@ def main(argv: list[str] | None = None) -> None:
                      date_pages))
     print()
     print(by_set(dates, date_pages))
+    if args.speed:
+        print(f"\nSpeed, {args.speed} round(s) over the body pages, extractors in turn:")
+        print(speed_table(body_pages, args.speed))
     if args.parsers:
         print()
         print(parser_table(body_pages))
