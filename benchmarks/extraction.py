@@ -18,8 +18,8 @@ Peers: trafilatura and readability-lxml (bodies), htmldate and trafilatura (date
 that is not installed is reported as missing (``pip install -e .[bench]``).
 
     python -m benchmarks.extraction [--data ../shared/data] [--folds 5] [--only ours]
-                                    [--worst 10] [--parsers]
-    python -m benchmarks.extraction --speed 2   # pages/s only, extractors in turn per page
+                                    [--worst 10]
+    python -m benchmarks.extraction --speed 2 --parsers  # timing only, in turn per page
 """
 
 from __future__ import annotations
@@ -451,17 +451,21 @@ def main(argv: list[str] | None = None) -> None:
                         help="only time the body extractors, page by page in turn, ROUNDS "
                              "times over the body pages (no quality figures)")
     parser.add_argument("--parsers", action="store_true",
-                        help="also time BeautifulSoup's tree builders and the pre-parse repair")
+                        help="only time BeautifulSoup's tree builders and the pre-parse steps")
     args = parser.parse_args(argv)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
     logging.basicConfig(level=logging.ERROR)
     warnings.filterwarnings("ignore")
     body_pages, date_pages = load_bodies(args.data), load_dates(args.data)
-    if args.speed:
-        print(f"Speed, {args.speed} round(s) over the {len(body_pages)} body pages, "
-              "extractors in turn on each page:")
-        print(speed_table(body_pages, args.speed))
+    if args.speed or args.parsers:  # timing modes: no quality figures
+        if args.speed:
+            print(f"Speed, {args.speed} round(s) over the {len(body_pages)} body pages, "
+                  "extractors in turn on each page:")
+            print(speed_table(body_pages, args.speed))
+        if args.parsers:
+            print(f"BeautifulSoup over the {len(body_pages)} body pages, in turn on each page:")
+            print(parser_table(body_pages))
         return
     assign_folds(body_pages + date_pages, args.folds)
     wanted = [name for name in dict.fromkeys([*BODY_EXTRACTORS, *DATE_EXTRACTORS])
@@ -488,9 +492,6 @@ def main(argv: list[str] | None = None) -> None:
                      date_pages))
     print()
     print(by_set(dates, date_pages))
-    if args.parsers:
-        print()
-        print(parser_table(body_pages))
     if "ours" in dates and dates["ours"] is not None:
         print_rules(date_pages, args.folds)
     for name, run in [*bodies.items(), *dates.items()] if args.worst else []:
