@@ -128,6 +128,19 @@ def test_a_listing_that_calls_itself_an_article_is_still_a_listing():
      "Brexit: what happens next"),
     ([], "Harbour vote passes", "Courier", "", "https://x.example/a", "Harbour vote passes"),
     ([], "", "Harbour vote passes | Courier", "", "https://x.example/a", "Harbour vote passes"),
+    # a blog's masthead in the <h1>, its name after the headline
+    (["Ferry timetable changes again - Island Notes"], "Island Notes", "", "",
+     "https://blog.example/p/1", "Ferry timetable changes again"),
+    # a declared site name that is the whole title names nothing
+    (["Ferry timetable changes again - Island Notes"], "", "",
+     "Ferry timetable changes again - Island Notes", "https://x.example/a",
+     "Ferry timetable changes again - Island Notes"),
+    # the <h1>'s markup lost the separator the metadata keeps
+    (["Westpoint | Ferry timetable changes"], "Westpoint Ferry timetable changes", "", "",
+     "https://x.example/a", "Westpoint | Ferry timetable changes"),
+    # a short headline before the site's name is the headline, not a name
+    (["Ferry delayed — Island Notes and Harbour News"], "Ferry delayed", "", "",
+     "https://x.example/a", "Ferry delayed"),
 ])
 def test_title_is_the_headline_a_reader_sees(titles, h1, html_title, site, url, expected):
     assert choose_title(titles, h1, html_title, site, url) == expected

@@ -10,7 +10,6 @@ from itertools import islice
 
 from dateutil import parser as dateparser
 from dateutil.tz import gettz
-from htmldate import find_date
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +329,8 @@ def library_day(html: str, url: str, not_after: datetime) -> date | None:
     """Ask htmldate for the page's original publication day (None if it finds none)."""
     if not html.strip() or MANY_ATTRIBUTES.search(html):
         return None  # nothing to read, or a tag lxml's tree builds too slowly
+    from htmldate import find_date  # imported on first use: most pages never need it
+
     try:
         found = find_date(html, url=url or None, original_date=True, extensive_search=True,
                           max_date=not_after.strftime("%Y-%m-%d"))

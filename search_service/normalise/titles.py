@@ -47,8 +47,7 @@ def names_site(part: str, names: set[str], labels: set[str]) -> bool:
         return False
     if compact in names or any(compact == label or compact.startswith(label) for label in labels):
         return True
-    return any(len(name) >= 4 and (compact.startswith(name) or name.startswith(compact))
-               and len(compact) >= 3 for name in names)
+    return any(len(name) >= 4 and compact.startswith(name) for name in names)
 
 
 def strip_site(title: str, names: set[str], labels: set[str]) -> str:
@@ -78,15 +77,31 @@ def extends(h1: str, title: str) -> bool:
         SEPARATOR.match(title, len(h1)))
 
 
+def _is_suffix(part: str, title: str) -> bool:
+    """Tell whether `part` is the last separated part of `title` and shorter than the rest
+    (a site's name after a headline, not a headline after a name)."""
+    pieces = SEPARATOR.split(title)
+    return len(pieces) >= 3 and same(part, pieces[-1]) and len(part) < len("".join(pieces[:-2]))
+
+
 def choose_title(titles: list[str], h1: str, html_title: str, site_name: str, url: str) -> str:
     """Pick the headline a reader sees: the <h1> when the metadata names the same headline (or
     a truncated or suffixed form of it), else the metadata's headline, else the <h1>, else the
     <title>; each without the site's name."""
+    if any(_compact(site_name) == _compact(t) for t in [*titles, html_title]):
+        site_name = ""  # a "site name" that is the page's whole title names nothing
     names, labels = site_names(site_name, url)
-    metas = [strip_site(clean_text(t), names, labels) for t in titles if clean_text(t)]
     shown = clean_text(h1)
+    if shown and any(_is_suffix(shown, clean_text(t)) for t in titles):
+        names.add(_compact(shown))  # the <h1> is the site's name (a blog's masthead)
+        shown = ""
+    metas = [strip_site(clean_text(t), names, labels) for t in titles if clean_text(t)]
     for title in metas:
-        if shown and (same(shown, title) or extends(shown, title)):
+        if shown and same(shown, title):
+            # the <h1> as shown, unless its markup lost a separator the metadata keeps
+            lost = SEPARATOR.search(title) is not None and SEPARATOR.search(shown) is None
+            return title if lost else shown
+        if shown and extends(shown, title):
             return shown
     if metas:
         return metas[0]
