@@ -354,7 +354,7 @@ def fold_table(title: str, runs: dict[str, Run | None],
     """Render one measure for every extractor, fold by fold."""
     sizes = Counter(page.fold for page in pages)
     head = ["extractor", *[f"fold {f + 1} ({sizes[f]})" for f in range(folds)],
-            "mean", "worst fold", "all pages", "pages/s"]
+            "mean", "worst fold", "all pages", "pages/s (one after another; see --speed)"]
     lines = [f"{title}:", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += [fold_row(name, run, measure, folds) for name, run in runs.items()]
     return "\n".join(lines)
