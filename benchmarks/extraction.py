@@ -20,6 +20,7 @@ that is not installed is reported as missing (``pip install -e .[bench]``).
     python -m benchmarks.extraction [--data ../shared/data] [--folds 5] [--only ours]
                                     [--worst 10]
     python -m benchmarks.extraction --speed 2 --parsers  # timing only, in turn per page
+    python -m benchmarks.extraction --wire 3000          # verdicts on short wire stories
 """
 
 from __future__ import annotations
@@ -386,6 +387,43 @@ def speed_table(pages: list[Page], rounds: int) -> str:
     return "\n".join(lines)
 
 
+def wire_pages(data: Path, limit: int) -> list[tuple[str, str]]:
+    """Return (url, html) for Reuters stories under 400 characters, each on a page as a wire
+    site shows it: <article>, <h1>, <time>, dateline, paragraphs, with a nav and a site name."""
+    from html import escape
+
+    pages = []
+    with gzip.open(data / "reuters21578" / "reuters.jsonl.gz", "rt", encoding="utf-8") as lines:
+        for line in lines:
+            story = json.loads(line)
+            if len(story["body"]) >= 400:
+                continue
+            paragraphs = "".join(f"<p>{escape(p)}</p>" for p in story["body"].split("\n\n")
+                                 if p.strip())
+            title = escape(story["title"])
+            pages.append((f"https://wire.example/article/{story['id']}", (
+                f"<html><head><title>{title} | Wire</title></head><body><nav><a href='/'>Home"
+                f"</a></nav><article><h1>{title}</h1><time datetime='{story['date']}'>"
+                f"{story['date']}</time><p class='dateline'>{escape(story['dateline'] or '')}"
+                f"</p>{paragraphs}</article></body></html>")))
+            if len(pages) >= limit:
+                break
+    return pages
+
+
+def wire_table(data: Path, limit: int) -> str:
+    """What the normaliser does with short wire stories: indexed (flagged short) or why not."""
+    verdicts: Counter = Counter()
+    short = 0
+    for url, html in wire_pages(data, limit):
+        result = ours(html, url)
+        verdicts[(result.rejected or "indexed").split(" (")[0]] += 1
+        short += result.short
+    lines = ["| verdict | stories |", "|---|---|"]
+    lines += [f"| {verdict} | {count} |" for verdict, count in verdicts.most_common()]
+    return "\n".join(lines) + f"\nof which indexed but flagged short (< 200 chars): {short}"
+
+
 def parse_rate(pages: list[Page]) -> float:
     """Pages per second of BeautifulSoup's own lxml parse: the machine's yardstick."""
     from bs4 import BeautifulSoup
@@ -450,6 +488,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
                         help="only time the body extractors, page by page in turn, ROUNDS "
                              "times over the body pages (no quality figures)")
+    parser.add_argument("--wire", type=int, default=0, metavar="N",
+                        help="only show the verdicts on N short Reuters stories set as wire pages")
     parser.add_argument("--parsers", action="store_true",
                         help="only time BeautifulSoup's tree builders and the pre-parse steps")
     args = parser.parse_args(argv)
@@ -457,6 +497,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--folds must be at least 2")
     logging.basicConfig(level=logging.ERROR)
     warnings.filterwarnings("ignore")
+    if args.wire:
+        print(f"Reuters stories under 400 characters, as wire pages (first {args.wire}):")
+        print(wire_table(args.data, args.wire))
+        return
     body_pages, date_pages = load_bodies(args.data), load_dates(args.data)
     if args.speed or args.parsers:  # timing modes: no quality figures
         if args.speed:
