@@ -1,4 +1,5 @@
-"""HTML → Article: metadata first, then the main text, then a verdict on whether to index it."""
+"""HTML → Article: metadata first, then the main text, then the dates (with where each came
+from), then a verdict on whether to index it (by what the page is, not by its length)."""
 
 from __future__ import annotations
 
