@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.util
 import json
 import logging
 import re
@@ -40,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from benchmarks._common import load_average, missing_peers, peer_version
 from search_service.normalise import Extraction, normalise
 from search_service.normalise.dates import DATE_RULE, DATE_RULES, decide, library_day
 
@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOKEN = re.compile(r"\w+")
 DATE_SETS = ("dates-mediacloud", "dates-htmldate-eval")
-#: The module each extractor needs, to tell a missing peer from a bad one.
-NEEDS = {"trafilatura": "trafilatura", "readability-lxml": "readability",
+#: The distribution each peer needs, to tell a missing peer from a bad one.
+NEEDS = {"trafilatura": "trafilatura", "readability-lxml": "readability-lxml",
          "htmldate": "htmldate"}
 
 
@@ -211,9 +211,8 @@ DATE_EXTRACTORS: dict[str, Callable[[str, str], str | None]] = {
 
 
 def installed(name: str) -> bool:
-    """Tell whether the module extractor `name` needs can be imported."""
-    module = NEEDS.get(name)
-    return module is None or importlib.util.find_spec(module) is not None
+    """Tell whether the distribution extractor `name` needs is installed."""
+    return name not in NEEDS or not missing_peers([NEEDS[name]])
 
 
 # Data and folds
@@ -448,7 +447,7 @@ def parser_table(pages: list[Page]) -> str:
          lambda h: strip_foreign(NOISE.sub(" ", h))),
         ("lxml, + furniture stripped (our strip_noise, what we parse)", "lxml", strip_noise),
         ("html.parser, our strip_noise", "html.parser", strip_noise)]
-    if importlib.util.find_spec("html5lib"):
+    if peer_version("html5lib"):
         rows.append(("html5lib (HTML5 rules), our strip_noise", "html5lib", strip_noise))
     seconds = [0.0] * len(rows)
     for number, page in enumerate(pages):
@@ -503,6 +502,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     body_pages, date_pages = load_bodies(args.data), load_dates(args.data)
     if args.speed or args.parsers:  # timing modes: no quality figures
+        print(load_average() + " (start)")
         if args.speed:
             print(f"Speed, {args.speed} round(s) over the {len(body_pages)} body pages, "
                   "extractors in turn on each page:")
@@ -510,6 +510,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.parsers:
             print(f"BeautifulSoup over the {len(body_pages)} body pages, in turn on each page:")
             print(parser_table(body_pages))
+        print(load_average() + " (end)")
         return
     assign_folds(body_pages + date_pages, args.folds)
     wanted = [name for name in dict.fromkeys([*BODY_EXTRACTORS, *DATE_EXTRACTORS])
@@ -523,6 +524,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(body_pages)} body pages, {len(date_pages)} date pages, {sites} sites in "
           f"{args.folds} folds grouped by site; one process; BeautifulSoup(html, 'lxml') "
           f"alone: {parse_rate(body_pages):.1f} pages/s here")
+    print(load_average() + "; " + ", ".join(
+        f"{name} {peer_version(NEEDS[name])}" for name in wanted
+        if name in NEEDS and name not in missing))
     if missing:
         print("not installed (pip install -e .[bench]): " + ", ".join(missing))
     print()
