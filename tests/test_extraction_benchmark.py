@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from benchmarks import extraction
 from benchmarks.extraction import (
     DEFAULT_DATA,
+    Page,
+    Run,
+    assign_folds,
     body_f1,
     day_accuracy,
+    fold_row,
+    installed,
     load_bodies,
     load_dates,
     ours_body,
@@ -27,3 +33,26 @@ def test_body_f1_and_publication_day_accuracy_stay_above_their_floors():
     assert (len(bodies.outcomes), len(days.outcomes)) == (123, 91)
     assert body_f1(bodies.outcomes) >= BODY_F1_FLOOR
     assert day_accuracy(days.outcomes) >= DATE_ACCURACY_FLOOR
+
+
+# Folds grouped by site; missing peers named, not scored
+
+def test_folds_keep_each_site_together_and_are_balanced():
+    pages = [Page("d", str(n), f"https://www.site{n % 7}.example/{n}", "", None)
+             for n in range(40)]
+    assign_folds(pages, 5)
+    folds_of_site: dict[str, set[int]] = {}
+    for item in pages:
+        folds_of_site.setdefault(item.site, set()).add(item.fold)
+    assert all(len(folds) == 1 for folds in folds_of_site.values())
+    sizes = [sum(1 for item in pages if item.fold == f) for f in range(5)]
+    assert max(sizes) - min(sizes) <= 6 and min(sizes) > 0
+
+
+def test_a_missing_peer_is_reported_not_scored(monkeypatch):
+    monkeypatch.setitem(extraction.NEEDS, "trafilatura", "no-such-distribution-here")
+    assert not installed("trafilatura") and installed("ours")
+    assert fold_row("trafilatura", None, lambda outcomes: 0.0, 3) == (
+        "| trafilatura | not installed | – | – | – | – | – | – |")
+    assert "0.000" not in fold_row("trafilatura", None, lambda outcomes: 0.0, 3)
+    assert fold_row("ours", Run(), lambda outcomes: 1.0, 2).startswith("| ours | 1.000 | 1.000")

@@ -8,7 +8,6 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from benchmarks.extraction import Page, Run, assign_folds, fold_row, installed
 from search_service.article import DATE_SOURCES
 from search_service.normalise import normalise
 from search_service.normalise.dates import DateEvidence, FoundDate, decide
@@ -233,27 +232,3 @@ def test_extract_json_shows_the_date_source_and_the_short_flag(tmp_path, capsys)
     assert main(["extract", "--json", "--url", "https://wire.example/story/1", str(saved)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["published_source"], data["short"], data["rejected"]) == ("time", True, None)
-
-
-# The benchmark: folds grouped by site, missing peers named
-
-def test_folds_keep_each_site_together_and_are_balanced():
-    pages = [Page("d", str(n), f"https://www.site{n % 7}.example/{n}", "", None)
-             for n in range(40)]
-    assign_folds(pages, 5)
-    folds_of_site: dict[str, set[int]] = {}
-    for item in pages:
-        folds_of_site.setdefault(item.site, set()).add(item.fold)
-    assert all(len(folds) == 1 for folds in folds_of_site.values())
-    sizes = [sum(1 for item in pages if item.fold == f) for f in range(5)]
-    assert max(sizes) - min(sizes) <= 6 and min(sizes) > 0
-
-
-def test_a_missing_peer_is_reported_not_scored(monkeypatch):
-    monkeypatch.setitem(__import__("benchmarks.extraction").extraction.NEEDS,
-                        "trafilatura", "no_such_module_here")
-    assert not installed("trafilatura") and installed("ours")
-    assert fold_row("trafilatura", None, lambda outcomes: 0.0, 3) == (
-        "| trafilatura | not installed | – | – | – | – | – | – |")
-    assert "0.000" not in fold_row("trafilatura", None, lambda outcomes: 0.0, 3)
-    assert fold_row("ours", Run(), lambda outcomes: 1.0, 2).startswith("| ours | 1.000 | 1.000")
