@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 #: Bumped whenever the schema changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 VERSION_FILE = "news-search.json"
