@@ -1,15 +1,26 @@
-"""Extraction quality and speed of the normaliser, side by side with its peers, in one run.
+"""Extraction quality and speed of the normaliser beside its peers, cross-validated by site.
 
-Bodies are scored on ``extraction-benchmark/`` with that benchmark's own metric (4-token
-shingles, per-page weights; see its README); publication days on ``dates-mediacloud/`` by
-exact-day accuracy (a page with no date in truth counts as right only if no date is given).
-Peers: trafilatura and readability-lxml (bodies), htmldate and trafilatura (dates); install
-them with ``pip install -e .[bench]``.
+Every page of the development data is put in one of K folds, all pages of a site in the same
+fold (sites sorted by size, each given to the fold with the fewest pages so far). Each measure
+is reported per fold, as the mean over folds and as the worst fold, for every extractor on the
+same folds, in one run:
 
-    python -m benchmarks.extraction [--data ../shared/data] [--only ours] [--worst 10]
+- body F1 on ``extraction-benchmark/`` with that benchmark's own metric (4-token shingles,
+  per-page weights; see its README);
+- publication day on ``dates-mediacloud/`` and ``dates-htmldate-eval/`` together, by exact-day
+  accuracy (a page with no date in truth is right only if no date is given).
 
-Our body is scored as extracted; the pages whose kind we would not index (paywall stubs,
-listings, ...) are counted apart and printed under the table.
+Then the date rule (how our own date and htmldate's are combined, ``dates.DATE_RULES``) is
+cross-validated: for each fold the rule with the best accuracy on the other folds is chosen
+and scored on the held-out fold.
+
+Peers: trafilatura and readability-lxml (bodies), htmldate and trafilatura (dates); a peer
+that is not installed is reported as missing (``pip install -e .[bench]``).
+
+    python -m benchmarks.extraction [--data ../shared/data] [--folds 5] [--only ours]
+                                    [--worst 10]
+    python -m benchmarks.extraction --speed 2 --parsers  # timing only, in turn per page
+    python -m benchmarks.extraction --wire 3000          # verdicts on short wire stories
 """
 
 from __future__ import annotations
@@ -20,42 +31,97 @@ import json
 import logging
 import re
 import time
-from collections import Counter
+import warnings
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from search_service.normalise import normalise
+from benchmarks._common import load_average, missing_peers, peer_version
+from search_service.normalise import Extraction, normalise
+from search_service.normalise.dates import DATE_RULE, DATE_RULES, decide, library_day
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOKEN = re.compile(r"\w+")
+DATE_SETS = ("dates-mediacloud", "dates-htmldate-eval")
+#: The distribution each peer needs, to tell a missing peer from a bad one.
+NEEDS = {"trafilatura": "trafilatura", "readability-lxml": "readability-lxml",
+         "htmldate": "htmldate"}
 
 
 @dataclass
-class Score:
-    """Running totals of one extractor on one data set."""
+class Page:
+    """One page of the development data and its truth."""
 
-    precision: list[float] = field(default_factory=list)
-    recall: list[float] = field(default_factory=list)
-    exact: int = 0
-    right: int = 0
-    pages: int = 0
-    seconds: float = 0.0
-    per_page: list[tuple[float, str]] = field(default_factory=list)
+    dataset: str
+    name: str
+    url: str
+    html: str
+    truth: str | None
+    fold: int = 0
+
+    @property
+    def site(self) -> str:
+        """The page's site: its host without a leading 'www.'."""
+        host = urlsplit(self.url).hostname or ""
+        return host[4:] if host.startswith("www.") else host
+
+
+@dataclass
+class Outcome:
+    """What one extractor did on one page: body scores or the day, and the time taken."""
+
+    page: Page
+    seconds: float
+    precision: float | None = None
+    recall: float | None = None
+    exact: bool = False
+    day: str | None = None
+
+    @property
+    def right(self) -> bool:
+        """Tell whether the day found is the true one."""
+        return self.day == self.page.truth
 
     @property
     def f1(self) -> float:
-        """Harmonic mean of mean precision and mean recall."""
-        p, r = self.mean(self.precision), self.mean(self.recall)
+        """This page's own F1 (for listing the worst pages)."""
+        p, r = self.precision or 0.0, self.recall or 0.0
         return 2 * p * r / (p + r) if p + r else 0.0
 
-    @staticmethod
-    def mean(values: list[float]) -> float:
-        """Mean of `values`, 0 when empty."""
-        return sum(values) / len(values) if values else 0.0
+
+@dataclass
+class Run:
+    """Outcomes of one extractor on one measure."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def pages_per_second(self) -> float:
+        """Pages per second over every page."""
+        seconds = sum(o.seconds for o in self.outcomes)
+        return len(self.outcomes) / seconds if seconds else 0.0
+
+
+def body_f1(outcomes: list[Outcome]) -> float:
+    """The benchmark's F1: harmonic mean of mean precision and mean recall."""
+    ps = [o.precision for o in outcomes if o.precision is not None]
+    rs = [o.recall for o in outcomes if o.recall is not None]
+    p, r = mean(ps), mean(rs)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def day_accuracy(outcomes: list[Outcome]) -> float:
+    """Share of pages whose day is right."""
+    return mean([1.0 if o.right else 0.0 for o in outcomes])
+
+
+def mean(values: list[float]) -> float:
+    """Mean of `values`, 0 when empty."""
+    return sum(values) / len(values) if values else 0.0
 
 
 def shingles(text: str) -> Counter:
@@ -66,40 +132,45 @@ def shingles(text: str) -> Counter:
     return Counter(tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3))
 
 
-def score_body(score: Score, output: str, truth: str, name: str) -> None:
-    """Add one page's precision, recall and exact match to `score`."""
+def score_body(outcome: Outcome, output: str) -> Outcome:
+    """Fill one page's precision, recall and exact match."""
+    truth = outcome.page.truth or ""
     out, ref = shingles(output), shingles(truth)
     tp = sum((out & ref).values())
-    fp = sum(out.values()) - tp
-    fn = sum(ref.values()) - tp
     if out:
-        score.precision.append(tp / (tp + fp) if tp + fp else 0.0)
+        outcome.precision = tp / sum(out.values())
     if ref:
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        score.recall.append(recall)
-        precision = tp / (tp + fp) if out and tp + fp else 0.0
-        page_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        score.per_page.append((page_f1, name))
-    if TOKEN.findall(output or "") == TOKEN.findall(truth or ""):
-        score.exact += 1
-    score.pages += 1
+        outcome.recall = tp / sum(ref.values())
+    outcome.exact = TOKEN.findall(output or "") == TOKEN.findall(truth)
+    return outcome
 
+
+# The extractors: each takes (html, url) and returns a body or a day.
 
 REJECTED: Counter = Counter()
+SHORT: Counter = Counter()
+EVIDENCE: dict[str, Extraction] = {}
+
+
+def ours(html: str, url: str) -> Extraction:
+    """Our whole normaliser on one page (the same call yields the body and the date)."""
+    return normalise(html, url, datetime.now(timezone.utc))
 
 
 def ours_body(html: str, url: str) -> str:
     """Our body (counting, apart, the pages whose kind we would not index)."""
-    result = normalise(html, url, datetime.now(timezone.utc))
+    result = ours(html, url)
     if result.rejected:
         REJECTED[result.rejected.split(" (")[0]] += 1
+    SHORT["short"] += result.short
     return result.article.body
 
 
 def ours_date(html: str, url: str) -> str | None:
     """Our publication day, as the page states it (in its own time zone)."""
-    published = normalise(html, url, datetime.now(timezone.utc)).published
-    return published.day.isoformat() if published else None
+    result = ours(html, url)
+    EVIDENCE[url] = result
+    return result.published.day.isoformat() if result.published else None
 
 
 def trafilatura_body(html: str, url: str) -> str:
@@ -139,119 +210,369 @@ DATE_EXTRACTORS: dict[str, Callable[[str, str], str | None]] = {
     "ours": ours_date, "htmldate": htmldate_date, "trafilatura": trafilatura_date}
 
 
-def load_bodies(data: Path) -> list[tuple[str, str, str, str]]:
-    """Return (id, url, html, truth body) for each page of the extraction benchmark."""
+def installed(name: str) -> bool:
+    """Tell whether the distribution extractor `name` needs is installed."""
+    return name not in NEEDS or not missing_peers([NEEDS[name]])
+
+
+# Data and folds
+
+def read_gz(path: Path) -> str:
+    """Return a gzipped page as text."""
+    return gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+
+
+def load_bodies(data: Path) -> list[Page]:
+    """Return the pages of the extraction benchmark with their true bodies."""
     root = data / "extraction-benchmark"
     truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+    return [Page("extraction-benchmark", page_id, item["url"],
+                 read_gz(root / "html" / f"{page_id}.html.gz"), item["articleBody"])
+            for page_id, item in sorted(truth.items())]
+
+
+def load_dates(data: Path) -> list[Page]:
+    """Return the pages of both date sets with their true days."""
     pages = []
-    for page_id, item in sorted(truth.items()):
-        raw = gzip.decompress((root / "html" / f"{page_id}.html.gz").read_bytes())
-        pages.append((page_id, item["url"], raw.decode("utf-8", "replace"), item["articleBody"]))
+    for dataset in DATE_SETS:
+        root = data / dataset
+        truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
+        pages += [Page(dataset, item["file"], url, read_gz(root / "html" / item["file"]),
+                       item["date"]) for url, item in sorted(truth.items())]
     return pages
 
 
-def load_dates(data: Path) -> list[tuple[str, str, str, str | None]]:
-    """Return (file, url, html, truth day or None) for each page of the dates set."""
-    root = data / "dates-mediacloud"
-    truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
-    pages = []
-    for url, item in sorted(truth.items()):
-        raw = gzip.decompress((root / "html" / item["file"]).read_bytes())
-        pages.append((item["file"], url, raw.decode("utf-8", "replace"), item["date"]))
-    return pages
+def assign_folds(pages: list[Page], folds: int) -> None:
+    """Put every page in a fold, all pages of a site together, folds balanced by size."""
+    sizes = Counter(page.site for page in pages)
+    load = [0] * folds
+    fold_of = {}
+    for site, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
+        fold = min(range(folds), key=lambda index: (load[index], index))
+        fold_of[site] = fold
+        load[fold] += size
+    for page in pages:
+        page.fold = fold_of[page.site]
 
 
-def run_bodies(name: str, pages: list, extractor: Callable[[str, str], str]) -> Score:
-    """Score one body extractor over every page, timing the extraction only."""
-    score = Score()
-    for page_id, url, html, truth in pages:
+# Running
+
+def warm_up(name: str, pages: list[Page], extractor: Callable[[str, str], object]) -> None:
+    """Run an extractor once, untimed, so that one-time loading (language models, date
+    parsers' locale tables) is not counted as page time: a server pays it once."""
+    try:
+        extractor(pages[0].html, pages[0].url)
+    except Exception as exc:
+        log.warning("%s failed warming up: %r", name, exc)
+    REJECTED.clear()  # the warm-up page is counted again when timed
+    SHORT.clear()
+
+
+def run_bodies(name: str, pages: list[Page], extractor: Callable[[str, str], str]) -> Run:
+    """Run one body extractor over every page, timing the extraction only."""
+    warm_up(name, pages, extractor)
+    run = Run()
+    for page in pages:
         start = time.perf_counter()
         try:
-            output = extractor(html, url)
+            output = extractor(page.html, page.url)
         except Exception as exc:  # a peer failing on a page scores an empty output
-            log.warning("%s failed on %s: %r", name, page_id, exc)
+            log.warning("%s failed on %s: %r", name, page.name, exc)
             output = ""
-        score.seconds += time.perf_counter() - start
-        score_body(score, output, truth, page_id)
-    return score
+        run.outcomes.append(score_body(Outcome(page, time.perf_counter() - start), output))
+    return run
 
 
-def run_dates(name: str, pages: list, extractor: Callable[[str, str], str | None]) -> Score:
-    """Score one date extractor over every page by exact-day accuracy."""
-    score = Score()
-    for page_file, url, html, truth in pages:
+def run_dates(name: str, pages: list[Page],
+              extractor: Callable[[str, str], str | None]) -> Run:
+    """Run one date extractor over every page."""
+    warm_up(name, pages, extractor)
+    run = Run()
+    for page in pages:
         start = time.perf_counter()
         try:
-            found = extractor(html, url)
+            found = extractor(page.html, page.url)
         except Exception as exc:
-            log.warning("%s failed on %s: %r", name, page_file, exc)
+            log.warning("%s failed on %s: %r", name, page.name, exc)
             found = None
-        score.seconds += time.perf_counter() - start
-        day = found[:10] if found else None
-        score.right += day == truth
-        score.pages += 1
-        if day != truth:
-            score.per_page.append((0.0, f"{page_file} got {day} want {truth} {url}"))
-    return score
+        run.outcomes.append(Outcome(page, time.perf_counter() - start,
+                                    day=found[:10] if found else None))
+    return run
 
 
-def parse_rate(pages: list) -> float:
+def rule_days(pages: list[Page]) -> dict[str, dict[str, str | None]]:
+    """Return each date rule's day for every page, from our normaliser's evidence; the
+    `…+always` variants also ask htmldate where our own date was sure (the product does not)."""
+    days: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for page in pages:
+        result = EVIDENCE.get(page.url)
+        if result is None or result.evidence is None:
+            continue
+        evidence = result.evidence
+        always = evidence if evidence.consulted else replace(
+            evidence, library=library_day(page.html, page.url, datetime.now(timezone.utc)),
+            consulted=True)
+        for rule in DATE_RULES:
+            for variant, chosen in ((rule, evidence), (f"{rule}+always", always)):
+                found = decide(chosen, rule)
+                days[variant][page.url] = found.day.isoformat() if found else None
+    return days
+
+
+def cross_validate_rule(pages: list[Page], days: dict[str, dict[str, str | None]],
+                        folds: int) -> tuple[list[float], list[str]]:
+    """For each fold, choose the rule best on the other folds; score it on the fold."""
+    def accuracy(rule: str, chosen: list[Page]) -> float:
+        return mean([1.0 if days[rule].get(p.url) == p.truth else 0.0 for p in chosen])
+
+    scores, chosen_rules = [], []
+    for fold in range(folds):
+        train = [p for p in pages if p.fold != fold]
+        test = [p for p in pages if p.fold == fold]
+        best = max(days, key=lambda rule: accuracy(rule, train))  # first best wins ties
+        scores.append(accuracy(best, test))
+        chosen_rules.append(best)
+    return scores, chosen_rules
+
+
+# Output
+
+def fold_row(name: str, run: Run | None, measure: Callable[[list[Outcome]], float],
+             folds: int) -> str:
+    """One table row: the figure on each fold, their mean, the worst, all pages."""
+    if run is None:
+        return f"| {name} | " + " | ".join(["not installed"] + ["–"] * (folds + 3)) + " |"
+    per_fold = [measure([o for o in run.outcomes if o.page.fold == f]) for f in range(folds)]
+    cells = [f"{v:.3f}" for v in per_fold]
+    cells += [f"**{mean(per_fold):.3f}**", f"{min(per_fold):.3f}",
+              f"{measure(run.outcomes):.3f}", f"{run.pages_per_second():.1f}"]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def fold_table(title: str, runs: dict[str, Run | None],
+               measure: Callable[[list[Outcome]], float], folds: int, pages: list[Page]) -> str:
+    """Render one measure for every extractor, fold by fold."""
+    sizes = Counter(page.fold for page in pages)
+    head = ["extractor", *[f"fold {f + 1} ({sizes[f]})" for f in range(folds)],
+            "mean", "worst fold", "all pages", "pages/s (one after another; see --speed)"]
+    lines = [f"{title}:", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += [fold_row(name, run, measure, folds) for name, run in runs.items()]
+    return "\n".join(lines)
+
+
+def speed_table(pages: list[Page], rounds: int) -> str:
+    """Pages per second of each body extractor timed page by page in turn (the order rotated
+    from page to page), so that a shared machine's changing load falls on all alike."""
+    names = [name for name in BODY_EXTRACTORS if installed(name)]
+    for name in names:
+        warm_up(name, pages, BODY_EXTRACTORS[name])
+    seconds = dict.fromkeys(names, 0.0)
+    for turn in range(rounds * len(pages)):
+        page = pages[turn % len(pages)]
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            try:
+                BODY_EXTRACTORS[name](page.html, page.url)
+            except Exception as exc:
+                log.warning("%s failed on %s: %r", name, page.name, exc)
+            seconds[name] += time.perf_counter() - start
+    peer = seconds.get("trafilatura")
+    lines = ["| extractor | pages/s | time vs trafilatura |", "|---|---|---|"]
+    for name in names:
+        rate = rounds * len(pages) / seconds[name]
+        ratio = f"{seconds[name] / peer:.2f}" if peer else "–"
+        lines.append(f"| {name} | {rate:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def wire_pages(data: Path, limit: int) -> list[tuple[str, str]]:
+    """Return (url, html) for Reuters stories under 400 characters, each on a page as a wire
+    site shows it: <article>, <h1>, <time>, dateline, paragraphs, with a nav and a site name."""
+    from html import escape
+
+    pages = []
+    with gzip.open(data / "reuters21578" / "reuters.jsonl.gz", "rt", encoding="utf-8") as lines:
+        for line in lines:
+            story = json.loads(line)
+            if len(story["body"]) >= 400:
+                continue
+            paragraphs = "".join(f"<p>{escape(p)}</p>" for p in story["body"].split("\n\n")
+                                 if p.strip())
+            title = escape(story["title"])
+            pages.append((f"https://wire.example/article/{story['id']}", (
+                f"<html><head><title>{title} | Wire</title></head><body><nav><a href='/'>Home"
+                f"</a></nav><article><h1>{title}</h1><time datetime='{story['date']}'>"
+                f"{story['date']}</time><p class='dateline'>{escape(story['dateline'] or '')}"
+                f"</p>{paragraphs}</article></body></html>")))
+            if len(pages) >= limit:
+                break
+    return pages
+
+
+def wire_table(data: Path, limit: int) -> str:
+    """What the normaliser does with short wire stories: indexed (flagged short) or why not."""
+    verdicts: Counter = Counter()
+    short = 0
+    for url, html in wire_pages(data, limit):
+        result = ours(html, url)
+        verdicts[(result.rejected or "indexed").split(" (")[0]] += 1
+        short += result.short
+    lines = ["| verdict | stories |", "|---|---|"]
+    lines += [f"| {verdict} | {count} |" for verdict, count in verdicts.most_common()]
+    return "\n".join(lines) + f"\nof which indexed but flagged short (< 200 chars): {short}"
+
+
+def parse_rate(pages: list[Page]) -> float:
     """Pages per second of BeautifulSoup's own lxml parse: the machine's yardstick."""
     from bs4 import BeautifulSoup
 
     start = time.perf_counter()
-    for _, _, html, _ in pages:
-        BeautifulSoup(html, "lxml")
+    for page in pages:
+        BeautifulSoup(page.html, "lxml")
     return len(pages) / (time.perf_counter() - start)
 
 
-def table(bodies: dict[str, Score], dates: dict[str, Score]) -> str:
-    """Render the figures of every extractor as one table."""
-    lines = [
-        "| extractor | body F1 | precision | recall | exact | pages/s | date day acc. | dates/s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name in dict.fromkeys([*bodies, *dates]):
-        cells = [name]
-        body = bodies.get(name)
-        if body:
-            cells += [f"{body.f1:.3f}", f"{Score.mean(body.precision):.3f}",
-                      f"{Score.mean(body.recall):.3f}", f"{body.exact / body.pages:.3f}",
-                      f"{body.pages / body.seconds:.1f}"]
-        else:
-            cells += ["–"] * 5
-        date = dates.get(name)
-        if date:
-            cells += [f"{date.right / date.pages:.3f}", f"{date.pages / date.seconds:.1f}"]
-        else:
-            cells += ["–"] * 2
-        lines.append("| " + " | ".join(cells) + " |")
+def parser_table(pages: list[Page]) -> str:
+    """The HTML layer's choices side by side, timed page by page in turn: tree builders, and
+    the pre-parse steps (stripping included in the time)."""
+    from bs4 import BeautifulSoup
+
+    from search_service.normalise.encoding import NOISE, strip_foreign, strip_noise
+
+    rows: list[tuple[str, str, Callable[[str], str]]] = [
+        ("lxml, raw page", "lxml", str),
+        ("lxml, scripts, styles, comments stripped", "lxml", lambda h: NOISE.sub(" ", h)),
+        ("lxml, + foreign content (svg, math) ended as a browser does", "lxml",
+         lambda h: strip_foreign(NOISE.sub(" ", h))),
+        ("lxml, + furniture stripped (our strip_noise, what we parse)", "lxml", strip_noise),
+        ("html.parser, our strip_noise", "html.parser", strip_noise)]
+    if peer_version("html5lib"):
+        rows.append(("html5lib (HTML5 rules), our strip_noise", "html5lib", strip_noise))
+    seconds = [0.0] * len(rows)
+    for number, page in enumerate(pages):
+        shift = number % len(rows)
+        for index in [*range(shift, len(rows)), *range(shift)]:
+            _, builder, prepare = rows[index]
+            start = time.perf_counter()
+            BeautifulSoup(prepare(page.html), builder)
+            seconds[index] += time.perf_counter() - start
+    lines = ["| BeautifulSoup tree builder, input | pages/s | time vs lxml on the raw page |",
+             "|---|---|---|"]
+    lines += [f"| {label} | {len(pages) / spent:.1f} | {spent / seconds[0]:.2f} |"
+              for (label, _, _), spent in zip(rows, seconds, strict=True)]
+    return "\n".join(lines)
+
+
+def by_set(runs: dict[str, Run | None], pages: list[Page]) -> str:
+    """Day accuracy of each extractor on each date set apart."""
+    lines = ["| extractor | " + " | ".join(DATE_SETS) + " |", "|---|" + "---|" * len(DATE_SETS)]
+    for name, run in runs.items():
+        if run is None:
+            lines.append(f"| {name} | " + " | ".join(["not installed"] * len(DATE_SETS)) + " |")
+            continue
+        cells = [f"{day_accuracy([o for o in run.outcomes if o.page.dataset == s]):.3f}"
+                 for s in DATE_SETS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run every extractor on both data sets and print one table."""
+    """Run every extractor on the development data and print the fold tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--folds", type=int, default=5, help="folds (grouped by site)")
     parser.add_argument("--only", help="run only this extractor (e.g. ours)")
     parser.add_argument("--worst", type=int, default=0, help="list the N worst pages of each")
+    parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
+                        help="only time the body extractors, page by page in turn, ROUNDS "
+                             "times over the body pages (no quality figures)")
+    parser.add_argument("--wire", type=int, default=0, metavar="N",
+                        help="only show the verdicts on N short Reuters stories set as wire pages")
+    parser.add_argument("--parsers", action="store_true",
+                        help="only time BeautifulSoup's tree builders and the pre-parse steps")
     args = parser.parse_args(argv)
+    if args.folds < 2:
+        parser.error("--folds must be at least 2")
     logging.basicConfig(level=logging.ERROR)
+    warnings.filterwarnings("ignore")
+    if args.wire:
+        print(f"Reuters stories under 400 characters, as wire pages (first {args.wire}):")
+        print(wire_table(args.data, args.wire))
+        return
     body_pages, date_pages = load_bodies(args.data), load_dates(args.data)
-    bodies = {name: run_bodies(name, body_pages, fn) for name, fn in BODY_EXTRACTORS.items()
-              if not args.only or name == args.only}
-    dates = {name: run_dates(name, date_pages, fn) for name, fn in DATE_EXTRACTORS.items()
-             if not args.only or name == args.only}
-    print(f"{len(body_pages)} body pages, {len(date_pages)} date pages, one process; "
-          f"BeautifulSoup(html, 'lxml') alone: {parse_rate(body_pages):.1f} pages/s here")
-    print(table(bodies, dates))
-    if REJECTED:
-        print("ours would not index, of the body pages: " + ", ".join(
-            f"{count} {reason}" for reason, count in REJECTED.most_common()))
-    for name, score in [*bodies.items(), *dates.items()] if args.worst else []:
+    if args.speed or args.parsers:  # timing modes: no quality figures
+        print(load_average() + " (start)")
+        if args.speed:
+            print(f"Speed, {args.speed} round(s) over the {len(body_pages)} body pages, "
+                  "extractors in turn on each page:")
+            print(speed_table(body_pages, args.speed))
+        if args.parsers:
+            print(f"BeautifulSoup over the {len(body_pages)} body pages, in turn on each page:")
+            print(parser_table(body_pages))
+        print(load_average() + " (end)")
+        return
+    assign_folds(body_pages + date_pages, args.folds)
+    wanted = [name for name in dict.fromkeys([*BODY_EXTRACTORS, *DATE_EXTRACTORS])
+              if not args.only or name == args.only]
+    missing = [name for name in wanted if not installed(name)]
+    bodies = {name: None if name in missing else run_bodies(name, body_pages, fn)
+              for name, fn in BODY_EXTRACTORS.items() if name in wanted}
+    dates = {name: None if name in missing else run_dates(name, date_pages, fn)
+             for name, fn in DATE_EXTRACTORS.items() if name in wanted}
+    sites = len({page.site for page in body_pages + date_pages})
+    print(f"{len(body_pages)} body pages, {len(date_pages)} date pages, {sites} sites in "
+          f"{args.folds} folds grouped by site; one process; BeautifulSoup(html, 'lxml') "
+          f"alone: {parse_rate(body_pages):.1f} pages/s here")
+    print(load_average() + "; " + ", ".join(
+        f"{name} {peer_version(NEEDS[name])}" for name in wanted
+        if name in NEEDS and name not in missing))
+    if missing:
+        print("not installed (pip install -e .[bench]): " + ", ".join(missing))
+    print()
+    print(fold_table("Body F1 (extraction-benchmark)", bodies, body_f1, args.folds, body_pages))
+    if REJECTED or SHORT["short"]:
+        print("ours would not index, of the body pages: " + (", ".join(
+            f"{count} {reason}" for reason, count in REJECTED.most_common()) or "none")
+              + f"; indexed but flagged short: {SHORT['short']}")
+    print()
+    print(fold_table("Publication day (both date sets)", dates, day_accuracy, args.folds,
+                     date_pages))
+    print()
+    print(by_set(dates, date_pages))
+    if "ours" in dates and dates["ours"] is not None:
+        print_rules(date_pages, args.folds)
+    for name, run in [*bodies.items(), *dates.items()] if args.worst else []:
+        if run is None:
+            continue
         print(f"\nworst of {name}:")
-        for value, page in sorted(score.per_page)[:args.worst]:
-            print(f"  {value:.3f} {page}")
+        wrong = sorted(run.outcomes, key=lambda o: (
+            o.f1 if o.page.dataset == "extraction-benchmark" else o.right))
+        for outcome in wrong[:args.worst]:
+            page = outcome.page
+            if page.dataset == "extraction-benchmark":
+                print(f"  {outcome.f1:.3f} {page.name} {page.url}")
+            elif not outcome.right:
+                print(f"  got {outcome.day} want {page.truth} {page.name} {page.url}")
+
+
+def print_rules(pages: list[Page], folds: int) -> None:
+    """Print every date rule fold by fold, then the rule chosen on the other folds."""
+    days = rule_days(pages)
+    print(f"\nDate rules (product: {DATE_RULE}; '+always' asks htmldate on every page):")
+    head = ["rule", *[f"fold {f + 1}" for f in range(folds)], "mean", "worst fold"]
+    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    for rule, found in days.items():
+        per_fold = [mean([1.0 if found.get(p.url) == p.truth else 0.0
+                          for p in pages if p.fold == f]) for f in range(folds)]
+        print(f"| {rule} | " + " | ".join(f"{v:.3f}" for v in per_fold)
+              + f" | {mean(per_fold):.3f} | {min(per_fold):.3f} |")
+    scores, chosen = cross_validate_rule(pages, days, folds)
+    print("| chosen on the other folds | " + " | ".join(f"{v:.3f}" for v in scores)
+          + f" | {mean(scores):.3f} | {min(scores):.3f} |")
+    print("rule chosen for each fold: " + ", ".join(chosen))
+    consulted = sum(1 for r in EVIDENCE.values() if r.evidence and r.evidence.consulted)
+    print(f"htmldate consulted by ours on {consulted} of {len(EVIDENCE)} date pages")
 
 
 if __name__ == "__main__":

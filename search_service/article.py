@@ -7,6 +7,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: Where a publication date can come from (`Article.published_source`), with its name for
+#: readers: JSON-LD, a meta tag (or itemprop), a <time> element, byline or dateline text, the
+#: URL path, a news sitemap, or the htmldate library.
+DATE_SOURCES = {
+    "jsonld": "JSON-LD", "meta": "meta tag", "time": "time element", "text": "byline text",
+    "url": "URL", "sitemap": "sitemap", "htmldate": "htmldate",
+}
+
 
 @dataclass(frozen=True)
 class Article:
@@ -25,6 +33,8 @@ class Article:
     summary: str = ""
     fetched_at: datetime | None = None
     collections: tuple[str, ...] = field(default_factory=tuple)
+    #: Where the publication date came from: jsonld, meta, time, text, url, sitemap, htmldate.
+    published_source: str = ""
 
     @property
     def id(self) -> str:

@@ -538,7 +538,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             continue
         page, extraction = item
         data = {"origin": page.origin, **extraction.article.to_json(),
-                "rejected": extraction.rejected}
+                "rejected": extraction.rejected, "short": extraction.short}
         if args.json:
             print(json.dumps(data, ensure_ascii=False))
         else:
@@ -548,8 +548,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def print_extraction(data: dict) -> None:
     """Print one extraction for people: the fields, then the body."""
-    for key in ("origin", "url", "canonical_url", "title", "published", "modified", "authors",
-                "source", "language", "rejected"):
+    for key in ("origin", "url", "canonical_url", "title", "published", "published_source",
+                "modified", "authors", "source", "language", "rejected", "short"):
         value = data[key]
         if isinstance(value, list):
             value = ", ".join(value)

@@ -190,5 +190,6 @@ def test_search_page_shows_the_collections_facet_and_keeps_the_filter(sample_ser
     assert '<input type="hidden" name="collection" value="Business press">' in html
 
 
-def test_schema_version_is_4(sample_index: Path):
-    assert json.loads((sample_index / "news-search.json").read_text()) == {"schema_version": 4}
+def test_schema_version_is_5(sample_index: Path):
+    # 4 added collection; 5 stores published_source (where the date came from)
+    assert json.loads((sample_index / "news-search.json").read_text()) == {"schema_version": 5}

@@ -40,6 +40,7 @@ def test_seed_page_with_json_ld_gives_every_field():
         "language": "en",
         "summary": SEED_BODY[:300].rsplit(" ", 1)[0] + "…",
         "fetched_at": "2023-07-11T00:00:00+00:00",
+        "published_source": "jsonld",
     }
 
 

@@ -145,7 +145,8 @@ def test_results_and_article_show_relative_and_absolute_dates(client):
     meta = soup.select_one("article.article .meta")
     assert meta.time["datetime"] == "2023-07-10T06:30:00+00:00"
     assert " ".join(meta.get_text().split()) == (
-        "Northern Dispatch · 2023-07-10 (5 days ago) · by Marta Kowalska, Jonas Petrauskas")
+        "Northern Dispatch · 2023-07-10 (5 days ago) (date from JSON-LD) · by Marta Kowalska, "
+        "Jonas Petrauskas")
     related = soup.select("section.related li")
     assert all(li.time and li.select_one(".ago") for li in related)
 

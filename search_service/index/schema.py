@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 #: Bumped whenever the schema changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 VERSION_FILE = "news-search.json"
@@ -93,6 +93,7 @@ def make_schema() -> Schema:
         body=TEXT(analyzer=text_analyzer(), stored=True),
         published=DATETIME(stored=True, sortable=True),
         modified=STORED(),
+        published_source=STORED(),
         source=TEXT(analyzer=name_analyzer(), stored=True),
         source_key=ID(stored=True, sortable=True),
         host=ID(stored=True),

@@ -50,6 +50,7 @@ def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[
         doc["bands"] = " ".join(dedupe.band_keys(sig))
     if article.published:
         doc["published"] = naive_utc(article.published)
+        doc["published_source"] = article.published_source
     if article.modified:
         doc["modified"] = naive_utc(article.modified)
     return doc

@@ -1,10 +1,10 @@
-"""HTML → Article: metadata first, then the main text, then a verdict on whether to index it."""
+"""HTML → Article: metadata first, then the main text, then the dates (with where each came
+from), then a verdict on whether to index it (by what the page is, not by its length)."""
 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -13,22 +13,34 @@ from bs4 import BeautifulSoup
 from search_service.article import Article
 from search_service.normalise.dates import (
     EARLIEST_LOOSE,
+    DateEvidence,
     FoundDate,
+    candidates_of,
     date_in_url,
     date_only_days,
     day_in_text,
+    decide,
+    library_day,
     parse_local,
     pick,
     plausible,
     relative_date,
+    same_instant_local_day,
     shown_day,
     stamps_in_markup,
 )
-from search_service.normalise.encoding import clean_text, decode_html, json_ld_blocks, strip_noise
+from search_service.normalise.encoding import (
+    clean_text,
+    decode_html,
+    json_ld_blocks,
+    strip_noise,
+    with_json_ld,
+)
 from search_service.normalise.kinds import MIN_BODY_CHARS, PageSigns, rejection
 from search_service.normalise.language import check_language
 from search_service.normalise.metadata import Metadata, read_metadata
 from search_service.normalise.text import PageText, read_text
+from search_service.normalise.titles import choose_title
 from search_service.urls import declared_canonical, site_of
 
 __all__ = ["Extraction", "normalise", "MIN_BODY_CHARS"]
@@ -36,7 +48,6 @@ __all__ = ["Extraction", "normalise", "MIN_BODY_CHARS"]
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 300
-TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,60}$")
 
 
 @dataclass(frozen=True)
@@ -44,13 +55,17 @@ class Extraction:
     """What the normaliser made of one page, and why it would not index it (if so).
 
     `published` and `modified` keep each date as the page states it (its own UTC offset) and
-    where it came from (`jsonld`, `meta`, `time`, `url`, `text`); the Article holds them in UTC.
+    where it came from (`jsonld`, `meta`, `time`, `url`, `text`, `sitemap`, `htmldate`); the
+    Article holds them in UTC. `evidence` is what the publication date was chosen from; `short`
+    flags an article indexed although its text is short (a wire brief).
     """
 
     article: Article
     rejected: str | None = None
     published: FoundDate | None = None
     modified: FoundDate | None = None
+    evidence: DateEvidence | None = None
+    short: bool = False
 
 
 def normalise(
@@ -76,9 +91,10 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
                http_charset: str | None, date_hint: datetime | None = None) -> Extraction:
     """Do the work of `normalise` on a page that may be anything."""
     text = decode_html(html, http_charset)
-    soup = BeautifulSoup(strip_noise(text), "lxml", multi_valued_attributes=None)
-    meta = read_metadata(soup, json_ld_blocks(text))
-    title = choose_title(meta)
+    markup, json_ld = strip_noise(text), json_ld_blocks(text)
+    soup = BeautifulSoup(markup, "lxml", multi_valued_attributes=None)
+    meta = read_metadata(soup, json_ld)
+    title = choose_title(meta.titles, meta.h1, meta.html_title, meta.site_name, url)
     page = read_text(soup, title)
     body = page.body
     if len(body) < MIN_BODY_CHARS and _complete(meta.article_body):
@@ -89,14 +105,21 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     published, modified = choose_dates(meta, page, canonical or url, fetched_at, text)
     if published is None and date_hint is not None:
         published = FoundDate(date_hint, "sitemap")
-        if modified and modified.value < published.value:
-            modified = None
+    evidence = DateEvidence(published, candidates_of(
+        meta.published, date_in_url(canonical or url, fetched_at), fetched_at))
+    if evidence.unsure:
+        evidence = replace(evidence, consulted=True, library=library_day(
+            with_json_ld(markup, json_ld), canonical or url, fetched_at))
+    published = decide(evidence)
+    if published and modified and modified.value < published.value:
+        modified = None  # an update cannot precede publication
     article = Article(
         url=url or canonical,
         canonical_url=canonical or url,
         title=title,
         body=body,
         published=published.utc if published else None,
+        published_source=published.source if published else "",
         modified=modified.utc if modified else None,
         authors=tuple(meta.authors),
         source=clean_text(meta.site_name) or site_of(canonical or url),
@@ -107,27 +130,28 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     signs = PageSigns(headline_links=page.headline_links, images=meta.images,
                       paywall_marks=page.paywall_marks,
                       accessible_for_free=meta.accessible_for_free, page_type=meta.page_type,
-                      url_path=_path(canonical or url))
-    return Extraction(article, rejection(article, signs), published, modified)
+                      url_path=_path(canonical or url),
+                      declared_article=declares_article(meta, published))
+    rejected = rejection(article, signs)
+    short = rejected is None and len(body) < MIN_BODY_CHARS
+    return Extraction(article, rejected, published, modified, evidence, short)
+
+
+#: Date sources that the page's own markup states (not guessed from loose text).
+STATED_SOURCES = frozenset({"jsonld", "meta", "time", "url", "sitemap"})
+
+
+def declares_article(meta: Metadata, published: FoundDate | None) -> bool:
+    """Tell whether the page says it is an article: an article type in JSON-LD or og:type, or
+    an <article> or <h1> with a publication date its markup states."""
+    stated = published is not None and published.source in STATED_SOURCES
+    return meta.is_article or (stated and (meta.article_element or bool(meta.h1)))
 
 
 def _complete(article_body: str) -> bool:
     """Tell whether a JSON-LD articleBody looks like the whole story, not a teaser."""
     text = article_body.strip()
     return len(text) >= MIN_BODY_CHARS and not text.endswith(("…", "...", "[…]"))
-
-
-def choose_title(meta: Metadata) -> str:
-    """Pick the headline: metadata, unless the visible <h1> is a longer form of it."""
-    title, h1 = clean_text(meta.title), clean_text(meta.h1)
-    stem = title.rstrip(".… ")
-    if title and h1 and stem != title and h1.startswith(stem):
-        return h1
-    if not title:
-        title = h1
-    if not title and meta.html_title:
-        title = TITLE_SEPARATORS.sub("", clean_text(meta.html_title))
-    return title
 
 
 def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
@@ -141,6 +165,9 @@ def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
     elif published:  # a UTC timestamp near midnight: the page may show another local day
         local_day = shown_day(published, [*meta.date_texts, *page.near_title],
                               date_only_days(meta.published, fetched_at), fetched_at)
+        if local_day:
+            published = FoundDate(published.value, published.source, local_day)
+        local_day = same_instant_local_day(published, meta.published, fetched_at)
         if local_day:
             published = FoundDate(published.value, published.source, local_day)
     if published is None:

@@ -20,8 +20,10 @@ EARLIEST_LOOSE = datetime(1990, 1, 1, tzinfo=timezone.utc)
 #: Clock skew tolerated between a page's date and the fetch time: none, a publication date is
 #: never after the fetch (a date-only value reads as midnight UTC).
 SKEW = timedelta(0)
-#: Where a date can come from, most trusted first.
-SOURCES = ("jsonld", "meta", "time", "url", "text")
+#: How our own date and htmldate's are combined (see `decide`); chosen by the grouped
+#: cross-validation of benchmarks/extraction.py (docs/normaliser.md).
+DATE_RULES = ("own", "fill", "supported", "library")
+DATE_RULE = "supported"
 
 MONTHS = {
     # English, German, French, Spanish, Portuguese, Italian, Dutch (full and short forms).
@@ -96,8 +98,9 @@ TZINFOS = {name: gettz(zone) for name, zone in {
 
 @dataclass(frozen=True)
 class FoundDate:
-    """A date as the page states it (its own UTC offset kept), where it came from, and the
-    calendar day the page shows for it (which a UTC timestamp alone can get wrong)."""
+    """A date as the page states it (its own UTC offset kept), where it came from (a key of
+    `article.DATE_SOURCES`), and the calendar day the page shows for it (which a UTC
+    timestamp alone can get wrong)."""
 
     value: datetime
     source: str
@@ -267,3 +270,97 @@ def pick(candidates: list[tuple[str, str]], not_after: datetime) -> FoundDate | 
         if value is not None:
             found.append(FoundDate(value, source))
     return min(found, key=lambda item: item.value) if found else None
+
+
+def same_instant_local_day(stamp: FoundDate, candidates: list[tuple[str, str]],
+                           not_after: datetime) -> date | None:
+    """Return the local day of another candidate naming the same instant with a UTC offset
+    (a page giving 22:04Z in JSON-LD and 00:04+02:00 in a meta tag shows the later day)."""
+    if stamp.value.utcoffset() != timedelta(0):
+        return None
+    for source, raw in candidates:
+        earliest = EARLIEST if source in ("jsonld", "meta", "time") else EARLIEST_LOOSE
+        value = parse_local(raw, not_after + timedelta(days=1), earliest)
+        if value is not None and value.utcoffset() and value == stamp.value:
+            return value.date()
+    return None
+
+
+#: A start tag with this many attributes is not handed to htmldate: building an lxml tree is
+#: quadratic in a tag's attributes (20,000 attributes: 1.5 s; 50,000: about 45 s).
+MANY_ATTRIBUTES = re.compile(r"<[a-zA-Z](?:[^<>=]*=){1000}")
+
+
+@dataclass(frozen=True)
+class DateEvidence:
+    """What decides the publication date: our own pick, every plausible candidate the page
+    states (structured and URL), and htmldate's day (None when it was not asked or found none)."""
+
+    own: FoundDate | None
+    candidates: tuple[FoundDate, ...] = ()
+    library: date | None = None
+    consulted: bool = False
+
+    @property
+    def unsure(self) -> bool:
+        """Tell whether our own pick needs a second opinion: none, from loose text, or the
+        page's candidates disagree on the day."""
+        if self.own is None or self.own.source == "text":
+            return True
+        return any(c.day != self.own.day and c.value != self.own.value
+                   for c in self.candidates)
+
+
+def candidates_of(published: list[tuple[str, str]], url_day: datetime | None,
+                  not_after: datetime) -> tuple[FoundDate, ...]:
+    """Return every plausible publication candidate, structured ones first, then the URL's."""
+    found = []
+    for source, raw in published:
+        earliest = EARLIEST if source in ("jsonld", "meta", "time") else EARLIEST_LOOSE
+        value = parse_local(raw, not_after, earliest)
+        if value is not None:
+            found.append(FoundDate(value, source))
+    if url_day is not None:
+        found.append(FoundDate(url_day, "url"))
+    return tuple(found)
+
+
+def library_day(html: str, url: str, not_after: datetime) -> date | None:
+    """Ask htmldate for the page's original publication day (None if it finds none)."""
+    if not html.strip() or MANY_ATTRIBUTES.search(html):
+        return None  # nothing to read, or a tag lxml's tree builds too slowly
+    from htmldate import find_date  # imported on first use: most pages never need it
+
+    try:
+        found = find_date(html, url=url or None, original_date=True, extensive_search=True,
+                          max_date=not_after.strftime("%Y-%m-%d"))
+    except Exception as exc:  # a library failure costs the second opinion, not the page
+        log.debug("htmldate failed on %s: %r", url, exc)
+        return None
+    try:
+        return date.fromisoformat(found[:10]) if found else None
+    except ValueError:
+        return None
+
+
+def decide(evidence: DateEvidence, rule: str = DATE_RULE) -> FoundDate | None:
+    """Combine our own date and htmldate's by `rule`:
+
+    - `own`: ours alone; `fill`: ours, else htmldate's;
+    - `supported`: on disagreement, htmldate's day when one of the page's own candidates
+      states it (that candidate, with its source), else ours; htmldate's when we have none;
+    - `library`: on disagreement, htmldate's day (from a supporting candidate if any).
+    """
+    own, day = evidence.own, evidence.library
+    if rule == "own" or day is None or (own is not None and own.day == day):
+        return own
+    backing = next((c for c in evidence.candidates
+                    if c.day == day and (own is None or c.value != own.value)), None)
+    alone = FoundDate(datetime(day.year, day.month, day.day, tzinfo=timezone.utc), "htmldate")
+    if own is None:
+        return backing or alone
+    if rule == "fill":
+        return own
+    if rule == "supported":
+        return backing or own
+    return backing or alone

@@ -36,8 +36,18 @@ JSON_LD = re.compile(
 #: Elements whose content never holds article text, with comments and CDATA.
 NOISE = re.compile(
     r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)"
-    r"|<(script|style|noscript|template|svg|math|textarea)\b[^>]*>.*?(?:</\1\s*>|$)",
+    r"|<(script|style|noscript|template|textarea)\b[^>]*>.*?(?:</\1\s*>|$)",
     re.IGNORECASE | re.DOTALL)
+#: Foreign content (SVG, MathML): a browser ends it at its end tag or at the first of these
+#: HTML start tags (the HTML5 parsing rules' "breakout" list) or at an HTML element's end tag.
+FOREIGN_START = re.compile(r"<(svg|math)\b[^>]*>", re.IGNORECASE)
+FOREIGN_END = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("svg", "math")}
+BREAKOUT = re.compile(
+    r"<(?:b|big|blockquote|body|br|center|code|dd|div|dl|dt|em|embed|h[1-6]|head|hr|i|img|li|"
+    r"listing|menu|meta|nobr|ol|p|pre|ruby|s|small|span|strong|strike|sub|sup|table|tt|u|ul|"
+    r"var)[\s/>]"
+    r"|</(?:article|aside|b|blockquote|body|button|dd|div|dl|dt|em|footer|h[1-6]|header|html|"
+    r"i|li|main|nav|ol|p|section|small|span|strong|table|td|th|tr|u|ul)\s*>", re.IGNORECASE)
 #: Page furniture that the text walk drops anyway (only when not nested in its own kind).
 FURNITURE = re.compile(
     r"<(nav|aside|footer|select|iframe|button)\b[^>]*>(?:(?!<\1\b).)*?</\1\s*>",
@@ -91,10 +101,43 @@ def json_ld_blocks(html: str) -> list[str]:
     return [block for block in JSON_LD.findall(html) if block.strip()]
 
 
+def with_json_ld(markup: str, blocks: list[str]) -> str:
+    """Put a page's JSON-LD blocks back into its stripped markup (for a reader that wants
+    them, such as htmldate), at the end of the head."""
+    if not blocks:
+        return markup
+    scripts = "".join(f'<script type="application/ld+json">{block}</script>' for block in blocks)
+    head_end = markup.find("</head>")
+    if head_end < 0:
+        return scripts + markup
+    return markup[:head_end] + scripts + markup[head_end:]
+
+
 def strip_noise(html: str) -> str:
     """Drop scripts, styles, SVG, templates, comments and furniture; cut what is left to size."""
-    html = CONTROL.sub("", FURNITURE.sub(" ", NOISE.sub(" ", html[:MAX_RAW_CHARS])))
+    html = NOISE.sub(" ", html[:MAX_RAW_CHARS])
+    html = CONTROL.sub("", FURNITURE.sub(" ", strip_foreign(html)))
     return cut_to_size(html)
+
+
+def strip_foreign(html: str) -> str:
+    """Drop SVG and MathML where a browser ends them, not where lxml's HTML4 parser would: an
+    unclosed `<svg/onload=…>` ends at the next HTML block or phrase start tag, so the story
+    after it is kept (lxml alone nests the rest of the page inside the svg)."""
+    parts: list[str] = []
+    position = 0
+    while (start := FOREIGN_START.search(html, position)) is not None:
+        parts.append(html[position:start.start()])
+        close = FOREIGN_END[start.group(1).lower()].search(html, start.end())
+        limit = close.start() if close else len(html)
+        breakout = BREAKOUT.search(html, start.end(), limit)
+        if breakout is None or "<foreignobject" in html[start.end():breakout.start()].lower():
+            position = close.end() if close else len(html)
+        else:
+            position = breakout.start()
+        parts.append(" ")
+    parts.append(html[position:])
+    return "".join(parts)
 
 
 def cut_to_size(html: str) -> str:

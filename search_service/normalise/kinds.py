@@ -1,4 +1,9 @@
-"""Page kinds: tell single articles from listings, galleries, error pages and paywall stubs."""
+"""Page kinds: tell single articles from listings, galleries, error pages and paywall stubs.
+
+A page is judged by what it is, not by its length: one that declares itself an article
+(JSON-LD article types, og:type article, or an <article>/<h1> with a stated date) is indexed
+however short its text (flagged short); listings, error pages and paywall stubs are rejected
+with their reason, and so are pages with little text that do not declare themselves articles."""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from dataclasses import dataclass
 
 from search_service.article import Article
 
-#: A body shorter than this is not an article (a teaser, a listing, an error page).
+#: A body shorter than this is not an article (a teaser, a listing, an error page) unless the
+#: page declares itself one; a declared article this short is indexed, flagged short.
 MIN_BODY_CHARS = 200
 #: Below this many characters of story, signs of another page kind decide.
 SHORT_BODY_CHARS = 1000
@@ -39,6 +45,7 @@ class PageSigns:
     accessible_for_free: bool | None = None
     page_type: str = ""
     url_path: str = ""
+    declared_article: bool = False
 
 
 def rejection(article: Article, signs: PageSigns) -> str | None:
@@ -54,7 +61,7 @@ def rejection(article: Article, signs: PageSigns) -> str | None:
             name, _, detail = kind.partition(" (")
             detail = detail.rstrip(")") + ", " if detail else ""
             return f"{name} ({detail}{length} chars of story text)"
-    if length < MIN_BODY_CHARS:
+    if length < MIN_BODY_CHARS and not (signs.declared_article and length):
         return f"too little text ({length} chars, need {MIN_BODY_CHARS})"
     return None
 
@@ -70,7 +77,7 @@ def short_page_kind(article: Article, signs: PageSigns) -> str | None:
             and length < signs.headline_links * TEASER_CHARS) or (length < MIN_BODY_CHARS and (
             signs.headline_links >= LISTING_HEADLINES or LISTING_PATH.search(signs.url_path))):
         return f"listing page ({signs.headline_links} headline links)"
-    if length < MIN_BODY_CHARS and (
+    if length < MIN_BODY_CHARS and not signs.declared_article and (
             signs.page_type in GALLERY_TYPES or signs.images >= GALLERY_IMAGES):
         return "gallery without text"
     return None

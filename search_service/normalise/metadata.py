@@ -74,6 +74,8 @@ class Metadata:
     first_time: str = ""
     images: int = 0
     bylines: list[str] = field(default_factory=list)
+    article_element: bool = False
+    titles: list[str] = field(default_factory=list)
 
 
 def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Metadata:
@@ -102,6 +104,8 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
             meta.h1 = " ".join(tag.get_text(" ", strip=True).split())
         elif name == "img":
             meta.images += 1
+        elif name == "article":
+            meta.article_element = True
         elif name == "time":
             value = _attr(tag, "datetime")
             if value and (tag.has_attr("pubdate") or class_words(tag) & PUBLISHED_WORDS):
@@ -142,8 +146,9 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
 def _fill_from_tags(meta: Metadata, tags: dict[str, str], itemprops: dict[str, str],
                     time_published: str) -> None:
     """Fill what JSON-LD left empty from meta tags, itemprop and <time>."""
-    meta.title = meta.title or tags.get("og:title") or tags.get("twitter:title") or tags.get(
-        "dc.title", "")
+    meta.titles = [t for t in dict.fromkeys([meta.title, *(tags.get(name, "") for name in (
+        "og:title", "twitter:title", "dc.title"))]) if t]
+    meta.title = meta.titles[0] if meta.titles else ""
     meta.published += [("meta", tags[name]) for name in PUBLISHED_META if tags.get(name)]
     if itemprops.get("datePublished"):
         meta.published.append(("meta", itemprops["datePublished"]))

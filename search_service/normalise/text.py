@@ -132,11 +132,6 @@ class PageText:
     dated_texts: tuple[str, ...] = ()
 
 
-def extract_body(soup: BeautifulSoup, title: str = "") -> str:
-    """Return the article's text: paragraphs as plain text separated by blank lines."""
-    return read_text(soup, title).body
-
-
 def read_text(soup: BeautifulSoup, title: str = "") -> PageText:
     """Return the page's story text with counts of listing and paywall signs."""
     root = soup.body or soup

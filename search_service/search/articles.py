@@ -31,6 +31,7 @@ def get_article(searcher: Searcher, article_id: str) -> dict[str, Any]:
         "paragraphs": [p for p in fields.get("body", "").split("\n\n") if p],
         "published": iso(fields.get("published")),
         "modified": iso(fields.get("modified")),
+        "published_source": fields.get("published_source") or None,
         "authors": [a for a in (fields.get("authors") or "").split("; ") if a],
         "source": fields.get("source_key", ""),
         "host": fields.get("host", ""),

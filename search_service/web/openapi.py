@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_service import config
+from search_service.article import DATE_SOURCES
 from search_service.search.params import SORTS
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -190,8 +191,8 @@ TERMS = {
 ARTICLE = {
     "type": "object",
     "required": ["id", "url", "canonical_url", "title", "body", "paragraphs", "published",
-                 "modified", "authors", "source", "host", "language", "summary",
-                 "original_id"],
+                 "modified", "published_source", "authors", "source", "host", "language",
+                 "summary", "original_id"],
     "properties": {
         "id": {"type": "string"}, "url": {"type": "string"},
         "canonical_url": {"type": "string"}, "title": {"type": "string"},
@@ -199,6 +200,9 @@ ARTICLE = {
         "paragraphs": {"type": "array", "items": {"type": "string"}},
         "published": {**NULLABLE_STRING, "format": "date-time"},
         "modified": {**NULLABLE_STRING, "format": "date-time"},
+        "published_source": {
+            **NULLABLE_STRING, "enum": [*DATE_SOURCES, None],
+            "description": "Where the publication date came from (null: no date)"},
         "authors": {"type": "array", "items": {"type": "string"}},
         "source": {"type": "string"}, "host": {"type": "string"},
         "language": {"type": "string"}, "summary": {"type": "string"},

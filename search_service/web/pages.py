@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from search_service import search
+from search_service.article import DATE_SOURCES
 from search_service.web.data import article_count, require_searcher, search_data, sources_data
 from search_service.web.display import relative_time, web_url
 from search_service.web.research import (
@@ -68,6 +69,12 @@ def now() -> datetime:
 def ago(value: str | None) -> str:
     """Jinja filter: an ISO moment as "3 days ago" (empty for no moment)."""
     return relative_time(value, now()) if value else ""
+
+
+@bp.app_template_filter("date_source")
+def date_source(value: str) -> str:
+    """Jinja filter: a publication date's source as readers name it ("JSON-LD", "URL")."""
+    return DATE_SOURCES.get(value, value)
 
 
 @bp.app_template_filter("web_url")
