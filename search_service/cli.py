@@ -193,7 +193,11 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
                      help="threads per process (default: %(default)s)")
     cmd.add_argument("--workers", type=_positive_int, default=1,
                      help="server processes sharing the port; one process uses about one "
-                          "core, so use up to one per core (default: %(default)s)")
+                          "core, so use up to one per core (default: %(default)s); SIGHUP "
+                          "replaces them one by one (docs/operations.md)")
+    cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                     help="on SIGTERM, let requests in flight finish for at most SECONDS "
+                          "(default: %(default)s)")
     cmd.add_argument("--cors-origin", action="append", type=_origin, dest="cors_origins",
                      metavar="ORIGIN",
                      help="let pages of ORIGIN (https://app.example, or * for any) read the "
@@ -466,7 +470,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     try:
         serve(args.index, args.host, args.port, args.threads, _app_settings(args),
-              trusted_proxy=args.trusted_proxy, workers=args.workers)
+              trusted_proxy=args.trusted_proxy, workers=args.workers, grace=args.grace)
     except ServeError as exc:
         raise CommandError(str(exc)) from None
 
