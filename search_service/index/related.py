@@ -432,3 +432,45 @@ class StoredHit:
     def fields(self) -> dict[str, Any]:
         """The article's stored fields."""
         return self._fields
+
+
+class Refresher:
+    """Keeps the sidecar of a growing index current while a writer runs (the index-worker,
+    `crawl --watch`): `poke()` after each commit rebuilds it in a background thread when the
+    index changed, at most once every `every` seconds. A new article is therefore served
+    from the sidecar at most `every` seconds plus one build after its commit."""
+
+    def __init__(self, ix: whoosh_index.Index, every: float = 60.0):
+        self.ix = ix
+        self.every = every
+        self.last = 0.0
+        self.thread: threading.Thread | None = None
+        self.builds = 0
+
+    def poke(self) -> None:
+        """Start a rebuild if none runs and the last began `every` seconds ago or more."""
+        if self.thread is not None and self.thread.is_alive():
+            return
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        self.thread = threading.Thread(target=self._refresh, name="related-refresh",
+                                       daemon=True)
+        self.thread.start()
+
+    def _refresh(self) -> None:
+        try:
+            built = refresh(Path(self.ix.storage.folder), self.ix)
+        except Exception:  # a failed build keeps the old sidecar; the next poke tries again
+            log.exception("related-articles sidecar rebuild failed")
+            return
+        if built:
+            self.builds += 1
+            log.info("related-articles sidecar: %d articles in %.1fs", built.articles,
+                     built.seconds)
+
+    def close(self) -> None:
+        """Wait for a rebuild in progress."""
+        if self.thread is not None:
+            self.thread.join()
