@@ -37,11 +37,12 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared/data/reuters21578/reuters.jsonl.gz"
-#: Stories in the site's news sitemap (the latest).
-SITEMAP_LATEST = 100
+#: Stories in the site's sitemap (the latest): each stays listed for this many stories' time.
+SITEMAP_LATEST = 500
 
 
 def build_pages(count: int) -> list[tuple[str, bytes]]:
@@ -55,20 +56,24 @@ def build_pages(count: int) -> list[tuple[str, bytes]]:
 
 
 def serve_site(count: int, initial: int, every: float) -> None:
-    """Serve the growing site until killed; print its base URL on the first line.
-    GET /__published answers how many stories are out (and POST-less /__stop freezes it)."""
+    """Serve the growing site until killed; print its base URL on the first line. Its clock
+    starts at the first sitemap request. GET /__published answers how many stories are out,
+    GET /__stop stops publishing (and answers the same)."""
     pages = build_pages(count)
     by_path = {path: n for n, (path, _) in enumerate(pages)}
     started = time.time()
+    clock: list[float] = []
     frozen: list[int] = []
 
     def published() -> int:
         if frozen:
             return frozen[0]
-        return min(len(pages), initial + int((time.time() - started) / every))
+        if not clock:
+            return initial
+        return min(len(pages), initial + int((time.time() - clock[0]) / every))
 
     def stamp(n: int) -> float:
-        return started + max(0, n - initial) * every
+        return (clock[0] if clock else started) + max(0, n - initial) * every
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -83,6 +88,9 @@ def serve_site(count: int, initial: int, every: float) -> None:
             if self.path == "/robots.txt":
                 body, ctype = f"User-agent: *\nSitemap: {base}/sitemap.xml\n".encode(), "text/plain"
             elif self.path == "/sitemap.xml":
+                if not clock:
+                    clock.append(time.time())
+                    out = published()
                 urls = "".join(
                     f"<url><loc>{base}{pages[n][0]}</loc><lastmod>"
                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(stamp(n)))}</lastmod></url>"
@@ -285,7 +293,8 @@ def main() -> None:
             break
         except Exception:
             time.sleep(0.5)
-    words = sorted({w.lower() for _, html in build_pages(200)[:200]
+    all_pages = build_pages(count)
+    words = sorted({w.lower() for _, html in all_pages[:300]
                     for w in html.decode().split("<title>")[1].split("<")[0].split()
                     if w.isalpha() and len(w) > 3})
     load = Load(web, words, args.clients)
@@ -338,12 +347,12 @@ def main() -> None:
         published = int(get(base + "/__stop"))
         client = redis.Redis.from_url(url)
         drain_started = time.monotonic()
-        pages = build_pages(count)[:published]
+        pages = all_pages[:published]
         accepted = {path for path, html in pages if not normalise(html, base + path).rejected}
         while time.monotonic() - drain_started < 600:
             time.sleep(5)
             with open_index(index).searcher() as searcher:
-                have = {f["canonical_url"].removeprefix(base)
+                have = {urlsplit(f["canonical_url"]).path
                         for f in searcher.all_stored_fields()}
             if accepted <= have and client.xlen("news-search:articles") == 0:
                 break
@@ -362,10 +371,10 @@ def main() -> None:
         site.kill()
     with open_index(index).searcher() as searcher:
         docs = list(searcher.all_stored_fields())
-    urls = [d["canonical_url"].removeprefix(base) for d in docs]
-    titles = [d["title"] for d in docs]
+    urls = [urlsplit(d["canonical_url"]).path for d in docs]  # the site's canonical links
+    texts = [(d["title"], d["body"]) for d in docs]
     lost = accepted - set(urls)
-    duplicated = (len(urls) - len(set(urls))) + (len(titles) - len(set(titles)))
+    duplicated = max(len(urls) - len(set(urls)), len(texts) - len(set(texts)))
     load_after = os.getloadavg()
     failed = [s for s in load.samples if not s[2]]
     print()

@@ -330,7 +330,7 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         index = indexer(url, index_dir, "--batch", "5", "--interval", "0.5",
                         "--metrics-port", str(metrics_port))
         wait_for(lambda: index_exists(index_dir) and open_index(index_dir).doc_count() >= 3,
-                 what="the first commits")
+                 timeout=180, what="the first commits")
         server.terminate()  # a graceful stop: Redis writes its append-only file and exits
         server.wait(30)
         time.sleep(OUTAGE)
