@@ -353,3 +353,31 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
     assert metrics["news_search_redis_outages_total"] >= 1
     assert metrics["news_search_indexer_articles_total"] >= len(undisturbed["docs"])
     assert metrics["news_search_indexer_commits_total"] >= 2
+
+
+def test_max_pages_holds_for_the_whole_crawl_and_a_recrawl_is_conditional(site, tmp_path):
+    from search_service.archive.state import load_source_stats
+
+    sources = tmp_path / "sources.toml"
+    text = sources_file(tmp_path, site).read_text()
+    sources.write_text(text.replace("max_pages = 200", "max_pages = 8"))
+    site.hits.clear()
+    with redis_server(tmp_path / "redis") as url:
+        workers = [worker(url, sources, tmp_path, f"w{n}") for n in (1, 2)]
+        outputs = [finish(w) for w in workers]
+    capped = [p for _, p, _ in site.hits if p.startswith("/news/")]
+    # 8 pages claimed by both workers together (each alone would take 8)
+    assert len(capped) <= 8 and len(set(capped)) == len(capped)
+    assert any("page cap reached" in out for out in outputs)
+    # a re-crawl by w1 (a new frontier, a short re-crawl interval): what it fetched before is
+    # asked for with its ETag, and comes back 304 Not Modified
+    sources.write_text(text + 'recrawl_interval = "1s"\n')
+    time.sleep(1.5)
+    with redis_server(tmp_path / "redis-again") as url:
+        again = finish(worker(url, sources, tmp_path, "w1"))
+    assert " unchanged since the last crawl" in again
+    stats = load_source_stats(tmp_path / "archive-w1")["Harbour Times"]
+    assert stats["counts"]["unchanged"] >= 1
+    assert stats["finish_reason"] == "finished"
+    assert load_source_stats(tmp_path / "archive-w2")["Harbour Times"]["finish_reason"] == (
+        "finished")  # every worker writes its own record
