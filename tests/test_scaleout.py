@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import shutil
 import signal
 import socket
@@ -384,6 +385,8 @@ def test_max_pages_holds_for_the_whole_crawl_and_a_recrawl_is_conditional(site, 
 
 
 def test_the_index_worker_keeps_related_articles_current(tmp_path):
+    import numpy as np
+
     from search_service.index import related
 
     topics = [["harbour", "ferry", "dredging", "pier"], ["budget", "council", "tax", "vote"],
@@ -391,8 +394,8 @@ def test_the_index_worker_keeps_related_articles_current(tmp_path):
 
     def hand(client: redis.Redis, numbers: range) -> None:
         for n in numbers:
-            words = topics[n % 4]
-            body = " ".join(f"{words[(n + k) % 4]} report{n % 7} " for k in range(40))
+            pick = random.Random(n).choice  # a word order of its own: no near-duplicates
+            body = " ".join([pick(topics[n % 4]) for _ in range(40)] + [f"report{n % 7}"])
             client.xadd(STREAM_KEY, article_entry(Article(
                 url=f"http://news.test/{n}", canonical_url=f"http://news.test/{n}",
                 title=f"Story {n}", body=body).to_json(), "w1"))
@@ -404,21 +407,23 @@ def test_the_index_worker_keeps_related_articles_current(tmp_path):
     with redis_server(tmp_path / "redis") as url:
         client = redis.Redis.from_url(url)
         ensure_group(client)
-        hand(client, range(20))
+        hand(client, range(40))
         index = indexer(url, tmp_path / "ix", "--interval", "0.2", "--related-every", "1")
         try:
-            wait_for(lambda: known() == 20, timeout=90, what="the first sidecar")
-            hand(client, range(20, 30))
+            wait_for(lambda: known() == 40, timeout=90, what="the first sidecar")
+            hand(client, range(40, 48))
             handed = time.monotonic()
-            wait_for(lambda: known() == 30, timeout=90, what="the sidecar to know the new ones")
+            wait_for(lambda: known() == 48, timeout=90, what="the sidecar to know the new ones")
             delay = time.monotonic() - handed
             assert index.poll() is None  # rebuilt while the index-worker runs
         finally:
             index.send_signal(signal.SIGTERM)
         finish(index)
     with open_index(tmp_path / "ix").searcher() as searcher:
-        fields = next(f for f in searcher.all_stored_fields() if f["title"] == "Story 29")
+        fields = next(f for f in searcher.all_stored_fields() if f["title"] == "Story 47")
         found = related.lookup(searcher, fields, limit=3)
     assert found is not None  # answered from the sidecar, not the more_like fallback
-    assert all(int(f["title"].split()[1]) % 4 == 29 % 4 for f in found)  # same topic
+    assert all(int(f["title"].split()[1]) % 4 == 47 % 4 for f in found)  # on topic
+    with np.load(tmp_path / "ix" / related.FILENAME) as data:
+        assert int(data["base"]) == 40 and int(data["changed"]) == 8  # folded in
     print(f"new articles in the sidecar {delay:.1f}s after their hand-off")
