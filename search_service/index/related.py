@@ -592,6 +592,7 @@ class Refresher:
         self.ix = ix
         self.every = every
         self.dirty = threading.Event()
+        self.stopped = threading.Event()
         self.stopping = False
         self.builds = 0
         self.thread = threading.Thread(target=self._run, name="related-refresh", daemon=True)
@@ -605,11 +606,9 @@ class Refresher:
         last = -float("inf")
         while True:
             self.dirty.wait()
-            if self.stopping:
-                return
             wait = last + self.every - time.monotonic()
-            if wait > 0 and not self.stopping:
-                time.sleep(min(wait, self.every))
+            if self.stopping or (wait > 0 and self.stopped.wait(min(wait, self.every))):
+                return  # the writer stopping refreshes the sidecar itself if it needs to
             self.dirty.clear()
             last = time.monotonic()
             try:
@@ -625,5 +624,6 @@ class Refresher:
     def close(self) -> None:
         """Stop the thread (a refresh in progress finishes first)."""
         self.stopping = True
+        self.stopped.set()
         self.dirty.set()
         self.thread.join()
