@@ -135,15 +135,19 @@ def cli(argv: list[str], log: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def rss_mb(pid: int) -> float | None:
-    """Resident set size of `pid` in MB (None if gone)."""
+def rss_mb(pid: int) -> tuple[float, float] | None:
+    """(resident set size, its private anonymous part) of `pid` in MB (None if gone). The
+    anonymous part is what a leak grows; the rest is mostly the memory-mapped index files,
+    which grow with the index."""
+    found = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                found[key] = int(value.split()[0]) / 1024
     except OSError:
         return None
-    return None
+    return (found["VmRSS"], found["RssAnon"]) if len(found) == 2 else None
 
 
 def children(pid: int) -> list[int]:
@@ -297,10 +301,15 @@ def main() -> None:
     words = sorted({w.lower() for _, html in all_pages[:300]
                     for w in html.decode().split("<title>")[1].split("<")[0].split()
                     if w.isalpha() and len(w) > 3})
+    from whoosh.analysis import STOP_WORDS
+
+    words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
+    start_docs = open_index(index).doc_count()
     load = Load(web, words, args.clients)
     started = time.monotonic()
     load.start()
     memory: dict[str, list[tuple[float, float]]] = {}
+    anon: dict[str, list[tuple[float, float]]] = {}
     events: list[str] = []
     plan = [(seconds / 3, "redis-stop"), (seconds / 3 + args.outage, "redis-start"),
             (seconds / 2, "serve-sighup"), (seconds * 2 / 3, "indexer-kill")]
@@ -316,7 +325,8 @@ def main() -> None:
             mb = rss_mb(pid)
             if mb is not None:
                 key = f"{name}-{pid}" if name in ("indexer",) else name
-                memory.setdefault(key, []).append((now, mb))
+                memory.setdefault(key, []).append((now, mb[0]))
+                anon.setdefault(key, []).append((now, mb[1]))
 
     next_sample = 0.0
     try:
@@ -394,11 +404,14 @@ def main() -> None:
     print(f"| articles duplicated | {duplicated} |")
     print(f"| drain after publishing stopped | {drained:.0f} s |")
     print()
-    print("| process | samples | mean RSS MB | growth %/h |")
-    print("|---|---:|---:|---:|")
+    print(f"index: {start_docs} articles when the load started, {len(docs)} at the end")
+    print("| process | samples | mean RSS MB | RSS growth %/h | mean anonymous MB | "
+          "anonymous growth %/h |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, samples in memory.items():
         pct, mean, n = growth(samples)
-        print(f"| {name} | {n} | {mean:.0f} | {pct:+.1f} |")
+        apct, amean, _ = growth(anon[name])
+        print(f"| {name} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | {apct:+.1f} |")
     print()
     print("| window | requests | p95 ms | failed |")
     print("|---|---:|---:|---:|")
