@@ -51,6 +51,10 @@ MAX_QUICK_DEATHS = 3
 #: Seconds requests in flight may take to finish after SIGTERM (`serve --grace`).
 DEFAULT_GRACE = 30.0
 
+#: Seconds a connection without a request must have been quiet before a stopping server
+#: closes it (a connection just accepted has not sent its request yet).
+IDLE_CLOSE = 1.0
+
 #: Seconds a new worker may take to listen during a rolling restart before it is given up.
 READY_TIMEOUT = 60.0
 
@@ -164,10 +168,12 @@ class GracefulServer:
         return bool(self.left or dispatcher.queue or dispatcher.active_count)
 
     def _close_idle(self) -> None:
-        """Close (in the server loop) each connection with no request in any stage."""
+        """Close (in the server loop) each connection with no request in any stage that has
+        been quiet for IDLE_CLOSE seconds (a connection just accepted has not been read yet)."""
+        quiet_since = time.time() - IDLE_CLOSE
         for channel in self._channels():
             if not (channel.requests or channel.request is not None
-                    or channel.total_outbufs_len):
+                    or channel.total_outbufs_len) and channel.last_activity < quiet_since:
                 channel.handle_close()
 
     def _close_all(self) -> None:
