@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --redis: this worker's id, in its WARC file names "
                           "(default: HOST-PID)")
     _add_lease_option(cmd)
+    _add_metrics_option(cmd)
     cmd.set_defaults(func=cmd_crawl)
 
     cmd = commands.add_parser(
@@ -146,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--idle-exit", type=float, metavar="SECONDS",
                      help="exit once the queue has been empty and no crawl worker alive "
                           "for SECONDS (default: run until stopped)")
+    cmd.add_argument("--related-every", type=float, default=60.0, metavar="SECONDS",
+                     help="rebuild the related-articles sidecar after commits, at most every "
+                          "SECONDS (default: %(default)s; 0: only on exit)")
     _add_lease_option(cmd)
+    _add_metrics_option(cmd)
     cmd.set_defaults(func=cmd_index_worker)
 
     cmd = commands.add_parser(
@@ -271,7 +276,11 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
                      help="threads per process (default: %(default)s)")
     cmd.add_argument("--workers", type=_positive_int, default=1,
                      help="server processes sharing the port; one process uses about one "
-                          "core, so use up to one per core (default: %(default)s)")
+                          "core, so use up to one per core (default: %(default)s); SIGHUP "
+                          "replaces them one by one (docs/operations.md)")
+    cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                     help="on SIGTERM, let requests in flight finish for at most SECONDS "
+                          "(default: %(default)s)")
     cmd.add_argument("--cors-origin", action="append", type=_origin, dest="cors_origins",
                      metavar="ORIGIN",
                      help="let pages of ORIGIN (https://app.example, or * for any) read the "
@@ -308,6 +317,27 @@ def _add_lease_option(cmd: argparse.ArgumentParser) -> None:
                      help="with --redis: a killed process's claims (pages it was fetching, "
                           "the indexer lock) expire after SECONDS without a heartbeat "
                           "(default: %(default)s)")
+
+
+def _add_metrics_option(cmd: argparse.ArgumentParser) -> None:
+    """Add --metrics-port PORT and --metrics-host ADDR (Prometheus metrics over HTTP)."""
+    cmd.add_argument("--metrics-port", type=_port, metavar="PORT",
+                     help="serve Prometheus metrics on http://ADDR:PORT/metrics "
+                          "(docs/operations.md; default: none)")
+    cmd.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDR",
+                     help="address of --metrics-port (default: %(default)s)")
+
+
+def _start_metrics(args: argparse.Namespace) -> None:
+    """Serve this process's metrics if --metrics-port was given."""
+    if args.metrics_port is not None:
+        from search_service.crawl.metrics import serve_metrics
+
+        try:
+            serve_metrics(args.metrics_port, args.metrics_host)
+        except OSError as exc:
+            raise CommandError(f"cannot serve metrics on {args.metrics_host}:"
+                               f"{args.metrics_port}: {exc.strerror or exc}") from None
 
 
 def _add_archive_option(cmd: argparse.ArgumentParser) -> None:
@@ -415,6 +445,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         index_dir=args.index, archive_dir=args.archive or config.default_archive_dir(args.index),
         contact=args.contact, user_agent=args.user_agent, progress=not args.no_progress,
         watch=args.watch, overrides=overrides)
+    _start_metrics(args)
     if args.redis:
         return _crawl_worker(args, sources, options)
     if args.idle_exit is not None or args.worker_id:
@@ -457,15 +488,24 @@ def cmd_index_worker(args: argparse.Namespace) -> int:
     """Index articles from the crawl workers' Redis stream until stopped or idle."""
     import redis
 
+    from search_service.crawl.scaleout.frontier import connect
     from search_service.crawl.scaleout.indexer import IndexerBusy, IndexWorker
 
+    _start_metrics(args)
+    refresher = None
     try:
-        server = redis.Redis.from_url(args.redis)
+        server = connect(args.redis)
         worker = IndexWorker(server, args.index, batch=args.batch, interval=args.interval,
                              lease_seconds=args.lease)
-        summary = worker.run(idle_exit=args.idle_exit)
+        if args.related_every > 0:
+            refresher = related.Refresher(worker.writer.ix, args.related_every)
+        summary = worker.run(idle_exit=args.idle_exit,
+                             on_commit=refresher and (lambda _: refresher.poke()))
     except (IndexerBusy, redis.RedisError) as exc:
         raise CommandError(str(exc)) from None
+    finally:
+        if refresher is not None:
+            refresher.close()
     if worker.writer.ix.doc_count():
         refresh_related(worker.writer.ix)
     print(f"{summary.committed} articles committed in {summary.commits} commits, "
@@ -571,7 +611,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     try:
         serve(args.index, args.host, args.port, args.threads, _app_settings(args),
-              trusted_proxy=args.trusted_proxy, workers=args.workers)
+              trusted_proxy=args.trusted_proxy, workers=args.workers, grace=args.grace)
     except ServeError as exc:
         raise CommandError(str(exc)) from None
 

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "search_service"
 CONTRACTS = ROOT / ".importlinter"
 #: The one module per library allowed to use its private API.
-COMPAT = {PACKAGE / "index" / "whoosh_compat.py", PACKAGE / "crawl" / "scrapy_compat.py"}
+COMPAT = {PACKAGE / "index" / "whoosh_compat.py", PACKAGE / "crawl" / "scrapy_compat.py",
+          PACKAGE / "waitress_compat.py"}
 #: Private names of the standard library that are documented for use.
 STDLIB_PRIVATE = {("os", "_exit")}
 

@@ -219,3 +219,29 @@ def test_api_passes_the_recency_preference(wire):
                                                                         aid("oil", 2)]
     assert [r["id"] for r in client.get(url + "&recency=1").get_json()["results"]] == [
         aid("oil", 2), aid("oil", 3)]
+
+
+def test_new_articles_are_folded_in_without_a_full_build(wire):
+    import numpy as np
+
+    ix = open_index(wire)
+    late = story("football", 3, "The coach dropped the goalkeeper after a penalty; the club's "
+                 "striker and the defence lost the league match.")
+    write_articles(ix, [late])
+    built = sidecar.refresh(wire, ix)
+    assert built is not None and built.articles == 12
+    with np.load(wire / sidecar.FILENAME) as data:
+        assert int(data["changed"]) == 1 and int(data["base"]) == 11  # folded in, not rebuilt
+    assert answered_by_sidecar(wire, late.id)
+    folded = related_ids(wire, late.id, limit=3)
+    assert set(folded) == {aid("football", 0), aid("football", 1), aid("football", 2)}
+    assert related_ids(wire, aid("oil", 1), limit=3) == [aid("oil", 3), aid("oil", 2),
+                                                          aid("oil", 0)]  # unchanged
+    sidecar.build(ix, wire)
+    assert set(related_ids(wire, late.id, limit=3)) == set(folded)  # as a full build says
+
+    # past FOLD_SHARE of the last full build's articles, it is built whole again
+    write_articles(ix, [story("vote", n, VOTE[n % 3] + f" Count {n}.") for n in range(3, 7)])
+    assert sidecar.refresh(wire, ix).articles == 16
+    with np.load(wire / sidecar.FILENAME) as data:
+        assert int(data["changed"]) == 0 and int(data["base"]) == 16

@@ -142,6 +142,8 @@ def crawl_settings(options: CrawlOptions) -> dict[str, Any]:
         "NEWS_BATCH": options.batch,
         "NEWS_COMMIT_SECONDS": options.commit_seconds,
         "NEWS_PROGRESS": options.progress,
+        # with --watch the related-articles sidecar is rebuilt while crawling (index/related.py)
+        "NEWS_RELATED_EVERY": 60.0 if options.watch else 0.0,
         "HTTPCACHE_ENABLED": True,
         "HTTPCACHE_POLICY": f"{_OWN}.hubcache.HubCachePolicy",
         "HTTPCACHE_DIR": str(Path(options.archive_dir).resolve() / "http-cache"),

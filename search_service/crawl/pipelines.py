@@ -21,6 +21,8 @@ from search_service.archive.state import Archived, CrawlState
 from search_service.archive.warc import WarcArchive
 from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
 from search_service.crawl.workers import commit_in_worker, index_in_worker, indexer_pool
+from search_service.index import related
+from search_service.index.schema import open_index
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +34,19 @@ class ArchivePipeline:
     """Write every fetched article response to the rotating WARC archive, and note in the
     crawl state where it is until its index commit is done."""
 
-    def __init__(self, crawler, directory: Path, rotate_bytes: int):
+    def __init__(self, crawler, directory: Path, rotate_bytes: int, prefix: str = ""):
         self.crawler = crawler
-        self.archive = WarcArchive(directory, rotate_bytes=rotate_bytes)
+        self.archive = WarcArchive(directory, rotate_bytes=rotate_bytes,
+                                   prefix=prefix or "news-search")
         self.state = CrawlState(directory)
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchivePipeline:
-        """Build from the crawler's settings."""
+        """Build from the crawler's settings (NEWS_WARC_PREFIX: the WARC file names' start)."""
         settings = crawler.settings
         return cls(crawler, Path(settings["NEWS_ARCHIVE_DIR"]),
-                   settings.getint("NEWS_ARCHIVE_ROTATE_BYTES"))
+                   settings.getint("NEWS_ARCHIVE_ROTATE_BYTES"),
+                   settings.get("NEWS_WARC_PREFIX", ""))
 
     def process_item(self, item: FetchedPage) -> FetchedPage:
         """Write the response to the WARC archive."""
@@ -75,6 +79,7 @@ class IndexPipeline:
         self.last_commit = time.monotonic()
         self.uncommitted: list[FetchedPage] = []
         self.ticker: task.LoopingCall | None = None
+        self.refresher: related.Refresher | None = None
         self.history = CrawlState(Path(crawler.settings["NEWS_ARCHIVE_DIR"]))
 
     @classmethod
@@ -85,8 +90,12 @@ class IndexPipeline:
                    settings.getfloat("NEWS_COMMIT_SECONDS"))
 
     def open_spider(self) -> None:
-        """Start the indexer process and the commit timer."""
+        """Start the indexer process and the commit timer (and, with NEWS_RELATED_EVERY, the
+        related-articles sidecar's refresher: `crawl --watch`)."""
         self.pool = indexer_pool(self.index_dir)
+        every = self.crawler.settings.getfloat("NEWS_RELATED_EVERY")
+        if every > 0:
+            self.refresher = related.Refresher(open_index(self.index_dir, create=True), every)
         self.ticker = task.LoopingCall(lambda: deferred_from_coro(self.commit_if_due()))
         self.ticker.start(self.commit_seconds, now=False)
 
@@ -130,6 +139,8 @@ class IndexPipeline:
         items, self.uncommitted = self.uncommitted, []
         self.last_commit = time.monotonic()
         await self.call(commit_in_worker)
+        if self.refresher is not None:
+            self.refresher.poke()
         if items:
             self.crawler.signals.send_catch_log(articles_committed, items=items)
 
@@ -143,6 +154,8 @@ class IndexPipeline:
             finally:
                 self.pool.shutdown()
                 self.history.close()
+                if self.refresher is not None:
+                    self.refresher.close()
 
 
 class CrawlHistory:

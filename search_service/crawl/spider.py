@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from search_service.archive.state import CrawlState
 from search_service.crawl.download import CUT, ConnectTimeoutError
 from search_service.crawl.hubcache import HUB_CACHE
+from search_service.crawl.metrics import EVENTS
 from search_service.crawl.sources import Source
 from search_service.urls import canonical_url, in_domains
 
@@ -140,9 +141,7 @@ class NewsSpider(scrapy.Spider):
         if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
             return None
         poll = callback in (self.parse_feed, self.parse_sitemap)
-        if poll and url in self.polled_urls[source.name]:
-            return None
-        if not poll and not seed and (url in self.canonicals or url in self.queued):
+        if not self.is_new(source, url, poll, seed):
             return None
         headers = {}
         known = self.history.get(url) if callback == self.parse_page else None
@@ -157,11 +156,8 @@ class NewsSpider(scrapy.Spider):
                 headers["If-None-Match"] = known.etag
             if known.last_modified:
                 headers["If-Modified-Since"] = known.last_modified
-        if self.requested[source.name] >= source.max_pages:
-            self.count(source, "refused", "page cap reached")
+        if not self.claim(source, url, poll, seed):
             return None
-        self.requested[source.name] += 1
-        (self.polled_urls[source.name] if poll else self.queued).add(url)
         meta = {"source": source.name}
         if depth is not None:
             meta["depth"] = depth
@@ -173,7 +169,26 @@ class NewsSpider(scrapy.Spider):
             # an interval still fetch it (later --watch rounds always fetch it)
             meta[HUB_CACHE] = source.recrawl_interval / 2
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
-                              headers=headers, dont_filter=seed or poll)
+                              headers=headers, dont_filter=seed or poll or self.claims_shared)
+
+    #: Whether `claim` is decided outside this process (then Scrapy's own filter is off).
+    claims_shared = False
+
+    def is_new(self, source: Source, url: str, poll: bool, seed: bool) -> bool:
+        """Whether `url` is not queued yet: in this polling round for a feed or sitemap, in
+        this crawl for a page (seeds always are)."""
+        if poll:
+            return url not in self.polled_urls[source.name]
+        return seed or (url not in self.canonicals and url not in self.queued)
+
+    def claim(self, source: Source, url: str, poll: bool, seed: bool) -> bool:
+        """Take `url` for this crawl within the source's page cap (counting a refusal)."""
+        if self.requested[source.name] >= source.max_pages:
+            self.count(source, "refused", "page cap reached")
+            return False
+        self.requested[source.name] += 1
+        (self.polled_urls[source.name] if poll else self.queued).add(url)
+        return True
 
     def robots_parsed(self, robotparser, request: scrapy.Request) -> None:
         """Queue the sitemaps a site's robots.txt names (within the source's domains)."""
@@ -299,6 +314,7 @@ def count(stats, source: str, kind: str, reason: str = "") -> None:
     """Count one event crawl-wide (stat news/KIND[/REASON]) and for its source (the Counter
     per source in stat news/sources: KIND, and 'KIND: REASON')."""
     stats.inc_value(f"news/{kind}/{reason}" if reason else f"news/{kind}")
+    EVENTS.labels(kind, reason).inc()
     per_source = stats.get_value("news/sources")
     if per_source is None:
         per_source = {}

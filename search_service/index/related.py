@@ -49,7 +49,10 @@ log = logging.getLogger(__name__)
 
 FILENAME = "related.npz"
 #: Bumped when the file layout or the weighting changes (an older file is rebuilt).
-FORMAT = 1
+FORMAT = 2
+#: Articles added or changed since the last full build, as a share of that build's articles,
+#: beyond which the sidecar is built whole again (its idf and LSA basis are that old).
+FOLD_SHARE = 0.25
 FIELD = "body"
 MIN_DF = 2
 MAX_DF = 0.5
@@ -94,11 +97,11 @@ def _epoch_seconds(value: datetime | None) -> int:
 
 # -- building ----------------------------------------------------------------------------------
 
-def _postings(reader: IndexReader,
+def _postings(leaves: list[tuple[IndexReader, int]],
               field: str) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
-    """Yield (term, docnums, term counts) for every term of `field`, segment by segment,
-    deleted articles included (the caller drops them)."""
-    for leaf, offset in reader.leaf_readers():
+    """Yield (term, docnums, term counts) for every term of `field` in each (leaf reader,
+    docnum offset) of `leaves`, deleted articles included (the caller drops them)."""
+    for leaf, offset in leaves:
         for text, info in leaf.iter_field(field):
             if info.is_inlined():
                 ids, weights, _ = info.inlined_postings()
@@ -115,12 +118,20 @@ def _postings(reader: IndexReader,
                        np.array([w for _, w in items], np.float32))
 
 
-def weigh(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """Turn article × term counts into pruned, L2-normalised TF-IDF rows (see module doc)."""
+def idf_of(counts: sp.csr_matrix) -> np.ndarray:
+    """Each term's idf over article × term `counts`, 0 for terms too rare or too common."""
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((n + 1) / (df + 1)).astype(np.float32)
     idf[(df < MIN_DF) | (df > MAX_DF * n)] = 0
+    return idf
+
+
+def weigh(counts: sp.csr_matrix, idf: np.ndarray | None = None) -> sp.csr_matrix:
+    """Turn article × term counts into pruned, L2-normalised TF-IDF rows (see module doc),
+    with the idf of these counts or the given one."""
+    if idf is None:
+        idf = idf_of(counts)
     x = counts.astype(np.float32, copy=True)
     x.data = (1 + np.log(x.data)) * idf[x.indices]
     x.eliminate_zeros()
@@ -154,9 +165,27 @@ def _keep_heaviest(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
 def lsa(x: sp.csr_matrix, dims: int = LSA_DIMS, seed: int = LSA_SEED) -> np.ndarray:
     """Each row's L2-normalised coordinates on the `dims` leading singular directions of `x`
     (randomized SVD: Halko, Martinsson and Tropp, 2011, with two power iterations)."""
+    return lsa_basis(x, dims, seed)[0]
+
+
+def project(x: sp.csr_matrix, basis: np.ndarray) -> np.ndarray:
+    """L2-normalised LSA coordinates of new rows `x` on a basis from `lsa_basis` (folding in:
+    for the rows it was computed from, x · basis is what `lsa` gives before normalising)."""
+    if basis.shape[1] == 0:
+        return np.zeros((x.shape[0], 0), dtype=np.float32)
+    coords = np.asarray(x.dot(basis))
+    norms = np.linalg.norm(coords, axis=1, keepdims=True)
+    return (coords / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def lsa_basis(x: sp.csr_matrix, dims: int = LSA_DIMS,
+              seed: int = LSA_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """`lsa`'s coordinates, and the term × dims basis (the right singular vectors) that
+    projects new rows into the same space."""
     dims = min(dims, min(x.shape) - 1)
     if dims < 1:
-        return np.zeros((x.shape[0], 0), dtype=np.float32)
+        return (np.zeros((x.shape[0], 0), dtype=np.float32),
+                np.zeros((x.shape[1], 0), dtype=np.float32))
     rng = np.random.default_rng(seed)
     sample = x.dot(rng.standard_normal((x.shape[1], dims + 10)).astype(np.float32))
     for _ in range(2):
@@ -164,10 +193,11 @@ def lsa(x: sp.csr_matrix, dims: int = LSA_DIMS, seed: int = LSA_SEED) -> np.ndar
         sample = x.dot(x.T.dot(sample))
     basis, _ = np.linalg.qr(sample)
     small = np.asarray(x.T.dot(basis)).T
-    left, singular, _ = np.linalg.svd(small, full_matrices=False)
+    left, singular, right = np.linalg.svd(small, full_matrices=False)
     coords = (basis @ left[:, :dims]) * singular[:dims]
     norms = np.linalg.norm(coords, axis=1, keepdims=True)
-    return (coords / np.maximum(norms, 1e-12)).astype(np.float32)
+    return ((coords / np.maximum(norms, 1e-12)).astype(np.float32),
+            right[:dims].T.astype(np.float32))
 
 
 @dataclass
@@ -186,47 +216,153 @@ def build(ix: whoosh_index.Index, path: Path) -> Built:
     with ix.searcher() as searcher:
         reader = searcher.reader()
         tag = index_tag(reader)
+        segments = _segment_ids(reader)
         total = reader.doc_count_all()
         vocab: dict[bytes, int] = {}
         rows, cols, vals = [], [], []
-        for text, docnums, weights in _postings(reader, FIELD):
+        for text, docnums, weights in _postings(list(reader.leaf_readers()), FIELD):
             col = vocab.setdefault(text, len(vocab))
             rows.append(docnums)
             cols.append(np.full(len(docnums), col, dtype=np.int64))
             vals.append(weights)
         terms = len(vocab)
         live = np.array([not reader.is_deleted(d) for d in range(total)], dtype=bool)
-        ids, clusters, published, digests = [], [], [], []
-        for docnum in np.nonzero(live)[0].tolist():
-            fields = reader.stored_fields(docnum)
-            ids.append(fields["id"])
-            clusters.append(fields.get("cluster") or fields["id"])
-            published.append(_epoch_seconds(fields.get("published")))
-            digests.append(text_digest(fields))
+        about = _about(reader, np.nonzero(live)[0].tolist())
     counts = sp.csr_matrix((_concat(vals, np.float32),
                             (_concat(rows, np.int64), _concat(cols, np.int64))),
                            shape=(total, terms))[live]
     counts.sum_duplicates()  # a term in several segments
-    vectors = weigh(counts)
-    coords = lsa(vectors)
-    codes: dict[str, int] = {}
-    cluster_codes = np.array([codes.setdefault(c, len(codes)) for c in clusters],
+    idf = idf_of(counts)
+    vectors = weigh(counts, idf)
+    coords, basis = lsa_basis(vectors)
+    names: dict[str, int] = {}
+    cluster_codes = np.array([names.setdefault(c, len(names)) for c in about["clusters"]],
                              dtype=np.int32)
-    target = Path(path) / FILENAME
+    _write(Path(path), tag=tag, segments=segments, ids=about["ids"], clusters=cluster_codes,
+           cluster_names=list(names), published=about["published"], digests=about["digests"],
+           vectors=vectors, coords=coords, terms=list(vocab), idf=idf, basis=basis,
+           base=len(about["ids"]), changed=0)
+    return Built(articles=len(about["ids"]),
+                 terms=int((np.diff(vectors.tocsc().indptr) > 0).sum()),
+                 seconds=time.perf_counter() - started,
+                 size=(Path(path) / FILENAME).stat().st_size)
+
+
+def _segment_ids(reader: IndexReader) -> list[str]:
+    """The ids of the segments `reader` reads."""
+    ids = []
+    for leaf, _ in reader.leaf_readers():
+        segment = leaf.segment() if hasattr(leaf, "segment") else None
+        if segment is not None:
+            ids.append(segment.segment_id())
+    return ids
+
+
+def _about(reader: IndexReader, docnums: list[int]) -> dict[str, list]:
+    """Each article's id, cluster, publication time and text digest, for `docnums`."""
+    about: dict[str, list] = {"ids": [], "clusters": [], "published": [], "digests": []}
+    for docnum in docnums:
+        fields = reader.stored_fields(docnum)
+        about["ids"].append(fields["id"])
+        about["clusters"].append(fields.get("cluster") or fields["id"])
+        about["published"].append(_epoch_seconds(fields.get("published")))
+        about["digests"].append(text_digest(fields))
+    return about
+
+
+def _write(path: Path, *, tag: str, segments: list[str], ids: list[str], clusters: np.ndarray,
+           cluster_names: list[str], published: list[int], digests: list[int],
+           vectors: sp.csr_matrix, coords: np.ndarray, terms: list[bytes], idf: np.ndarray,
+           basis: np.ndarray, base: int, changed: int) -> None:
+    """Write the sidecar file atomically (a staging file renamed over the old one)."""
+    target = path / FILENAME
     staging = target.with_name(f".{FILENAME}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(staging, "wb") as out:
             np.savez(out, format=np.array(FORMAT), tag=np.array(tag),
-                     ids=np.array(ids, dtype=str), clusters=cluster_codes,
+                     segments=np.array(segments, dtype=str),
+                     ids=np.array(ids, dtype=str), clusters=clusters,
+                     cluster_names=np.array(cluster_names, dtype=str),
                      published=np.array(published, dtype=np.int64),
                      digests=np.array(digests, dtype=np.int64),
-                     data=vectors.data, indices=vectors.indices.astype(np.int32),
+                     data=vectors.data.astype(np.float32),
+                     indices=vectors.indices.astype(np.int32),
                      indptr=vectors.indptr.astype(np.int64),
-                     shape=np.array(vectors.shape, dtype=np.int64), lsa=coords)
+                     shape=np.array(vectors.shape, dtype=np.int64), lsa=coords,
+                     terms=np.array(terms, dtype=bytes), idf=idf, basis=basis,
+                     base=np.array(base), changed=np.array(changed))
         os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
-    return Built(articles=len(ids), terms=int((np.diff(vectors.tocsc().indptr) > 0).sum()),
+
+
+def fold_in(ix: whoosh_index.Index, path: Path) -> Built | None:
+    """Bring the sidecar up to date incrementally: add the articles of the segments it has not
+    read (new ones, or merged ones, whose articles it already holds with the same text are
+    kept as they are), weighed with the idf and projected on the LSA basis of its last full
+    build. Returns None without writing when the changes since that build exceed FOLD_SHARE
+    of its articles (the caller then builds it whole)."""
+    started = time.perf_counter()
+    target = Path(path) / FILENAME
+    with np.load(target) as data:
+        old = {key: data[key] for key in data.files}
+    known = set(old["segments"].tolist())
+    row_of = {article_id: row for row, article_id in enumerate(old["ids"].tolist())}
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        tag = index_tag(reader)
+        leaves = [(leaf, offset) for leaf, offset in reader.leaf_readers()
+                  if hasattr(leaf, "segment") and leaf.segment().segment_id() not in known]
+        candidates = [offset + d for leaf, offset in leaves
+                      for d in range(leaf.doc_count_all()) if not leaf.is_deleted(d)]
+        about = _about(reader, candidates)
+        names = {name: code for code, name in enumerate(old["cluster_names"].tolist())}
+
+        def same(i: int) -> bool:  # held as it is: same text, date and cluster
+            row = row_of.get(about["ids"][i])
+            return row is not None and (
+                int(old["digests"][row]) == about["digests"][i]
+                and int(old["published"][row]) == about["published"][i]
+                and names.get(about["clusters"][i]) == int(old["clusters"][row]))
+
+        fresh = [i for i in range(len(candidates)) if not same(i)]
+        changed = int(old["changed"]) + len(fresh)
+        if changed > FOLD_SHARE * max(int(old["base"]), 1):
+            return None
+        vocab = {term: col for col, term in enumerate(old["terms"].tolist())}
+        rows, cols, vals = [], [], []
+        for text, docnums, weights in _postings(leaves, FIELD):
+            col = vocab.get(text)
+            if col is not None:
+                rows.append(docnums)
+                cols.append(np.full(len(docnums), col, dtype=np.int64))
+                vals.append(weights)
+        segments = _segment_ids(reader)
+        total = reader.doc_count_all()
+    picked = np.array([candidates[i] for i in fresh], dtype=np.int64)
+    counts = sp.csr_matrix((_concat(vals, np.float32),
+                            (_concat(rows, np.int64), _concat(cols, np.int64))),
+                           shape=(total, len(vocab)))[picked]
+    counts.sum_duplicates()
+    new_vectors = weigh(counts, old["idf"])
+    new_coords = project(new_vectors, old["basis"])
+    replaced = {row_of[about["ids"][i]] for i in fresh if about["ids"][i] in row_of}
+    keep = np.array([row not in replaced for row in range(len(old["ids"]))], dtype=bool)
+    new_clusters = [names.setdefault(about["clusters"][i], len(names)) for i in fresh]
+    vectors = sp.csr_matrix((old["data"], old["indices"], old["indptr"]),
+                            shape=tuple(int(n) for n in old["shape"]))
+    vectors = sp.vstack([vectors[keep], new_vectors], format="csr")
+    _write(Path(path), tag=tag, segments=segments,
+           ids=old["ids"][keep].tolist() + [about["ids"][i] for i in fresh],
+           clusters=np.concatenate([old["clusters"][keep],
+                                    np.array(new_clusters, dtype=np.int32)]),
+           cluster_names=list(names),
+           published=old["published"][keep].tolist() + [about["published"][i] for i in fresh],
+           digests=old["digests"][keep].tolist() + [about["digests"][i] for i in fresh],
+           vectors=vectors, coords=np.concatenate([old["lsa"][keep], new_coords]),
+           terms=old["terms"].tolist(), idf=old["idf"], basis=old["basis"],
+           base=int(old["base"]), changed=changed)
+    return Built(articles=int(keep.sum()) + len(fresh), terms=len(vocab),
                  seconds=time.perf_counter() - started, size=target.stat().st_size)
 
 
@@ -246,12 +382,23 @@ def stored_tag(path: Path) -> str | None:
 
 
 def refresh(path: Path, ix: whoosh_index.Index | None = None) -> Built | None:
-    """Bring the sidecar of the index at `path` up to date; None when it already was."""
+    """Bring the sidecar of the index at `path` up to date, by folding in what changed when
+    it can (see `fold_in`), else whole; None when it already was."""
     ix = ix or whoosh_index.open_dir(str(path))
     with ix.searcher() as searcher:
         current = index_tag(searcher.reader())
-    if stored_tag(path) == current:
+    stored = stored_tag(path)
+    if stored == current:
         return None
+    if stored is not None:
+        try:
+            built = fold_in(ix, path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.warning("cannot fold new articles into the related-articles sidecar (%s); "
+                        "rebuilding it", exc)
+            built = None
+        if built is not None:
+            return built
     return build(ix, path)
 
 
@@ -415,3 +562,51 @@ class StoredHit:
     def fields(self) -> dict[str, Any]:
         """The article's stored fields."""
         return self._fields
+
+
+class Refresher:
+    """Keeps the sidecar of a growing index current while a writer runs (the index-worker,
+    `crawl --watch`): `poke()` after each commit; a thread of its own then brings the sidecar
+    up to date (`refresh`: new articles folded in, a full build now and then), at most once
+    every `every` seconds. A new article is served from the sidecar at most `every` seconds
+    plus one refresh after its commit."""
+
+    def __init__(self, ix: whoosh_index.Index, every: float = 60.0):
+        self.ix = ix
+        self.every = every
+        self.dirty = threading.Event()
+        self.stopped = threading.Event()
+        self.stopping = False
+        self.builds = 0
+        self.thread = threading.Thread(target=self._run, name="related-refresh", daemon=True)
+        self.thread.start()
+
+    def poke(self) -> None:
+        """Note that the index changed (the refresh follows within `every` seconds)."""
+        self.dirty.set()
+
+    def _run(self) -> None:
+        last = -float("inf")
+        while True:
+            self.dirty.wait()
+            wait = last + self.every - time.monotonic()
+            if self.stopping or (wait > 0 and self.stopped.wait(min(wait, self.every))):
+                return  # the writer stopping refreshes the sidecar itself if it needs to
+            self.dirty.clear()
+            last = time.monotonic()
+            try:
+                built = refresh(Path(self.ix.storage.folder), self.ix)
+            except Exception:  # a failed refresh keeps the old sidecar; the next poke retries
+                log.exception("related-articles sidecar refresh failed")
+                continue
+            if built:
+                self.builds += 1
+                log.info("related-articles sidecar: %d articles in %.1fs", built.articles,
+                         built.seconds)
+
+    def close(self) -> None:
+        """Stop the thread (a refresh in progress finishes first)."""
+        self.stopping = True
+        self.stopped.set()
+        self.dirty.set()
+        self.thread.join()

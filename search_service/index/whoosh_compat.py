@@ -6,6 +6,8 @@ function says which internal it relies on and why no public API does the job:
 
 - `install_mapped_reads`: replaces `whoosh.filedb.structfile.BufferFile.__init__` so that
   searchers read memory-mapped segment files in place instead of copying them (below);
+- `install_durable_writes`: wraps `FileStorage.create_file` and `rename_file` so that commits
+  are fsynced (Whoosh never syncs; below);
 - `segment_count`: `Index._segments()` (the table of contents, without opening a reader);
 - `remove_uncommitted_files`, `destroy_temp_storage`: `whoosh.index.TOC`, `clean_files` and
   the writer's temporary storage, to clean up after a write that failed part way;
@@ -46,7 +48,7 @@ from typing import Any
 import numpy as np
 from whoosh import highlight, scoring
 from whoosh import index as whoosh_index
-from whoosh.filedb import structfile
+from whoosh.filedb import filestore, structfile
 from whoosh.query import Query, WrappingQuery
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,66 @@ def _buffer_file_init(self, buf, name=None, onclose=None) -> None:
 def install_mapped_reads() -> None:
     """Make Whoosh's BufferFile read memory-mapped segment files without copying them."""
     structfile.BufferFile.__init__ = _buffer_file_init
+
+
+# -- durable commits -----------------------------------------------------------------------------
+# Whoosh never fsyncs: after a power cut, a commit it reported done can be missing, or worse, a
+# table of contents can name segment data that never reached the disk.
+# `install_durable_writes()` makes every file Whoosh writes in an index directory flushed to
+# disk (fsync) when it is closed, and the directory itself after each rename, so that the
+# segment files are durable before the new table of contents is renamed into place, and the
+# table of contents right after. Files of a writer's temporary storage (the `*.tmp` folders)
+# are not synced. NEWS_SEARCH_FSYNC=0 turns it off (docs/operations.md has the cost).
+
+#: The setting that turns fsync at commit off ("0", "false", "no", "off").
+FSYNC_ENV = "NEWS_SEARCH_FSYNC"
+
+
+def durable() -> bool:
+    """Whether commits are fsynced (NEWS_SEARCH_FSYNC, on unless set to 0/false/no/off)."""
+    return os.environ.get(FSYNC_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def fsync_directory(folder: str) -> None:
+    """Flush a directory's entries (new and renamed files) to disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_create_file = filestore.FileStorage.create_file
+_rename_file = filestore.FileStorage.rename_file
+
+
+def _synced_create_file(self, name, excl=False, mode="wb", **kwargs):
+    """`FileStorage.create_file` whose file is fsynced when closed."""
+    created = _create_file(self, name, excl=excl, mode=mode, **kwargs)
+    if durable() and not str(self.folder).endswith(".tmp"):
+        previous = created.onclose
+
+        def sync(sfile) -> None:
+            if previous is not None:
+                previous(sfile)
+            sfile.file.flush()
+            os.fsync(sfile.file.fileno())
+
+        created.onclose = sync
+    return created
+
+
+def _synced_rename_file(self, oldname, newname, safe=False):
+    """`FileStorage.rename_file`, then an fsync of the directory."""
+    _rename_file(self, oldname, newname, safe=safe)
+    if durable() and not str(self.folder).endswith(".tmp"):
+        fsync_directory(self.folder)
+
+
+def install_durable_writes() -> None:
+    """Make Whoosh's file storage fsync what it writes (unless NEWS_SEARCH_FSYNC is off)."""
+    filestore.FileStorage.create_file = _synced_create_file
+    filestore.FileStorage.rename_file = _synced_rename_file
 
 
 # -- the index's table of contents and failed writes -------------------------------------------

@@ -40,11 +40,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if int(app.config["MAX_DEPTH"]) < 1:
         raise ValueError(f"MAX_DEPTH must be at least 1, not {app.config['MAX_DEPTH']}")
 
-    from search_service.web import api, cors, errors, pages, security
+    from search_service.web import api, cors, errors, metrics, pages, security
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
     security.register(app)
     cors.register(app)
+    metrics.register(app)
     return app

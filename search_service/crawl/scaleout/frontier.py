@@ -29,7 +29,12 @@ import time
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError
+from redis.retry import Retry
 from scrapy_redis.queue import FifoQueue
+
+from search_service.crawl.metrics import REDIS_OUTAGES
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +69,68 @@ redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SREM', KEYS[4], ARGV[1])
 return #items
 """
-# Claim a page URL unless it was queued within the re-crawl interval: KEYS seen; ARGV url,
-# now, interval.
+# Claim a page URL unless it was queued within the re-crawl interval, within the source's page
+# cap for the interval: KEYS seen, page counter; ARGV url, now, interval, cap, interval (ms).
+# 1: claimed; 0: queued recently; -1: the cap is reached.
 _CLAIM_PAGE = """
 local previous = redis.call('HGET', KEYS[1], ARGV[1])
 if previous and tonumber(ARGV[2]) - tonumber(previous) < tonumber(ARGV[3]) then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 return 1
 """
+
+
+
+
+#: Longest wait between two attempts to reach Redis while it is down (seconds).
+RECONNECT_CAP = 2.0
+
+
+class RideThrough(Retry):
+    """Retry a Redis command for as long as Redis cannot be reached (a restart, an outage),
+    waiting 0.05 s, then twice as long each time up to RECONNECT_CAP; log the outage once and
+    its end. Only connection errors are retried; a command's own error is raised at once."""
+
+    def __init__(self):
+        super().__init__(ExponentialBackoff(cap=RECONNECT_CAP, base=0.05), retries=-1,
+                         supported_errors=(redis.ConnectionError, redis.TimeoutError,
+                                           BusyLoadingError, ConnectionError, TimeoutError))
+
+    def call_with_retry(self, do, fail, *args, **kwargs):
+        """Run `do` until it gets through (see the class doc)."""
+        failed: list[float] = []
+
+        def note(error: Exception, *rest) -> None:
+            if not failed:
+                log.warning("Redis unreachable (%s): retrying until it is back", error)
+                REDIS_OUTAGES.inc()
+            failed.append(time.monotonic())
+            fail(error, *rest)
+
+        result = super().call_with_retry(do, note, *args, **kwargs)
+        if failed:
+            log.warning("Redis is back after %.1f s", time.monotonic() - failed[0])
+        return result
+
+
+def connect(url: str, **kwargs: Any) -> redis.Redis:
+    """A Redis client for `url` that rides out Redis outages (see RideThrough)."""
+    return RideThroughRedis.from_url(url, **kwargs)
+
+
+class RideThroughRedis(redis.Redis):
+    """redis.Redis whose `from_url` clients ride out outages (scrapy-redis's `redis_cls`)."""
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> redis.Redis:
+        """A client for `url` that retries commands while Redis is unreachable."""
+        kwargs.setdefault("retry", RideThrough())
+        kwargs["retry_on_error"] = [redis.ConnectionError, redis.TimeoutError,
+                                    BusyLoadingError]
+        kwargs.setdefault("socket_connect_timeout", 5)
+        return super().from_url(url, **kwargs)
 
 
 class WorkerIdBusy(Exception):
@@ -186,9 +245,15 @@ class Frontier:
 
     # --- seen URLs -------------------------------------------------------------------------
 
-    def claim_page(self, url: str, interval: float) -> bool:
-        """Claim `url` for the frontier unless it was queued within `interval` seconds."""
-        return bool(self._claim_page(keys=[SEEN_KEY], args=[url, time.time(), interval]))
+    def claim_page(self, url: str, interval: float, source: str = "",
+                   cap: int | None = None) -> int:
+        """Claim `url` for the frontier unless it was queued within `interval` seconds and
+        while `source` has had fewer than `cap` pages claimed, by all workers together, since
+        its first claim of the interval: 1 claimed, 0 queued recently, -1 the cap is reached."""
+        limit = cap if cap is not None else 2**62
+        return int(self._claim_page(keys=[SEEN_KEY, f"{PREFIX}:pages:{source}"],
+                                    args=[url, time.time(), interval, limit,
+                                          max(1, int(interval * 1000))]))
 
     def claim_poll(self, url: str, interval: float) -> bool:
         """Claim a seed, feed or sitemap fetch once per `interval` seconds across workers."""

@@ -1,10 +1,13 @@
-"""A crawl worker's item pipeline in a scaled-out crawl: archive to the worker's own WARC
-files, normalise, and hand the article to the one indexer through a Redis stream.
+"""A crawl worker's hand-off stage in a scaled-out crawl: normalise each archived page and hand
+its article to the one indexer through a Redis stream.
 
-The stream (`articles`) is durable and acknowledged: the indexer reads it in a consumer group
-and acknowledges an entry only after the article is committed to the index (indexer.py).
-Each stage tells the worker's `LeaseBook` when an item is done, so the page's frontier lease is
-released only once its article is in the stream.
+Archiving is the single-machine `ArchivePipeline` (with the worker's WARC file prefix). The
+stream (`articles`) is durable and acknowledged: the indexer reads it in a consumer group and
+acknowledges an entry only after the article is committed to the index (indexer.py). Once an
+article is in the stream, the crawl history records it (for conditional requests) through the
+same `articles_committed` signal the single-machine index pipeline sends after a commit. Each
+item tells the worker's `LeaseBook` when it is done, so the page's frontier lease is released
+only once its article is in the stream.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from pathlib import Path
 import redis
 
 from search_service.archive.files import Page
-from search_service.archive.warc import WarcArchive
-from search_service.crawl.scaleout.frontier import PREFIX
+from search_service.archive.state import CrawlState
+from search_service.crawl.pipelines import articles_committed
+from search_service.crawl.scaleout.frontier import PREFIX, connect
 from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
 from search_service.ingest import Collections, extract_page, rejection_reason
 
@@ -33,51 +37,22 @@ def article_entry(article_json: dict, worker: str) -> dict[str, str]:
     return {"article": json.dumps(article_json, ensure_ascii=False), "worker": worker}
 
 
-class WorkerArchivePipeline:
-    """Write every fetched article response to this worker's rotating WARC files (named
-    `news-search-<worker id>-…`)."""
-
-    def __init__(self, crawler, directory: Path, rotate_bytes: int, worker: str):
-        self.crawler = crawler
-        self.archive = WarcArchive(directory, rotate_bytes=rotate_bytes,
-                                   prefix=f"news-search-{worker}")
-
-    @classmethod
-    def from_crawler(cls, crawler) -> WorkerArchivePipeline:
-        """Build from the crawler's settings."""
-        settings = crawler.settings
-        return cls(crawler, Path(settings["NEWS_ARCHIVE_DIR"]),
-                   settings.getint("NEWS_ARCHIVE_ROTATE_BYTES"), settings["NEWS_WORKER_ID"])
-
-    def process_item(self, item: FetchedPage) -> FetchedPage:
-        """Write the response to the WARC archive."""
-        reason = "OK" if item.status == 200 else ""
-        self.archive.write_response(item.url, item.status, reason, item.headers, item.body,
-                                    item.fetched_at, truncated=item.cut,
-                                    date_hint=item.date_hint)
-        self.crawler.stats.inc_value("news/archived")
-        return item
-
-    def close_spider(self) -> None:
-        """Close the current WARC file."""
-        self.archive.close()
-
-
 class HandoffPipeline:
     """Normalise each archived page here, in the worker, and add its article to the stream;
     count rejections and failures; then release the page's lease."""
 
-    def __init__(self, crawler, server: redis.Redis, worker: str):
+    def __init__(self, crawler, server: redis.Redis, worker: str, archive_dir: Path):
         self.crawler = crawler
         self.server = server
         self.worker = worker
+        self.history = CrawlState(archive_dir)
 
     @classmethod
     def from_crawler(cls, crawler) -> HandoffPipeline:
-        """Build from the crawler's settings (REDIS_URL, NEWS_WORKER_ID)."""
+        """Build from the crawler's settings (REDIS_URL, NEWS_WORKER_ID, NEWS_ARCHIVE_DIR)."""
         settings = crawler.settings
-        return cls(crawler, redis.Redis.from_url(settings["REDIS_URL"]),
-                   settings["NEWS_WORKER_ID"])
+        return cls(crawler, connect(settings["REDIS_URL"]), settings["NEWS_WORKER_ID"],
+                   Path(settings["NEWS_ARCHIVE_DIR"]))
 
     def process_item(self, item: FetchedPage) -> FetchedPage:
         """Normalise the page and hand its article on (or count why not)."""
@@ -85,6 +60,10 @@ class HandoffPipeline:
             self.hand_off(item)
         finally:
             self.crawler.spider.leases.item_done(item)
+        if item.outcome == "indexed":
+            self.crawler.signals.send_catch_log(articles_committed, items=[item])
+        else:
+            self.history.settled(item.url)  # nothing to hand over again after a kill
         return item
 
     def hand_off(self, item: FetchedPage) -> None:
@@ -110,3 +89,7 @@ class HandoffPipeline:
         count(stats, item.source, "handed")
         if extraction.article.published is not None:
             count(stats, item.source, "dated")
+
+    def close_spider(self) -> None:
+        """Close the crawl history."""
+        self.history.close()

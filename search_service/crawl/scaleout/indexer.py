@@ -22,6 +22,13 @@ from pathlib import Path
 import redis
 
 from search_service.article import Article
+from search_service.crawl.metrics import (
+    INDEXER_ARTICLES,
+    INDEXER_COMMIT_SECONDS,
+    INDEXER_COMMITS,
+    INDEXER_RECLAIMED,
+    STREAM_LAG,
+)
 from search_service.crawl.scaleout.frontier import DEFAULT_LEASE, PREFIX, WORKERS_KEY, alive_key
 from search_service.crawl.scaleout.handoff import GROUP, STREAM_KEY
 from search_service.index.schema import open_index
@@ -71,6 +78,8 @@ class IndexWorker:
         self.writer = ArticleWriter(open_index(self.index_dir, create=True), batch=sys.maxsize,
                                     interval=float("inf"))
         self.unacked: list[bytes] = []
+        #: Entries delivered this long ago and not acknowledged were lost on the way.
+        self.lost_after = max(60.0, 10 * interval)
         self.last_commit = time.monotonic()
         self.stopping = False
 
@@ -95,7 +104,11 @@ class IndexWorker:
         try:
             self._reclaim()
             quiet_since = time.monotonic()
+            checked = time.monotonic()
             while not self.stopping:
+                if time.monotonic() - checked >= self.lost_after:
+                    checked = time.monotonic()
+                    self._reclaim(self.lost_after)
                 self.server.set(LOCK_KEY, "1", px=self.lease_ms)
                 block = int(max(0.05, min(0.5, self.interval)) * 1000)
                 found = self.server.xreadgroup(GROUP, CONSUMER, {STREAM_KEY: ">"},
@@ -119,23 +132,29 @@ class IndexWorker:
     def _stop(self, *_: object) -> None:
         self.stopping = True
 
-    def _reclaim(self) -> None:
-        """Take back the entries delivered to a killed indexer but never acknowledged."""
+    def _reclaim(self, idle: float = 0.0) -> None:
+        """Take back the entries delivered to a killed indexer but never acknowledged (with
+        `idle`: those delivered more than `idle` seconds ago, whose delivery a Redis outage
+        cut off before this process read them)."""
         cursor = "0-0"
+        held = set(self.unacked)
+        found = 0
         while True:
             cursor, entries, *_ = self.server.xautoclaim(STREAM_KEY, GROUP, CONSUMER,
-                                                         min_idle_time=0, start_id=cursor,
-                                                         count=self.batch)
-            entries = [entry for entry in entries if entry and entry[1]]
+                                                         min_idle_time=int(idle * 1000),
+                                                         start_id=cursor, count=self.batch)
+            entries = [entry for entry in entries
+                       if entry and entry[1] and entry[0] not in held]
+            found += len(entries)
             self.summary.reclaimed += len(entries)
+            INDEXER_RECLAIMED.inc(len(entries))
             self._add(entries)
             if len(self.unacked) >= self.batch:
                 self.commit()
             if cursor in (b"0-0", "0-0"):
                 break
-        if self.summary.reclaimed:
-            log.warning("took back %d articles a stopped indexer had not committed",
-                        self.summary.reclaimed)
+        if found:
+            log.warning("took back %d articles delivered but never committed", found)
 
     def _add(self, entries: list) -> None:
         """Queue the articles of `entries` in the writer (not committed yet)."""
@@ -158,8 +177,11 @@ class IndexWorker:
         self.last_commit = time.monotonic()
         if not self.unacked:
             return
+        began = time.monotonic()
         pending = len(self.writer.pending)
         self.writer.flush()
+        # Acknowledged only after the commit; re-sent after a Redis outage if the reply was
+        # lost (XACK and XDEL of entries already gone do nothing).
         with self.server.pipeline() as pipe:
             pipe.xack(STREAM_KEY, GROUP, *self.unacked)
             pipe.xdel(STREAM_KEY, *self.unacked)
@@ -167,6 +189,10 @@ class IndexWorker:
         self.unacked = []
         self.summary.committed += pending
         self.summary.commits += 1
+        INDEXER_ARTICLES.inc(pending)
+        INDEXER_COMMITS.inc()
+        INDEXER_COMMIT_SECONDS.observe(time.monotonic() - began)
+        STREAM_LAG.set(self.server.xlen(STREAM_KEY))
         if on_commit is not None:
             on_commit(self.summary)
 
@@ -175,13 +201,3 @@ def live_workers(server: redis.Redis) -> list[str]:
     """The crawl workers registered in the frontier whose heartbeat is fresh."""
     return [raw.decode() for raw in server.smembers(WORKERS_KEY)
             if server.exists(alive_key(raw.decode()))]
-
-
-def queue_depth(server: redis.Redis) -> tuple[int, int]:
-    """(entries in the stream, entries delivered but not acknowledged) — for monitoring."""
-    length = server.xlen(STREAM_KEY)
-    try:
-        pending = server.xpending(STREAM_KEY, GROUP)["pending"]
-    except redis.ResponseError:
-        pending = 0
-    return length, pending

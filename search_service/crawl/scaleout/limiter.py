@@ -21,8 +21,9 @@ from scrapy import signals
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from search_service.crawl.metrics import HOST_DELAY, HOST_WAIT
 from search_service.crawl.middlewares import asked_wait
-from search_service.crawl.scaleout.frontier import PREFIX
+from search_service.crawl.scaleout.frontier import PREFIX, connect
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +83,23 @@ class SharedHostLimiter:
     @classmethod
     def from_crawler(cls, crawler) -> SharedHostLimiter:
         """Build from the crawler's settings (REDIS_URL, NEWS_HOST_DELAY, …)."""
-        return cls(crawler, redis.Redis.from_url(crawler.settings["REDIS_URL"]))
+        return cls(crawler, connect(crawler.settings["REDIS_URL"]))
 
     async def process_request(self, request: Request) -> None:
         """Wait until the host may be sent this request, then take a slot."""
-        keys = host_keys(urlparse_cached(request).hostname or "")
+        host = urlparse_cached(request).hostname or ""
+        keys = host_keys(host)
         token = f"{self.prefix}:{next(self.tokens)}"
+        waited = 0.0
         while True:
             wait = int(self._acquire(keys=keys, args=[self.delay_ms, self.concurrency, token,
                                                       self.slot_ms]))
             if wait <= 0:
                 break
+            waited += wait / 1000
             await asyncio.sleep(wait / 1000)
+        if waited:
+            HOST_WAIT.labels(host).inc(waited)
         request.meta[_TOKEN] = token
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -121,3 +127,4 @@ class SharedHostLimiter:
             host = urlparse_cached(request).hostname or ""
             ms = int(min(float(delay), self.max_crawl_delay) * 1000)
             self.server.set(host_keys(host)[2], ms, ex=86400)
+            HOST_DELAY.labels(host).set(max(ms, self.delay_ms) / 1000)

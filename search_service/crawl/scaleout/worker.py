@@ -13,28 +13,31 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import redis
-import scrapy
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from twisted.python.failure import Failure
 
+from search_service.archive.state import save_source_stats
 from search_service.crawl import scrapy_compat
 from search_service.crawl.engine import CrawlOptions, CrawlSummary, crawl_settings
+from search_service.crawl.metrics import FRONTIER, LEASED
 from search_service.crawl.scaleout.frontier import (
     DEFAULT_LEASE,
     DUPEFILTER_KEY,
     QUEUE_KEY,
     Frontier,
     WorkerIdBusy,
+    connect,
+    inflight_key,
 )
 from search_service.crawl.sources import Source
 from search_service.crawl.spider import FetchedPage, NewsSpider
-from search_service.urls import canonical_url, in_domains
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +80,18 @@ def worker_settings(options: WorkerOptions) -> dict[str, Any]:
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
-        "ITEM_PIPELINES": {f"{_OWN}.scaleout.handoff.WorkerArchivePipeline": 100,
+        "REDIS_PARAMS": {"redis_cls": f"{_OWN}.scaleout.frontier.RideThroughRedis"},
+        "NEWS_WARC_PREFIX": f"news-search-{options.worker_id}",
+        "ITEM_PIPELINES": {f"{_OWN}.pipelines.ArchivePipeline": 100,
                            f"{_OWN}.scaleout.handoff.HandoffPipeline": 200},
         "DOWNLOADER_MIDDLEWARES": {f"{_OWN}.middlewares.RetryAfterMiddleware": 560,
                                    f"{_OWN}.scaleout.limiter.SharedHostLimiter": 950},
         "SPIDER_MIDDLEWARES": {f"{_OWN}.scaleout.worker.LeaseMiddleware": 1000},
         "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None,
                        f"{_OWN}.download.PageCut": 0,
-                       f"{_OWN}.engine.CrawlProgress": 500},
+                       f"{_OWN}.engine.CrawlProgress": 500,
+                       f"{_OWN}.pipelines.CrawlHistory": 500,
+                       f"{_OWN}.metrics.ResponseMetrics": 500},
     })
     return settings
 
@@ -93,7 +100,7 @@ def run_worker(sources: list[Source], options: WorkerOptions) -> CrawlSummary:
     """Run one crawl worker until the shared frontier has been empty for `idle_exit` seconds
     (or, without it, until stopped); return what this worker did. WorkerIdBusy if a live
     worker has the same id."""
-    frontier = Frontier(redis.Redis.from_url(options.redis_url), options.worker_id,
+    frontier = Frontier(connect(options.redis_url), options.worker_id,
                         options.lease_seconds)
     requeued = frontier.register()
     if requeued:
@@ -117,27 +124,42 @@ def run_worker(sources: list[Source], options: WorkerOptions) -> CrawlSummary:
     stats = crawler.stats.get_stats()
     summary = CrawlSummary.from_stats(stats, time.monotonic() - started)
     summary.indexed = stats.get("news/handed", 0)
+    for counts in summary.sources.values():  # for `stats`: handed to the index-worker
+        counts["indexed"] = counts.pop("handed", 0)
+    save_source_stats(options.crawl.archive_dir, [s.name for s in sources], summary.sources,
+                      datetime.now(timezone.utc), summary.finish_reason)
     return summary
 
 
 class Heartbeat(threading.Thread):
     """Beats for the worker and requeues what dead workers had taken, in a thread of its own
     (with its own Redis connection), so a busy crawl thread (a big sitemap, a slow page to
-    normalise) is never taken for a dead worker; only a dead or frozen process stops it."""
+    normalise) is never taken for a dead worker; only a dead or frozen process stops it.
+
+    After a Redis outage longer than a beat, it waits one lease time before reaping: every
+    heartbeat expired meanwhile, and the other workers need a beat to show they are alive."""
 
     def __init__(self, redis_url: str, worker: str, lease_seconds: float):
         super().__init__(name="frontier-heartbeat", daemon=True)
-        self.frontier = Frontier(redis.Redis.from_url(redis_url), worker, lease_seconds)
+        self.frontier = Frontier(connect(redis_url), worker, lease_seconds)
+        self.lease_seconds = lease_seconds
         self.period = min(TICK, lease_seconds / 4)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         """Beat and reap every `period` seconds until stopped."""
+        reap_after = 0.0
         while not self.stopped.wait(self.period):
             try:
-                self.frontier.beat()
-                self.frontier.reap()
-            except redis.RedisError as exc:  # Redis restarting: try again at the next beat
+                began = time.monotonic()
+                self.frontier.beat()  # waits while Redis is down (RideThrough)
+                if time.monotonic() - began > self.lease_seconds / 2:
+                    reap_after = time.monotonic() + self.lease_seconds
+                if time.monotonic() >= reap_after:
+                    self.frontier.reap()
+                FRONTIER.set(self.frontier.server.llen(QUEUE_KEY))
+                LEASED.set(self.frontier.server.hlen(inflight_key(self.frontier.worker)))
+            except redis.RedisError as exc:  # a command's own error: try at the next beat
                 log.warning("Redis: %s", exc)
 
     def stop(self) -> None:
@@ -255,30 +277,24 @@ class SharedNewsSpider(NewsSpider):
         if self.frontier.idle_seconds() < self.idle_exit:
             raise DontCloseSpider
 
-    def follow(self, source: Source, url: str, callback, seed: bool = False,
-               depth: int | None = None, lastmod: str = "",
-               date_hint: str = "") -> scrapy.Request | None:
-        """Make a request for `url` if this worker wins its claim in the shared frontier."""
-        url = canonical_url(url)
-        if not seed and (not in_domains(url, source.allowed_domains) or source.is_denied(url)):
-            return None
-        poll = callback in (self.parse_feed, self.parse_sitemap)
+    #: Claims are made in the shared frontier (Scrapy's own duplicate filter is off).
+    claims_shared = True
+
+    def is_new(self, source: Source, url: str, poll: bool, seed: bool) -> bool:
+        """Every URL may be claimed: the shared frontier decides (`claim`)."""
+        return True
+
+    def claim(self, source: Source, url: str, poll: bool, seed: bool) -> bool:
+        """Claim `url` in the shared frontier: a seed, feed or sitemap once per re-crawl
+        interval, a page once per re-crawl interval within the source's `max_pages` for the
+        whole crawl (counting a refusal)."""
         if seed or poll:
-            if not self.frontier.claim_poll(url, source.recrawl_interval):
-                return None
-        elif not self.frontier.claim_page(url, source.recrawl_interval):
-            return None
-        if self.requested[source.name] >= source.max_pages:
+            return self.frontier.claim_poll(url, source.recrawl_interval)
+        claimed = self.frontier.claim_page(url, source.recrawl_interval, source.name,
+                                           source.max_pages)
+        if claimed < 0:
             self.count(source, "refused", "page cap reached")
-            return None
-        self.requested[source.name] += 1
-        meta: dict[str, Any] = {"source": source.name}
-        if depth is not None:
-            meta["depth"] = depth
-        if date_hint:
-            meta["date_hint"] = date_hint
-        return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
-                              dont_filter=True)
+        return claimed > 0
 
     def failed(self, failure: Failure) -> None:
         """Count the failure; the page is done."""

@@ -1,0 +1,439 @@
+"""The soak: the whole service running for a long time under query load, with a Redis
+restart, a rolling restart of `serve` and an index-worker kill in the middle.
+
+Usage: python benchmarks/soak.py [--minutes 30] [--outage 60] [--clients 2]
+
+Runs, all on 127.0.0.1: a news site that publishes Reuters-21578 stories as it goes (an
+initial batch, then one story every `--every` seconds; robots.txt names a news sitemap of the
+latest 100, each page with an ETag and a Last-Modified date), a fresh redis-server
+(append-only file, fsync every second), two `news-search crawl --redis` workers polling the
+site every 30 s, one `news-search index-worker` and `news-search serve --workers 2`, with
+`--clients` threads searching titles' words without pause (a fresh connection per request).
+
+Events, as fractions of the run: at 1/3 Redis is stopped for `--outage` seconds, then started
+again on its files; at 1/2 serve gets SIGHUP (a rolling restart); at 2/3 the index-worker is
+killed (SIGKILL) and started again. Then the site stops publishing, the workers fetch what is
+left, and the index is checked against what the site published.
+
+Prints: requests failed; articles lost (published, accepted by the normaliser, not in the
+index) and duplicated (two documents for one page); memory growth per hour per process (a
+least-squares line over each process's samples after its first 5 minutes, as a percentage of
+its mean), of the whole RSS and of its private anonymous part (the RSS also counts the
+memory-mapped index files, which grow with the index); and p95 search latency per 5-minute
+window; with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT.parent / "shared/data/reuters21578/reuters.jsonl.gz"
+#: Stories in the site's sitemap (the latest): each stays listed for this many stories' time.
+SITEMAP_LATEST = 500
+
+
+def build_pages(count: int) -> list[tuple[str, bytes]]:
+    """`count` stories rendered as pages of "The Wire Ledger": (path, html), in order."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_sample
+
+    stories = make_sample.load_stories(SOURCE, count)
+    return [(make_sample.site_path(ctx.story), make_sample.render_page(ctx).encode("utf-8"))
+            for ctx in make_sample.contexts(stories, make_sample.related_offsets)]
+
+
+def serve_site(count: int, initial: int, every: float) -> None:
+    """Serve the growing site until killed; print its base URL on the first line. Its clock
+    starts at the first sitemap request. GET /__published answers how many stories are out,
+    GET /__stop stops publishing (and answers the same)."""
+    pages = build_pages(count)
+    by_path = {path: n for n, (path, _) in enumerate(pages)}
+    started = time.time()
+    clock: list[float] = []
+    frozen: list[int] = []
+
+    def published() -> int:
+        if frozen:
+            return frozen[0]
+        if not clock:
+            return initial
+        return min(len(pages), initial + int((time.time() - clock[0]) / every))
+
+    def stamp(n: int) -> float:
+        return (clock[0] if clock else started) + max(0, n - initial) * every
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            base = f"http://{self.headers['Host']}"
+            out = published()
+            status, ctype, headers = 200, "text/html; charset=utf-8", {}
+            if self.path == "/robots.txt":
+                body, ctype = f"User-agent: *\nSitemap: {base}/sitemap.xml\n".encode(), "text/plain"
+            elif self.path == "/sitemap.xml":
+                if not clock:
+                    clock.append(time.time())
+                    out = published()
+                urls = "".join(
+                    f"<url><loc>{base}{pages[n][0]}</loc><lastmod>"
+                    f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(stamp(n)))}</lastmod></url>"
+                    for n in range(max(0, out - SITEMAP_LATEST), out))
+                body = ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns='
+                        f'"http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>').encode()
+                ctype = "application/xml"
+            elif self.path == "/__published":
+                body, ctype = str(out).encode(), "text/plain"
+            elif self.path == "/__stop":
+                frozen.append(out)
+                body, ctype = str(out).encode(), "text/plain"
+            elif self.path in by_path and by_path[self.path] < out:
+                n = by_path[self.path]
+                body = pages[n][1]
+                etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+                headers = {"ETag": etag,
+                           "Last-Modified": email.utils.formatdate(stamp(n), usegmt=True)}
+                if self.headers.get("If-None-Match") == etag:
+                    status, body = 304, b""
+            else:
+                status, body, ctype = 404, b"not found", "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+def cli(argv: list[str], log: Path) -> subprocess.Popen:
+    """Start `news-search ARGV` with its output in `log`."""
+    out = log.open("a")
+    return subprocess.Popen([sys.executable, "-m", "search_service.cli", *argv], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def rss_mb(pid: int) -> tuple[float, float] | None:
+    """(resident set size, its private anonymous part) of `pid` in MB (None if gone). The
+    anonymous part is what a leak grows; the rest is mostly the memory-mapped index files,
+    which grow with the index."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                found[key] = int(value.split()[0]) / 1024
+    except OSError:
+        return None
+    return (found["VmRSS"], found["RssAnon"]) if len(found) == 2 else None
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid`."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, timeout: float = 30) -> bytes:
+    """GET `url` (a fresh connection)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read()
+
+
+class Load:
+    """Client threads searching without pause; each request's (time, seconds, ok)."""
+
+    def __init__(self, base: str, words: list[str], clients: int):
+        self.base = base
+        self.words = words
+        self.samples: list[tuple[float, float, bool]] = []
+        self.errors: list[str] = []
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(n,), daemon=True)
+                        for n in range(clients)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def run(self, n: int) -> None:
+        i = n
+        while not self.done.is_set():
+            word = self.words[i % len(self.words)]
+            i += len(self.threads)
+            began = time.monotonic()
+            try:
+                json.loads(get(f"{self.base}api/search?q={word}"))
+                ok = True
+            except Exception as exc:  # counted and reported
+                ok = False
+                self.errors.append(f"{time.strftime('%H:%M:%S')} {exc!r}")
+            self.samples.append((began, time.monotonic() - began, ok))
+
+    def stop(self) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(60)
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)] if ordered else float("nan")
+
+
+def growth(samples: list[tuple[float, float]], skip: float = 300.0) -> tuple[float, float, int]:
+    """(% of mean RSS per hour, mean MB, samples used) from (seconds, MB) samples of one
+    process, least squares over the samples after its first `skip` seconds."""
+    if not samples:
+        return float("nan"), float("nan"), 0
+    first = samples[0][0]
+    used = [(t, m) for t, m in samples if t - first >= skip] or samples
+    if len(used) < 3:
+        return float("nan"), sum(m for _, m in used) / len(used), len(used)
+    n = len(used)
+    mt = sum(t for t, _ in used) / n
+    mm = sum(m for _, m in used) / n
+    slope = (sum((t - mt) * (m - mm) for t, m in used)
+             / max(1e-9, sum((t - mt) ** 2 for t, _ in used)))
+    return slope * 3600 / mm * 100, mm, n
+
+
+def main() -> None:
+    """Run the soak and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--outage", type=float, default=60, help="Redis outage (seconds)")
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--initial", type=int, default=300, help="stories out at the start")
+    parser.add_argument("--every", type=float, default=1.0, help="seconds between stories")
+    parser.add_argument("--keep", type=Path, help="keep the run's files here")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    import redis
+
+    from search_service.index.schema import index_exists, open_index
+    from search_service.normalise import normalise
+    from tests.test_scaleout import start_redis
+
+    seconds = args.minutes * 60
+    count = args.initial + int(seconds / args.every) + 10
+    load_before = os.getloadavg()
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="soak-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    logs = tmp / "logs"
+    logs.mkdir(exist_ok=True)
+    print(f"soak: {args.minutes:g} min, files in {tmp}; load average before "
+          f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
+    site = subprocess.Popen([sys.executable, __file__, "--site", str(count), str(args.initial),
+                             str(args.every)], stdout=subprocess.PIPE, text=True)
+    base = site.stdout.readline().strip()
+    sources = tmp / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'
+                       f'sitemaps = ["{base}/sitemap.xml"]\nmax_depth = 0\n'
+                       f'max_pages = 100000\nrecrawl_interval = 30\n')
+    port = free_port()
+    redis_dir = tmp / "redis"
+    server = start_redis(redis_dir, port, fsync="everysec")
+    url = f"redis://127.0.0.1:{port}/0"
+    index = tmp / "ix"
+    indexer_port = free_port()
+    procs: dict[str, subprocess.Popen] = {}
+
+    def start_indexer() -> subprocess.Popen:
+        return cli(["index-worker", "--redis", url, "--index", str(index),
+                    "--metrics-port", str(indexer_port), "--related-every", "60"],
+                   logs / "indexer.log")
+
+    procs["indexer"] = start_indexer()
+    while not index_exists(index):
+        time.sleep(0.2)
+    for n in (1, 2):
+        procs[f"crawl-w{n}"] = cli(["crawl", "--redis", url, "--sources", str(sources),
+                                    "--worker-id", f"w{n}", "--archive", str(tmp / f"archive-w{n}"),
+                                    "--no-progress", "--delay", "0.05",
+                                    "--set", "NEWS_HOST_CONCURRENCY=4",
+                                    "--metrics-port", str(free_port())], logs / f"crawl-w{n}.log")
+    web_port = free_port()
+    procs["serve"] = cli(["serve", "--index", str(index), "--workers", "2", "--threads", "4",
+                          "--port", str(web_port)], logs / "serve.log")
+    web = f"http://127.0.0.1:{web_port}/"
+    while True:
+        try:
+            get(web + "api/health", timeout=5)
+            break
+        except Exception:
+            time.sleep(0.5)
+    all_pages = build_pages(count)
+    words = sorted({w.lower() for _, html in all_pages[:300]
+                    for w in html.decode().split("<title>")[1].split("<")[0].split()
+                    if w.isalpha() and len(w) > 3})
+    from whoosh.analysis import STOP_WORDS
+
+    words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
+    start_docs = open_index(index).doc_count()
+    load = Load(web, words, args.clients)
+    started = time.monotonic()
+    load.start()
+    memory: dict[str, list[tuple[float, float]]] = {}
+    anon: dict[str, list[tuple[float, float]]] = {}
+    events: list[str] = []
+    plan = [(seconds / 3, "redis-stop"), (seconds / 3 + args.outage, "redis-start"),
+            (seconds / 2, "serve-sighup"), (seconds * 2 / 3, "indexer-kill")]
+    redis_pid = server.pid
+
+    def sample() -> None:
+        now = time.monotonic() - started
+        pids = {name: p.pid for name, p in procs.items() if p.poll() is None}
+        pids.update({f"serve-worker-{pid}": pid for pid in children(procs["serve"].pid)})
+        if redis_pid:
+            pids[f"redis-{redis_pid}"] = redis_pid
+        for name, pid in pids.items():
+            mb = rss_mb(pid)
+            if mb is not None:
+                key = f"{name}-{pid}" if name in ("indexer",) else name
+                memory.setdefault(key, []).append((now, mb[0]))
+                anon.setdefault(key, []).append((now, mb[1]))
+
+    next_sample = 0.0
+    try:
+        while (elapsed := time.monotonic() - started) < seconds:
+            if elapsed >= next_sample:
+                sample()
+                next_sample += 15
+            while plan and elapsed >= plan[0][0]:
+                _, what = plan.pop(0)
+                events.append(f"{elapsed:7.0f}s {what}")
+                print(f"  {elapsed:6.0f}s {what}", flush=True)
+                if what == "redis-stop":
+                    server.terminate()
+                    server.wait(30)
+                    redis_pid = 0
+                elif what == "redis-start":
+                    server = start_redis(redis_dir, port, fsync="everysec")
+                    redis_pid = server.pid
+                elif what == "serve-sighup":
+                    procs["serve"].send_signal(signal.SIGHUP)
+                elif what == "indexer-kill":
+                    procs["indexer"].send_signal(signal.SIGKILL)
+                    procs["indexer"].wait()
+                    procs["indexer"] = start_indexer()
+            time.sleep(1)
+        load.stop()
+        # the site stops publishing; the workers fetch what is left, the indexer drains
+        published = int(get(base + "/__stop"))
+        client = redis.Redis.from_url(url)
+        drain_started = time.monotonic()
+        pages = all_pages[:published]
+        accepted = {path for path, html in pages if not normalise(html, base + path).rejected}
+        while time.monotonic() - drain_started < 600:
+            time.sleep(5)
+            with open_index(index).searcher() as searcher:
+                have = {urlsplit(f["canonical_url"]).path
+                        for f in searcher.all_stored_fields()}
+            if accepted <= have and client.xlen("news-search:articles") == 0:
+                break
+        drained = time.monotonic() - drain_started
+    finally:
+        load.done.set()
+        for name in ("crawl-w1", "crawl-w2", "serve", "indexer"):
+            if name in procs and procs[name].poll() is None:
+                procs[name].send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        server.terminate()
+        site.kill()
+    with open_index(index).searcher() as searcher:
+        docs = list(searcher.all_stored_fields())
+    urls = [urlsplit(d["canonical_url"]).path for d in docs]  # the site's canonical links
+    lost = accepted - set(urls)
+    # a page indexed twice shows as two documents for one path, or one under a path the site
+    # never published (the corpus's own duplicate stories are distinct pages, not counted)
+    out = {path for path, _ in pages}
+    duplicated = (len(urls) - len(set(urls))) + sum(1 for u in urls if u not in out)
+    load_after = os.getloadavg()
+    failed = [s for s in load.samples if not s[2]]
+    print()
+    print(f"run: {args.minutes:g} min under {args.clients} search clients; {len(load.samples)} "
+          f"requests; events: " + "; ".join(e.strip() for e in events))
+    print(f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} "
+          f"(1-min), {load_after[2]:.2f} (15-min), 2 cores")
+    print()
+    print("| measure | value |")
+    print("|---|---:|")
+    print(f"| search requests | {len(load.samples)} |")
+    print(f"| requests failed | {len(failed)} |")
+    print(f"| stories published | {published} |")
+    print(f"| accepted by the normaliser | {len(accepted)} |")
+    print(f"| documents in the index | {len(docs)} |")
+    print(f"| articles lost | {len(lost)} |")
+    print(f"| articles duplicated | {duplicated} |")
+    print(f"| drain after publishing stopped | {drained:.0f} s |")
+    print()
+    print(f"index: {start_docs} articles when the load started, {len(docs)} at the end")
+    print("| process | samples | mean RSS MB | RSS growth %/h | mean anonymous MB | "
+          "anonymous growth %/h |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, samples in memory.items():
+        pct, mean, n = growth(samples)
+        apct, amean, _ = growth(anon[name])
+        print(f"| {name} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | {apct:+.1f} |")
+    print()
+    print("| window | requests | p95 ms | failed |")
+    print("|---|---:|---:|---:|")
+    window = 300
+    for w in range(int(seconds // window) + 1):
+        part = [s for s in load.samples if w * window <= s[0] - started < (w + 1) * window]
+        if part:
+            print(f"| {w * 5}-{w * 5 + 5} min | {len(part)} | "
+                  f"{p95([s[1] for s in part if s[2]]) * 1000:.0f} | "
+                  f"{sum(1 for s in part if not s[2])} |")
+    for error in load.errors[:10]:
+        print("  failed:", error)
+    if lost:
+        print("  lost:", sorted(lost)[:10])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--site":
+        serve_site(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        main()

@@ -1,0 +1,100 @@
+"""GET /metrics, read with prometheus_client's own text parser: counts move as requests
+arrive, in one process and summed over the workers of `serve --workers 2`."""
+
+from __future__ import annotations
+
+import signal
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from search_service.article import Article
+from search_service.index.schema import open_index
+from search_service.index.writer import write_articles
+from search_service.web import create_app
+from tests.test_cli import get_json
+from tests.test_serving import serving
+
+
+def parse(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a scrape: (name, sorted labels) → value."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    """One sample's value (0 when absent: a counter not yet incremented)."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def scrape(base: str) -> dict:
+    """GET /metrics over HTTP and parse it."""
+    with urllib.request.urlopen(base + "metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        return parse(response.read().decode())
+
+
+def test_metrics_move_with_requests_in_one_process(index_dir):
+    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    before = parse(client.get("/metrics").get_data(as_text=True))
+    for _ in range(3):
+        assert client.get("/api/search?q=nato").status_code == 200
+    assert client.get("/api/search?q=nato&page=0").status_code == 400
+    assert client.get("/no/such/page").status_code == 404
+    after = parse(client.get("/metrics").get_data(as_text=True))
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("news_search_http_requests_total", route="/api/search", status="200") == 3
+    assert moved("news_search_http_requests_total", route="/api/search", status="400") == 1
+    assert moved("news_search_http_requests_total", route="unmatched", status="404") == 1
+    assert moved("news_search_http_request_duration_seconds_count", route="/api/search") == 4
+    assert moved("news_search_results_cache_total", result="miss") == 1
+    assert moved("news_search_results_cache_total", result="hit") == 2
+    assert value(after, "news_search_index_articles") == 27
+
+    write_articles(open_index(index_dir), [Article(
+        url="https://late.example/z", canonical_url="https://late.example/z",
+        title="Zeppelin returns", body="An airship flew over the lake. " * 10)])
+    opened = value(after, "news_search_searcher_opens_total")
+    assert client.get("/api/search?q=zeppelin").get_json()["total"] == 1
+    later = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(later, "news_search_index_articles") == 28
+    assert value(later, "news_search_index_generation") > value(after,
+                                                                "news_search_index_generation")
+    assert value(later, "news_search_searcher_opens_total") == opened + 1  # the new commit
+
+
+def test_metrics_sum_every_worker_of_serve(index_dir):
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--workers", "2",
+                               "--threads", "2"])
+    try:
+        before = scrape(base)
+        for _ in range(20):
+            assert get_json(base + "api/search?q=nato")["total"] == 1
+        try:
+            urllib.request.urlopen(base + "api/search?q=nato&page=0", timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400
+        after = scrape(base)
+        # the 20 searches went to both workers; any worker's scrape counts all of them
+        assert (value(after, "news_search_http_requests_total", route="/api/search",
+                      status="200")
+                - value(before, "news_search_http_requests_total", route="/api/search",
+                        status="200")) == 20
+        assert value(after, "news_search_http_requests_total", route="/api/search",
+                     status="400") == 1
+        assert value(after, "news_search_http_request_duration_seconds_bucket",
+                     route="/api/search", le="+Inf") == 21 + value(
+            before, "news_search_http_request_duration_seconds_bucket", route="/api/search",
+            le="+Inf")
+        hits = value(after, "news_search_results_cache_total", result="hit")
+        misses = value(after, "news_search_results_cache_total", result="miss")
+        assert hits + misses == 20 and 1 <= misses <= 2  # once per worker at most
+        assert value(after, "news_search_index_articles") == 27
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=40) == 0
+    assert "Traceback" not in log()

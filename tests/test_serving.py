@@ -1,0 +1,192 @@
+"""Stopping and restarting `news-search serve` as an operator does, over real HTTP: SIGTERM
+lets slow requests in flight finish (within `--grace`), SIGHUP replaces the workers one by one
+with no request failed under load, and a supervisor killed by SIGKILL leaves no worker behind."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.test_cli import get_json, start
+from tests.test_serve_workers import alive, wait_for, workers_of
+
+
+class SlowClient(threading.Thread):
+    """Sends `GET /api/search?q=nato` with a body of `chunks` x 100 bytes, one chunk every
+    `pause` seconds (a slow upload: the request is in flight all along), then reads the
+    answer; `started` is set after the first chunk; `status`, `data` and `error` tell how it
+    ended."""
+
+    def __init__(self, base: str, chunks: int, pause: float):
+        super().__init__(daemon=True)
+        self.address = (urlsplit(base).hostname, urlsplit(base).port)
+        self.chunks = chunks
+        self.pause = pause
+        self.started = threading.Event()
+        self.status = 0
+        self.data: dict | None = None
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with socket.create_connection(self.address, timeout=60) as sock:
+                sock.sendall(b"GET /api/search?q=nato HTTP/1.1\r\nHost: localhost\r\n"
+                             b"Connection: close\r\n"
+                             + f"Content-Length: {self.chunks * 100}\r\n\r\n".encode())
+                for _ in range(self.chunks):
+                    sock.sendall(b"x" * 100)
+                    self.started.set()
+                    time.sleep(self.pause)
+                response = http.client.HTTPResponse(sock)
+                response.begin()
+                self.status = response.status
+                self.data = json.loads(response.read())
+        except Exception as exc:  # the test asserts on it
+            self.error = exc
+        finally:
+            self.started.set()
+
+
+def serving(argv: list[str]):
+    """Start a serving command (see tests.test_cli.start) whose stderr is read as it comes (a
+    full pipe would block the server under load); return the process, its base URL and a
+    function giving the stderr text so far."""
+    proc, base = start(argv)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+
+    def log() -> str:
+        if proc.poll() is not None:
+            reader.join(10)
+        return "".join(lines)
+
+    return proc, base, log
+
+
+def refused(base: str) -> bool:
+    """Whether a new connection to the server is refused."""
+    try:
+        urllib.request.urlopen(base + "api/health", timeout=2)
+    except (urllib.error.URLError, ConnectionError):
+        return True
+    return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_lets_requests_in_flight_finish(index_dir, workers):
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--workers", str(workers),
+                        "--threads", "4"])
+    try:
+        clients = [SlowClient(base, chunks=20, pause=0.1) for _ in range(3)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            assert client.started.wait(30)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        for client in clients:
+            client.join(60)
+        code = proc.wait(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
+    for client in clients:
+        assert client.error is None
+        assert client.status == 200 and client.data["total"] == 1
+    # each upload went on for about 2 s after the signal: the stop waited for them
+    assert time.monotonic() - sent > 1.5
+    assert refused(base)
+    assert "Traceback" not in log()
+
+
+def test_the_grace_period_bounds_the_stop(index_dir):
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--grace", "1",
+                                "--threads", "2"])
+    try:
+        client = SlowClient(base, chunks=100, pause=0.3)  # would take 30 s
+        client.start()
+        assert client.started.wait(30)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+        stopped = time.monotonic() - sent
+        client.join(40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
+    assert 0.9 < stopped < 8
+    assert client.error is not None and client.status == 0  # cut at the end of the grace
+    assert "grace period of 1s over: closing 1 connections still busy" in log()
+
+
+def test_sighup_replaces_every_worker_with_no_request_failed(index_dir):
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--workers", "2",
+                        "--threads", "2"])
+    done = threading.Event()
+    failures: list[str] = []
+    answered = [0]
+
+    def load() -> None:
+        while not done.is_set():
+            try:
+                assert get_json(base + "api/search?q=nato")["total"] == 1
+                answered[0] += 1
+            except Exception as exc:  # counted: the test asserts there are none
+                failures.append(f"{time.monotonic():.1f} {exc!r}")
+
+    try:
+        first = wait_for(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        clients = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+        for client in clients:
+            client.start()
+        time.sleep(1)
+        before = answered[0]
+        proc.send_signal(signal.SIGHUP)
+        second = wait_for(lambda: (workers := workers_of(proc.pid)) and len(workers) == 2
+                          and not workers & first and workers, 90)
+        time.sleep(1)
+        done.set()
+        for client in clients:
+            client.join(20)
+        assert failures == []
+        assert answered[0] > before + 20  # the load went on through the restart
+        assert not any(alive(pid) for pid in first)
+        assert all(alive(pid) for pid in second)
+    finally:
+        done.set()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=40)
+    assert code == 0
+    text = log()
+    assert "rolling restart of 2 workers" in text and "rolling restart done" in text
+    assert "exited" not in text  # no worker died: each was stopped by the restart
+
+
+def test_a_killed_supervisor_leaves_no_worker(index_dir):
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--workers", "2",
+                        "--threads", "2"])
+    children: set[int] = set()
+    try:
+        children = wait_for(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        assert get_json(base + "api/health")["articles"] == 27
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        wait_for(lambda: not any(alive(pid) for pid in children), 15)
+    finally:
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert refused(base)  # nobody holds the port any more
