@@ -1,7 +1,7 @@
 """The cost of durable commits: the same articles written with fsync at commit (the default)
 and without (NEWS_SEARCH_FSYNC=0), in the same run, on the same disk.
 
-Usage: python benchmarks/fsync.py [--articles N] [--batch B]
+Usage: python -m benchmarks.fsync [--articles N] [--batch B]
 
 Writes N articles of the Reuters corpus (benchmarks/corpus.py) through the single writer in
 commits of B articles, once per setting, alternating twice; prints seconds per commit and

@@ -1,7 +1,7 @@
 """The soak: the whole service running for a long time under query load, with a Redis
 restart, a rolling restart of `serve` and an index-worker kill in the middle.
 
-Usage: python benchmarks/soak.py [--minutes 30] [--outage 60] [--clients 2]
+Usage: python -m benchmarks.soak [--minutes 30] [--outage 60] [--clients 2]
 
 Runs, all on 127.0.0.1: a news site that publishes Reuters-21578 stories as it goes (an
 initial batch, then one story every `--every` seconds; robots.txt names a news sitemap of the
@@ -49,8 +49,7 @@ SITEMAP_LATEST = 500
 
 def build_pages(count: int) -> list[tuple[str, bytes]]:
     """`count` stories rendered as pages of "The Wire Ledger": (path, html), in order."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import make_sample
+    from scripts import make_sample
 
     stories = make_sample.load_stories(SOURCE, count)
     return [(make_sample.site_path(ctx.story), make_sample.render_page(ctx).encode("utf-8"))
@@ -244,12 +243,11 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=1.0, help="seconds between stories")
     parser.add_argument("--keep", type=Path, help="keep the run's files here")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     import redis
 
     from search_service.index.schema import index_exists, open_index
     from search_service.normalise import normalise
-    from tests.test_scaleout import start_redis
+    from tests.support.redis_server import start_redis
 
     seconds = args.minutes * 60
     count = args.initial + int(seconds / args.every) + 10
@@ -260,8 +258,9 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     print(f"soak: {args.minutes:g} min, files in {tmp}; load average before "
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
-    site = subprocess.Popen([sys.executable, __file__, "--site", str(count), str(args.initial),
-                             str(args.every)], stdout=subprocess.PIPE, text=True)
+    site = subprocess.Popen([sys.executable, "-m", "benchmarks.soak", "--site", str(count),
+                             str(args.initial), str(args.every)], stdout=subprocess.PIPE,
+                            text=True, cwd=ROOT)
     base = site.stdout.readline().strip()
     sources = tmp / "sources.toml"
     sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'

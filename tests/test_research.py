@@ -7,16 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from waitress import create_server
 
 from search_service.cli import main
 from search_service.index.schema import open_index
@@ -27,15 +23,9 @@ from search_service.web import create_app
 
 
 @pytest.fixture(scope="module")
-def base(sample_index: Path) -> Iterator[str]:
-    """The real app over the sample index, served by waitress; yields its base URL."""
-    wsgi = create_server(create_app({"INDEX_DIR": str(sample_index)}), host="127.0.0.1",
-                         port=0, threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}"
-    wsgi.close()
-    thread.join(timeout=10)
+def base(sample_server: str) -> str:
+    """The real app over the sample index, served by waitress (conftest's sample_server)."""
+    return sample_server
 
 
 def get(base: str, path: str, **params) -> tuple[int, str, bytes]:

@@ -6,7 +6,6 @@ or Content-Security-Policy violation. Screenshots go to tests/artifacts/ (git-ig
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from waitress import create_server
-
-from search_service.web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,15 +24,9 @@ WATCH = ("window.__violations=[];document.addEventListener('securitypolicyviolat
 
 
 @pytest.fixture(scope="module")
-def server(sample_index: Path) -> Iterator[str]:
-    """The real app over the sample index, served by waitress; yields its URL."""
-    wsgi = create_server(create_app({"INDEX_DIR": str(sample_index)}), host="127.0.0.1",
-                         port=0, threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}"
-    wsgi.close()
-    thread.join(timeout=10)
+def server(sample_server: str) -> str:
+    """The real app over the sample index, served by waitress (conftest's sample_server)."""
+    return sample_server
 
 
 @pytest.fixture(scope="module")
