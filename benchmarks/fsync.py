@@ -3,7 +3,7 @@ and without (NEWS_SEARCH_FSYNC=0), in the same run, on the same disk.
 
 Usage: python -m benchmarks.fsync [--articles N] [--batch B]
 
-Writes N articles of the Reuters corpus (benchmarks/corpus.py) through the single writer in
+Writes N articles of the Reuters corpus (tests/support/corpus.py) through the single writer in
 commits of B articles, once per setting, alternating twice; prints seconds per commit and
 articles/s for both, with the load average.
 """
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.corpus import articles, stories
 from search_service.index import whoosh_compat
 from search_service.index.schema import open_index
 from search_service.index.writer import ArticleWriter
+from tests.support.corpus import articles, stories
 
 
 def run(items: list, batch: int, durable: bool) -> list[float]:

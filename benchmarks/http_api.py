@@ -44,8 +44,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from benchmarks._common import percentiles
-from benchmarks.corpus import distinct, stories, to_article
 from search_service.article import Article
+from tests.support.corpus import distinct, stories, to_article
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +57,7 @@ TARGETS = ("targets (issue 14), ours / Datasette: c=8 throughput >= 1.0x (2x at 
 
 def corpus_articles(corpus: str, count: int) -> Iterator[Article]:
     """The benchmark's articles: `count` Reuters stories (replicated with fresh ids past
-    19,043) or `count` distinct remixed articles (benchmarks/corpus.py)."""
+    19,043) or `count` distinct remixed articles (tests/support/corpus.py)."""
     raw = stories()
     if corpus == "distinct":
         return distinct(count, raw=raw)

@@ -3,7 +3,7 @@
 Usage: python -m benchmarks.related INDEX_DIR [--build] [--related 1000] [--seed 1987]
 
 INDEX_DIR holds the Reuters corpus indexed by this project (any scale, e.g. built by
-`benchmarks/search.py`'s writer settings or `ArticleWriter` over `benchmarks.corpus.articles`);
+`benchmarks/search.py`'s writer settings or `ArticleWriter` over `tests.support.corpus.articles`);
 the related stories are the same seeded 1,000 stories with topics as `benchmarks/search.py`
 (seed 1987), found by their original URL. `--build` (re)builds the sidecar first and prints
 its build time and size. Prints precision@5, p50/p95/p99 of `related()` (searcher reused),
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from benchmarks._common import load_average, percentiles
-from benchmarks.corpus import stories
 from benchmarks.search import story_url
+from tests.support.corpus import stories
 
 
 def rss_mb() -> float:

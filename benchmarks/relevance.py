@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.corpus import articles, stories
+from tests.support.corpus import articles, stories
 
 SORTS = ("best", "relevance", "newest", "oldest")
 #: Topic codes that are abbreviations, not words (and `earn`, a code for results reports).

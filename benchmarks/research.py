@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from benchmarks._common import load_average, percentile, sample_queries
-from benchmarks.corpus import stories
 from benchmarks.http_api import cached_index
+from tests.support.corpus import stories
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks._common import percentiles
-from benchmarks.corpus import articles, distinct, stories
+from tests.support.corpus import articles, distinct, stories
 
 ENGINES = ("ours", "ours-whoosh", "whoosh", "fts5")
 

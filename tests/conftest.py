@@ -32,6 +32,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, shared by the browser test modules (tests/support/browser)."""
+    from tests.support.browser import launch
+
+    yield from launch()
+
+
+@pytest.fixture(scope="session")
 def built_index(tmp_path_factory) -> Path:
     """An index of the small WARC and the article fixture pages, built once."""
     path = tmp_path_factory.mktemp("index")

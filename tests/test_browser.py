@@ -19,20 +19,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
 from waitress import create_server
 
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
-from tests.support import requires
 
 pytestmark = pytest.mark.needs("chromium")  # skipped without it, failed in CI
-CHROMIUM = requires.find("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1200, "height": 900}
@@ -136,16 +131,6 @@ def server(tmp_path_factory, corpus) -> Iterator[str]:
     wsgi.close()  # the loop ends once the browser's connections are closed too
     thread.join(timeout=10)
     assert not thread.is_alive(), "the server did not stop"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, with background networking off."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Pages:

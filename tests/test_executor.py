@@ -17,7 +17,6 @@ import pytest
 from whoosh.query import And, ConstantScoreQuery, Every
 from whoosh.scoring import BM25F
 
-from benchmarks.corpus import SOURCES, distinct
 from search_service.index.schema import open_index
 from search_service.index.writer import ArticleWriter, delete_urls
 from search_service.search import executor, postings
@@ -26,6 +25,7 @@ from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
 from search_service.search.rank import blend_best, weighting
+from tests.support.corpus import SOURCES, distinct
 
 ARTICLES = 800
 QUERIES = int(__import__("os").environ.get("EXECUTOR_QUERIES", 2000))

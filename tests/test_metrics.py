@@ -13,8 +13,7 @@ from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
-from tests.test_cli import get_json
-from tests.test_serving import serving
+from tests.support.servers import get_json, serving
 
 
 def parse(text: str) -> dict[tuple[str, tuple], float]:

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+pytestmark = pytest.mark.needs("chromium")  # skipped without it, failed in CI
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WATCH = ("window.__violations=[];document.addEventListener('securitypolicyviolation',"
          "e=>window.__violations.push(e.violatedDirective));")
@@ -27,16 +23,6 @@ WATCH = ("window.__violations=[];document.addEventListener('securitypolicyviolat
 def server(sample_server: str) -> str:
     """The real app over the sample index, served by waitress (conftest's sample_server)."""
     return sample_server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

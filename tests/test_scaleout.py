@@ -273,6 +273,7 @@ def scrape(port: int) -> dict:
             for sample in family.samples if not sample.labels}
 
 
+@NEEDS_REDIS
 def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         undisturbed, site, tmp_path):
     port = free_port()
@@ -311,6 +312,7 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
     assert metrics["news_search_indexer_commits_total"] >= 2
 
 
+@NEEDS_REDIS
 def test_max_pages_holds_for_the_whole_crawl_and_a_recrawl_is_conditional(site, tmp_path):
     from search_service.archive.state import load_source_stats
 
@@ -339,6 +341,7 @@ def test_max_pages_holds_for_the_whole_crawl_and_a_recrawl_is_conditional(site, 
         "finished")  # every worker writes its own record
 
 
+@NEEDS_REDIS
 def test_the_index_worker_keeps_related_articles_current(tmp_path):
     import numpy as np
 

@@ -7,45 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
-from tests.support.servers import get_json, start
-
-
-def workers_of(pid: int) -> set[int]:
-    """The child processes of `pid` (Linux /proc)."""
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return {int(child) for child in text.split()}
-
-
-def wait_for(condition, seconds: float = 60.0):
-    """Poll `condition` until it returns a true value (returned) or `seconds` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not true within {seconds:g} s: {condition.__name__}")
-
-
-def alive(pid: int) -> bool:
-    """Whether process `pid` still exists (zombies count as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+from tests.support.servers import alive, get_json, start, wait_until, workers_of
 
 
 def test_workers_share_the_port_survive_a_kill_and_see_commits(index_dir):
     proc, base = start(["serve", "--index", str(index_dir), "--workers", "2",
                         "--threads", "2"])
     try:
-        first = wait_for(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        first = wait_until(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
         for _ in range(6):
             assert get_json(base + "api/search?q=nato")["total"] == 1
 
@@ -53,7 +26,7 @@ def test_workers_share_the_port_survive_a_kill_and_see_commits(index_dir):
         os.kill(victim, signal.SIGKILL)
         # The survivor answers meanwhile (the port stays open in the parent and the other).
         assert get_json(base + "api/health")["articles"] == 27
-        second = wait_for(lambda: len(workers_of(proc.pid)) == 2
+        second = wait_until(lambda: len(workers_of(proc.pid)) == 2
                           and victim not in workers_of(proc.pid) and workers_of(proc.pid))
         assert len(second & first) == 1
 
@@ -64,7 +37,7 @@ def test_workers_share_the_port_survive_a_kill_and_see_commits(index_dir):
         def every_answer_has_it() -> bool:
             return all(get_json(base + "api/search?q=zeppelin")["total"] == 1
                        for _ in range(12))
-        wait_for(every_answer_has_it, 30)
+        wait_until(every_answer_has_it, 30)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=20)

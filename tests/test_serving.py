@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_cli import get_json, start
-from tests.test_serve_workers import alive, wait_for, workers_of
+from tests.support.servers import alive, get_json, serving, wait_until, workers_of
 
 
 class SlowClient(threading.Thread):
@@ -55,23 +54,6 @@ class SlowClient(threading.Thread):
             self.error = exc
         finally:
             self.started.set()
-
-
-def serving(argv: list[str]):
-    """Start a serving command (see tests.test_cli.start) whose stderr is read as it comes (a
-    full pipe would block the server under load); return the process, its base URL and a
-    function giving the stderr text so far."""
-    proc, base = start(argv)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
-    reader.start()
-
-    def log() -> str:
-        if proc.poll() is not None:
-            reader.join(10)
-        return "".join(lines)
-
-    return proc, base, log
 
 
 def refused(base: str) -> bool:
@@ -148,14 +130,14 @@ def test_sighup_replaces_every_worker_with_no_request_failed(index_dir):
                 failures.append(f"{time.monotonic():.1f} {exc!r}")
 
     try:
-        first = wait_for(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        first = wait_until(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
         clients = [threading.Thread(target=load, daemon=True) for _ in range(4)]
         for client in clients:
             client.start()
         time.sleep(1)
         before = answered[0]
         proc.send_signal(signal.SIGHUP)
-        second = wait_for(lambda: (workers := workers_of(proc.pid)) and len(workers) == 2
+        second = wait_until(lambda: (workers := workers_of(proc.pid)) and len(workers) == 2
                           and not workers & first and workers, 90)
         time.sleep(1)
         done.set()
@@ -180,11 +162,11 @@ def test_a_killed_supervisor_leaves_no_worker(index_dir):
                         "--threads", "2"])
     children: set[int] = set()
     try:
-        children = wait_for(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        children = wait_until(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
         assert get_json(base + "api/health")["articles"] == 27
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        wait_for(lambda: not any(alive(pid) for pid in children), 15)
+        wait_until(lambda: not any(alive(pid) for pid in children), 15)
     finally:
         for pid in children:
             if alive(pid):

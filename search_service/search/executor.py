@@ -234,6 +234,9 @@ def _phrase(seg: _Segment, node: wq.Phrase) -> Result:
     term scores (as Whoosh's span matcher does)."""
     if node.slop != 1:
         raise Unsupported(f"phrase with slop {node.slop}")
+    field = seg.schema[node.fieldname] if node.fieldname in seg.schema else None
+    if field is None or not field.format.supports("positions"):
+        raise Unsupported(f"phrase in {node.fieldname!r}, which has no positions")
     terms = [_term(seg, node.fieldname, word, positions=True) for word in node.words]
     if any(not len(t[0]) for t in terms):
         return _EMPTY_IDS, _EMPTY_SCORES

@@ -8,9 +8,11 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -50,3 +52,45 @@ def get_json(url: str) -> dict:
     """GET a URL over real HTTP and decode its JSON."""
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
+
+
+def serving(argv: list[str]):
+    """Start a serving command (see `start`) whose stderr is read as it comes (a full pipe
+    would block the server under load); return the process, its base URL and a function
+    giving the stderr text so far."""
+    proc, base = start(argv)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+
+    def log() -> str:
+        if proc.poll() is not None:
+            reader.join(10)
+        return "".join(lines)
+
+    return proc, base, log
+
+
+def workers_of(pid: int) -> set[int]:
+    """The child processes of `pid` (Linux /proc)."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(child) for child in text.split()}
+
+
+def wait_until(condition, seconds: float = 60.0):
+    """Poll `condition` until it returns a true value (returned) or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not true within {seconds:g} s: {condition.__name__}")
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still exists (zombies count as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

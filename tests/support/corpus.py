@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from search_service.article import Article
+from tests.support.paths import SHARED_DATA
 
-REUTERS = (Path(__file__).resolve().parent.parent.parent
-           / "shared/data/reuters21578/reuters.jsonl.gz")
+REUTERS = SHARED_DATA / "reuters21578" / "reuters.jsonl.gz"
 
 
 def stories(path: Path = REUTERS) -> list[dict]:
