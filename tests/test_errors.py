@@ -11,7 +11,7 @@ from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import TimeLimit
 
-from search_service.search import engine, executor, groups
+from search_service.search import engine, executor, groups, postings
 from search_service.web import create_app
 
 INTERNAL = {"error": {"status": 500,
@@ -32,8 +32,11 @@ def corrupt_postings(index_dir: Path) -> None:
 
 
 @pytest.fixture
-def broken_client(index_dir):
-    """A client of the app over an index whose postings are corrupt."""
+def broken_client(index_dir, monkeypatch):
+    """A client of the app over an index whose postings are corrupt. `index_dir` is a copy
+    of the session's index, so its segments share ids with ones that earlier tests had the
+    executor decode: start this test with an empty process-wide postings cache."""
+    monkeypatch.setattr(postings, "_cache", None)
     corrupt_postings(index_dir)
     return create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
 

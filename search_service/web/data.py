@@ -59,9 +59,9 @@ FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 def flag_arg(name: str) -> bool:
     """Read a yes/no query-string argument (1, 0, true, false); raise QueryError otherwise."""
     raw = request.args.get(name, "")
-    if raw.lower() not in FLAGS:
+    if raw not in FLAGS:  # exactly as the OpenAPI document's enum says
         raise search.QueryError(f"{name} must be 1 or 0 (or true or false), not {raw!r}")
-    return FLAGS[raw.lower()]
+    return FLAGS[raw]
 
 
 def max_depth() -> int:
