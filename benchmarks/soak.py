@@ -159,15 +159,6 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(url: str, timeout: float = 30) -> bytes:
     """GET `url` (a fresh connection)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -248,6 +239,7 @@ def main() -> None:
     from search_service.index.schema import index_exists, open_index
     from search_service.normalise import normalise
     from tests.support.redis_server import start_redis
+    from tests.support.servers import free_port
 
     seconds = args.minutes * 60
     count = args.initial + int(seconds / args.every) + 10
