@@ -35,8 +35,9 @@ def corrupt_postings(index_dir: Path) -> None:
 def broken_client(index_dir, monkeypatch):
     """A client of the app over an index whose postings are corrupt. `index_dir` is a copy
     of the session's index, so its segments share ids with ones that earlier tests had the
-    executor decode: start this test with an empty process-wide postings cache."""
+    executor decode: start this test with empty process-wide postings caches."""
     monkeypatch.setattr(postings, "_cache", None)
+    monkeypatch.setattr(executor, "_scored", None)
     corrupt_postings(index_dir)
     return create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
 

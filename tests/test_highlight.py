@@ -1,16 +1,26 @@
 """Highlighting: which words are marked, phrases only as phrases, everything escaped."""
 
+import random
 import re
 
 import pytest
 
 from search_service.article import Article
+from search_service.index.analysis import analyse_word, text_analyzer
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.search.engine import MARKER
-from search_service.search.highlight import lead_html, query_words
+from search_service.search.highlight import (
+    WORDS_PATTERN,
+    Marker,
+    QueryWords,
+    lead_html,
+    query_words,
+)
 from search_service.search.parse import parse_query
+from tests.support.corpus import stories
 
+WORDS = re.compile(WORDS_PATTERN)
 TEXT = ("Oil prices rose in Zürich; the price of oil fell as oil prices eased & "
         "<b>refiners</b> refined more, said the refinery's owner.")
 
@@ -66,3 +76,40 @@ def test_snippet_is_fragments_around_matches_or_the_opening(reader_searcher):
                           "body")
     assert MARKER.snippet_html(body, nothing) == lead_html(body)
     assert lead_html(body).endswith(" …") and len(lead_html(body)) <= 252
+
+
+HARD_TEXT = ("U.S. rates, a.b.c and rates..rates; *rates* rates.Then x.rates rate_s RATES Rates' "
+             "rating e.g. Zürich's ZÜRICH straße Strasse naïve NAIVE ﬁnance İstanbul 1.5 rates.")
+
+
+def test_word_analysis_shortcut_equals_the_analyzer():
+    """analyse_word (what the highlighter calls per new word) gives what the analyzer gives,
+    for every word of the Reuters stories and for hard cases (accents, ligatures, dots)."""
+    analyzer = text_analyzer()
+    words = set(WORDS.findall(HARD_TEXT))
+    for story in stories()[:4000]:
+        words.update(WORDS.findall(story["title"] + " " + story["body"]))
+    assert len(words) > 20_000
+    differ = []
+    for word in words:
+        tokens = [t.text for t in analyzer(word, mode="query")]
+        if analyse_word(word) != (tokens[0] if len(tokens) == 1 else None):
+            differ.append(word)
+    assert differ == []
+
+
+def test_term_marks_equal_a_scan_of_every_token():
+    """The no-phrase path (distinct words analysed once, matches found by search) marks
+    exactly the tokens a scan of every token with the analyzer marks."""
+    marker = Marker(text_analyzer())  # no shortcut: the analyzer is the oracle here
+    rng = random.Random(7)
+    texts = [s["body"] for s in stories()[:1500]] + [HARD_TEXT]
+    for text in texts:
+        found = [(m.start(), m.end(), marker.term(m.group()))
+                 for m in marker.pattern.finditer(text)]
+        indexed = [t for _, _, t in found if t is not None]
+        if not indexed:
+            continue
+        terms = frozenset(rng.sample(indexed, min(3, len(indexed))) + ["rate", "zurich"])
+        fast = [(t.startchar, t.endchar, t.text) for t in marker.matches(text, QueryWords(terms))]
+        assert fast == [(a, b, t) for a, b, t in found if t in terms], text[:80]

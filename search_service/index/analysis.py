@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from whoosh.analysis import (
     Filter,
@@ -11,6 +12,7 @@ from whoosh.analysis import (
     StemFilter,
     StopFilter,
 )
+from whoosh.lang import stemmer_for_language
 
 #: Letters that Unicode decomposition does not reduce to ASCII.
 SPECIAL_FOLDS = str.maketrans({
@@ -36,10 +38,28 @@ class FoldFilter(Filter):
             yield token
 
 
+#: The stemmer's language (Snowball's English, as StemFilter picks it for "en").
+STEM_LANGUAGE = "en"
+
+
 def text_analyzer():
     """Analyzer for title and body: words, lower case, accents folded, stop words, English stems."""
     return (RegexTokenizer() | LowercaseFilter() | FoldFilter() | StopFilter()
-            | StemFilter(lang="en", cachesize=50000))
+            | StemFilter(lang=STEM_LANGUAGE, cachesize=50000))
+
+
+_STOPS = StopFilter().stops
+_STEM = lru_cache(maxsize=100_000)(stemmer_for_language(STEM_LANGUAGE))
+
+
+def analyse_word(word: str) -> str | None:
+    """What text_analyzer() makes of one token (a whole match of its tokenizer's pattern): its
+    indexed form, or None for a stop word or a one-letter word. The same steps called
+    directly, several times cheaper than the analyzer's generator chain per word."""
+    text = fold(word)
+    if len(text) < 2 or text in _STOPS:
+        return None
+    return _STEM(text)
 
 
 def name_analyzer():

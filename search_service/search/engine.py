@@ -23,7 +23,7 @@ from whoosh.query import QueryError as WhooshQueryError
 from whoosh.reading import EmptyReader
 from whoosh.searching import Hit, Searcher
 
-from search_service.index.analysis import text_analyzer
+from search_service.index.analysis import analyse_word, text_analyzer
 from search_service.search.cursor import cursor_search
 from search_service.search.executor import Page, Unsupported, execute
 from search_service.search.facets import facets
@@ -44,7 +44,7 @@ ONE_PASS_BELOW = 2000
 
 
 #: Marks matched words in titles and bodies (both use the text analyzer).
-MARKER = Marker(text_analyzer())
+MARKER = Marker(text_analyzer(), analyse_word)
 
 
 class Searchers:

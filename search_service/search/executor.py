@@ -103,16 +103,51 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
           positions: bool = False) -> tuple[np.ndarray, np.ndarray, raw.Postings | None,
                                             np.ndarray | None]:
     """A term's live postings in the segment: ids, scores, and (for positions) the postings
-    read and which of them are live (None: all)."""
+    read and which of them are live (None: all). Scored results are remembered per commit
+    (ScoredTerm), so a term asked again costs a dictionary lookup per segment."""
+    key = (seg.stats, seg.columns.key, fieldname, text)
+    cache = scored_cache()
+    found = cache.get(key)
+    if found is None or (positions and found.postings is not None
+                         and found.postings.values is None):
+        found = _scored_term(seg, fieldname, text, positions)
+        cache.put(key, found)
+    ids, scores = found.ids, found.scores
+    if boost != 1.0:
+        scores = scores * boost
+    return ids, scores, found.postings, found.live
+
+
+@dataclass(frozen=True)
+class ScoredTerm:
+    """One term's live postings in one segment, scored for one commit and weighting."""
+
+    ids: np.ndarray  # int64 document numbers, ascending
+    scores: np.ndarray  # float64
+    postings: raw.Postings | None  # as read (deleted documents included), for phrases
+    live: np.ndarray | None  # which postings are live (None: all)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held beyond the decoded postings (which the postings cache accounts)."""
+        return self.ids.nbytes + self.scores.nbytes + (0 if self.live is None else
+                                                       self.live.nbytes) + 200
+
+
+_NO_TERM = ScoredTerm(_EMPTY_IDS, _EMPTY_SCORES, None, None)
+
+
+def _scored_term(seg: _Segment, fieldname: str, text, positions: bool) -> ScoredTerm:
+    """Read and score a term's live postings in one segment."""
     if fieldname not in seg.schema:
-        return _EMPTY_IDS, _EMPTY_SCORES, None, None
+        return _NO_TERM
     try:
         tbytes = seg.schema[fieldname].to_bytes(text)
     except ValueError:
-        return _EMPTY_IDS, _EMPTY_SCORES, None, None
-    if (fieldname, tbytes) not in seg.reader:
-        return _EMPTY_IDS, _EMPTY_SCORES, None, None
+        return _NO_TERM
     found = raw.postings(seg.reader, fieldname, tbytes, positions=positions)
+    if not len(found.ids):  # not in this segment
+        return _NO_TERM
     ids, weights, live = found.ids, found.weights.astype(np.float64), None
     if seg.has_deletions:
         keep = seg.live[ids]
@@ -120,15 +155,31 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
             live = np.flatnonzero(keep)
             ids, weights = ids[live], weights[live]
     scores = _score(seg, fieldname, tbytes, ids, weights)
-    if boost != 1.0:
-        scores = scores * boost
-    return ids.astype(np.int64), scores, found, live
+    return ScoredTerm(ids.astype(np.int64), scores, found, live)
+
+
+#: Share of the postings cache bound ($NEWS_SEARCH_POSTINGS_MB) given to scored terms on top
+#: of it: a scored posting costs 16 bytes (int64 id, float64 score) against 8 decoded.
+SCORED_SHARE = 0.5
+_scored_lock = threading.Lock()
+_scored: raw.PostingsCache | None = None
+
+
+def scored_cache() -> raw.PostingsCache:
+    """The process's cache of scored terms (made on first use)."""
+    global _scored
+    with _scored_lock:
+        if _scored is None:
+            _scored = raw.PostingsCache(int(raw.cache_limit() * SCORED_SHARE))
+        return _scored
 
 
 def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
            weights: np.ndarray) -> np.ndarray:
-    """Score postings with the scorer the searcher's weighting makes for this term."""
-    key = (_weighting_key(seg.weighting), seg.stats, seg.columns.key, fieldname, tbytes)
+    """Score postings with the scorer the searcher's weighting makes for this term. A
+    WeightLengthScorer's score depends on the term's index-wide statistics and the field
+    length only (`_score(weight, length)`), so one scorer serves every segment."""
+    key = (_weighting_key(seg.weighting), seg.stats, fieldname, tbytes)
     with _scorers_lock:
         scorer = _scorers.get(key)
     if scorer is None:
@@ -250,11 +301,9 @@ def _phrase(seg: _Segment, node: wq.Phrase) -> Result:
         where = np.searchsorted(term_ids, ids)
         if live is not None:
             where = live[where]
-        begin, end = found.starts[where], found.starts[where + 1]
-        lengths = end - begin
-        owner = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
-        inner = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        keys = owner * PHRASE_KEY + (found.positions[np.repeat(begin, lengths) + inner] - k)
+        positions, starts = found.positions(where)  # decoded for the candidates only
+        owner = np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(starts))
+        keys = owner * PHRASE_KEY + (positions - k)
         common = np.unique(keys) if common is None else np.intersect1d(common, keys)
         if not len(common):
             return _EMPTY_IDS, _EMPTY_SCORES

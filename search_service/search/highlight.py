@@ -11,6 +11,7 @@ phrase be marked only where the phrase occurs rather than wherever one of its wo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,11 +136,16 @@ class Marker:
     """Finds the words of a field's text that match a query, with the field's analyzer."""
 
     analyzer: Any
+    #: The analyzer's result for one token, computed directly (analysis.analyse_word), or
+    #: None to run the analyzer per new word.
+    analyse_word: Callable[[str], str | None] | None = None
     pattern: re.Pattern = field(init=False)
     cache: dict[str, str | None] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.pattern = self.analyzer.items[0].expression  # the RegexTokenizer's own pattern
+        # The same tokens, spelt for findall() (whole words, no capturing group) and speed.
+        self.words = re.compile(WORDS_PATTERN)
 
     def term(self, word: str) -> str | None:
         """The indexed form of one surface word (None for a stop word)."""
@@ -149,6 +155,9 @@ class Marker:
             pass
         if len(self.cache) >= CACHE_WORDS:
             self.cache.clear()
+        if self.analyse_word is not None:
+            result = self.cache[word] = self.analyse_word(word)
+            return result
         analysed = [t.text for t in self.analyzer(word, mode="query")]
         result = self.cache[word] = analysed[0] if len(analysed) == 1 else None
         return result
@@ -157,6 +166,8 @@ class Marker:
         """Tokens (with character offsets) of the words of `text` that `words` match."""
         if not words:
             return []
+        if not words.phrases and self.pattern.pattern == TOKEN_PATTERN:
+            return self._term_matches(text, words.terms)
         found = [(m.start(), m.end(), self.term(m.group())) for m in self.pattern.finditer(text)]
         found = [t for t in found if t[2] is not None]
         marked = {i for i, (_, _, term) in enumerate(found) if term in words.terms}
@@ -168,6 +179,20 @@ class Marker:
                     marked.update(range(i, i + size))
         return [Token(text=found[i][2], startchar=found[i][0], endchar=found[i][1], boost=1.0)
                 for i in sorted(marked)]
+
+    def _term_matches(self, text: str, terms: frozenset[str]) -> list[Token]:
+        """matches() without phrases: analyse each distinct surface word of `text` once,
+        then look for the matching ones only (Python work per match, not per word)."""
+        cache, hit = self.cache, []
+        for word in set(self.words.findall(text)):
+            term = cache.get(word, _UNSEEN)
+            if term is _UNSEEN:
+                term = self.term(word)
+            if term in terms:
+                hit.append(word)
+        spans = sorted(span for word in hit for span in _whole_tokens(text, word))
+        return [Token(text=cache[text[start:end]], startchar=start, endchar=end, boost=1.0)
+                for start, end in spans]
 
     def title_html(self, text: str, words: QueryWords) -> str:
         """The whole text, escaped, its matched words marked ('' when none matched)."""
@@ -185,6 +210,36 @@ class Marker:
         fragments = highlight.top_fragments(FRAGMENTER.fragment_matches(text, tokens), 3,
                                             SCORER, highlight.FIRST)
         return FORMATTER.format(fragments) or lead_html(text)
+
+
+_UNSEEN = object()
+
+
+def _whole_tokens(text: str, word: str) -> Iterator[tuple[int, int]]:
+    """Where `word` occurs in `text` as a whole token of TOKEN_PATTERN: not inside a longer
+    token, including one joined by a single dot ("U.S")."""
+    inside, size, end_of_text = _TOKEN_CHAR.match, len(word), len(text)
+    start = text.find(word)
+    while start != -1:
+        end = start + size
+        if not (start and (inside(text, start - 1) or (
+                text[start - 1] == "." and start > 1 and inside(text, start - 2)))) and not (
+                end < end_of_text and (inside(text, end) or (
+                    text[end] == "." and end + 1 < end_of_text and inside(text, end + 1)))):
+            yield start, end
+        start = text.find(word, start + 1)
+
+
+#: A character TOKEN_PATTERN puts inside a token.
+_TOKEN_CHAR = re.compile(r"[\w*]")
+
+
+#: The tokenizer pattern of the index's analyzers (whoosh.analysis.default_pattern with `*`),
+#: whose token boundaries _whole_tokens spells out.
+TOKEN_PATTERN = r"[\w\*]+(\.?[\w\*]+)*"
+#: The same tokens as TOKEN_PATTERN (greedy `[\w*]+` leaves `\.?` only its dot), a third
+#: faster to scan.
+WORDS_PATTERN = r"[\w*]+(?:\.[\w*]+)*"
 
 
 def lead_html(body: str) -> str:

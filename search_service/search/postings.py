@@ -10,6 +10,7 @@ phrases, stay encoded (one small pickle per posting) and are decoded for candida
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
 import pickle
@@ -20,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from search_service.index.whoosh_compat import column_file, deleted_docs, posting_file, term_table
@@ -48,19 +50,23 @@ LENGTHS = np.array([byte_to_length(b) if b else 0 for b in range(256)], dtype=np
 @dataclass(frozen=True)
 class Postings:
     """One term's postings in one segment: ascending document numbers and their weights
-    (deleted documents included: callers mask them), and, if read, the positions of every
-    posting, flat (`positions[starts[i]:starts[i + 1]]` are posting i's)."""
+    (deleted documents included: callers mask them), and, if read, every posting's encoded
+    positions (`values`), decoded on demand for the postings a phrase asks about."""
 
     ids: np.ndarray
     weights: np.ndarray
-    positions: np.ndarray | None = None
-    starts: np.ndarray | None = None
+    values: tuple[bytes, ...] | None = None
 
     @property
     def nbytes(self) -> int:
         """Approximate memory held."""
-        extra = 0 if self.positions is None else self.positions.nbytes + self.starts.nbytes
+        extra = 0 if self.values is None else sum(len(v) + 40 for v in self.values)
         return self.ids.nbytes + self.weights.nbytes + extra + 200
+
+    def positions(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of postings `which` (indexes into ids): one flat int64 array and
+        where each posting's run starts (len(which) + 1 offsets)."""
+        return decode_positions([self.values[i] for i in which.tolist()])
 
 
 EMPTY = Postings(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
@@ -138,7 +144,7 @@ def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> 
     cache = shared_cache()
     key = (segment_id(reader), fieldname, tbytes)
     found = cache.get(key)
-    if found is not None and (found.positions is not None or not positions):
+    if found is not None and (found.values is not None or not positions):
         return found
     decoded = _decode(reader, fieldname, tbytes, positions)
     cache.put(key, decoded)
@@ -150,12 +156,12 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
     terms = term_table(reader)
     try:
         info = terms.term_info(fieldname, tbytes)
-    except KeyError:
+    except (KeyError, TermNotFound):  # not in this segment
         return EMPTY
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
         return Postings(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32),
-                        *(_flat_positions(values) if positions else (None, None)))
+                        tuple(values) if positions else None)
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
         length = length[0]
@@ -186,26 +192,21 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
             break
         pos = following
     return Postings(np.concatenate(id_parts), np.concatenate(weight_parts),
-                    *(_flat_positions(value_parts) if positions else (None, None)))
+                    tuple(value_parts) if positions else None)
 
 
-def _flat_positions(values) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every posting's positions into one flat array and the offsets of each."""
-    decoded = [decode_positions(v) for v in values]
-    starts = np.zeros(len(decoded) + 1, dtype=np.int64)
-    np.cumsum([len(d) for d in decoded], out=starts[1:])
-    flat = np.fromiter((p for d in decoded for p in d), dtype=np.int32, count=int(starts[-1]))
-    return flat, starts
-
-
-def decode_positions(value: bytes) -> list[int]:
-    """The positions of one posting's encoded value (the Positions format)."""
-    codes = pickle.loads(value[4:] + (b"" if value.endswith(b".") else b"."))
-    out, position = [], 0
-    for code in codes:
-        position += code
-        out.append(position)
-    return out
+def decode_positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode postings' encoded positions (the Positions format: a pickled list of gaps
+    after a 4-byte header) into one flat int64 array and the offsets of each posting's run."""
+    gaps = [pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".") for v in values]
+    starts = np.zeros(len(gaps) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in gaps], out=starts[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(gaps), dtype=np.int64,
+                       count=int(starts[-1]))
+    # Positions are running sums of the gaps, restarting with each posting.
+    sums = np.cumsum(flat)
+    before = np.concatenate(([0], sums))[starts[:-1]]
+    return sums - np.repeat(before, np.diff(starts)), starts
 
 
 # -- columns -----------------------------------------------------------------------------------
