@@ -392,10 +392,10 @@ def serving_rss(pid: int) -> list[tuple[int, int, int]]:
 def print_table(rows: list[dict]) -> None:
     """One line per server, query stream and concurrency."""
     header = ("server", "stream", "c", "requests", "p50 ms", "p95 ms", "p99 ms", "mean ms",
-              "requests/s", "errors")
+              "requests/s", "server CPU ms/request", "errors")
     cells = [(r["server"], r["stream"], str(r["concurrency"]), f"{r['requests']:,}",
               f"{r['p50']:.2f}", f"{r['p95']:.2f}", f"{r['p99']:.2f}", f"{r['mean']:.2f}",
-              f"{r['rps']:,.0f}", str(len(r["errors"]))) for r in rows]
+              f"{r['rps']:,.0f}", f"{r['cpu']:.2f}", str(len(r["errors"]))) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     for row in (header, *cells):
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
@@ -411,20 +411,40 @@ def ratios(rows: list[dict]) -> None:
                 continue
             print(f"{stream} c={c}: ours/datasette p50 {ours['p50'] / peer['p50']:.2f}x, "
                   f"p95 {ours['p95'] / peer['p95']:.2f}x, "
-                  f"throughput {ours['rps'] / peer['rps']:.2f}x")
+                  f"throughput {ours['rps'] / peer['rps']:.2f}x, "
+                  f"server CPU per request {ours['cpu'] / max(peer['cpu'], 1e-9):.2f}x")
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server `pid` and its worker processes.
+    Per request, it is the figure load on the machine skews least: a busy machine stretches
+    latency, much less the work each request takes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid, *(int(c) for c in
+                   Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def load_server(name: str, port: int, streams: dict[str, list[str]], concurrency: list[int],
-                seconds: float, c1_requests: int) -> list[dict]:
+                seconds: float, c1_requests: int, pid: int) -> list[dict]:
     """Run every stream against one server: c=1 for `c1_requests` requests (or `seconds`),
     then each other concurrency for `seconds`; the distinct stream's cursor runs on, so no
-    query repeats."""
+    query repeats. Each row also holds the server's CPU milliseconds per request."""
     rows = []
     for stream, urls in streams.items():
         cursor = Cursor(urls)
         for c in concurrency:
             print(f"{name}: {stream} queries, concurrency {c} …", file=sys.stderr, flush=True)
+            before = server_cpu(pid)
             row = run_load(port, cursor, c, seconds, c1_requests if c == 1 else 0)
+            row["cpu"] = (server_cpu(pid) - before) * 1000 / max(row["requests"], 1)
             rows.append({"server": name, "stream": stream, **row})
     return rows
 
@@ -488,7 +508,7 @@ def main() -> None:
             warm = [render(s) for s in make_queries(stories(), args.warm, args.seed + 7, since)]
             run_load(port, Cursor(warm), 8, 0, args.warm)
             rows += load_server(name, port, streams, concurrency, args.seconds,
-                                args.c1_requests)
+                                args.c1_requests, server.pid)
             if name == "ours":
                 rows[-1]["rss"] = serving_rss(server.pid)
         finally:

@@ -98,18 +98,25 @@ def test_word_analysis_shortcut_equals_the_analyzer():
     assert differ == []
 
 
-def test_term_marks_equal_a_scan_of_every_token():
-    """The no-phrase path (distinct words analysed once, matches found by search) marks
-    exactly the tokens a scan of every token with the analyzer marks."""
+def test_marks_equal_a_scan_of_every_token():
+    """The fast path (distinct words analysed once, matches found by search) marks exactly
+    the tokens that a scan of every token with the analyzer marks, for terms and phrases."""
     marker = Marker(text_analyzer())  # no shortcut: the analyzer is the oracle here
     rng = random.Random(7)
     texts = [s["body"] for s in stories()[:1500]] + [HARD_TEXT]
+    phrases_seen = 0
     for text in texts:
-        found = [(m.start(), m.end(), marker.term(m.group()))
-                 for m in marker.pattern.finditer(text)]
-        indexed = [t for _, _, t in found if t is not None]
-        if not indexed:
+        indexed = [t for t in map(marker.term, WORDS.findall(text)) if t is not None]
+        if len(indexed) < 4:
             continue
-        terms = frozenset(rng.sample(indexed, min(3, len(indexed))) + ["rate", "zurich"])
-        fast = [(t.startchar, t.endchar, t.text) for t in marker.matches(text, QueryWords(terms))]
-        assert fast == [(a, b, t) for a, b, t in found if t in terms], text[:80]
+        start = rng.randrange(len(indexed) - 2)
+        phrases = (tuple(indexed[start:start + rng.choice((2, 3))]),
+                   (indexed[0], rng.choice(indexed)))  # the second rarely occurs as a phrase
+        terms = frozenset(rng.sample(indexed, 2) + ["rate", "zurich"])
+        for words in (QueryWords(terms), QueryWords(frozenset(), phrases),
+                      QueryWords(terms, phrases[:1])):
+            fast = [(t.startchar, t.endchar, t.text) for t in marker.matches(text, words)]
+            slow = [(t.startchar, t.endchar, t.text) for t in marker.scan(text, words)]
+            assert fast == slow, (text[:80], words)
+            phrases_seen += bool(words.phrases and slow)
+    assert phrases_seen > 1000  # phrases were found, not only missed

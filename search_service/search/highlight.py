@@ -163,11 +163,47 @@ class Marker:
         return result
 
     def matches(self, text: str, words: QueryWords) -> list[Token]:
-        """Tokens (with character offsets) of the words of `text` that `words` match."""
+        """Tokens (with character offsets) of the words of `text` that `words` match.
+
+        Each distinct surface word of `text` is analysed once (cached), and only the words
+        the query wants are then looked for: Python work per match, not per word of the text.
+        A phrase counts where its words follow one another with nothing but stop words
+        between them (the index numbers positions after dropping stop words)."""
         if not words:
             return []
-        if not words.phrases and self.pattern.pattern == TOKEN_PATTERN:
-            return self._term_matches(text, words.terms)
+        if self.pattern.pattern != TOKEN_PATTERN:
+            return self.scan(text, words)
+        wanted = words.terms.union(*words.phrases)
+        cache, hit = self.cache, []
+        for word in set(self.words.findall(text)):
+            term = cache.get(word, _UNSEEN)
+            if term is _UNSEEN:
+                term = self.term(word)
+            if term in wanted:
+                hit.append(word)
+        spans = sorted((start, end, cache[word]) for word in hit
+                       for start, end in _whole_tokens(text, word))
+        marked = {i for i, span in enumerate(spans) if span[2] in words.terms}
+        for phrase in words.phrases:
+            size = len(phrase)
+            for i in range(len(spans) - size + 1):
+                if spans[i][2] == phrase[0] and all(
+                        spans[i + k][2] == phrase[k]
+                        and self._only_stop_words(text[spans[i + k - 1][1]:spans[i + k][0]])
+                        for k in range(1, size)):
+                    marked.update(range(i, i + size))
+        return [Token(text=spans[i][2], startchar=spans[i][0], endchar=spans[i][1], boost=1.0)
+                for i in sorted(marked)]
+
+    def _only_stop_words(self, gap: str) -> bool:
+        """Whether the text between two words holds no indexed word."""
+        return all(self.term(word) is None for word in self.words.findall(gap))
+
+    def scan(self, text: str, words: QueryWords) -> list[Token]:
+        """matches() by analysing every word of `text` in turn: the reference the fast path
+        is tested against, and the path for a tokenizer other than TOKEN_PATTERN."""
+        if not words:
+            return []
         found = [(m.start(), m.end(), self.term(m.group())) for m in self.pattern.finditer(text)]
         found = [t for t in found if t[2] is not None]
         marked = {i for i, (_, _, term) in enumerate(found) if term in words.terms}
@@ -179,20 +215,6 @@ class Marker:
                     marked.update(range(i, i + size))
         return [Token(text=found[i][2], startchar=found[i][0], endchar=found[i][1], boost=1.0)
                 for i in sorted(marked)]
-
-    def _term_matches(self, text: str, terms: frozenset[str]) -> list[Token]:
-        """matches() without phrases: analyse each distinct surface word of `text` once,
-        then look for the matching ones only (Python work per match, not per word)."""
-        cache, hit = self.cache, []
-        for word in set(self.words.findall(text)):
-            term = cache.get(word, _UNSEEN)
-            if term is _UNSEEN:
-                term = self.term(word)
-            if term in terms:
-                hit.append(word)
-        spans = sorted(span for word in hit for span in _whole_tokens(text, word))
-        return [Token(text=cache[text[start:end]], startchar=start, endchar=end, boost=1.0)
-                for start, end in spans]
 
     def title_html(self, text: str, words: QueryWords) -> str:
         """The whole text, escaped, its matched words marked ('' when none matched)."""
