@@ -70,8 +70,9 @@ def run(name: str, rows: dict, cpu: dict, calls) -> None:
 
 
 def empty_caches() -> None:
-    """Forget decoded postings and per-document terms (not the per-commit caches)."""
-    from search_service.index.postings import forget as forget_postings
+    """Forget decoded and scored postings and per-document terms (not the per-commit
+    caches)."""
+    from search_service.search.executor import forget as forget_postings
     from search_service.search.terms import forget as forget_terms
 
     forget_postings()

@@ -2,8 +2,8 @@
 interval for all, so the lines share an axis), its top sources and its top stories.
 
 Each query is matched on its own (matches.py), so no query's stories can stand in for
-another's. Top stories are ranked by a cheap BM25 without length normalisation over the
-whole match set (the search's own `best` ranking would cost one full search per query).
+another's. Top stories are ranked by relevance over the whole match set (the search's
+BM25F scores, from the executor that matched them; newest first among equal scores).
 """
 
 from __future__ import annotations

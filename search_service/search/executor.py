@@ -165,6 +165,16 @@ _scored_lock = threading.Lock()
 _scored: raw.PostingsCache | None = None
 
 
+def forget() -> None:
+    """Empty the caches of scored terms and scorers, and the postings cache under them."""
+    global _scored
+    with _scored_lock:
+        _scored = None
+    with _scorers_lock:
+        _scorers.clear()
+    raw.forget()
+
+
 def scored_cache() -> raw.PostingsCache:
     """The process's cache of scored terms (made on first use)."""
     global _scored

@@ -3,10 +3,11 @@ compare, significant terms).
 
 A request (SearchParams) is read the way `search` reads it (parse.py for the text,
 filters.py `filter_query` for sources, language and any filter added there later, the
-`from`/`to` range on the publication date), but evaluated over whole posting arrays
-(index/postings.py) instead of one Whoosh match at a time. Near-duplicate copies are then
-collapsed as the search total collapses them (groups.py): each story counts once, at its
-earliest-published matching copy, so a timeline's counts add up to the search total.
+`from`/`to` range on the publication date), and evaluated by the vectorised executor (whole
+posting arrays, scored as the search scores) instead of one Whoosh match at a time.
+Near-duplicate copies are then collapsed as the search total collapses them (groups.py):
+each story counts once, at its earliest-published matching copy, so a timeline's counts add
+up to the search total.
 
 Per index commit, the columns these views need (publication stamp, story key, source, live
 documents) are read once into arrays and kept.
@@ -14,7 +15,7 @@ documents) are read once into arrays and kept.
 
 from __future__ import annotations
 
-import math
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,36 +23,27 @@ from datetime import datetime
 import numpy as np
 from whoosh.query import (
     And,
-    AndMaybe,
-    AndNot,
     ConstantScoreQuery,
-    DisjunctionMax,
-    Every,
-    Not,
-    NullQuery,
-    Or,
-    Phrase,
     Query,
-    Require,
-    Term,
 )
 from whoosh.searching import Searcher
 from whoosh.util.times import datetime_to_long
 
-from search_service.index.postings import segment_id, term_postings
 from search_service.index.schema import naive_utc
+from search_service.search import executor
 from search_service.search.filters import filter_query
 from search_service.search.groups import groups_of
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
+from search_service.search.postings import segment_id
+from search_service.search.rank import weighting
+
+log = logging.getLogger(__name__)
 
 #: The `stamps` value of an article without a publication date (sorts after every date).
 UNDATED = np.iinfo(np.int64).max
 #: Whoosh's datetime columns count microseconds from 0001-01-01; numpy from 1970-01-01.
 EPOCH = datetime_to_long(datetime(1970, 1, 1))
-#: BM25's term-frequency saturation (no length normalisation here: a cheap ranking of the
-#: few stories a comparison shows, not the search's ranking).
-K1 = 1.2
 #: Sets of segments (commits) whose columns are kept.
 KEEP_COMMITS = 4
 
@@ -180,123 +172,17 @@ def top_stories(columns: Columns, matches: Matches, limit: int) -> list[tuple[in
     return chosen
 
 
-# -- evaluating a query over posting arrays ------------------------------------------------------
+# -- evaluating a query ------------------------------------------------------------------------
 
 def _evaluate(searcher: Searcher, query: Query) -> tuple[np.ndarray, np.ndarray]:
-    """The global document numbers `query` matches (sorted) and a score for each."""
-    ids, scores = [], []
-    total = max(searcher.doc_count_all(), 1)
-    for sub, offset in searcher.leaf_searchers():
-        local, score = _node(sub, query, total)
-        ids.append(local + offset)
-        scores.append(score)
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    return np.concatenate(ids), np.concatenate(scores)
-
-
-def _node(sub: Searcher, node: Query, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """Evaluate one query node over one segment: sorted local numbers and scores."""
-    if isinstance(node, Term):
-        field = sub.schema[node.fieldname]
-        ids, freqs = term_postings(sub.reader(), node.fieldname,
-                                   field.to_bytes(node.text) if not isinstance(node.text, bytes)
-                                   else node.text)
-        idf = math.log(1 + total / max(sub.doc_frequency(node.fieldname, node.text), 1))
-        boost = node.boost * getattr(field, "field_boost", 1.0)
-        return ids, (boost * idf * freqs * (K1 + 1) / (freqs + K1)).astype(np.float32)
-    if isinstance(node, Every):
-        ids = np.arange(sub.reader().doc_count_all(), dtype=np.int64)
-        return ids, np.zeros(len(ids), dtype=np.float32)
-    if isinstance(node, type(NullQuery)):
-        return _empty()
-    if isinstance(node, ConstantScoreQuery):
-        ids, _ = _node(sub, node.child, total)
-        return ids, np.full(len(ids), node.score, dtype=np.float32)
-    if isinstance(node, (And, Require)):
-        positive = [c for c in node.children() if not isinstance(c, Not)]
-        negative = [c.query for c in node.children() if isinstance(c, Not)]
-        if not positive:
-            positive = [Every()]
-        ids, scores = _node(sub, positive[0], total)
-        for child in positive[1:]:
-            if not len(ids):
-                break
-            other, other_scores = _node(sub, child, total)
-            ids, scores = _intersect(ids, scores, other, other_scores)
-        for child in negative:
-            ids, scores = _exclude(ids, scores, _node(sub, child, total)[0])
-        return ids, scores
-    if isinstance(node, (Or, DisjunctionMax)):
-        parts = [_node(sub, c, total) for c in node.children()]
-        return _union(parts)
-    if isinstance(node, AndNot):
-        ids, scores = _node(sub, node.a, total)
-        return _exclude(ids, scores, _node(sub, node.b, total)[0])
-    if isinstance(node, AndMaybe):
-        ids, scores = _node(sub, node.a, total)
-        extra, extra_scores = _node(sub, node.b, total)
-        at = np.searchsorted(extra, ids)
-        hit = (at < len(extra)) & (extra[np.minimum(at, len(extra) - 1)] == ids) \
-            if len(extra) else np.zeros(len(ids), dtype=bool)
-        scores = scores.copy()
-        scores[hit] += extra_scores[at[hit]]
-        return ids, scores
-    if isinstance(node, Phrase) and node.words:
-        # Whoosh checks positions (and costs ~2 ms a segment just to set up): only where
-        # every word of the phrase occurs.
-        field = sub.schema[node.fieldname]
-        candidates = None
-        for word in node.words:
-            ids, _ = term_postings(sub.reader(), node.fieldname, field.to_bytes(word))
-            candidates = ids if candidates is None else np.intersect1d(
-                candidates, ids, assume_unique=True)
-            if not len(candidates):
-                return _empty()
-        return _whoosh(sub, node)
-    if isinstance(node, Not):
-        every = np.arange(sub.reader().doc_count_all(), dtype=np.int64)
-        return _exclude(every, np.zeros(len(every), dtype=np.float32),
-                        _node(sub, node.query, total)[0])
-    return _whoosh(sub, node)
-
-
-def _whoosh(sub: Searcher, node: Query) -> tuple[np.ndarray, np.ndarray]:
-    """Any other query (phrases, wildcards, ranges, fuzzy words): Whoosh's own matcher,
-    every match scoring 1."""
-    matcher = node.matcher(sub)
-    ids = np.fromiter(matcher.all_ids(), dtype=np.int64)
-    return ids, np.ones(len(ids), dtype=np.float32)  # matched, unranked
-
-
-def _empty() -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-
-
-def _intersect(a, a_scores, b, b_scores):
-    """Documents in both sorted arrays; their scores added."""
-    common, ia, ib = np.intersect1d(a, b, assume_unique=True, return_indices=True)
-    return common, a_scores[ia] + b_scores[ib]
-
-
-def _exclude(ids, scores, drop):
-    """Documents of `ids` not in `drop`."""
-    if not len(drop) or not len(ids):
-        return ids, scores
-    keep = ~np.isin(ids, drop, assume_unique=True)
-    return ids[keep], scores[keep]
-
-
-def _union(parts):
-    """Documents in any of the sorted arrays; their scores added."""
-    parts = [p for p in parts if len(p[0])]
-    if not parts:
-        return _empty()
-    if len(parts) == 1:
-        return parts[0]
-    ids = np.concatenate([p[0] for p in parts])
-    scores = np.concatenate([p[1] for p in parts])
-    unique, inverse = np.unique(ids, return_inverse=True)
-    summed = np.zeros(len(unique), dtype=np.float32)
-    np.add.at(summed, inverse, scores)
-    return unique, summed
+    """The live global document numbers `query` matches (ascending) and the search's score
+    for each: the vectorised executor's, or Whoosh's for a shape it leaves to Whoosh."""
+    try:
+        docs, scores, _ = executor.match(searcher, query, weighting=weighting())
+        return docs, scores
+    except executor.Unsupported as why:
+        log.debug("research query %r goes to the Whoosh path: %s", query, why)
+    hits = searcher.search(query, limit=None)
+    found = sorted((hit.docnum, hit.score) for hit in hits)
+    return (np.fromiter((d for d, _ in found), dtype=np.int64, count=len(found)),
+            np.fromiter((s for _, s in found), dtype=np.float64, count=len(found)))

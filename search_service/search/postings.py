@@ -133,6 +133,13 @@ def shared_cache() -> PostingsCache:
         return _cache
 
 
+def forget() -> None:
+    """Empty the process's postings cache (benchmarks time cold reads with it)."""
+    global _cache
+    with _cache_lock:
+        _cache = None
+
+
 def segment_id(reader) -> str:
     """The id of the segment a (segment) reader reads."""
     return reader.segment().segment_id()

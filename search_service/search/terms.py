@@ -38,9 +38,9 @@ from whoosh.lang import NoStopWords, stopwords_for_language
 from whoosh.searching import Searcher
 
 from search_service.index.analysis import fold, text_analyzer
-from search_service.index.postings import segment_id
 from search_service.search.matches import Columns, columns_of, match, stories
 from search_service.search.params import QueryError, SearchParams
+from search_service.search.postings import segment_id
 
 #: Matching stories read at most (a seeded sample beyond): reading and cutting a story into
 #: terms costs about 0.3 ms, the bulk of a terms request.
