@@ -29,13 +29,11 @@ from whoosh.query import (
 from whoosh.searching import Searcher
 from whoosh.util.times import datetime_to_long
 
-from search_service.index.schema import naive_utc
+from search_service.index.schema import NO_DATE, naive_utc
 from search_service.search import executor
 from search_service.search.filters import filter_query
-from search_service.search.groups import groups_of
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
-from search_service.search.postings import segment_id
 from search_service.search.rank import weighting
 
 log = logging.getLogger(__name__)
@@ -69,47 +67,32 @@ class Matches:
 
 
 _lock = threading.Lock()
-_columns: dict[tuple, Columns] = {}
+_columns: dict[int, tuple[executor.IndexColumns, Columns]] = {}
 
 
 def columns_of(searcher: Searcher) -> Columns:
-    """Return the index's per-document arrays as `searcher` sees it (read once per commit)."""
-    leaves = searcher.leaf_searchers()
-    signature = tuple((segment_id(s.reader()), s.reader().doc_count()) for s, _ in leaves)
+    """Return the index's per-document arrays as `searcher` sees it: the executor's
+    index-wide columns (read once per commit) in the shapes the research views use."""
+    cols = executor.index_columns(searcher)
     with _lock:
-        found = _columns.get(signature)
-    if found is not None:
-        return found
-    size = searcher.reader().doc_count_all()
-    live = np.zeros(size, dtype=bool)
-    stamps = np.full(size, UNDATED, dtype=np.int64)
-    names: list[str] = []
-    for sub, offset in leaves:
-        reader = sub.reader()
-        count = reader.doc_count_all()
-        live[offset:offset + count] = [not reader.is_deleted(d) for d in range(count)]
-        if reader.has_column("published"):
-            column = reader.column_reader("published", translate=False)
-            raw = np.fromiter(column, dtype=np.uint64, count=count)
-            dated = raw < np.uint64(2**63)  # the column's default for no date is 2**64 - 1
-            stamps[offset:offset + count][dated] = raw[dated].astype(np.int64)
-        if reader.has_column("source_key"):
-            names.extend(reader.column_reader("source_key"))
-        else:
-            names.extend([""] * count)
-    sources, source = np.unique(np.array(names, dtype=object).astype(str), return_inverse=True)
-    story = np.arange(size, dtype=np.int64)
-    members = groups_of(searcher).members
-    if members:
-        keys: dict[bytes, int] = {}
-        docnums = np.fromiter(members, dtype=np.int64, count=len(members))
-        story[docnums] = [size + keys.setdefault(members[d], len(keys)) for d in members]
-    found = Columns(live, stamps, story, source.astype(np.int32), tuple(sources.tolist()))
+        found = _columns.get(id(cols))
+    if found is not None and found[0] is cols:
+        return found[1]
+    size = len(cols.live)
+    published = cols.published
+    stamps = np.where(published == np.uint64(NO_DATE), UNDATED,
+                      np.minimum(published, np.uint64(UNDATED)).astype(np.int64))
+    story = np.where(cols.group >= 0, size + cols.group.astype(np.int64),
+                     np.arange(size, dtype=np.int64))
+    codes, terms = cols.codes["source_key"]
+    sources = tuple(t.decode("utf-8") for t in terms) + ("",)  # the last: no source
+    source = np.where(codes >= 0, codes, len(terms)).astype(np.int32)
+    made = Columns(cols.live, stamps, story, source, sources)
     with _lock:
-        if len(_columns) >= KEEP_COMMITS:
+        while len(_columns) >= KEEP_COMMITS:
             _columns.pop(next(iter(_columns)))
-        _columns[signature] = found
-    return found
+        _columns[id(cols)] = (cols, made)
+    return made
 
 
 def match(searcher: Searcher, params: SearchParams, text: bool = True) -> Matches:
