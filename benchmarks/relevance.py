@@ -33,6 +33,7 @@ import json
 import math
 import random
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -286,7 +287,14 @@ def run_fts5(path: Path, queries: list[dict]) -> list[list[str]]:
 
 
 def built(path: Path, build: Callable[[list[dict], Path], None], raw: list[dict]) -> Path:
-    """`path`, built first if missing."""
+    """`path`, built first if missing (our index also if an older schema version made it)."""
+    if build is build_ours and path.exists():
+        from search_service.index.schema import IndexVersionError, open_index
+        try:
+            open_index(path)
+        except IndexVersionError as exc:
+            print(f"{exc}: rebuilding it", file=sys.stderr, flush=True)
+            shutil.rmtree(path)
     if not path.exists():
         started = time.perf_counter()
         print(f"building {path.name} …", file=sys.stderr, flush=True)
