@@ -1,6 +1,7 @@
 """Relevance benchmark on the Reuters corpus: ours (each sort) vs plain Whoosh vs SQLite FTS5.
 
-Usage: python -m benchmarks.relevance [--known 600] [--seed 1987] [--half test] [--work DIR]
+Usage: python -m benchmarks.relevance [--known 600] [--seed 1987] [--half test|tuning|both]
+                                      [--misses] [--work DIR]
        python -m benchmarks.relevance --tune grid|band [--work DIR]
 
 Builds three indexes of the same stories (ours through the project's writer, plain Whoosh
@@ -32,6 +33,7 @@ import json
 import math
 import random
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -285,7 +287,14 @@ def run_fts5(path: Path, queries: list[dict]) -> list[list[str]]:
 
 
 def built(path: Path, build: Callable[[list[dict], Path], None], raw: list[dict]) -> Path:
-    """`path`, built first if missing."""
+    """`path`, built first if missing (our index also if an older schema version made it)."""
+    if build is build_ours and path.exists():
+        from search_service.index.schema import IndexVersionError, open_index
+        try:
+            open_index(path)
+        except IndexVersionError as exc:
+            print(f"{exc}: rebuilding it", file=sys.stderr, flush=True)
+            shutil.rmtree(path)
     if not path.exists():
         started = time.perf_counter()
         print(f"building {path.name} …", file=sys.stderr, flush=True)
@@ -296,41 +305,42 @@ def built(path: Path, build: Callable[[list[dict], Path], None], raw: list[dict]
 
 # -- tuning ------------------------------------------------------------------------------------
 
-def tune(path: Path, known: list[dict], topics: list[dict]) -> None:
-    """Grid over BM25F parameters and the title weight on the tuning half (relevance order,
-    scored through Whoosh with `weighting(...)`)."""
+def tune(path: Path, known: list[dict], topics: list[dict], groups: dict[str, str],
+         min_mrr: float) -> None:
+    """Grid over the title's weight and idf (its own or fixed) and the body's b on the tuning
+    half: the relevance order scored straight through Whoosh with `weighting(...)`, copies
+    shown once as ours shows them. Prints every point, then the best five by topical P@10 +
+    nDCG@10 among those keeping known-item MRR@10 at `min_mrr` or more."""
     from search_service.index.schema import open_index
     from search_service.search.parse import parse_query
     from search_service.search.rank import weighting
     grid = {
-        "title_k1": (1.2,), "title_b": (0.0, 0.75),
-        "body_k1": (0.6, 0.9), "body_b": (0.25, 0.4),
-        "title": (0.2, 0.3, 0.4),
+        "title_IDF": (None, 5.0), "title_W": (0.2, 0.35, 0.5),
+        "body_K1": (0.9,), "body_B": (0.2, 0.4),
     }
     queries = known + topics
     rows = []
     ix = open_index(path)
     for values in itertools.product(*grid.values()):
         p = dict(zip(grid, values, strict=True))
-        w = weighting(title_K1=p["title_k1"], title_B=p["title_b"], body_K1=p["body_k1"],
-                      body_B=p["body_b"], title_W=p["title"])
-        with ix.searcher(weighting=w) as searcher:
-            ranked = [[story_of(h["url"]) for h in searcher.search(
-                parse_query(searcher, query_text(q)), limit=10)]
+        with ix.searcher(weighting=weighting(**p)) as searcher:
+            ranked = [distinct([story_of(h["url"]) for h in searcher.search(
+                parse_query(searcher, query_text(q)), limit=DEPTH)], groups)
                 for q in queries]
-        m = measures({"x": ranked}, known, topics)["x"]
-        rows.append((m["MRR@10"] + m["topical P@10"], p, m))
+        m = measures({"x": ranked}, known, topics, groups)["x"]
+        rows.append((m["MRR@10"] >= min_mrr, m["topical P@10"] + m["topical nDCG@10"], p, m))
         print(json.dumps({**p, **{k: round(v, 3) for k, v in m.items()}}), flush=True)
-    rows.sort(key=lambda r: r[0], reverse=True)
-    print("best five:")
-    for _, p, m in rows[:5]:
+    rows.sort(key=lambda r: r[:2], reverse=True)
+    print(f"best five (topical P@10 + nDCG@10, known-item MRR@10 >= {min_mrr}):")
+    for _, _, p, m in rows[:5]:
         print(json.dumps({**p, **{k: round(v, 3) for k, v in m.items()}}))
 
 
-def tune_band(path: Path, known: list[dict], topics: list[dict], close: float) -> None:
+def tune_band(path: Path, known: list[dict], topics: list[dict], groups: dict[str, str],
+              close: float) -> None:
     """The `best` order for several bands on the tuning half: blend_best over each query's
-    top 200 by relevance (as rank_best does); known-item MRR@10, topical P@10 and how often
-    the newer of two comparably scored shown stories comes first."""
+    top 200 by relevance (as rank_best does), copies shown once; known-item MRR@10, topical
+    P@10 and how often the newer of two comparably scored shown stories comes first."""
     import numpy as np
     from whoosh.util.times import datetime_to_long
 
@@ -351,12 +361,14 @@ def tune_band(path: Path, known: list[dict], topics: list[dict], close: float) -
     for band in (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2):
         ranked, newer, total = [], 0, 0
         for ids, scores, stamps, dates in found:
-            order = np.argsort(-blend_best(scores, stamps, now, band=band), kind="stable")[:10]
+            order = np.argsort(-blend_best(scores, stamps, now, band=band), kind="stable")
+            shown = set(distinct([ids[i] for i in order], groups)[:10])
+            order = [i for i in order if ids[i] in shown]
             ranked.append([ids[i] for i in order])
             n, t = newer_first([(ids[i], dates[i]) for i in order],
                                dict(zip(ids, scores, strict=True)), close)
             newer, total = newer + n, total + t
-        m = measures({"x": ranked}, known, topics)["x"]
+        m = measures({"x": ranked}, known, topics, groups)["x"]
         print(json.dumps({"band": band, **{k: round(v, 3) for k, v in m.items()},
                           "newer first": f"{newer}/{total}"}), flush=True)
 
@@ -378,7 +390,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--known", type=int, default=600, help="known-item queries (both halves)")
     parser.add_argument("--seed", type=int, default=1987)
-    parser.add_argument("--half", choices=("tuning", "test"), default="test")
+    parser.add_argument("--half", choices=("tuning", "test", "both"), default="test")
     parser.add_argument("--close", type=float, default=0.05,
                         help="scores within this share of each other count as comparable")
     parser.add_argument("--work", type=Path, default=Path("/tmp/relevance-bench"),
@@ -386,6 +398,10 @@ def main() -> None:
     parser.add_argument("--tune", choices=("grid", "band"),
                         help="grid-search BM25F parameters, or sweep the best band, on the "
                         "tuning half")
+    parser.add_argument("--min-mrr", type=float, default=0.925,
+                        help="--tune grid: the known-item MRR@10 a chosen point must keep")
+    parser.add_argument("--misses", action="store_true",
+                        help="print each topical query's precision and the wrong stories shown")
     args = parser.parse_args()
     raw = stories()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -395,21 +411,32 @@ def main() -> None:
     topics = topical(raw, args.seed)
     if args.tune == "band":
         tune_band(ours, [q for q in known if q["half"] == "tuning"],
-                  [q for q in topics if q["half"] == "tuning"], args.close)
+                  [q for q in topics if q["half"] == "tuning"], groups, args.close)
         return
     if args.tune:
         tune(ours, [q for q in known if q["half"] == "tuning"],
-             [q for q in topics if q["half"] == "tuning"])
+             [q for q in topics if q["half"] == "tuning"], groups, args.min_mrr)
         return
-    known = [q for q in known if q["half"] == args.half]
-    topics = [q for q in topics if q["half"] == args.half]
+    whoosh_path = built(args.work / "whoosh", build_whoosh, raw)
+    fts5_path = built(args.work / "fts5.db", build_fts5, raw)
+    for half in (("tuning", "test") if args.half == "both" else (args.half,)):
+        report(half, raw, [q for q in known if q["half"] == half],
+               [q for q in topics if q["half"] == half], ours, whoosh_path, fts5_path, groups,
+               args.close, args.misses)
+
+
+def report(half: str, raw: list[dict], known: list[dict], topics: list[dict], ours: Path,
+           whoosh_path: Path, fts5_path: Path, groups: dict[str, str], close: float,
+           misses: bool) -> None:
+    """Run every engine on one half's queries and print the tables (and, with `misses`, each
+    topical query's precision and the wrong stories ours shows)."""
     queries = known + topics
-    print(f"{args.half} half: {len(known)} known-item queries, {len(topics)} topical queries "
+    print(f"\n{half} half: {len(known)} known-item queries, {len(topics)} topical queries "
           f"({len({q['words'][0] for q in topics})} topics); {len(raw):,} stories",
           flush=True)
-    runs, pairs = run_ours(ours, queries, args.close)
-    whoosh = run_whoosh(built(args.work / "whoosh", build_whoosh, raw), queries)
-    fts5 = run_fts5(built(args.work / "fts5.db", build_fts5, raw), queries)
+    runs, pairs = run_ours(ours, queries, close)
+    whoosh = run_whoosh(whoosh_path, queries)
+    fts5 = run_fts5(fts5_path, queries)
     peers = {"plain Whoosh (defaults)": whoosh, "SQLite FTS5 bm25": fts5}
     print("\nDistinct stories (near-duplicate copies shown once, as ours shows them):")
     table(measures({f"ours, sort={sort}": r for sort, r in runs.items()}
@@ -419,7 +446,25 @@ def main() -> None:
     table(measures({"ours, sort=relevance": runs["relevance"]} | peers, known, topics).items())
     for sort, (newer, total) in pairs.items():
         print(f"ours, sort={sort}: newer first in {newer}/{total} pairs of shown stories "
-              f"scored within {args.close:.0%} ({newer / max(total, 1):.1%})")
+              f"scored within {close:.0%} ({newer / max(total, 1):.1%})")
+    if misses:
+        show_misses(raw, topics, runs["relevance"][len(known):],
+                    [distinct(r, groups) for r in fts5[len(known):]])
+
+
+def show_misses(raw: list[dict], topics: list[dict], ours: list[list[str]],
+                fts5: list[list[str]]) -> None:
+    """Per topical query: P@10 of ours (relevance) and FTS5, and the stories ours shows in
+    its top ten that do not carry the labels (their titles and topics)."""
+    by_id = {s["id"]: s for s in raw}
+    print("\nTopical misses (ours, sort=relevance; `-`: shown, not labelled so):")
+    for q, mine, theirs in zip(topics, ours, fts5, strict=True):
+        print(f"{query_text(q)}: ours {precision(mine, q['relevant']):.1f}, "
+              f"FTS5 {precision(theirs, q['relevant']):.1f}")
+        for sid in mine[:10]:
+            if sid not in q["relevant"]:
+                story = by_id[sid]
+                print(f"  - {story['title'][:70]} {story['topics']} {story['places']}")
 
 
 if __name__ == "__main__":

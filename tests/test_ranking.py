@@ -13,6 +13,7 @@ from whoosh.util.times import datetime_to_long
 from search_service import config
 from search_service.index.schema import open_index
 from search_service.ingest import ingest
+from search_service.search import executor
 from search_service.search.engine import search
 from search_service.search.filters import NO_DATE
 from search_service.search.parse import parse_query
@@ -74,12 +75,13 @@ def test_blend_best_is_relevance_order_with_a_zero_band_and_handles_no_hits():
 
 # -- the scoring model ---------------------------------------------------------------------------
 
-def test_weighting_carries_per_field_k1_and_b():
+def test_weighting_carries_per_field_k1_b_weight_and_fixed_idf():
     model = weighting()
-    for field, (k1, b, weight) in FIELD_BM25.items():
-        assert (model._field_K1[field], model._field_B[field], model._field_W[field]) == (
-            k1, b, weight)
+    for field, (k1, b, weight, idf) in FIELD_BM25.items():
+        assert (model._field_K1[field], model._field_B[field], model._field_W[field],
+                model._field_IDF.get(field)) == (k1, b, weight, idf)
     assert weighting(title_K1=2.5)._field_K1["title"] == 2.5
+    assert "title" not in weighting(title_IDF=None)._field_IDF
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,8 @@ def test_a_body_score_is_whoosh_bm25_with_the_body_parameters(sample):
     postings = reader.postings("body", "sorghum")
     postings.skip_to(docnum)
     tf = postings.weight()
-    k1, b, weight = FIELD_BM25["body"]
+    k1, b, weight, fixed = FIELD_BM25["body"]
+    assert fixed is None  # the body uses each term's own idf
     idf = math.log(sample.doc_count_all() / (reader.doc_frequency("body", "sorghum") + 1)) + 1
     length = reader.doc_field_length(docnum, "body")
     average = reader.field_length("body") / sample.doc_count_all()
@@ -109,6 +112,39 @@ def test_a_body_score_is_whoosh_bm25_with_the_body_parameters(sample):
     query = parse_query(sample, "body:sorghum")
     scored = {hit.docnum: hit.score for hit in sample.search(query, limit=None)}
     assert scored[docnum] == pytest.approx(expected * weight, rel=1e-6)
+
+
+def test_a_title_word_scores_with_the_fixed_title_idf_whatever_its_rarity(sample):
+    # The title part is weight · IDF · tf·(k1+1) / (tf + k1·(1−b+b·len/avglen)) with the
+    # title's fixed IDF: a rare title word and a common one in the same title score alike.
+    k1, b, weight, fixed = FIELD_BM25["title"]
+    assert fixed is not None
+    title = "AIR MAURITIUS BUYS TWO BOEING 767-200'S"
+    hits = search(sample, q='title:mauritius', sort="relevance", per_page=5)["results"]
+    docnum = sample.document_number(id=next(h["id"] for h in hits if h["title"] == title))
+    reader = sample.reader()
+    assert sample.doc_frequency("title", "mauritius") * 2 < sample.doc_frequency("title", "boe")
+    length = reader.doc_field_length(docnum, "title")
+    average = reader.field_length("title") / sample.doc_count_all()
+    for word in ("mauritius", "boe"):  # "boeing", stemmed
+        postings = reader.postings("title", word)
+        postings.skip_to(docnum)
+        tf = postings.weight()
+        expected = weight * fixed * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average))
+        scored = {hit.docnum: hit.score for hit in sample.search(
+            parse_query(sample, f"title:{word}"), limit=None)}
+        assert scored[docnum] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("q", ["title:boeing", "coffee", "boeing AND mauritius",
+                               "stem OR surfacing OR clout"])
+def test_the_executor_scores_the_fixed_title_idf_as_whoosh_does(sample, q):
+    query = parse_query(sample, q)
+    ids, scores, late = executor.match(sample, query, weighting=weighting())
+    assert not late and len(ids)
+    whoosh = {hit.docnum: hit.score for hit in sample.search(query, limit=None)}
+    assert sorted(whoosh) == ids.tolist()
+    assert scores.tolist() == pytest.approx([whoosh[n] for n in ids.tolist()], rel=1e-9)
 
 
 def test_a_story_with_all_query_words_beats_one_with_a_single_title_word(sample):

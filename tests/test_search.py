@@ -125,12 +125,13 @@ def test_date_sorts(searcher, sort, reverse):
 def test_best_sort_puts_the_newest_comparable_story_first(searcher):
     # "said" matches 1987 wire stories and the 2023 fixture pages. The first four by
     # relevance score within 5% of each other: `best` shows the newest of them first. The
-    # 2023 hostile page scores a third lower and is not lifted (tests/test_ranking.py).
+    # 2023 hostile page scores 40% lower than those: newer than every wire story, it may
+    # pass the comparable ones of its own band, never them (tests/test_ranking.py).
     relevance = search(searcher, q="said", sort="relevance", per_page=100)["results"]
     best = search(searcher, q="said", sort="best", per_page=100)["results"]
     assert best[0] == max(relevance[:4], key=lambda r: r["published"]) != relevance[0]
-    assert [r["id"] for r in best].index(HOSTILE_ID) == [r["id"] for r in relevance].index(
-        HOSTILE_ID) > 4
+    assert 4 < [r["id"] for r in best].index(HOSTILE_ID) <= [r["id"] for r in relevance].index(
+        HOSTILE_ID)
     assert sorted(r["id"] for r in best) == sorted(r["id"] for r in relevance)
 
 
