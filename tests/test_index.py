@@ -17,7 +17,7 @@ from search_service.index.schema import (
     open_index,
 )
 from search_service.index.stats import index_stats
-from search_service.index.writer import ArticleWriter, write_articles
+from search_service.index.writer import MAX_SEGMENTS, ArticleWriter, write_articles
 from search_service.search.articles import get_article
 from search_service.search.engine import search
 
@@ -133,3 +133,18 @@ def test_many_small_commits_keep_the_segment_count_bounded(tmp_path):
                                     body=f"Story number {i} about rates.")])
     assert index_stats(ix).segments <= 8
     assert index_stats(ix).articles == 20
+
+
+def test_large_commits_keep_the_segment_count_bounded(tmp_path):
+    """Commits too large for Whoosh's own policy to merge (it merges only segments far
+    smaller than these) still leave at most MAX_SEGMENTS segments, every article kept."""
+    ix = open_index(tmp_path, create=True)
+    for commit in range(12):
+        write_articles(ix, [replace(STORY, canonical_url=f"https://a.example/{commit}/{i}",
+                                    title=f"Story {commit} {i}",
+                                    body=f"Story number {i} of batch {commit} about rates.")
+                            for i in range(60)], batch=60)
+        assert index_stats(ix).segments <= MAX_SEGMENTS
+    assert index_stats(ix).articles == 720
+    with ix.searcher() as searcher:
+        assert search(searcher, q="rates", per_page=1)["total"] == 720

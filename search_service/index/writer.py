@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.index import LockError
 from whoosh.query import Or, Term
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from search_service.article import Article
@@ -22,8 +23,12 @@ from search_service.urls import site_of
 
 log = logging.getLogger(__name__)
 
-#: Segments allowed before a commit merges them (keeps searcher opening cheap).
+#: Segments allowed after a commit: past it, the smallest are merged into one so that
+#: MERGE_DOWN_TO remain. Every query pays per segment (a term lookup and a decode per
+#: segment the first time, array work every time), Whoosh merges cost about what indexing
+#: the merged articles did, so merges go to the small segments.
 MAX_SEGMENTS = 8
+MERGE_DOWN_TO = 4
 
 
 def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[str, Any]:
@@ -162,11 +167,28 @@ class ArticleWriter:
         return cluster if cluster == article_id else None
 
     def _bound_segments(self) -> None:
-        """Merge small segments once there are more than MAX_SEGMENTS."""
+        """Merge the smallest segments once there are more than MAX_SEGMENTS."""
         if whoosh_compat.segment_count(self.ix) > MAX_SEGMENTS:
             writer = self._writer()
             with abandoned_on_failure(self.ix, writer, "the segments were not merged"):
-                writer.commit(merge=True)
+                writer.commit(mergetype=merge_smallest(MERGE_DOWN_TO))
+
+
+def merge_smallest(keep: int) -> Callable[[Any, list], list]:
+    """A Whoosh merge policy (`commit(mergetype=…)`): merge the smallest segments into one
+    so that at most `keep` remain (Whoosh's MERGE_SMALL merges only segments far smaller
+    than a batch of articles, so with large commits the count would grow without bound)."""
+    def policy(writer, segments: list) -> list:
+        if len(segments) <= keep:
+            return segments
+        ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
+        merged, kept = ordered[:len(segments) - keep + 1], ordered[len(segments) - keep + 1:]
+        for segment in merged:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        return kept
+    return policy
 
 
 @contextmanager
