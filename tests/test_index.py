@@ -17,7 +17,7 @@ from search_service.index.schema import (
     open_index,
 )
 from search_service.index.stats import index_stats
-from search_service.index.writer import MAX_SEGMENTS, ArticleWriter, write_articles
+from search_service.index.writer import MAX_SEGMENTS, ArticleWriter, merge_plan, write_articles
 from search_service.search.articles import get_article
 from search_service.search.engine import search
 
@@ -148,3 +148,13 @@ def test_large_commits_keep_the_segment_count_bounded(tmp_path):
     assert index_stats(ix).articles == 720
     with ix.searcher() as searcher:
         assert search(searcher, q="rates", per_page=1)["total"] == 720
+
+
+@pytest.mark.parametrize("sizes, plan", [
+    ([2500] * 8, []),  # at the bound: nothing to merge
+    ([2500] * 9, [list(range(9))]),  # one tier: merged whole
+    ([10000, 2500, 2500, 600, 600, 600, 150, 150, 150], [[6, 7, 8]]),  # the smallest full tier
+    ([4 ** k for k in range(9)], [[0, 1]]),  # one segment per tier: the two smallest
+])
+def test_merge_plan_merges_by_size_tier(sizes, plan):
+    assert merge_plan(sizes, limit=8, factor=4) == plan

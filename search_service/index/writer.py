@@ -4,8 +4,9 @@ deletes and merges."""
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,13 +24,14 @@ from search_service.urls import site_of
 
 log = logging.getLogger(__name__)
 
-#: Segments allowed after a commit: past it, the smallest are merged into one so that
-#: MERGE_DOWN_TO remain. Every query pays per segment (a term lookup and a decode per
-#: segment the first time, array work every time), Whoosh merges cost about what indexing
-#: the merged articles did, so merges go to the small segments.
+#: Segments allowed after a commit. Every query pays per segment (a term lookup and a decode
+#: per segment the first time a term is asked, array work every time), and a Whoosh merge
+#: costs about what indexing the merged articles did, so merges follow size tiers.
 MAX_SEGMENTS = 8
-MERGE_DOWN_TO = 4
-
+#: Segments within a factor of MERGE_FACTOR of one another in size share a tier (as SQLite
+#: FTS5's automerge=4 and Lucene's tiered policy group them); merging a tier keeps the
+#: rewritten volume about log4(articles / batch) times the index, not quadratic in it.
+MERGE_FACTOR = 4
 
 def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[str, Any]:
     """Map an Article to the index document (the only place fields are filled)."""
@@ -167,29 +169,47 @@ class ArticleWriter:
         return cluster if cluster == article_id else None
 
     def _bound_segments(self) -> None:
-        """Merge the smallest segments once there are more than MAX_SEGMENTS."""
+        """Merge segments by size tier once there are more than MAX_SEGMENTS."""
         if whoosh_compat.segment_count(self.ix) > MAX_SEGMENTS:
             writer = self._writer()
             with abandoned_on_failure(self.ix, writer, "the segments were not merged"):
-                writer.commit(mergetype=merge_smallest(MERGE_DOWN_TO))
+                writer.commit(mergetype=merge_tiers)
 
 
-def merge_smallest(keep: int) -> Callable[[Any, list], list]:
-    """A Whoosh merge policy (`commit(mergetype=…)`): merge the smallest segments into one
-    so that at most `keep` remain (Whoosh's MERGE_SMALL merges only segments far smaller
-    than a batch of articles, so with large commits the count would grow without bound)."""
-    def policy(writer, segments: list) -> list:
-        if len(segments) <= keep:
-            return segments
-        ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
-        merged, kept = ordered[:len(segments) - keep + 1], ordered[len(segments) - keep + 1:]
-        for segment in merged:
-            reader = SegmentReader(writer.storage, writer.schema, segment)
-            writer.add_reader(reader)
-            reader.close()
-        return kept
-    return policy
+def merge_plan(sizes: list[int], limit: int = MAX_SEGMENTS,
+               factor: int = MERGE_FACTOR) -> list[list[int]]:
+    """Which segments (by position in `sizes`, their document counts) to merge, group by
+    group, so that at most `limit` remain: each time the size tier holding most segments
+    (the smallest such tier on ties; tier = floor(log_factor(size / smallest))) is merged
+    into one; when every tier holds one segment, the two smallest are merged."""
+    live = [(size, [i]) for i, size in enumerate(sizes)]
+    groups = []
+    while len(live) > limit:
+        smallest = max(min(size for size, _ in live), 1)
+        tiers: dict[int, list[int]] = {}
+        for n, (size, _) in enumerate(live):
+            tier = int(math.log(max(size, 1) / smallest, factor) + 1e-9)
+            tiers.setdefault(tier, []).append(n)
+        tier = max(tiers, key=lambda t: (len(tiers[t]), -t))
+        chosen = tiers[tier] if len(tiers[tier]) > 1 else sorted(
+            range(len(live)), key=lambda n: live[n][0])[:2]
+        merged = (sum(live[n][0] for n in chosen), [i for n in chosen for i in live[n][1]])
+        live = [entry for n, entry in enumerate(live) if n not in chosen] + [merged]
+        groups.append(merged[1])
+    return groups
 
+
+def merge_tiers(writer, segments: list) -> list:
+    """A Whoosh merge policy (`commit(mergetype=…)`) following merge_plan. Whoosh merges the
+    chosen segments into the segment this commit writes (one, whatever the groups), so the
+    groups of the plan are merged together."""
+    plan = merge_plan([segment.doc_count_all() for segment in segments])
+    chosen = {i for group in plan for i in group}
+    for i in sorted(chosen):
+        reader = SegmentReader(writer.storage, writer.schema, segments[i])
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for i, segment in enumerate(segments) if i not in chosen]
 
 @contextmanager
 def abandoned_on_failure(ix: whoosh_index.Index, writer, lost: str) -> Iterator[None]:
