@@ -109,7 +109,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
         meta.published, date_in_url(canonical or url, fetched_at), fetched_at))
     if evidence.unsure:
         evidence = replace(evidence, consulted=True, library=library_day(
-            with_json_ld(markup, json_ld), canonical or url, fetched_at))
+            with_json_ld(markup, json_ld), canonical or url, fetched_at, raw=text))
     published = decide(evidence)
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication

@@ -75,6 +75,8 @@ STAMP = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.](?:0[1-9]|1[0-2])[-/.](?:0[1-9]|[1
 CLOCK = re.compile(r"\d{1,2}:\d\d")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 URL_DAY = re.compile(r"/((?:19|20)\d\d)[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
+#: A day in a URL path written without leading zeros, each part its own segment (/2017/7/12/).
+URL_DAY_SHORT = re.compile(r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?:/|$)")
 RELATIVE = re.compile(
     r"(?:(?P<ago_pre>vor|il y a|hace|há|fa)\s+(?P<n1>\d+|an?|one|un|une|ein|eine|einem|einer)\s+"
     r"(?P<unit1>\w+))|(?:(?P<n2>\d+|an?|one)\s+(?P<unit2>\w+)\s+(?:ago|fa|geleden|atrás))",
@@ -213,7 +215,7 @@ def relative_date(text: str, fetched_at: datetime) -> datetime | None:
 
 def date_in_url(url: str, not_after: datetime | None) -> datetime | None:
     """Return the day written in a URL path (/2020/04/13/ or /20200413), if plausible."""
-    match = URL_DAY.search(url or "")
+    match = URL_DAY.search(url or "") or URL_DAY_SHORT.search(url or "")
     if not match:
         return None
     day = _make_day(match.groups(), "ymd")
@@ -325,8 +327,18 @@ def candidates_of(published: list[tuple[str, str]], url_day: datetime | None,
     return tuple(found)
 
 
-def library_day(html: str, url: str, not_after: datetime) -> date | None:
-    """Ask htmldate for the page's original publication day (None if it finds none)."""
+def library_day(html: str, url: str, not_after: datetime, raw: str = "") -> date | None:
+    """Ask htmldate for the page's original publication day (None if it finds none); when it
+    finds none in `html` (the markup we parse), ask again on the `raw` page if given (a date
+    our noise stripping removed: a comment, a script)."""
+    found = _ask_library(html, url, not_after)
+    if found is None and raw and raw != html:
+        found = _ask_library(raw, url, not_after)
+    return found
+
+
+def _ask_library(html: str, url: str, not_after: datetime) -> date | None:
+    """Ask htmldate once, on `html`."""
     if not html.strip() or MANY_ATTRIBUTES.search(html):
         return None  # nothing to read, or a tag lxml's tree builds too slowly
     from htmldate import find_date  # imported on first use: most pages never need it
@@ -343,6 +355,12 @@ def library_day(html: str, url: str, not_after: datetime) -> date | None:
         return None
 
 
+def year_only(day: date) -> bool:
+    """Tell whether a day from htmldate may stand for a year alone: it gives 1 January when it
+    finds only a year (a copyright line, a year in a path)."""
+    return day.month == 1 and day.day == 1
+
+
 def decide(evidence: DateEvidence, rule: str = DATE_RULE) -> FoundDate | None:
     """Combine our own date and htmldate's by `rule`:
 
@@ -356,6 +374,8 @@ def decide(evidence: DateEvidence, rule: str = DATE_RULE) -> FoundDate | None:
         return own
     backing = next((c for c in evidence.candidates
                     if c.day == day and (own is None or c.value != own.value)), None)
+    if year_only(day):  # htmldate's stand-in for a year alone: not a day to take unsupported
+        return backing or own
     alone = FoundDate(datetime(day.year, day.month, day.day, tzinfo=timezone.utc), "htmldate")
     if own is None:
         return backing or alone
