@@ -69,6 +69,8 @@ NAMED_DMY = re.compile(
     r"((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
 NAMED_MDY = re.compile(
     rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
+#: A day with a two-digit year, dotted (30.10.23), as German and Swiss sites write it.
+SHORT_DMY = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d\d)(?![\d.])")
 DOTTED_DMY = re.compile(r"(?<!\d)\d{1,2}\.\d{1,2}\.(?:19|20)\d\d")
 STAMP = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.](?:0[1-9]|1[0-2])[-/.](?:0[1-9]|[12]\d|3[01])"
                    r"[ T]\d\d:\d\d(?::\d\d)?(?!\d)")
@@ -146,13 +148,20 @@ def parse_local(text: str | None, not_after: datetime | None = None,
 
 def _parse_loose(text: str) -> datetime | None:
     """Parse a free-form date: dateutil when it has a year and a time of day, else day patterns."""
+    day = day_in_text(text)
     if YEAR.search(text) and CLOCK.search(text):
         try:
             dotted = DOTTED_DMY.search(text) is not None
-            return dateparser.parse(text, tzinfos=_zone, dayfirst=dotted, fuzzy=True)
+            value = dateparser.parse(text, tzinfos=_zone, dayfirst=dotted, fuzzy=True)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
-            pass
-    return day_in_text(text)
+            value = None
+        # dateutil reads English month names only ("01. Februar 2022 12:10" came out as
+        # 2 January) and takes a stray number for the year: where a month is named and our
+        # day patterns read another day, ours is the day written
+        named = NAMED_DMY.search(text) or NAMED_MDY.search(text) or CJK_DAY.search(text)
+        if value is not None and not (named and day and value.date() != day.date()):
+            return value
+    return day
 
 
 def _zone(name: str | None, offset: int | None) -> tzinfo | None:
@@ -185,6 +194,11 @@ def day_in_text(text: str) -> datetime | None:
             day = _make_day(match.groups(), order)
             if day:
                 found.append((match.start(), day))
+    if not found:
+        match = SHORT_DMY.search(text)
+        day = _make_day((*match.groups()[:2], "20" + match.group(3)), "dmy") if match else None
+        if day:
+            found.append((match.start(), day))
     return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
