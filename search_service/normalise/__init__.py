@@ -4,6 +4,7 @@ from), then a verdict on whether to index it (by what the page is, not by its le
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -170,6 +171,10 @@ def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
         local_day = same_instant_local_day(published, meta.published, fetched_at)
         if local_day:
             published = FoundDate(published.value, published.source, local_day)
+    if published is not None and published.source in STATED_SOURCES:
+        shown = headline_date(page.near_title, fetched_at)
+        if shown is not None and shown.day > published.day:
+            published = shown  # the day beside the headline, after a creation/draft time
     if published is None:
         published = (
             _date_from_text(meta.date_texts, fetched_at)
@@ -181,6 +186,31 @@ def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
     return published, modified
+
+
+#: A date line beside the headline is at most this long ("Mittwoch, 26.01.2022 - 14:30"):
+#: a longer text is a sentence that mentions a date (an event, a quotation).
+DATE_LINE_CHARS = 40
+#: Words saying that a date is an update, not the publication.
+UPDATE_WORDS = re.compile(r"\b(?:updated?|aktualisiert|actualizado|actualisé|mis à jour|"
+                          r"mise à jour|aggiornato|bijgewerkt|geändert|stand|last modified)\b",
+                          re.IGNORECASE)
+
+
+def headline_date(near_title: tuple[str, ...], fetched_at: datetime) -> FoundDate | None:
+    """Return the date of the first dated text beside the headline when that text is a short
+    date line that does not announce an update (an absolute date: no '3 hours ago')."""
+    for text in near_title:
+        value = parse_local(text, fetched_at, EARLIEST_LOOSE) or day_in_text(text or "")
+        if value is None or not plausible(value, fetched_at, EARLIEST_LOOSE):
+            continue
+        if len(text) > DATE_LINE_CHARS or (HEADLINE_UPDATES and UPDATE_WORDS.search(text)):
+            return None
+        return FoundDate(value, "text")
+    return None
+
+
+HEADLINE_UPDATES = True
 
 
 def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:

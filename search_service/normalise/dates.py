@@ -318,9 +318,18 @@ class DateEvidence:
     consulted: bool = False
 
     @property
+    def beside_headline(self) -> bool:
+        """Tell whether our own pick is a date line beside the headline that the page shows
+        after its stated candidates' days (it was chosen over them, see `headline_date`)."""
+        return self.own is not None and self.own.source == "text" and any(
+            c.source != "url" or len(self.candidates) > 1 for c in self.candidates)
+
+    @property
     def unsure(self) -> bool:
         """Tell whether our own pick needs a second opinion: none, from loose text, or the
-        page's candidates disagree on the day."""
+        page's candidates disagree on the day (a date line beside the headline is sure)."""
+        if self.beside_headline:
+            return False
         if self.own is None or self.own.source == "text":
             return True
         return any(c.day != self.own.day and c.value != self.own.value
