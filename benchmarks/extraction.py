@@ -10,6 +10,12 @@ same folds, in one run:
 - publication day on ``dates-mediacloud/`` and ``dates-htmldate-eval/`` together, by exact-day
   accuracy (a page with no date in truth is right only if no date is given).
 
+- titles, by exact and by normalised match (case, spacing and punctuation aside), against a
+  **silver** gold: no development set carries a true title, so the page's own JSON-LD article
+  headline (else its og:title) is taken as the title, and every extractor is given the page
+  with those withheld (JSON-LD blocks and og/twitter/dc title meta tags removed): it must find
+  the headline from the <h1>, the <title> and the text, as on a page that declares none.
+
 Then the date rule (how our own date and htmldate's are combined, ``dates.DATE_RULES``) is
 cross-validated: for each fold the rule with the best accuracy on the other folds is chosen
 and scored on the held-out fold.
@@ -204,10 +210,42 @@ def trafilatura_date(html: str, url: str) -> str | None:
     return meta.date if meta and meta.date else None
 
 
+def ours_title(html: str, url: str) -> str:
+    """Our title."""
+    return ours(html, url).article.title
+
+
+def readability_short_title(html: str, url: str) -> str:
+    """readability-lxml's `short_title()` (the <title> with site-name parts cut)."""
+    from readability import Document
+
+    return Document(html, url=url).short_title()
+
+
+def readability_title(html: str, url: str) -> str:
+    """readability-lxml's `title()` (the <title> as written)."""
+    from readability import Document
+
+    return Document(html, url=url).title()
+
+
+def trafilatura_title(html: str, url: str) -> str:
+    """trafilatura's metadata title."""
+    from trafilatura import extract_metadata
+
+    meta = extract_metadata(html, default_url=url)
+    return meta.title if meta and meta.title else ""
+
+
 BODY_EXTRACTORS: dict[str, Callable[[str, str], str]] = {
     "ours": ours_body, "trafilatura": trafilatura_body, "readability-lxml": readability_body}
 DATE_EXTRACTORS: dict[str, Callable[[str, str], str | None]] = {
     "ours": ours_date, "htmldate": htmldate_date, "trafilatura": trafilatura_date}
+TITLE_EXTRACTORS: dict[str, Callable[[str, str], str]] = {
+    "ours": ours_title, "readability-lxml short_title": readability_short_title,
+    "readability-lxml title": readability_title, "trafilatura": trafilatura_title}
+#: What the title extractors need installed (by the start of their name).
+TITLE_NEEDS = {"readability-lxml": "readability-lxml", "trafilatura": "trafilatura"}
 
 
 def installed(name: str) -> bool:
@@ -240,6 +278,82 @@ def load_dates(data: Path) -> list[Page]:
         pages += [Page(dataset, item["file"], url, read_gz(root / "html" / item["file"]),
                        item["date"]) for url, item in sorted(truth.items())]
     return pages
+
+
+TITLE_META = re.compile(
+    r"""<meta\b[^>]*\b(?:property|name)\s*=\s*["']?(?:og:title|twitter:title|dc\.title|title)"""
+    r"""["'\s/>][^>]*>""", re.IGNORECASE)
+OG_TITLE = re.compile(r"""<meta\b[^>]*\bproperty\s*=\s*["']?og:title["'\s][^>]*>""", re.IGNORECASE)
+CONTENT = re.compile(r"""\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def silver_title(html: str) -> str:
+    """The page's declared headline: its JSON-LD article headline, else its og:title ('')."""
+    from html import unescape
+
+    from search_service.normalise.encoding import json_ld_blocks
+    from search_service.normalise.metadata import ARTICLE_TYPES, _json_ld_nodes, _types
+
+    for node in _json_ld_nodes(json_ld_blocks(html)):
+        headline = node.get("headline")
+        if {t.lower() for t in _types(node)} & ARTICLE_TYPES and isinstance(headline, str):
+            if headline.strip():
+                return " ".join(unescape(headline).split())
+    match = OG_TITLE.search(html)
+    content = CONTENT.search(match.group(0)) if match else None
+    return " ".join(unescape(content.group(1) or content.group(2)).split()) if content else ""
+
+
+def withhold_titles(html: str) -> str:
+    """The page without what the silver title was read from: JSON-LD blocks and title metas."""
+    from search_service.normalise.encoding import JSON_LD
+
+    return TITLE_META.sub(" ", JSON_LD.sub(" ", html))
+
+
+def title_pages(pages: list[Page]) -> list[Page]:
+    """Every page that declares a headline, with it as the truth and its sources withheld."""
+    found = []
+    for page in pages:
+        truth = silver_title(page.html)
+        if truth:
+            found.append(replace(page, html=withhold_titles(page.html), truth=truth))
+    return found
+
+
+def same_title(found: str, truth: str, exact: bool) -> bool:
+    """Tell whether a title found is the true one: as written (spacing aside), or as words."""
+    if exact:
+        return " ".join((found or "").split()) == truth
+    return TOKEN.findall((found or "").casefold()) == TOKEN.findall(truth.casefold())
+
+
+def title_exact(outcomes: list[Outcome]) -> float:
+    """Share of pages whose title is the true one as written."""
+    return mean([1.0 if o.exact else 0.0 for o in outcomes])
+
+
+def title_words(outcomes: list[Outcome]) -> float:
+    """Share of pages whose title has the true one's words (case and punctuation aside)."""
+    return mean([1.0 if o.day == "same words" else 0.0 for o in outcomes])
+
+
+def run_titles(name: str, pages: list[Page], extractor: Callable[[str, str], str]) -> Run:
+    """Run one title extractor over every page (`exact`: as written; `day`: 'same words')."""
+    warm_up(name, pages, extractor)
+    run = Run()
+    for page in pages:
+        start = time.perf_counter()
+        try:
+            found = extractor(page.html, page.url)
+        except Exception as exc:
+            log.warning("%s failed on %s: %r", name, page.name, exc)
+            found = ""
+        outcome = Outcome(page, time.perf_counter() - start, day=found)
+        outcome.exact = same_title(found, page.truth or "", exact=True)
+        outcome.day = "same words" if same_title(found, page.truth or "", exact=False) else found
+        run.outcomes.append(outcome)
+    return run
 
 
 def assign_folds(pages: list[Page], folds: int) -> None:
@@ -540,6 +654,8 @@ def main(argv: list[str] | None = None) -> None:
                      date_pages))
     print()
     print(by_set(dates, date_pages))
+    if args.only in (None, "ours") or args.only.startswith(tuple(TITLE_NEEDS)):
+        print_titles(title_pages(body_pages + date_pages), args)
     if "ours" in dates and dates["ours"] is not None:
         print_rules(date_pages, args.folds)
     for name, run in [*bodies.items(), *dates.items()] if args.worst else []:
@@ -554,6 +670,28 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {outcome.f1:.3f} {page.name} {page.url}")
             elif not outcome.right:
                 print(f"  got {outcome.day} want {page.truth} {page.name} {page.url}")
+
+
+def print_titles(pages: list[Page], args: argparse.Namespace) -> None:
+    """Run the title extractors on the silver titles and print both title tables."""
+    runs: dict[str, Run | None] = {}
+    for name, extractor in TITLE_EXTRACTORS.items():
+        if args.only and not name.startswith(args.only):
+            continue
+        need = next((dist for prefix, dist in TITLE_NEEDS.items() if name.startswith(prefix)),
+                    None)
+        runs[name] = None if need and missing_peers([need]) else run_titles(
+            name, pages, extractor)
+    print(f"\nTitles: {len(pages)} pages declaring a headline (silver gold: the JSON-LD "
+          "headline, else og:title; both withheld from every extractor)")
+    print(fold_table("Title, exact (as written, spacing aside)", runs, title_exact, args.folds,
+                     pages))
+    print(fold_table("Title, normalised (same words, case and punctuation aside)", runs,
+                     title_words, args.folds, pages))
+    run = runs.get("ours")
+    for outcome in ([o for o in run.outcomes if o.day != "same words"][:args.worst]
+                    if run and args.worst else []):
+        print(f"  got {outcome.day!r} want {outcome.page.truth!r} {outcome.page.url}")
 
 
 def print_rules(pages: list[Page], folds: int) -> None:

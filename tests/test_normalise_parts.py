@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from search_service.normalise import normalise
-from search_service.normalise.dates import date_in_url, day_in_text, relative_date
+from search_service.normalise.dates import date_in_url, day_in_text, parse_local, relative_date
 from search_service.normalise.encoding import clean_text, decode_html
 from search_service.normalise.metadata import clean_author, split_authors
 
@@ -79,6 +79,8 @@ def test_relative_dates_count_back_from_the_fetch(text, expected):
     ("Опубликовано 5 марта 2024", date(2024, 3, 5)),
     ("22/11/2020 - 04:30", date(2020, 11, 22)),
     ("no date here 2024", None),
+    ("Party, 30.10.23", date(2023, 10, 30)),
+    ("Version 1.2.34", None),
 ])
 def test_days_in_text_in_many_languages(text, expected):
     found = day_in_text(text)
@@ -91,6 +93,8 @@ def test_days_in_text_in_many_languages(text, expected):
     ("https://x.example/2031/01/01/from-the-future/", None),
     ("https://x.example/1985/01/01/too-old/", None),
     ("https://x.example/story-12345", None),
+    ("https://x.example/home/2017/7/12/story", date(2017, 7, 12)),
+    ("https://x.example/2017/7/123456", None),
 ])
 def test_dates_in_url_paths(url, expected):
     found = date_in_url(url, FETCHED)
@@ -263,3 +267,15 @@ def test_a_login_widget_in_the_header_does_not_make_a_paywall_stub():
     html = page(body=STORY).replace(
         "<nav>", "<div class='paywall-header-wrap'><a href='/login'>Log in</a></div><nav>")
     assert normalise(html, "https://x.example/a", FETCHED).rejected is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a named month dateutil does not know: our patterns read the day written
+    ("Dienstag, 01. Februar 2022 12:10", date(2022, 2, 1)),
+    ("page revision: 8, last edited: 17 Jun 2018 15:15", date(2018, 6, 17)),
+    # numbers only: dateutil's month-first reading stays
+    ("11/01/2023 12:43:42", date(2023, 11, 1)),
+])
+def test_loose_dates_with_a_time_of_day(text, expected):
+    found = parse_local(text, FETCHED)
+    assert (found.date() if found else None) == expected

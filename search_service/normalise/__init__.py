@@ -95,7 +95,8 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     markup, json_ld = strip_noise(text), json_ld_blocks(text)
     soup = BeautifulSoup(markup, "lxml", multi_valued_attributes=None)
     meta = read_metadata(soup, json_ld)
-    title = choose_title(meta.titles, meta.h1, meta.html_title, meta.site_name, url)
+    title = choose_title(meta.titles, meta.h1, meta.html_title, meta.site_name, url,
+                         meta.h1s)
     page = read_text(soup, title)
     body = page.body
     if len(body) < MIN_BODY_CHARS and _complete(meta.article_body):
@@ -204,13 +205,11 @@ def headline_date(near_title: tuple[str, ...], fetched_at: datetime) -> FoundDat
         value = parse_local(text, fetched_at, EARLIEST_LOOSE) or day_in_text(text or "")
         if value is None or not plausible(value, fetched_at, EARLIEST_LOOSE):
             continue
-        if len(text) > DATE_LINE_CHARS or (HEADLINE_UPDATES and UPDATE_WORDS.search(text)):
+        if len(text) > DATE_LINE_CHARS or UPDATE_WORDS.search(text):
             return None
         return FoundDate(value, "text")
     return None
 
-
-HEADLINE_UPDATES = True
 
 
 def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:

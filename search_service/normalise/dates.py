@@ -69,8 +69,9 @@ NAMED_DMY = re.compile(
     r"((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
 NAMED_MDY = re.compile(
     rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
-#: A day with a two-digit year, dotted (30.10.23), as German and Swiss sites write it.
-SHORT_DMY = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d\d)(?![\d.])")
+#: A day with a two-digit year, dotted (30.10.23), as German and Swiss sites write it; the
+#: month in two digits (a version number such as 1.2.34 is not a day).
+SHORT_DMY = re.compile(r"(?<![\d.])(\d{1,2})\.(0[1-9]|1[0-2])\.(\d\d)(?![\d.])")
 DOTTED_DMY = re.compile(r"(?<!\d)\d{1,2}\.\d{1,2}\.(?:19|20)\d\d")
 STAMP = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.](?:0[1-9]|1[0-2])[-/.](?:0[1-9]|[12]\d|3[01])"
                    r"[ T]\d\d:\d\d(?::\d\d)?(?!\d)")
