@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search_service.normalise import normalise
 from search_service.normalise.dates import date_in_url, day_in_text, parse_local, relative_date
-from search_service.normalise.encoding import clean_text, decode_html
+from search_service.normalise.encoding import (
+    FURNITURE,
+    NOISE,
+    clean_text,
+    decode_html,
+    drop_furniture,
+    drop_noise,
+)
 from search_service.normalise.metadata import clean_author, split_authors
 
 FETCHED = datetime(2024, 6, 10, 12, 0, tzinfo=timezone.utc)
@@ -279,3 +288,25 @@ def test_a_login_widget_in_the_header_does_not_make_a_paywall_stub():
 def test_loose_dates_with_a_time_of_day(text, expected):
     found = parse_local(text, FETCHED)
     assert (found.date() if found else None) == expected
+
+
+# The pre-parse scanners do exactly what the patterns they replace say
+
+MARKUP_PIECES = st.sampled_from([
+    "<!--", "-->", "<![CDATA[", "]]>", "<script>", "<SCRIPT type='x'>", "</script>",
+    "</script >", "<scripts>", "<style>", "</style>", "<textarea>", "</textarea>", "<nav>",
+    "<NAV class='a'>", "</nav>", "</nav >", "<navx>", "<aside>", "</aside>", "<footer>",
+    "</footer>", "<button>", "</button>", "<p>", "</p>", "text", " ", "\n", ">", "<",
+])
+
+
+@given(st.lists(MARKUP_PIECES, max_size=30).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_noise_and_furniture_scanners_match_their_patterns(html):
+    assert drop_noise(html) == NOISE.sub(" ", html)
+    assert drop_furniture(html) == FURNITURE.sub(" ", html)
+
+
+def test_furniture_scanner_stays_linear_on_unclosed_elements():
+    html = "<nav>" * 20_000 + "story " * 1000
+    assert drop_furniture(html) == html

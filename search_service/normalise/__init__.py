@@ -32,6 +32,7 @@ from search_service.normalise.dates import (
 )
 from search_service.normalise.encoding import (
     clean_text,
+    cut_to_size,
     decode_html,
     json_ld_blocks,
     strip_noise,
@@ -111,7 +112,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
         meta.published, date_in_url(canonical or url, fetched_at), fetched_at))
     if evidence.unsure:
         evidence = replace(evidence, consulted=True, library=library_day(
-            with_json_ld(markup, json_ld), canonical or url, fetched_at, raw=text))
+            with_json_ld(markup, json_ld), canonical or url, fetched_at, raw=cut_to_size(text)))
     published = decide(evidence)
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
