@@ -297,3 +297,12 @@ def test_extract_json_shows_the_date_source_and_the_short_flag(tmp_path, capsys)
     assert main(["extract", "--json", "--url", "https://wire.example/story/1", str(saved)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["published_source"], data["short"], data["rejected"]) == ("time", True, None)
+
+
+def test_a_short_page_whose_date_line_beats_its_meta_date_still_declares_an_article():
+    head = '<meta property="article:published_time" content="2024-06-01T08:00:00+02:00">'
+    html = (f"<html><head><title>Rate</title>{head}</head><body><h1>Rate rises</h1>"
+            f"<p>03.06.2024</p><p>{BRIEF}</p></body></html>")
+    result = normalise(html, "https://x.example/rate", FETCHED)
+    assert result.published.source == "text" and result.published.day == date(2024, 6, 3)
+    assert result.rejected is None and result.short

@@ -134,7 +134,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
                       paywall_marks=page.paywall_marks,
                       accessible_for_free=meta.accessible_for_free, page_type=meta.page_type,
                       url_path=_path(canonical or url),
-                      declared_article=declares_article(meta, published))
+                      declared_article=declares_article(meta, published, evidence))
     rejected = rejection(article, signs)
     short = rejected is None and len(body) < MIN_BODY_CHARS
     return Extraction(article, rejected, published, modified, evidence, short)
@@ -144,10 +144,13 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
 STATED_SOURCES = frozenset({"jsonld", "meta", "time", "url", "sitemap"})
 
 
-def declares_article(meta: Metadata, published: FoundDate | None) -> bool:
+def declares_article(meta: Metadata, published: FoundDate | None,
+                     evidence: DateEvidence | None = None) -> bool:
     """Tell whether the page says it is an article: an article type in JSON-LD or og:type, or
-    an <article> or <h1> with a publication date its markup states."""
-    stated = published is not None and published.source in STATED_SOURCES
+    an <article> or <h1> with a publication date its markup states (a date line beside the
+    headline that was preferred to the markup's date still counts the markup's)."""
+    stated = published is not None and (published.source in STATED_SOURCES or bool(
+        evidence and evidence.beside_headline))
     return meta.is_article or (stated and (meta.article_element or bool(meta.h1)))
 
 
