@@ -215,7 +215,6 @@ def headline_date(near_title: tuple[str, ...], fetched_at: datetime) -> FoundDat
     return None
 
 
-
 def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:
     """Find a publication date in date-like texts: the first absolute one, else a relative one."""
     for text in texts:

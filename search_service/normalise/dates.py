@@ -321,9 +321,9 @@ class DateEvidence:
     @property
     def beside_headline(self) -> bool:
         """Tell whether our own pick is a date line beside the headline that the page shows
-        after its stated candidates' days (it was chosen over them, see `headline_date`)."""
-        return self.own is not None and self.own.source == "text" and any(
-            c.source != "url" or len(self.candidates) > 1 for c in self.candidates)
+        after its stated candidates' days: loose text is our pick only when the page states no
+        candidate, unless such a line was chosen over them (see `headline_date`)."""
+        return self.own is not None and self.own.source == "text" and bool(self.candidates)
 
     @property
     def unsure(self) -> bool:
