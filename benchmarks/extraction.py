@@ -10,6 +10,12 @@ same folds, in one run:
 - publication day on ``dates-mediacloud/`` and ``dates-htmldate-eval/`` together, by exact-day
   accuracy (a page with no date in truth is right only if no date is given).
 
+- titles, by exact and by normalised match (case, spacing and punctuation aside), against a
+  **silver** gold: no development set carries a true title, so the page's own JSON-LD article
+  headline (else its og:title) is taken as the title, and every extractor is given the page
+  with those withheld (JSON-LD blocks and og/twitter/dc title meta tags removed): it must find
+  the headline from the <h1>, the <title> and the text, as on a page that declares none.
+
 Then the date rule (how our own date and htmldate's are combined, ``dates.DATE_RULES``) is
 cross-validated: for each fold the rule with the best accuracy on the other folds is chosen
 and scored on the held-out fold.
@@ -204,10 +210,42 @@ def trafilatura_date(html: str, url: str) -> str | None:
     return meta.date if meta and meta.date else None
 
 
+def ours_title(html: str, url: str) -> str:
+    """Our title."""
+    return ours(html, url).article.title
+
+
+def readability_short_title(html: str, url: str) -> str:
+    """readability-lxml's `short_title()` (the <title> with site-name parts cut)."""
+    from readability import Document
+
+    return Document(html, url=url).short_title()
+
+
+def readability_title(html: str, url: str) -> str:
+    """readability-lxml's `title()` (the <title> as written)."""
+    from readability import Document
+
+    return Document(html, url=url).title()
+
+
+def trafilatura_title(html: str, url: str) -> str:
+    """trafilatura's metadata title."""
+    from trafilatura import extract_metadata
+
+    meta = extract_metadata(html, default_url=url)
+    return meta.title if meta and meta.title else ""
+
+
 BODY_EXTRACTORS: dict[str, Callable[[str, str], str]] = {
     "ours": ours_body, "trafilatura": trafilatura_body, "readability-lxml": readability_body}
 DATE_EXTRACTORS: dict[str, Callable[[str, str], str | None]] = {
     "ours": ours_date, "htmldate": htmldate_date, "trafilatura": trafilatura_date}
+TITLE_EXTRACTORS: dict[str, Callable[[str, str], str]] = {
+    "ours": ours_title, "readability-lxml short_title": readability_short_title,
+    "readability-lxml title": readability_title, "trafilatura": trafilatura_title}
+#: What the title extractors need installed (by the start of their name).
+TITLE_NEEDS = {"readability-lxml": "readability-lxml", "trafilatura": "trafilatura"}
 
 
 def installed(name: str) -> bool:
@@ -242,6 +280,82 @@ def load_dates(data: Path) -> list[Page]:
     return pages
 
 
+TITLE_META = re.compile(
+    r"""<meta\b[^>]*\b(?:property|name)\s*=\s*["']?(?:og:title|twitter:title|dc\.title|title)"""
+    r"""["'\s/>][^>]*>""", re.IGNORECASE)
+OG_TITLE = re.compile(r"""<meta\b[^>]*\bproperty\s*=\s*["']?og:title["'\s][^>]*>""", re.IGNORECASE)
+CONTENT = re.compile(r"""\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def silver_title(html: str) -> str:
+    """The page's declared headline: its JSON-LD article headline, else its og:title ('')."""
+    from html import unescape
+
+    from search_service.normalise.encoding import json_ld_blocks
+    from search_service.normalise.metadata import ARTICLE_TYPES, _json_ld_nodes, _types
+
+    for node in _json_ld_nodes(json_ld_blocks(html)):
+        headline = node.get("headline")
+        if {t.lower() for t in _types(node)} & ARTICLE_TYPES and isinstance(headline, str):
+            if headline.strip():
+                return " ".join(unescape(headline).split())
+    match = OG_TITLE.search(html)
+    content = CONTENT.search(match.group(0)) if match else None
+    return " ".join(unescape(content.group(1) or content.group(2)).split()) if content else ""
+
+
+def withhold_titles(html: str) -> str:
+    """The page without what the silver title was read from: JSON-LD blocks and title metas."""
+    from search_service.normalise.encoding import JSON_LD
+
+    return TITLE_META.sub(" ", JSON_LD.sub(" ", html))
+
+
+def title_pages(pages: list[Page]) -> list[Page]:
+    """Every page that declares a headline, with it as the truth and its sources withheld."""
+    found = []
+    for page in pages:
+        truth = silver_title(page.html)
+        if truth:
+            found.append(replace(page, html=withhold_titles(page.html), truth=truth))
+    return found
+
+
+def same_title(found: str, truth: str, exact: bool) -> bool:
+    """Tell whether a title found is the true one: as written (spacing aside), or as words."""
+    if exact:
+        return " ".join((found or "").split()) == truth
+    return TOKEN.findall((found or "").casefold()) == TOKEN.findall(truth.casefold())
+
+
+def title_exact(outcomes: list[Outcome]) -> float:
+    """Share of pages whose title is the true one as written."""
+    return mean([1.0 if o.exact else 0.0 for o in outcomes])
+
+
+def title_words(outcomes: list[Outcome]) -> float:
+    """Share of pages whose title has the true one's words (case and punctuation aside)."""
+    return mean([1.0 if o.day == "same words" else 0.0 for o in outcomes])
+
+
+def run_titles(name: str, pages: list[Page], extractor: Callable[[str, str], str]) -> Run:
+    """Run one title extractor over every page (`exact`: as written; `day`: 'same words')."""
+    warm_up(name, pages, extractor)
+    run = Run()
+    for page in pages:
+        start = time.perf_counter()
+        try:
+            found = extractor(page.html, page.url)
+        except Exception as exc:
+            log.warning("%s failed on %s: %r", name, page.name, exc)
+            found = ""
+        outcome = Outcome(page, time.perf_counter() - start, day=found)
+        outcome.exact = same_title(found, page.truth or "", exact=True)
+        outcome.day = "same words" if same_title(found, page.truth or "", exact=False) else found
+        run.outcomes.append(outcome)
+    return run
+
+
 def assign_folds(pages: list[Page], folds: int) -> None:
     """Put every page in a fold, all pages of a site together, folds balanced by size."""
     sizes = Counter(page.site for page in pages)
@@ -264,8 +378,9 @@ def warm_up(name: str, pages: list[Page], extractor: Callable[[str, str], object
         extractor(pages[0].html, pages[0].url)
     except Exception as exc:
         log.warning("%s failed warming up: %r", name, exc)
-    REJECTED.clear()  # the warm-up page is counted again when timed
-    SHORT.clear()
+    if name == "ours":  # the warm-up page is counted again when timed
+        REJECTED.clear()
+        SHORT.clear()
 
 
 def run_bodies(name: str, pages: list[Page], extractor: Callable[[str, str], str]) -> Run:
@@ -362,27 +477,46 @@ def fold_table(title: str, runs: dict[str, Run | None],
 
 def speed_table(pages: list[Page], rounds: int) -> str:
     """Pages per second of each body extractor timed page by page in turn (the order rotated
-    from page to page), so that a shared machine's changing load falls on all alike."""
+    from page to page), so that a shared machine's changing load falls on all alike; after one
+    untimed round over every page (one-time loading, such as the date parser's locale tables
+    that htmldate loads on the first page it needs them, is paid once by a server); each timed
+    round is a repeat, and the ratio to trafilatura is given for each and as their median."""
+    from statistics import median
+
     names = [name for name in BODY_EXTRACTORS if installed(name)]
-    for name in names:
-        warm_up(name, pages, BODY_EXTRACTORS[name])
-    seconds = dict.fromkeys(names, 0.0)
-    for turn in range(rounds * len(pages)):
-        page = pages[turn % len(pages)]
-        shift = turn % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+    for page in pages:  # the untimed round
+        for name in names:
             try:
                 BODY_EXTRACTORS[name](page.html, page.url)
             except Exception as exc:
                 log.warning("%s failed on %s: %r", name, page.name, exc)
-            seconds[name] += time.perf_counter() - start
-    peer = seconds.get("trafilatura")
-    lines = ["| extractor | pages/s | time vs trafilatura |", "|---|---|---|"]
+    REJECTED.clear()
+    SHORT.clear()
+    per_round: list[dict[str, float]] = []
+    for _ in range(rounds):
+        seconds = dict.fromkeys(names, 0.0)
+        for turn, page in enumerate(pages):
+            shift = turn % len(names)
+            for name in names[shift:] + names[:shift]:
+                start = time.perf_counter()
+                try:
+                    BODY_EXTRACTORS[name](page.html, page.url)
+                except Exception as exc:
+                    log.warning("%s failed on %s: %r", name, page.name, exc)
+                seconds[name] += time.perf_counter() - start
+        per_round.append(seconds)
+    head = ["extractor", *[f"pages/s round {r + 1}" for r in range(rounds)],
+            "time vs trafilatura, each round", "median time ratio", "median pages/s ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
-        rate = rounds * len(pages) / seconds[name]
-        ratio = f"{seconds[name] / peer:.2f}" if peer else "–"
-        lines.append(f"| {name} | {rate:.1f} | {ratio} |")
+        rates = [f"{len(pages) / spent[name]:.1f}" for spent in per_round]
+        if "trafilatura" in names:
+            ratios = [spent[name] / spent["trafilatura"] for spent in per_round]
+            cells = [" ".join(f"{r:.2f}" for r in ratios), f"**{median(ratios):.2f}**",
+                     f"{1 / median(ratios):.2f}"]
+        else:
+            cells = ["–", "–", "–"]
+        lines.append(f"| {name} | " + " | ".join(rates + cells) + " |")
     return "\n".join(lines)
 
 
@@ -438,13 +572,13 @@ def parser_table(pages: list[Page]) -> str:
     the pre-parse steps (stripping included in the time)."""
     from bs4 import BeautifulSoup
 
-    from search_service.normalise.encoding import NOISE, strip_foreign, strip_noise
+    from search_service.normalise.encoding import drop_noise, strip_foreign, strip_noise
 
     rows: list[tuple[str, str, Callable[[str], str]]] = [
         ("lxml, raw page", "lxml", str),
-        ("lxml, scripts, styles, comments stripped", "lxml", lambda h: NOISE.sub(" ", h)),
+        ("lxml, scripts, styles, comments stripped", "lxml", drop_noise),
         ("lxml, + foreign content (svg, math) ended as a browser does", "lxml",
-         lambda h: strip_foreign(NOISE.sub(" ", h))),
+         lambda h: strip_foreign(drop_noise(h))),
         ("lxml, + furniture stripped (our strip_noise, what we parse)", "lxml", strip_noise),
         ("html.parser, our strip_noise", "html.parser", strip_noise)]
     if peer_version("html5lib"):
@@ -504,8 +638,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.speed or args.parsers:  # timing modes: no quality figures
         print(load_average() + " (start)")
         if args.speed:
-            print(f"Speed, {args.speed} round(s) over the {len(body_pages)} body pages, "
-                  "extractors in turn on each page:")
+            print(f"Speed, {args.speed} timed round(s) over the {len(body_pages)} body pages "
+                  "after one untimed round, extractors in turn on each page:")
             print(speed_table(body_pages, args.speed))
         if args.parsers:
             print(f"BeautifulSoup over the {len(body_pages)} body pages, in turn on each page:")
@@ -540,6 +674,8 @@ def main(argv: list[str] | None = None) -> None:
                      date_pages))
     print()
     print(by_set(dates, date_pages))
+    if args.only in (None, "ours") or args.only.startswith(tuple(TITLE_NEEDS)):
+        print_titles(title_pages(body_pages + date_pages), args)
     if "ours" in dates and dates["ours"] is not None:
         print_rules(date_pages, args.folds)
     for name, run in [*bodies.items(), *dates.items()] if args.worst else []:
@@ -554,6 +690,28 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {outcome.f1:.3f} {page.name} {page.url}")
             elif not outcome.right:
                 print(f"  got {outcome.day} want {page.truth} {page.name} {page.url}")
+
+
+def print_titles(pages: list[Page], args: argparse.Namespace) -> None:
+    """Run the title extractors on the silver titles and print both title tables."""
+    runs: dict[str, Run | None] = {}
+    for name, extractor in TITLE_EXTRACTORS.items():
+        if args.only and not name.startswith(args.only):
+            continue
+        need = next((dist for prefix, dist in TITLE_NEEDS.items() if name.startswith(prefix)),
+                    None)
+        runs[name] = None if need and missing_peers([need]) else run_titles(
+            name, pages, extractor)
+    print(f"\nTitles: {len(pages)} pages declaring a headline (silver gold: the JSON-LD "
+          "headline, else og:title; both withheld from every extractor)")
+    print(fold_table("Title, exact (as written, spacing aside)", runs, title_exact, args.folds,
+                     pages))
+    print(fold_table("Title, normalised (same words, case and punctuation aside)", runs,
+                     title_words, args.folds, pages))
+    run = runs.get("ours")
+    for outcome in ([o for o in run.outcomes if o.day != "same words"][:args.worst]
+                    if run and args.worst else []):
+        print(f"  got {outcome.day!r} want {outcome.page.truth!r} {outcome.page.url}")
 
 
 def print_rules(pages: list[Page], folds: int) -> None:

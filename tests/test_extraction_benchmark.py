@@ -56,3 +56,26 @@ def test_a_missing_peer_is_reported_not_scored(monkeypatch):
         "| trafilatura | not installed | – | – | – | – | – | – |")
     assert "0.000" not in fold_row("trafilatura", None, lambda outcomes: 0.0, 3)
     assert fold_row("ours", Run(), lambda outcomes: 1.0, 2).startswith("| ours | 1.000 | 1.000")
+
+
+# Titles: a silver gold read from the page, withheld from every extractor
+
+def test_silver_title_is_the_declared_headline_and_is_withheld_from_the_extractors():
+    from benchmarks.extraction import same_title, silver_title, title_pages
+
+    html = ("<html><head><title>Harbour vote passes | Courier</title>"
+            "<meta property='og:title' content='Harbour vote passes | Courier'>"
+            "<meta name='twitter:title' content='Harbour vote'>"
+            "<script type='application/ld+json'>{\"@type\": \"NewsArticle\", \"headline\": "
+            "\"Harbour vote passes\"}</script></head><body><h1>Harbour vote passes</h1>"
+            "</body></html>")
+    assert silver_title(html) == "Harbour vote passes"
+    assert silver_title(html.replace("NewsArticle", "Thing")) == "Harbour vote passes | Courier"
+    assert silver_title("<html><head><title>x</title></head></html>") == ""
+    [page] = title_pages([Page("d", "1", "https://courier.example/a", html, None)])
+    assert page.truth == "Harbour vote passes"
+    assert "og:title" not in page.html and "twitter:title" not in page.html
+    assert "ld+json" not in page.html and "<h1>Harbour vote passes</h1>" in page.html
+    assert same_title("Harbour  vote passes", "Harbour vote passes", exact=True)
+    assert not same_title("harbour vote passes!", "Harbour vote passes", exact=True)
+    assert same_title("harbour vote passes!", "Harbour vote passes", exact=False)

@@ -145,6 +145,34 @@ def test_title_is_the_headline_a_reader_sees(titles, h1, html_title, site, url, 
     assert choose_title(titles, h1, html_title, site, url) == expected
 
 
+@pytest.mark.parametrize("h1s, html_title, url, expected", [
+    # a masthead <h1> (the site's host name), then the headline's
+    (["Islandnotes", "Ferry timetable changes again"],
+     "Ferry timetable changes again | Islandnotes", "https://islandnotes.example/p/1",
+     "Ferry timetable changes again"),
+    # a breadcrumb <h1>; the headline is the <h1> the <title> names
+    (["You are here:", "Ferry timetable changes again"],
+     "Harbour - Ferry timetable changes again", "https://x.example/p/1",
+     "Ferry timetable changes again"),
+    # the blog's name as the <title>'s last part is not the headline
+    (["Island Notes", "Ferry timetable changes again"],
+     "Ferry timetable changes again - Island Notes", "https://x.example/p/1",
+     "Ferry timetable changes again"),
+    # a headline that is the <title>'s first part with a shorter site name after it stays
+    (["The First Decade"], "The First Decade | Verfassung", "https://x.example/p/1",
+     "The First Decade"),
+    # one <h1> that the <title> does not name: still the headline a reader sees
+    (["Ferry timetable changes again"], "Island Notes", "https://x.example/p/1",
+     "Ferry timetable changes again"),
+])
+def test_title_without_metadata_reconciles_the_h1s_with_the_title(h1s, html_title, url,
+                                                                    expected):
+    assert choose_title([], h1s[0], html_title, "", url, h1s) == expected
+    html = (f"<html><head><title>{html_title}</title></head><body>"
+            + "".join(f"<h1>{h}</h1>" for h in h1s) + f"{STORY}</body></html>")
+    assert normalise(html, url, FETCHED).article.title == expected
+
+
 def test_title_from_a_page_drops_the_site_name_of_og_title():
     head = ('<meta property="og:title" content="Harbour vote passes | The Courier">'
             '<meta property="og:site_name" content="The Courier">')
@@ -155,12 +183,49 @@ def test_title_from_a_page_drops_the_site_name_of_og_title():
 # Dates: our candidates, htmldate's day, and where the date came from
 
 def test_htmldate_fills_a_date_our_own_rules_miss_and_is_named_as_the_source():
-    html = f"<html><head><title>Vote</title></head><body><article><h1>Vote</h1>{STORY}" \
-           "</article></body></html>"
-    result = normalise(html, "https://x.example/2024/5/7/vote", FETCHED)
+    html = f"<html><head><title>Vote</title><meta name='created' content='2024-05-07'>" \
+           f"</head><body><article><h1>Vote</h1>{STORY}</article></body></html>"
+    result = normalise(html, "https://x.example/vote", FETCHED)
     assert result.evidence.own is None and result.evidence.consulted
     assert (result.published.source, result.published.day) == ("htmldate", date(2024, 5, 7))
     assert result.article.published_source == "htmldate"
+
+
+def test_htmldate_is_asked_again_on_the_raw_page_when_our_markup_lost_the_date():
+    # the date is in a comment, which our noise stripping removes before htmldate sees it
+    html = f"<html><head><title>Vote</title><!-- 07/05/2024 --></head><body><article>" \
+           f"<h1>Vote</h1>{STORY}</article></body></html>"
+    result = normalise(html, "https://x.example/vote", FETCHED)
+    assert (result.published.source, result.published.day) == ("htmldate", date(2024, 5, 7))
+
+
+def test_htmldate_first_of_january_is_a_year_alone_and_not_taken_unsupported():
+    alone = DateEvidence(None, (), library=date(2020, 1, 1), consulted=True)
+    assert decide(alone) is None
+    backed = DateEvidence(None, (stamp("2020-01-01T09:00:00+00:00", "meta"),),
+                          library=date(2020, 1, 1), consulted=True)
+    assert decide(backed).source == "meta"
+    assert decide(DateEvidence(None, (), library=date(2020, 1, 2), consulted=True)).source \
+        == "htmldate"
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("12.01.2022", date(2022, 1, 12)),                      # the day the page shows: later
+    ("Mittwoch, 12.01.2022 - 14:30", date(2022, 1, 12)),
+    ("Aktualisiert: 12.01.2022, 10:27", date(2021, 11, 29)),  # an update, not the publication
+    ("Updated Jan 12, 2022", date(2021, 11, 29)),
+    ("Am 12. Januar 2022 findet die nächste Messe in Rostock statt", date(2021, 11, 29)),
+    ("28.11.2021", date(2021, 11, 29)),                     # earlier than the metadata: kept
+])
+def test_a_date_line_beside_the_headline_later_than_the_metadata_is_the_day_shown(line,
+                                                                                    expected):
+    head = '<meta property="article:published_time" content="2021-11-29T14:13:37+00:00">'
+    html = f"<html><head><title>Fish</title>{head}</head><body><article><h1>Fish feel " \
+           f"pain</h1><p class='x'>{line}</p>{STORY}</article></body></html>"
+    result = normalise(html, "https://x.example/fish", FETCHED)
+    assert result.published.day == expected
+    if expected == date(2022, 1, 12):
+        assert result.published.source == "text" and not result.evidence.consulted
 
 
 def test_htmldate_is_not_asked_when_the_page_agrees_with_itself():
@@ -232,3 +297,12 @@ def test_extract_json_shows_the_date_source_and_the_short_flag(tmp_path, capsys)
     assert main(["extract", "--json", "--url", "https://wire.example/story/1", str(saved)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["published_source"], data["short"], data["rejected"]) == ("time", True, None)
+
+
+def test_a_short_page_whose_date_line_beats_its_meta_date_still_declares_an_article():
+    head = '<meta property="article:published_time" content="2024-06-01T08:00:00+02:00">'
+    html = (f"<html><head><title>Rate</title>{head}</head><body><h1>Rate rises</h1>"
+            f"<p>03.06.2024</p><p>{BRIEF}</p></body></html>")
+    result = normalise(html, "https://x.example/rate", FETCHED)
+    assert result.published.source == "text" and result.published.day == date(2024, 6, 3)
+    assert result.rejected is None and result.short

@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search_service.normalise import normalise
-from search_service.normalise.dates import date_in_url, day_in_text, relative_date
-from search_service.normalise.encoding import clean_text, decode_html
+from search_service.normalise.dates import date_in_url, day_in_text, parse_local, relative_date
+from search_service.normalise.encoding import (
+    FURNITURE,
+    NOISE,
+    clean_text,
+    decode_html,
+    drop_furniture,
+    drop_noise,
+)
 from search_service.normalise.metadata import clean_author, split_authors
 
 FETCHED = datetime(2024, 6, 10, 12, 0, tzinfo=timezone.utc)
@@ -79,6 +88,8 @@ def test_relative_dates_count_back_from_the_fetch(text, expected):
     ("Опубликовано 5 марта 2024", date(2024, 3, 5)),
     ("22/11/2020 - 04:30", date(2020, 11, 22)),
     ("no date here 2024", None),
+    ("Party, 30.10.23", date(2023, 10, 30)),
+    ("Version 1.2.34", None),
 ])
 def test_days_in_text_in_many_languages(text, expected):
     found = day_in_text(text)
@@ -91,6 +102,8 @@ def test_days_in_text_in_many_languages(text, expected):
     ("https://x.example/2031/01/01/from-the-future/", None),
     ("https://x.example/1985/01/01/too-old/", None),
     ("https://x.example/story-12345", None),
+    ("https://x.example/home/2017/7/12/story", date(2017, 7, 12)),
+    ("https://x.example/2017/7/123456", None),
 ])
 def test_dates_in_url_paths(url, expected):
     found = date_in_url(url, FETCHED)
@@ -263,3 +276,37 @@ def test_a_login_widget_in_the_header_does_not_make_a_paywall_stub():
     html = page(body=STORY).replace(
         "<nav>", "<div class='paywall-header-wrap'><a href='/login'>Log in</a></div><nav>")
     assert normalise(html, "https://x.example/a", FETCHED).rejected is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a named month dateutil does not know: our patterns read the day written
+    ("Dienstag, 01. Februar 2022 12:10", date(2022, 2, 1)),
+    ("page revision: 8, last edited: 17 Jun 2018 15:15", date(2018, 6, 17)),
+    # numbers only: dateutil's month-first reading stays
+    ("11/01/2023 12:43:42", date(2023, 11, 1)),
+])
+def test_loose_dates_with_a_time_of_day(text, expected):
+    found = parse_local(text, FETCHED)
+    assert (found.date() if found else None) == expected
+
+
+# The pre-parse scanners do exactly what the patterns they replace say
+
+MARKUP_PIECES = st.sampled_from([
+    "<!--", "-->", "<![CDATA[", "]]>", "<script>", "<SCRIPT type='x'>", "</script>",
+    "</script >", "<scripts>", "<style>", "</style>", "<textarea>", "</textarea>", "<nav>",
+    "<NAV class='a'>", "</nav>", "</nav >", "<navx>", "<aside>", "</aside>", "<footer>",
+    "</footer>", "<button>", "</button>", "<p>", "</p>", "text", " ", "\n", ">", "<",
+])
+
+
+@given(st.lists(MARKUP_PIECES, max_size=30).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_noise_and_furniture_scanners_match_their_patterns(html):
+    assert drop_noise(html) == NOISE.sub(" ", html)
+    assert drop_furniture(html) == FURNITURE.sub(" ", html)
+
+
+def test_furniture_scanner_stays_linear_on_unclosed_elements():
+    html = "<nav>" * 20_000 + "story " * 1000
+    assert drop_furniture(html) == html

@@ -4,6 +4,7 @@ from), then a verdict on whether to index it (by what the page is, not by its le
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from search_service.normalise.dates import (
 )
 from search_service.normalise.encoding import (
     clean_text,
+    cut_to_size,
     decode_html,
     json_ld_blocks,
     strip_noise,
@@ -94,7 +96,8 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
     markup, json_ld = strip_noise(text), json_ld_blocks(text)
     soup = BeautifulSoup(markup, "lxml", multi_valued_attributes=None)
     meta = read_metadata(soup, json_ld)
-    title = choose_title(meta.titles, meta.h1, meta.html_title, meta.site_name, url)
+    title = choose_title(meta.titles, meta.h1, meta.html_title, meta.site_name, url,
+                         meta.h1s)
     page = read_text(soup, title)
     body = page.body
     if len(body) < MIN_BODY_CHARS and _complete(meta.article_body):
@@ -109,7 +112,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
         meta.published, date_in_url(canonical or url, fetched_at), fetched_at))
     if evidence.unsure:
         evidence = replace(evidence, consulted=True, library=library_day(
-            with_json_ld(markup, json_ld), canonical or url, fetched_at))
+            with_json_ld(markup, json_ld), canonical or url, fetched_at, raw=cut_to_size(text)))
     published = decide(evidence)
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
@@ -131,7 +134,7 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
                       paywall_marks=page.paywall_marks,
                       accessible_for_free=meta.accessible_for_free, page_type=meta.page_type,
                       url_path=_path(canonical or url),
-                      declared_article=declares_article(meta, published))
+                      declared_article=declares_article(meta, published, evidence))
     rejected = rejection(article, signs)
     short = rejected is None and len(body) < MIN_BODY_CHARS
     return Extraction(article, rejected, published, modified, evidence, short)
@@ -141,10 +144,13 @@ def _normalise(html: bytes | str, url: str, fetched_at: datetime,
 STATED_SOURCES = frozenset({"jsonld", "meta", "time", "url", "sitemap"})
 
 
-def declares_article(meta: Metadata, published: FoundDate | None) -> bool:
+def declares_article(meta: Metadata, published: FoundDate | None,
+                     evidence: DateEvidence | None = None) -> bool:
     """Tell whether the page says it is an article: an article type in JSON-LD or og:type, or
-    an <article> or <h1> with a publication date its markup states."""
-    stated = published is not None and published.source in STATED_SOURCES
+    an <article> or <h1> with a publication date its markup states (a date line beside the
+    headline that was preferred to the markup's date still counts the markup's)."""
+    stated = published is not None and (published.source in STATED_SOURCES or bool(
+        evidence and evidence.beside_headline))
     return meta.is_article or (stated and (meta.article_element or bool(meta.h1)))
 
 
@@ -170,6 +176,10 @@ def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
         local_day = same_instant_local_day(published, meta.published, fetched_at)
         if local_day:
             published = FoundDate(published.value, published.source, local_day)
+    if published is not None and published.source in STATED_SOURCES:
+        shown = headline_date(page.near_title, fetched_at)
+        if shown is not None and shown.day > published.day:
+            published = shown  # the day beside the headline, after a creation/draft time
     if published is None:
         published = (
             _date_from_text(meta.date_texts, fetched_at)
@@ -181,6 +191,28 @@ def choose_dates(meta: Metadata, page: PageText, url: str, fetched_at: datetime,
     if published and modified and modified.value < published.value:
         modified = None  # an update cannot precede publication
     return published, modified
+
+
+#: A date line beside the headline is at most this long ("Mittwoch, 26.01.2022 - 14:30"):
+#: a longer text is a sentence that mentions a date (an event, a quotation).
+DATE_LINE_CHARS = 40
+#: Words saying that a date is an update, not the publication.
+UPDATE_WORDS = re.compile(r"\b(?:updated?|aktualisiert|actualizado|actualisé|mis à jour|"
+                          r"mise à jour|aggiornato|bijgewerkt|geändert|stand|last modified)\b",
+                          re.IGNORECASE)
+
+
+def headline_date(near_title: tuple[str, ...], fetched_at: datetime) -> FoundDate | None:
+    """Return the date of the first dated text beside the headline when that text is a short
+    date line that does not announce an update (an absolute date: no '3 hours ago')."""
+    for text in near_title:
+        value = parse_local(text, fetched_at, EARLIEST_LOOSE) or day_in_text(text or "")
+        if value is None or not plausible(value, fetched_at, EARLIEST_LOOSE):
+            continue
+        if len(text) > DATE_LINE_CHARS or UPDATE_WORDS.search(text):
+            return None
+        return FoundDate(value, "text")
+    return None
 
 
 def _date_from_text(texts: list[str], fetched_at: datetime) -> FoundDate | None:

@@ -69,12 +69,17 @@ NAMED_DMY = re.compile(
     r"((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
 NAMED_MDY = re.compile(
     rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
+#: A day with a two-digit year, dotted (30.10.23), as German and Swiss sites write it; the
+#: month in two digits (a version number such as 1.2.34 is not a day).
+SHORT_DMY = re.compile(r"(?<![\d.])(\d{1,2})\.(0[1-9]|1[0-2])\.(\d\d)(?![\d.])")
 DOTTED_DMY = re.compile(r"(?<!\d)\d{1,2}\.\d{1,2}\.(?:19|20)\d\d")
 STAMP = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.](?:0[1-9]|1[0-2])[-/.](?:0[1-9]|[12]\d|3[01])"
                    r"[ T]\d\d:\d\d(?::\d\d)?(?!\d)")
 CLOCK = re.compile(r"\d{1,2}:\d\d")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 URL_DAY = re.compile(r"/((?:19|20)\d\d)[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
+#: A day in a URL path written without leading zeros, each part its own segment (/2017/7/12/).
+URL_DAY_SHORT = re.compile(r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?:/|$)")
 RELATIVE = re.compile(
     r"(?:(?P<ago_pre>vor|il y a|hace|há|fa)\s+(?P<n1>\d+|an?|one|un|une|ein|eine|einem|einer)\s+"
     r"(?P<unit1>\w+))|(?:(?P<n2>\d+|an?|one)\s+(?P<unit2>\w+)\s+(?:ago|fa|geleden|atrás))",
@@ -144,13 +149,20 @@ def parse_local(text: str | None, not_after: datetime | None = None,
 
 def _parse_loose(text: str) -> datetime | None:
     """Parse a free-form date: dateutil when it has a year and a time of day, else day patterns."""
+    day = day_in_text(text)
     if YEAR.search(text) and CLOCK.search(text):
         try:
             dotted = DOTTED_DMY.search(text) is not None
-            return dateparser.parse(text, tzinfos=_zone, dayfirst=dotted, fuzzy=True)
+            value = dateparser.parse(text, tzinfos=_zone, dayfirst=dotted, fuzzy=True)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
-            pass
-    return day_in_text(text)
+            value = None
+        # dateutil reads English month names only ("01. Februar 2022 12:10" came out as
+        # 2 January) and takes a stray number for the year: where a month is named and our
+        # day patterns read another day, ours is the day written
+        named = NAMED_DMY.search(text) or NAMED_MDY.search(text) or CJK_DAY.search(text)
+        if value is not None and not (named and day and value.date() != day.date()):
+            return value
+    return day
 
 
 def _zone(name: str | None, offset: int | None) -> tzinfo | None:
@@ -183,6 +195,11 @@ def day_in_text(text: str) -> datetime | None:
             day = _make_day(match.groups(), order)
             if day:
                 found.append((match.start(), day))
+    if not found:
+        match = SHORT_DMY.search(text)
+        day = _make_day((*match.groups()[:2], "20" + match.group(3)), "dmy") if match else None
+        if day:
+            found.append((match.start(), day))
     return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
@@ -213,7 +230,7 @@ def relative_date(text: str, fetched_at: datetime) -> datetime | None:
 
 def date_in_url(url: str, not_after: datetime | None) -> datetime | None:
     """Return the day written in a URL path (/2020/04/13/ or /20200413), if plausible."""
-    match = URL_DAY.search(url or "")
+    match = URL_DAY.search(url or "") or URL_DAY_SHORT.search(url or "")
     if not match:
         return None
     day = _make_day(match.groups(), "ymd")
@@ -302,9 +319,18 @@ class DateEvidence:
     consulted: bool = False
 
     @property
+    def beside_headline(self) -> bool:
+        """Tell whether our own pick is a date line beside the headline that the page shows
+        after its stated candidates' days: loose text is our pick only when the page states no
+        candidate, unless such a line was chosen over them (see `headline_date`)."""
+        return self.own is not None and self.own.source == "text" and bool(self.candidates)
+
+    @property
     def unsure(self) -> bool:
         """Tell whether our own pick needs a second opinion: none, from loose text, or the
-        page's candidates disagree on the day."""
+        page's candidates disagree on the day (a date line beside the headline is sure)."""
+        if self.beside_headline:
+            return False
         if self.own is None or self.own.source == "text":
             return True
         return any(c.day != self.own.day and c.value != self.own.value
@@ -325,8 +351,18 @@ def candidates_of(published: list[tuple[str, str]], url_day: datetime | None,
     return tuple(found)
 
 
-def library_day(html: str, url: str, not_after: datetime) -> date | None:
-    """Ask htmldate for the page's original publication day (None if it finds none)."""
+def library_day(html: str, url: str, not_after: datetime, raw: str = "") -> date | None:
+    """Ask htmldate for the page's original publication day (None if it finds none); when it
+    finds none in `html` (the markup we parse), ask again on the `raw` page if given (a date
+    our noise stripping removed: a comment, a script)."""
+    found = _ask_library(html, url, not_after)
+    if found is None and raw and raw != html:
+        found = _ask_library(raw, url, not_after)
+    return found
+
+
+def _ask_library(html: str, url: str, not_after: datetime) -> date | None:
+    """Ask htmldate once, on `html`."""
     if not html.strip() or MANY_ATTRIBUTES.search(html):
         return None  # nothing to read, or a tag lxml's tree builds too slowly
     from htmldate import find_date  # imported on first use: most pages never need it
@@ -343,6 +379,12 @@ def library_day(html: str, url: str, not_after: datetime) -> date | None:
         return None
 
 
+def year_only(day: date) -> bool:
+    """Tell whether a day from htmldate may stand for a year alone: it gives 1 January when it
+    finds only a year (a copyright line, a year in a path)."""
+    return day.month == 1 and day.day == 1
+
+
 def decide(evidence: DateEvidence, rule: str = DATE_RULE) -> FoundDate | None:
     """Combine our own date and htmldate's by `rule`:
 
@@ -356,6 +398,8 @@ def decide(evidence: DateEvidence, rule: str = DATE_RULE) -> FoundDate | None:
         return own
     backing = next((c for c in evidence.candidates
                     if c.day == day and (own is None or c.value != own.value)), None)
+    if year_only(day):  # htmldate's stand-in for a year alone: not a day to take unsupported
+        return backing or own
     alone = FoundDate(datetime(day.year, day.month, day.day, tzinfo=timezone.utc), "htmldate")
     if own is None:
         return backing or alone

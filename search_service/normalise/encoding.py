@@ -33,11 +33,18 @@ META_CHARSET = re.compile(
 JSON_LD = re.compile(
     r"""<script[^>]*type\s*=\s*["']?application/ld\+json["']?[^>]*>(.*?)</script\s*>""",
     re.IGNORECASE | re.DOTALL)
-#: Elements whose content never holds article text, with comments and CDATA.
+#: Elements whose content never holds article text, with comments and CDATA (what
+#: `drop_noise` removes; the pattern states it, the scanner is faster).
 NOISE = re.compile(
-    r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)"
-    r"|<(script|style|noscript|template|textarea)\b[^>]*>.*?(?:</\1\s*>|$)",
+    r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)"
+    r"|<(script|style|noscript|template|textarea)\b[^>]*>.*?(?:</\1\s*>|\Z)",
     re.IGNORECASE | re.DOTALL)
+#: Where a NOISE element starts (its end is then found with `str.find` or NOISE_END: a lazy
+#: `.*?` with a back-reference, tried at every character, cost half of the stripping time).
+NOISE_START = re.compile(
+    r"<!--|<!\[CDATA\[|<(script|style|noscript|template|textarea)\b[^>]*>", re.IGNORECASE)
+NOISE_END = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE)
+             for name in ("script", "style", "noscript", "template", "textarea")}
 #: Foreign content (SVG, MathML): a browser ends it at its end tag or at the first of these
 #: HTML start tags (the HTML5 parsing rules' "breakout" list) or at an HTML element's end tag.
 FOREIGN_START = re.compile(r"<(svg|math)\b[^>]*>", re.IGNORECASE)
@@ -52,6 +59,10 @@ BREAKOUT = re.compile(
 FURNITURE = re.compile(
     r"<(nav|aside|footer|select|iframe|button)\b[^>]*>(?:(?!<\1\b).)*?</\1\s*>",
     re.IGNORECASE | re.DOTALL)
+FURNITURE_NAMES = ("nav", "aside", "footer", "select", "iframe", "button")
+FURNITURE_START = re.compile(rf"<({'|'.join(FURNITURE_NAMES)})\b[^>]*>", re.IGNORECASE)
+FURNITURE_OPEN = {name: re.compile(rf"<{name}\b", re.IGNORECASE) for name in FURNITURE_NAMES}
+FURNITURE_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in FURNITURE_NAMES}
 TAG_START = re.compile("<")
 #: Zero-width characters, soft hyphens and BOMs, deleted from text.
 INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"))
@@ -115,9 +126,49 @@ def with_json_ld(markup: str, blocks: list[str]) -> str:
 
 def strip_noise(html: str) -> str:
     """Drop scripts, styles, SVG, templates, comments and furniture; cut what is left to size."""
-    html = NOISE.sub(" ", html[:MAX_RAW_CHARS])
-    html = CONTROL.sub("", FURNITURE.sub(" ", strip_foreign(html)))
+    html = drop_noise(html[:MAX_RAW_CHARS])
+    html = CONTROL.sub("", drop_furniture(strip_foreign(html)))
     return cut_to_size(html)
+
+
+def drop_noise(html: str) -> str:
+    """Replace every NOISE element (comment, CDATA, script, style, …) by a space: what
+    `NOISE.sub(" ", html)` does, scanning for each element's end with `str.find`."""
+    parts: list[str] = []
+    position = 0
+    while (start := NOISE_START.search(html, position)) is not None:
+        parts.append(html[position:start.start()])
+        token = start.group(0)
+        if token == "<!--" or token == "<![CDATA[":
+            end = html.find("-->" if token == "<!--" else "]]>", start.end())
+            position = end + 3 if end >= 0 else len(html)
+        else:
+            close = NOISE_END[start.group(1).lower()].search(html, start.end())
+            position = close.end() if close else len(html)
+        parts.append(" ")
+    parts.append(html[position:])
+    return "".join(parts)
+
+
+def drop_furniture(html: str) -> str:
+    """Replace every FURNITURE element not nested in its own kind by a space: what
+    `FURNITURE.sub(" ", html)` does, without its tempered `.` tried at every character."""
+    parts: list[str] = []
+    position = scan = 0
+    unclosed: set[str] = set()  # no end tag after here: none after any later start either
+    while (start := FURNITURE_START.search(html, scan)) is not None:
+        name = start.group(1).lower()
+        close = None if name in unclosed else FURNITURE_CLOSE[name].search(html, start.end())
+        if close is None:
+            unclosed.add(name)
+        if close is None or FURNITURE_OPEN[name].search(html, start.end(), close.start()):
+            scan = start.start() + 1  # unclosed, or holds its own kind: an inner one may go
+            continue
+        parts.append(html[position:start.start()])
+        parts.append(" ")
+        position = scan = close.end()
+    parts.append(html[position:])
+    return "".join(parts)
 
 
 def strip_foreign(html: str) -> str:

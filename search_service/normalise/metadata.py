@@ -50,6 +50,8 @@ MAX_DATE_TEXTS = 12
 #: Words in class/id marking an element that names the authors.
 BYLINE_WORDS = frozenset({"author", "authors", "byline", "byl", "writer", "autor", "auteur"})
 MAX_BYLINES = 4
+#: <h1> texts kept (a masthead's or a breadcrumb's <h1> can come before the headline's).
+MAX_HEADINGS = 5
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Metadata:
     bylines: list[str] = field(default_factory=list)
     article_element: bool = False
     titles: list[str] = field(default_factory=list)
+    h1s: list[str] = field(default_factory=list)
 
 
 def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Metadata:
@@ -100,8 +103,11 @@ def read_metadata(soup: BeautifulSoup, json_ld: list[str] | None = None) -> Meta
             html_lang = str(attrs.get("lang") or attrs.get("xml:lang") or "")
         elif name == "title" and not meta.html_title:
             meta.html_title = " ".join(tag.get_text(" ").split())
-        elif name == "h1" and not meta.h1:
-            meta.h1 = " ".join(tag.get_text(" ", strip=True).split())
+        elif name == "h1" and len(meta.h1s) < MAX_HEADINGS:
+            text = " ".join(tag.get_text(" ", strip=True).split())
+            if text:
+                meta.h1s.append(text)
+                meta.h1 = meta.h1 or text
         elif name == "img":
             meta.images += 1
         elif name == "article":

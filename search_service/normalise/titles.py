@@ -84,31 +84,73 @@ def _is_suffix(part: str, title: str) -> bool:
     return len(pieces) >= 3 and same(part, pieces[-1]) and len(part) < len("".join(pieces[:-2]))
 
 
-def choose_title(titles: list[str], h1: str, html_title: str, site_name: str, url: str) -> str:
+def _is_affix(part: str, title: str) -> bool:
+    """Tell whether `part` is the first or the last separated part of `title` and shorter
+    than the rest (a site's or a section's name, written before or after the headline)."""
+    pieces = SEPARATOR.split(title)
+    if len(pieces) < 3:
+        return False
+    if same(part, pieces[-1]):
+        return len(part) < len("".join(pieces[:-2]))
+    return same(part, pieces[0]) and len(part) < len("".join(pieces[2:]))
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words of `text`."""
+    return WORDS.findall(text.casefold())
+
+
+def in_title(shown: str, page_title: str, stripped: str) -> bool:
+    """Tell whether a headline is the one the <title> names: the same words as the <title>
+    without the site's name, or a run of at least MIN_RUN of the <title>'s words."""
+    if same(shown, stripped):
+        return True
+    words, inside = _words(shown), _words(page_title)
+    if len(words) < MIN_RUN:
+        return False
+    return any(inside[i:i + len(words)] == words for i in range(len(inside) - len(words) + 1))
+
+
+#: Words an <h1> needs to be recognised inside a <title> that holds more.
+MIN_RUN = 3
+
+
+def choose_title(titles: list[str], h1: str, html_title: str, site_name: str, url: str,
+                 h1s: list[str] | None = None) -> str:
     """Pick the headline a reader sees: the <h1> when the metadata names the same headline (or
-    a truncated or suffixed form of it), else the metadata's headline, else the <h1>, else the
-    <title>; each without the site's name."""
+    a truncated or suffixed form of it), else the metadata's headline; with no metadata, the
+    <h1> the <title> names, else the first <h1>, else the <title>; each without the site's
+    name. An <h1> that is the site's name (a blog's masthead) is not a headline."""
     if any(_compact(site_name) == _compact(t) for t in [*titles, html_title]):
         site_name = ""  # a "site name" that is the page's whole title names nothing
     names, labels = site_names(site_name, url)
-    shown = clean_text(h1)
-    if shown and any(_is_suffix(shown, clean_text(t)) for t in titles):
-        names.add(_compact(shown))  # the <h1> is the site's name (a blog's masthead)
-        shown = ""
+    page_title = clean_text(html_title)
+    shown_all = []
+    for text in dict.fromkeys(clean_text(h) for h in (h1s or [h1])):
+        if not text:
+            continue
+        if any(_is_suffix(text, clean_text(t)) for t in titles) or (
+                not titles and (_compact(text) in names | labels or _is_affix(text, page_title))):
+            names.add(_compact(text))  # the <h1> is the site's name (a blog's masthead)
+            continue
+        shown_all.append(text)
     metas = [strip_site(clean_text(t), names, labels) for t in titles if clean_text(t)]
     for title in metas:
-        if shown and same(shown, title):
-            # the <h1> as shown, unless its markup lost a separator the metadata keeps
-            lost = SEPARATOR.search(title) is not None and SEPARATOR.search(shown) is None
-            return title if lost else shown
-        if shown and extends(shown, title):
-            return shown
+        for shown in shown_all[:1]:
+            if same(shown, title):
+                # the <h1> as shown, unless its markup lost a separator the metadata keeps
+                lost = SEPARATOR.search(title) is not None and SEPARATOR.search(shown) is None
+                return title if lost else shown
+            if extends(shown, title):
+                return shown
     if metas:
         return metas[0]
-    if shown:
-        return shown
-    page_title = clean_text(html_title)
     stripped = strip_site(page_title, names, labels)
     if stripped == page_title:
         stripped = TITLE_SUFFIX.sub("", page_title)
+    named = next((shown for shown in shown_all if in_title(shown, page_title, stripped)), None)
+    if named:
+        return named
+    if shown_all:
+        return shown_all[0]
     return stripped
