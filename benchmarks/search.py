@@ -120,8 +120,9 @@ def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) 
         out.update(build_s=time.perf_counter() - started, size=dir_size(path))
     if args.related:
         from search_service.index import related as sidecar
-        built = sidecar.refresh(path, ix)
-        out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
+        built = sidecar.refresh(path, ix)  # None: the cached index's sidecar is current
+        if built is not None:
+            out["sidecar"] = {"seconds": built.seconds, "mb": built.size / 2**20}
     with ix.searcher() as searcher:
         def one(q):
             text = " ".join(q["terms"])
