@@ -1,6 +1,7 @@
 """Export benchmark: every matching story as CSV, at 100k articles, beside the plain search.
 
-Usage: python -m benchmarks.export [--articles 100000] [--cache .benchmarks] [--body]
+Usage: python -m benchmarks.export [--articles 100000] [--corpus reuters|distinct]
+       [--cache .benchmarks] [--body]
 
 Builds (or reuses) the index of benchmarks/http_api.py (the Reuters corpus replicated with
 fresh ids to `--articles` articles; the replicas are near-duplicates of their story, so the
@@ -36,14 +37,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CASES = [
-    ("all to 1987-03-31", "", "1987-03-31"),
-    ("all to 1987-05-31", "", "1987-05-31"),
-    ("all to 1987-07-31", "", "1987-07-31"),
-    ("all", "", ""),
-    ("q=oil", "oil", ""),
-    ("q=said", "said", ""),
-]
+CASES = {
+    "reuters": [
+        ("all to 1987-03-31", "", "1987-03-31"),
+        ("all to 1987-05-31", "", "1987-05-31"),
+        ("all to 1987-07-31", "", "1987-07-31"),
+        ("all", "", ""),
+        ("q=oil", "oil", ""),
+        ("q=said", "said", ""),
+    ],
+    # distinct articles spread over 2019-2024 (tests/support/corpus.py)
+    "distinct": [
+        ("all to 2019-06-30", "", "2019-06-30"),
+        ("all to 2020-12-31", "", "2020-12-31"),
+        ("all to 2022-12-31", "", "2022-12-31"),
+        ("all", "", ""),
+        ("q=oil", "oil", ""),
+        ("q=said", "said", ""),
+    ],
+}
 
 
 def child(index: Path, q: str, to: str, body: bool) -> dict:
@@ -106,6 +118,8 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--cache", type=Path, default=ROOT / ".benchmarks")
     parser.add_argument("--procs", type=int, default=1, help="processes for the index build")
+    parser.add_argument("--corpus", choices=sorted(CASES), default="reuters",
+                        help="replicated Reuters stories or distinct articles (corpus.py)")
     parser.add_argument("--body", action="store_true", help="export bodies too")
     parser.add_argument("--child", nargs=3, metavar=("INDEX", "Q", "TO"),
                         help=argparse.SUPPRESS)
@@ -116,8 +130,9 @@ def main() -> None:
         return
     from benchmarks.http_api import cached_index
 
-    index = cached_index(args.cache, args.articles, args.procs)
-    print(f"export benchmark: {args.articles:,} articles, bodies {'on' if args.body else 'off'}"
+    index = cached_index(args.cache, args.articles, args.procs, args.corpus)
+    print(f"export benchmark: {args.articles:,} {args.corpus} articles, "
+          f"bodies {'on' if args.body else 'off'}"
           f"; load average {os.getloadavg()[0]:.2f} at start")
     print(f"{'case':<20}{'rows':>8}{'articles':>10}{'search ms':>11}{'cursor 1st':>11}"
           f"{'cursor ms':>11}"
@@ -125,7 +140,7 @@ def main() -> None:
           f"{'csv rows/s':>12}{'articles/s':>12}{'traced MB':>11}{'held MB':>9}"
           f"{'RSS before':>12}"
           f"{'RSS peak':>10}")
-    for name, q, to in CASES:
+    for name, q, to in CASES[args.corpus]:
         command = [sys.executable, "-m", "benchmarks.export", "--child", str(index), q, to]
         if args.body:
             command.append("--body")

@@ -20,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -30,10 +31,13 @@ from whoosh.query import And, ConstantScoreQuery, Every, Query
 from whoosh.searching import Searcher
 
 from search_service.index.related import StoredHit
+from search_service.search import executor
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.groups import groups_of
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import QUERY_FIELDS, parse_query
+
+log = logging.getLogger(__name__)
 
 #: The cursor that starts paging.
 START = "*"
@@ -85,23 +89,15 @@ def matching_query(searcher: Searcher, params: SearchParams) -> tuple[Query, Que
     return query, text_query
 
 
-def story_order(searcher: Searcher, query: Query, sort: str) -> StoryOrder:
-    """Order the stories `query` matches, newest or oldest first (undated ones last)."""
-    docs, stamps, keys = [], [], []
-    for sub, offset in searcher.leaf_searchers():
-        local = np.fromiter(query.matcher(sub).all_ids(), dtype=np.int64)
-        if not len(local):
-            continue
-        seg_stamps, seg_keys = _segment_columns(sub)
-        docs.append(local + offset)
-        stamps.append(seg_stamps[local])
-        keys.append(seg_keys[local])
-    if not docs:
+def story_order(searcher: Searcher, params: SearchParams) -> StoryOrder:
+    """Order the stories the request matches, newest or oldest first (undated ones last)."""
+    found = _matches(searcher, params)
+    if found is None:
         empty = np.zeros(0, dtype=np.uint64)
         return StoryOrder(np.zeros(0, dtype=np.int64), empty, empty, np.zeros(0, np.int64))
     # Arrays are dropped as soon as they are used: the peak is what grows with the result.
-    docnums, own, key = (_joined(docs), _joined(stamps), _joined(keys))
-    del docs, stamps, keys
+    docnums, own, key = found
+    del found
     story = own.copy()
     lead_keys, lead_stamps = _lead_stamps(searcher)
     if len(lead_keys):
@@ -111,7 +107,7 @@ def story_order(searcher: Searcher, query: Query, sort: str) -> StoryOrder:
         del at, found
     later_copy = own != story
     del own
-    primary = story if sort == "oldest" else np.where(
+    primary = story if params.sort == "oldest" else np.where(
         story == NO_DATE, np.uint64(NO_DATE), np.uint64(NO_DATE - 1) - story)
     del story
     # By position; within a story its first copy (stamp = the story's) first, then docnum.
@@ -126,6 +122,41 @@ def story_order(searcher: Searcher, query: Query, sort: str) -> StoryOrder:
     return StoryOrder(docnums[starts], primary[starts], key[starts], copies)
 
 
+def _matches(searcher: Searcher, params: SearchParams
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The documents the request matches (global numbers), each one's publication stamp and
+    story key; None when nothing matches. The vectorised executor matches (with the search's
+    filters, on arrays); a query shape it leaves to Whoosh runs Whoosh's matchers."""
+    text_query = parse_query(searcher, params.q)
+    try:
+        _, docnums, _, _ = executor.filtered_matches(searcher, text_query, params,
+                                                     isinstance(text_query, Every))
+    except executor.Unsupported as why:
+        log.debug("cursor query %r goes to the Whoosh path: %s", params.q, why)
+        docnums = None
+    leaves = searcher.leaf_searchers()
+    if docnums is not None:
+        if not len(docnums):
+            return None
+        columns = [_segment_columns(sub) for sub, _ in leaves]
+        stamps = _joined([c[0] for c in columns])
+        keys = _joined([c[1] for c in columns])
+        return docnums, stamps[docnums], keys[docnums]
+    query, _ = matching_query(searcher, params)
+    docs, stamps, keys = [], [], []
+    for sub, offset in leaves:
+        local = np.fromiter(query.matcher(sub).all_ids(), dtype=np.int64)
+        if not len(local):
+            continue
+        seg_stamps, seg_keys = _segment_columns(sub)
+        docs.append(local + offset)
+        stamps.append(seg_stamps[local])
+        keys.append(seg_keys[local])
+    if not docs:
+        return None
+    return _joined(docs), _joined(stamps), _joined(keys)
+
+
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     """One array of the parts (the part itself when there is one: no copy)."""
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -138,8 +169,8 @@ def cursor_search(searcher: Searcher, params: SearchParams) -> dict[str, Any]:
     from search_service.search.highlight import query_words
 
     started = time.perf_counter()
-    query, text_query = matching_query(searcher, params)
-    order = story_order(searcher, query, params.sort)
+    _, text_query = matching_query(searcher, params)
+    order = story_order(searcher, params)
     first = 0
     if params.cursor != START:
         primary, key = decode(params.cursor, params)

@@ -561,12 +561,12 @@ def _ranked(key: np.ndarray, docnums: np.ndarray, stamps: np.ndarray, sort: str,
     return chosen[order]
 
 
-def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort: str,
-            browsing: bool) -> Page:
-    """Run a search over arrays: match, filter, count stories, rank, collapse, page."""
-    if not searcher.doc_count_all():
-        raise Unsupported("an index without documents")
-    started = time.monotonic()
+def filtered_matches(searcher: Searcher, text_query: wq.Query, params: SearchParams,
+                     browsing: bool, deadline: float | None = None
+                     ) -> tuple[IndexColumns, np.ndarray, np.ndarray, bool]:
+    """The index-wide columns, the live documents the request matches with every filter
+    applied (ascending global numbers) and their scores, and whether `deadline` passed
+    first. Browsing (no words) matches every live document, scored 1."""
     cols = index_columns(searcher)
     if browsing:
         docnums = np.flatnonzero(cols.live).astype(np.int64)
@@ -575,13 +575,24 @@ def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort
     else:
         # Scored as the Whoosh path scores (engine._run): by rank.weighting(), whatever
         # model the searcher was opened with.
-        docnums, scores, partial = match(searcher, text_query, started + params.time_limit,
+        docnums, scores, partial = match(searcher, text_query, deadline,
                                          weighting=search_weighting())
     keep = _filter(cols, params, docnums)
     if params.collections:
         keep &= np.isin(docnums, _in_collections(searcher, params.collections))
     if not keep.all():
         docnums, scores = docnums[keep], scores[keep]
+    return cols, docnums, scores, partial
+
+
+def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort: str,
+            browsing: bool) -> Page:
+    """Run a search over arrays: match, filter, count stories, rank, collapse, page."""
+    if not searcher.doc_count_all():
+        raise Unsupported("an index without documents")
+    started = time.monotonic()
+    cols, docnums, scores, partial = filtered_matches(searcher, text_query, params, browsing,
+                                                      started + params.time_limit)
     groups = cols.group[docnums]
     members = groups[groups >= 0]
     counts = np.bincount(members, minlength=cols.groups) if len(members) else \

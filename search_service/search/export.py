@@ -13,7 +13,7 @@ from typing import Any
 
 from whoosh.searching import Searcher
 
-from search_service.search.cursor import matching_query, story_order
+from search_service.search.cursor import story_order
 from search_service.search.engine import iso
 from search_service.search.params import QueryError, SearchParams
 
@@ -41,8 +41,7 @@ def export_rows(searcher: Searcher, params: SearchParams, body: bool = False
                 ) -> Iterator[dict[str, Any]]:
     """Yield one row per matching story in the stable order. The query is parsed and the
     order found before the first row is asked for (bad queries fail at once)."""
-    query, _ = matching_query(searcher, params)
-    order = story_order(searcher, query, params.sort)
+    order = story_order(searcher, params)
 
     def rows() -> Iterator[dict[str, Any]]:
         for i in range(len(order)):  # no list of every story: numbers read one at a time
