@@ -260,31 +260,42 @@ class TextFormatter(highlight.Formatter):
 # -- scoring: BM25F with a k1 and a weight per field (search/rank.py sets the values) --------
 
 class FieldBM25F(scoring.BM25F):
-    """Whoosh's BM25F with a k1 and a weight per field too (`<field>_K1`, `<field>_W`, beside
-    Whoosh's `<field>_B`; it reads the private `_field_B` table)."""
+    """Whoosh's BM25F with a k1, a weight and optionally a fixed idf per field too
+    (`<field>_K1`, `<field>_W`, `<field>_IDF`, beside Whoosh's `<field>_B`; it reads the
+    private `_field_B` table). A fixed idf scores every term of the field as a term of that
+    idf instead of its own (None: its own)."""
 
-    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
-        super().__init__(B=B, K1=K1, **kwargs)
+    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float | None):
+        super().__init__(B=B, K1=K1, **{k: v for k, v in kwargs.items()
+                                        if not k.endswith("_IDF")})
         self._field_K1 = {k[:-3]: v for k, v in kwargs.items() if k.endswith("_K1")}
         self._field_W = {k[:-2]: v for k, v in kwargs.items() if k.endswith("_W")}
+        self._field_IDF = {k[:-4]: v for k, v in kwargs.items()
+                           if k.endswith("_IDF") and v is not None}
 
     def scorer(self, searcher, fieldname, text, qf=1):
         if not searcher.schema[fieldname].scorable:
             return scoring.WeightScorer.for_(searcher, fieldname, text)
         return FieldBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
                                 self._field_K1.get(fieldname, self.K1),
-                                self._field_W.get(fieldname, 1.0), qf=qf)
+                                self._field_W.get(fieldname, 1.0), qf=qf,
+                                idf=self._field_IDF.get(fieldname))
 
 
 class FieldBM25FScorer(scoring.BM25FScorer):
-    """Whoosh's BM25F scorer, its score (and so its block bounds) times the field's weight."""
+    """Whoosh's BM25F scorer, its score (and so its block bounds) times the field's weight,
+    with the field's fixed idf if it has one. `_score` takes numpy arrays too: the executor
+    scores whole posting lists through it (score_arrays)."""
 
-    def __init__(self, searcher, fieldname, text, B, K1, weight, qf=1):
+    def __init__(self, searcher, fieldname, text, B, K1, weight, qf=1, idf=None):
         self.field_weight = weight  # before the parent's setup, which calls _score
+        self.fixed_idf = idf
         super().__init__(searcher, fieldname, text, B, K1, qf=qf)
 
     def _score(self, weight, length):
-        return self.field_weight * super()._score(weight, length)
+        idf = self.idf if self.fixed_idf is None else self.fixed_idf
+        return self.field_weight * scoring.bm25(idf, weight, length, self.avgfl, self.B,
+                                                self.K1)
 
 
 # -- raw segment structures for the vectorised executor (search/postings.py, executor.py) ------

@@ -8,12 +8,12 @@ from bisect import bisect_right
 from datetime import datetime, timezone
 
 import numpy as np
-from whoosh import scoring, sorting
+from whoosh import sorting
 from whoosh.searching import Hit, Searcher
 from whoosh.util.times import datetime_to_long
 
 from search_service.index.schema import NO_DATE
-from search_service.index.whoosh_compat import FieldBM25F, FieldBM25FScorer
+from search_service.index.whoosh_compat import FieldBM25F
 
 #: BM25F parameters per field: k1, b, the weight multiplying the field's part of the score,
 #: and a fixed idf for the field (None: the term's own idf), chosen on the tuning half of
@@ -25,40 +25,7 @@ FIELD_BM25: dict[str, tuple[float, float, float, float | None]] = {
 }
 
 
-class RankBM25F(FieldBM25F):
-    """FieldBM25F with, where a field has one (`<field>_IDF`), a fixed idf for every term of
-    that field instead of the term's own."""
-
-    def __init__(self, B: float = 0.75, K1: float = 1.2, **kwargs: float):
-        fixed = {k: v for k, v in kwargs.items() if k.endswith("_IDF")}
-        super().__init__(B=B, K1=K1, **{k: v for k, v in kwargs.items() if k not in fixed})
-        self._field_IDF = {k[:-4]: v for k, v in fixed.items() if v is not None}
-
-    def scorer(self, searcher, fieldname, text, qf=1):
-        """The field's BM25F scorer, with the field's fixed idf if it has one."""
-        if (not searcher.schema[fieldname].scorable
-                or self._field_IDF.get(fieldname) is None):
-            return super().scorer(searcher, fieldname, text, qf=qf)
-        return FixedIdfScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
-                              self._field_K1.get(fieldname, self.K1),
-                              self._field_W.get(fieldname, 1.0), self._field_IDF[fieldname],
-                              qf=qf)
-
-
-class FixedIdfScorer(FieldBM25FScorer):
-    """FieldBM25FScorer with a given idf in place of the term's (numpy-vectorisable, as the
-    executor scores whole arrays of postings through `_score`)."""
-
-    def __init__(self, searcher, fieldname, text, B, K1, weight, idf, qf=1):
-        self.fixed_idf = idf  # before the parent's setup, which calls _score
-        super().__init__(searcher, fieldname, text, B, K1, weight, qf=qf)
-
-    def _score(self, weight, length):
-        return self.field_weight * scoring.bm25(self.fixed_idf, weight, length, self.avgfl,
-                                                self.B, self.K1)
-
-
-def weighting(**overrides: float | None) -> RankBM25F:
+def weighting(**overrides: float | None) -> FieldBM25F:
     """The scoring model of every search: BM25F with FIELD_BM25's per-field k1, b, weight and
     fixed idf (`overrides` such as title_K1=… or title_IDF=None replace them, for tuning)."""
     params: dict[str, float | None] = {}
@@ -66,7 +33,7 @@ def weighting(**overrides: float | None) -> RankBM25F:
         params[f"{field}_K1"], params[f"{field}_B"], params[f"{field}_W"] = k1, b, weight
         params[f"{field}_IDF"] = idf
     params.update(overrides)
-    return RankBM25F(**params)
+    return FieldBM25F(**params)
 
 
 #: The "best" sort's band: hits scoring at least (1 − BAND) × a band's leading score are
