@@ -567,6 +567,8 @@ def filtered_matches(searcher: Searcher, text_query: wq.Query, params: SearchPar
     """The index-wide columns, the live documents the request matches with every filter
     applied (ascending global numbers) and their scores, and whether `deadline` passed
     first. Browsing (no words) matches every live document, scored 1."""
+    if not searcher.doc_count_all():
+        raise Unsupported("an index without documents")
     cols = index_columns(searcher)
     if browsing:
         docnums = np.flatnonzero(cols.live).astype(np.int64)

@@ -141,8 +141,10 @@ def forget() -> None:
 
 
 def segment_id(reader) -> str:
-    """The id of the segment a (segment) reader reads."""
-    return reader.segment().segment_id()
+    """The id of the segment a (segment) reader reads ('' for a reader of no segment, such as
+    an empty index's)."""
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return segment.segment_id() if segment is not None else ""
 
 
 def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> Postings:
