@@ -108,8 +108,8 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
     key = (seg.stats, seg.columns.key, fieldname, text)
     cache = scored_cache()
     found = cache.get(key)
-    if found is None or (positions and found.postings is not None
-                         and found.postings.values is None):
+    if found is None or (positions and len(found.ids) and (
+            found.postings is None or found.postings.values is None)):
         found = _scored_term(seg, fieldname, text, positions)
         cache.put(key, found)
     ids, scores = found.ids, found.scores
@@ -129,9 +129,11 @@ class ScoredTerm:
 
     @property
     def nbytes(self) -> int:
-        """Memory held beyond the decoded postings (which the postings cache accounts)."""
-        return self.ids.nbytes + self.scores.nbytes + (0 if self.live is None else
-                                                       self.live.nbytes) + 200
+        """Memory held (the postings read counted too, though the postings cache may hold
+        them as well)."""
+        return (self.ids.nbytes + self.scores.nbytes + 200
+                + (0 if self.live is None else self.live.nbytes)
+                + (0 if self.postings is None else self.postings.nbytes))
 
 
 _NO_TERM = ScoredTerm(_EMPTY_IDS, _EMPTY_SCORES, None, None)
@@ -155,12 +157,16 @@ def _scored_term(seg: _Segment, fieldname: str, text, positions: bool) -> Scored
             live = np.flatnonzero(keep)
             ids, weights = ids[live], weights[live]
     scores = _score(seg, fieldname, tbytes, ids, weights)
-    return ScoredTerm(ids.astype(np.int64), scores, found, live)
+    # The postings read are kept only for a phrase's positions (otherwise the postings
+    # cache alone holds them, within its bound).
+    return ScoredTerm(ids.astype(np.int64), scores, found if positions else None, live)
 
 
 #: Share of the postings cache bound ($NEWS_SEARCH_POSTINGS_MB) given to scored terms on top
-#: of it: a scored posting costs 16 bytes (int64 id, float64 score) against 8 decoded.
-SCORED_SHARE = 0.5
+#: of it: a scored posting costs 16 bytes (int64 id, float64 score) against 8 decoded. On an
+#: index between commits the scored terms are the working set (the decoded postings serve
+#: only what is scored anew after a commit), hence the larger share.
+SCORED_SHARE = 0.75
 _scored_lock = threading.Lock()
 _scored: raw.PostingsCache | None = None
 

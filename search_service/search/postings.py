@@ -31,13 +31,14 @@ log = logging.getLogger(__name__)
 #: Environment variable overriding the postings cache bound, in megabytes.
 CACHE_ENV = "NEWS_SEARCH_POSTINGS_MB"
 
-#: Default bound of the decoded-postings cache of one process (all its threads), in MB.
-#: A posting costs 8 bytes decoded (document number and weight, 4 bytes each) plus its
-#: encoded positions when a phrase asked for them; 192 MB holds about 24 million postings:
-#: every posting of the title and body fields of a 100,000-article index in the
-#: benchmarks (a one-worker server then stays under 600 MB PSS), and the commonly queried
-#: terms of an index several times larger.
-DEFAULT_CACHE_MB = 192
+#: Default bound of the decoded-postings cache of one process (all its threads), in MB; the
+#: executor's cache of scored terms takes 0.75 of it again (executor.SCORED_SHARE). A
+#: posting costs 8 bytes decoded (document number and weight, 4 bytes each) plus its
+#: encoded positions when a phrase asked for them: 128 MB hold about 16 million postings,
+#: the commonly queried terms of the 100,000-article benchmark index; with 192 MB and the
+#: scored terms beside it, a worker over that index reached 640 MB PSS under load, past
+#: the 600 MB budget.
+DEFAULT_CACHE_MB = 128
 
 _INT = struct.Struct("!i")
 _MAGIC = b"W3Bl"
