@@ -20,10 +20,10 @@ from whoosh.query import (
     Query,
 )
 from whoosh.query import QueryError as WhooshQueryError
-from whoosh.reading import EmptyReader
 from whoosh.searching import Hit, Searcher
 
 from search_service.index.analysis import analyse_word, text_analyzer
+from search_service.index.whoosh_compat import refresh_reader
 from search_service.search.cursor import cursor_search
 from search_service.search.executor import Page, Unsupported, execute
 from search_service.search.facets import facets
@@ -64,11 +64,10 @@ class Searchers:
         if searcher is None:
             searcher = self.ix.searcher(weighting=weighting())
         elif not searcher.up_to_date():
-            # A searcher over an index without commits has an EmptyReader, which is never up
-            # to date and cannot be refreshed (Whoosh fails on it): open a new one instead.
-            empty = isinstance(searcher.reader(), EmptyReader)
-            searcher = (self.ix.searcher(weighting=weighting()) if empty
-                        else searcher.refresh())
+            # Not Searcher.refresh(): Whoosh's keeps deleted articles and merged-away
+            # segments (see whoosh_compat.refresh_reader).
+            searcher = Searcher(refresh_reader(self.ix, searcher.reader()), fromindex=self.ix,
+                                weighting=weighting())
         self.local.searcher = searcher
         return searcher
 
