@@ -321,62 +321,82 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     print(f"soak: {args.minutes:g} min, files in {tmp}; load average before "
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
-    site = subprocess.Popen([sys.executable, "-m", "benchmarks.soak", "--site", str(count),
-                             str(args.initial), str(args.every)], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-    base = site.stdout.readline().strip()
-    sources = tmp / "sources.toml"
-    sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'
-                       f'sitemaps = ["{base}/sitemap.xml"]\nmax_depth = 0\n'
-                       f'max_pages = 100000\nrecrawl_interval = 30\n')
-    port = free_port()
-    redis_dir = tmp / "redis"
-    server = start_redis(redis_dir, port, fsync="everysec")
-    url = f"redis://127.0.0.1:{port}/0"
-    index = tmp / "ix"
-    if args.base:
-        from benchmarks.http_api import cached_index
-
-        built = cached_index(args.cache, args.base, 1)
-        shutil.copytree(built, index, ignore=shutil.ignore_patterns("complete.json"))
-    indexer_port = free_port()
     procs: dict[str, subprocess.Popen] = {}
+    helpers: dict[str, subprocess.Popen] = {}  # the site and redis-server
 
-    def start_indexer() -> subprocess.Popen:
-        return cli(["index-worker", "--redis", url, "--index", str(index),
-                    "--metrics-port", str(indexer_port), "--related-every", "60"],
-                   logs / "indexer.log")
+    def stop_all() -> None:
+        """Stop every process the soak started (gracefully, then by force)."""
+        for name in ("crawl-w1", "crawl-w2", "serve", "indexer"):
+            if name in procs and procs[name].poll() is None:
+                procs[name].send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for proc in helpers.values():
+            proc.kill()
+            proc.wait()
 
-    procs["indexer"] = start_indexer()
-    while not index_exists(index):
-        time.sleep(0.2)
-    for n in (1, 2):
-        procs[f"crawl-w{n}"] = cli(["crawl", "--redis", url, "--sources", str(sources),
-                                    "--worker-id", f"w{n}", "--archive", str(tmp / f"archive-w{n}"),
-                                    "--no-progress", "--delay", "0.05",
-                                    "--set", "NEWS_HOST_CONCURRENCY=4",
-                                    "--metrics-port", str(free_port())], logs / f"crawl-w{n}.log")
-    web_port = free_port()
-    procs["serve"] = cli(["serve", "--index", str(index), "--workers", "2", "--threads", "4",
-                          "--port", str(web_port)], logs / "serve.log")
-    web = f"http://127.0.0.1:{web_port}/"
-    while True:
-        try:
-            get(web + "api/health", timeout=5)
-            break
-        except Exception:
-            time.sleep(0.5)
-    all_pages = build_pages(count)
-    words = sorted({w.lower() for _, html in all_pages[:300]
-                    for w in html.decode().split("<title>")[1].split("<")[0].split()
-                    if w.isalpha() and len(w) > 3})
-    from whoosh.analysis import STOP_WORDS
+    try:
+        site = helpers["site"] = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.soak", "--site", str(count), str(args.initial),
+             str(args.every)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        base = site.stdout.readline().strip()
+        sources = tmp / "sources.toml"
+        sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'
+                           f'sitemaps = ["{base}/sitemap.xml"]\nmax_depth = 0\n'
+                           f'max_pages = 100000\nrecrawl_interval = 30\n')
+        port = free_port()
+        redis_dir = tmp / "redis"
+        server = helpers["redis"] = start_redis(redis_dir, port, fsync="everysec")
+        url = f"redis://127.0.0.1:{port}/0"
+        index = tmp / "ix"
+        if args.base:
+            from benchmarks.http_api import cached_index
 
-    words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
-    start_docs = open_index(index).doc_count()
-    load = Load(web, words, args.clients)
-    started = time.monotonic()
-    load.start()
+            built = cached_index(args.cache, args.base, 1)
+            shutil.copytree(built, index, ignore=shutil.ignore_patterns("complete.json"))
+        indexer_port = free_port()
+
+        def start_indexer() -> subprocess.Popen:
+            return cli(["index-worker", "--redis", url, "--index", str(index),
+                        "--metrics-port", str(indexer_port), "--related-every", "60"],
+                       logs / "indexer.log")
+
+        procs["indexer"] = start_indexer()
+        while not index_exists(index):
+            time.sleep(0.2)
+        for n in (1, 2):
+            procs[f"crawl-w{n}"] = cli(
+                ["crawl", "--redis", url, "--sources", str(sources), "--worker-id", f"w{n}",
+                 "--archive", str(tmp / f"archive-w{n}"), "--no-progress", "--delay", "0.05",
+                 "--set", "NEWS_HOST_CONCURRENCY=4", "--metrics-port", str(free_port())],
+                logs / f"crawl-w{n}.log")
+        web_port = free_port()
+        procs["serve"] = cli(["serve", "--index", str(index), "--workers", "2", "--threads", "4",
+                              "--port", str(web_port)], logs / "serve.log")
+        web = f"http://127.0.0.1:{web_port}/"
+        while True:
+            try:
+                get(web + "api/health", timeout=5)
+                break
+            except Exception:
+                time.sleep(0.5)
+        all_pages = build_pages(count)
+        words = sorted({w.lower() for _, html in all_pages[:300]
+                        for w in html.decode().split("<title>")[1].split("<")[0].split()
+                        if w.isalpha() and len(w) > 3})
+        from whoosh.analysis import STOP_WORDS
+
+        words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
+        start_docs = open_index(index).doc_count()
+        load = Load(web, words, args.clients)
+        started = time.monotonic()
+        load.start()
+    except BaseException:
+        stop_all()
+        raise
     memory: dict[str, list[tuple[float, float]]] = {}
     anon: dict[str, list[tuple[float, float]]] = {}
     events: list[str] = []
@@ -412,7 +432,7 @@ def main() -> None:
                     server.wait(30)
                     redis_pid = 0
                 elif what == "redis-start":
-                    server = start_redis(redis_dir, port, fsync="everysec")
+                    server = helpers["redis"] = start_redis(redis_dir, port, fsync="everysec")
                     redis_pid = server.pid
                 elif what == "serve-sighup":
                     procs["serve"].send_signal(signal.SIGHUP)
@@ -439,16 +459,7 @@ def main() -> None:
         drained = time.monotonic() - drain_started
     finally:
         load.done.set()
-        for name in ("crawl-w1", "crawl-w2", "serve", "indexer"):
-            if name in procs and procs[name].poll() is None:
-                procs[name].send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        server.terminate()
-        site.kill()
+        stop_all()
     with open_index(index).searcher() as searcher:
         docs = list(searcher.all_stored_fields())
     # the site's pages (fetched from it), by their canonical links

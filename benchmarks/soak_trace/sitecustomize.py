@@ -3,12 +3,17 @@ puts this directory on the PYTHONPATH of every process it starts, so Python impo
 module at start-up. With $NEWS_SEARCH_SOAK_TRACE set to a directory, it starts tracemalloc and
 writes a snapshot of the live allocations there every $NEWS_SEARCH_SOAK_TRACE_EVERY seconds
 (default 60), as `<pid>-<seconds>.snap`; `python -m benchmarks.soak --trace-diff DIR` compares
-each process's snapshots. Without the variable it does nothing."""
+each process's snapshots. Only processes whose command line has one of the comma-separated
+words of $NEWS_SEARCH_SOAK_TRACE_ONLY are traced (default: the serve workers and the
+index-worker; tracing slows a process down several times). Without the variable it does
+nothing."""
 
 import os
+import sys
 
 _folder = os.environ.get("NEWS_SEARCH_SOAK_TRACE")
-if _folder:
+_only = os.environ.get("NEWS_SEARCH_SOAK_TRACE_ONLY", "search_service.serving,index-worker")
+if _folder and any(word in getattr(sys, "orig_argv", ()) for word in _only.split(",")):
     import threading
     import time
     import tracemalloc
