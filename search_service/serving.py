@@ -369,6 +369,7 @@ class Supervisor:
                 print(f"rolling restart stopped: new worker {new.pid} did not start "
                       f"({_exit_reason(new.poll()) if new.poll() is not None else 'not ready'});"
                       " the old workers go on", file=sys.stderr, flush=True)
+                self.discard(new)  # one still starting would make a worker too many
                 return
             entry = self.workers.get(pid)
             if entry is None:  # it died meanwhile (and was replaced by reap)
@@ -384,6 +385,19 @@ class Supervisor:
             del self.workers[pid]
             _forget_metrics(pid)
         print("rolling restart done", file=sys.stderr, flush=True)
+
+    def discard(self, process: subprocess.Popen) -> None:
+        """Stop a worker that is not counted on (SIGTERM, SIGKILL after the grace period) and
+        forget it."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.grace + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.workers.pop(process.pid, None)
+        _forget_metrics(process.pid)
 
     def reap(self) -> None:
         """Start a new worker for each one that exited; raise if they keep dying at start."""
