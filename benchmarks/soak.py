@@ -1,7 +1,8 @@
 """The soak: the whole service running for a long time under query load, with a Redis
 restart, a rolling restart of `serve` and an index-worker kill in the middle.
 
-Usage: python -m benchmarks.soak [--minutes 30] [--outage 60] [--clients 2]
+Usage: python -m benchmarks.soak [--minutes 30] [--outage 60] [--clients 2] [--base 20000]
+                                 [--warmup 300] [--cache .benchmarks]
 
 Runs, all on 127.0.0.1: a news site that publishes Reuters-21578 stories as it goes (an
 initial batch, then one story every `--every` seconds; robots.txt names a news sitemap of the
@@ -9,6 +10,10 @@ latest 100, each page with an ETag and a Last-Modified date), a fresh redis-serv
 (append-only file, fsync every second), two `news-search crawl --redis` workers polling the
 site every 30 s, one `news-search index-worker` and `news-search serve --workers 2`, with
 `--clients` threads searching titles' words without pause (a fresh connection per request).
+The index starts as a copy of a pre-built one of `--base` Reuters articles (tests/support/
+corpus.py: the stories, then replicas with fresh ids; built once and kept under `--cache`), so
+the processes serve a large index that the crawl adds to by a few percent, as in production;
+`--base 0` starts from an empty index.
 
 Events, as fractions of the run: at 1/3 Redis is stopped for `--outage` seconds, then started
 again on its files; at 1/2 serve gets SIGHUP (a rolling restart); at 2/3 the index-worker is
@@ -16,11 +21,18 @@ killed (SIGKILL) and started again. Then the site stops publishing, the workers 
 left, and the index is checked against what the site published.
 
 Prints: requests failed; articles lost (published, accepted by the normaliser, not in the
-index) and duplicated (two documents for one page); memory growth per hour per process (a
-least-squares line over each process's samples after its first 5 minutes, as a percentage of
-its mean), of the whole RSS and of its private anonymous part (the RSS also counts the
-memory-mapped index files, which grow with the index); and p95 search latency per 5-minute
-window; with the load average.
+index) and duplicated (two documents for one page; only the site's pages are checked, not the
+pre-built articles); memory growth per hour per process (a least-squares line over each
+process's samples, taken every 15 s, after its first `--warmup` seconds, as a percentage of
+its mean over those samples), of the whole RSS and of its private anonymous part, beside the
+target of 5 %/h (the RSS also counts the pages of the memory-mapped index files a process has
+touched, which are shared page cache, not the process's own memory); and p95 search latency
+per 5-minute window; with the load average.
+
+To find what grows: `--trace DIR` runs every process under tracemalloc (benchmarks/soak_trace/
+sitecustomize.py, a snapshot a minute; slower, and more memory), and
+`python -m benchmarks.soak --trace-diff DIR [--warmup 300]` prints, per process, what its live
+allocations gained from its first snapshot after the warm-up to its last, line by line.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import email.utils
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +56,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared/data/reuters21578/reuters.jsonl.gz"
+#: Memory growth per hour the issue allows (percent of the process's memory).
+TARGET_GROWTH = 5.0
 #: Stories in the site's sitemap (the latest): each stays listed for this many stories' time.
 SITEMAP_LATEST = 500
 
@@ -128,12 +143,47 @@ def serve_site(count: int, initial: int, every: float) -> None:
     server.serve_forever()
 
 
+#: Where the soak's processes write tracemalloc snapshots (`--trace`), or None.
+TRACE: list[Path] = []
+
+
 def cli(argv: list[str], log: Path) -> subprocess.Popen:
-    """Start `news-search ARGV` with its output in `log`."""
+    """Start `news-search ARGV` with its output in `log` (traced with `--trace`)."""
     out = log.open("a")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if TRACE:
+        env["PYTHONPATH"] += os.pathsep + str(ROOT / "benchmarks" / "soak_trace")
+        env["NEWS_SEARCH_SOAK_TRACE"] = str(TRACE[0])
     return subprocess.Popen([sys.executable, "-m", "search_service.cli", *argv], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
-                            stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def trace_diff(folder: Path, warmup: float, top: int = 12) -> None:
+    """Print, per traced process, what its live allocations gained between its first
+    snapshot after `warmup` seconds and its last, by source line."""
+    import tracemalloc
+
+    names = json.loads((folder / "pids.json").read_text()) if (folder / "pids.json").exists() \
+        else {}
+    by_pid: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("*.snap")):
+        by_pid.setdefault(path.stem.split("-")[0], []).append(path)
+    for pid, paths in sorted(by_pid.items()):
+        after = [p for p in paths if int(p.stem.split("-")[1]) >= warmup] or paths[-1:]
+        first, last = after[0], paths[-1]
+        if first == last:
+            continue
+        old = tracemalloc.Snapshot.load(str(first))
+        new = tracemalloc.Snapshot.load(str(last))
+        total = [sum(t.size for t in snap.traces) / 2**20 for snap in (old, new)]
+        span = int(last.stem.split("-")[1]) - int(first.stem.split("-")[1])
+        print(f"\n{names.get(pid, '?')} (pid {pid}): traced {total[0]:.1f} MB -> "
+              f"{total[1]:.1f} MB over {span} s")
+        for stat in new.compare_to(old, "lineno")[:top]:
+            if stat.size_diff:
+                frame = stat.traceback[0]
+                print(f"  {stat.size_diff / 1024:+9.0f} kB {stat.count_diff:+7d} blocks  "
+                      f"{frame.filename.replace(str(ROOT) + '/', '')}:{frame.lineno}")
 
 
 def rss_mb(pid: int) -> tuple[float, float] | None:
@@ -214,7 +264,7 @@ def growth(samples: list[tuple[float, float]], skip: float = 300.0) -> tuple[flo
         return float("nan"), float("nan"), 0
     first = samples[0][0]
     used = [(t, m) for t, m in samples if t - first >= skip] or samples
-    if len(used) < 3:
+    if len(used) < 3 or used is samples:
         return float("nan"), sum(m for _, m in used) / len(used), len(used)
     n = len(used)
     mt = sum(t for t, _ in used) / n
@@ -233,7 +283,28 @@ def main() -> None:
     parser.add_argument("--initial", type=int, default=300, help="stories out at the start")
     parser.add_argument("--every", type=float, default=1.0, help="seconds between stories")
     parser.add_argument("--keep", type=Path, help="keep the run's files here")
+    parser.add_argument("--base", type=int, default=20000,
+                        help="articles in the index at the start (0: an empty index)")
+    parser.add_argument("--warmup", type=float, default=300,
+                        help="seconds of each process's samples left out of its growth")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".benchmarks",
+                        help="where the pre-built index is kept (default: .benchmarks/)")
+    parser.add_argument("--trace", type=Path, help="trace memory, snapshots in this directory")
+    parser.add_argument("--trace-diff", type=Path, help="compare the snapshots of a traced run")
     args = parser.parse_args()
+    if args.trace_diff:
+        trace_diff(args.trace_diff, args.warmup)
+        return
+    if args.trace:
+        args.trace.mkdir(parents=True, exist_ok=True)
+        TRACE.append(args.trace.resolve())
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # stopped by SIGTERM or Ctrl-C (even started in the background), the soak stops its processes
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     import redis
 
     from search_service.index.schema import index_exists, open_index
@@ -250,57 +321,82 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     print(f"soak: {args.minutes:g} min, files in {tmp}; load average before "
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
-    site = subprocess.Popen([sys.executable, "-m", "benchmarks.soak", "--site", str(count),
-                             str(args.initial), str(args.every)], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-    base = site.stdout.readline().strip()
-    sources = tmp / "sources.toml"
-    sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'
-                       f'sitemaps = ["{base}/sitemap.xml"]\nmax_depth = 0\n'
-                       f'max_pages = 100000\nrecrawl_interval = 30\n')
-    port = free_port()
-    redis_dir = tmp / "redis"
-    server = start_redis(redis_dir, port, fsync="everysec")
-    url = f"redis://127.0.0.1:{port}/0"
-    index = tmp / "ix"
-    indexer_port = free_port()
     procs: dict[str, subprocess.Popen] = {}
+    helpers: dict[str, subprocess.Popen] = {}  # the site and redis-server
 
-    def start_indexer() -> subprocess.Popen:
-        return cli(["index-worker", "--redis", url, "--index", str(index),
-                    "--metrics-port", str(indexer_port), "--related-every", "60"],
-                   logs / "indexer.log")
+    def stop_all() -> None:
+        """Stop every process the soak started (gracefully, then by force)."""
+        for name in ("crawl-w1", "crawl-w2", "serve", "indexer"):
+            if name in procs and procs[name].poll() is None:
+                procs[name].send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for proc in helpers.values():
+            proc.kill()
+            proc.wait()
 
-    procs["indexer"] = start_indexer()
-    while not index_exists(index):
-        time.sleep(0.2)
-    for n in (1, 2):
-        procs[f"crawl-w{n}"] = cli(["crawl", "--redis", url, "--sources", str(sources),
-                                    "--worker-id", f"w{n}", "--archive", str(tmp / f"archive-w{n}"),
-                                    "--no-progress", "--delay", "0.05",
-                                    "--set", "NEWS_HOST_CONCURRENCY=4",
-                                    "--metrics-port", str(free_port())], logs / f"crawl-w{n}.log")
-    web_port = free_port()
-    procs["serve"] = cli(["serve", "--index", str(index), "--workers", "2", "--threads", "4",
-                          "--port", str(web_port)], logs / "serve.log")
-    web = f"http://127.0.0.1:{web_port}/"
-    while True:
-        try:
-            get(web + "api/health", timeout=5)
-            break
-        except Exception:
-            time.sleep(0.5)
-    all_pages = build_pages(count)
-    words = sorted({w.lower() for _, html in all_pages[:300]
-                    for w in html.decode().split("<title>")[1].split("<")[0].split()
-                    if w.isalpha() and len(w) > 3})
-    from whoosh.analysis import STOP_WORDS
+    try:
+        site = helpers["site"] = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.soak", "--site", str(count), str(args.initial),
+             str(args.every)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        base = site.stdout.readline().strip()
+        sources = tmp / "sources.toml"
+        sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'
+                           f'sitemaps = ["{base}/sitemap.xml"]\nmax_depth = 0\n'
+                           f'max_pages = 100000\nrecrawl_interval = 30\n')
+        port = free_port()
+        redis_dir = tmp / "redis"
+        server = helpers["redis"] = start_redis(redis_dir, port, fsync="everysec")
+        url = f"redis://127.0.0.1:{port}/0"
+        index = tmp / "ix"
+        if args.base:
+            from benchmarks.http_api import cached_index
 
-    words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
-    start_docs = open_index(index).doc_count()
-    load = Load(web, words, args.clients)
-    started = time.monotonic()
-    load.start()
+            built = cached_index(args.cache, args.base, 1)
+            shutil.copytree(built, index, ignore=shutil.ignore_patterns("complete.json"))
+        indexer_port = free_port()
+
+        def start_indexer() -> subprocess.Popen:
+            return cli(["index-worker", "--redis", url, "--index", str(index),
+                        "--metrics-port", str(indexer_port), "--related-every", "60"],
+                       logs / "indexer.log")
+
+        procs["indexer"] = start_indexer()
+        while not index_exists(index):
+            time.sleep(0.2)
+        for n in (1, 2):
+            procs[f"crawl-w{n}"] = cli(
+                ["crawl", "--redis", url, "--sources", str(sources), "--worker-id", f"w{n}",
+                 "--archive", str(tmp / f"archive-w{n}"), "--no-progress", "--delay", "0.05",
+                 "--set", "NEWS_HOST_CONCURRENCY=4", "--metrics-port", str(free_port())],
+                logs / f"crawl-w{n}.log")
+        web_port = free_port()
+        procs["serve"] = cli(["serve", "--index", str(index), "--workers", "2", "--threads", "4",
+                              "--port", str(web_port)], logs / "serve.log")
+        web = f"http://127.0.0.1:{web_port}/"
+        while True:
+            try:
+                get(web + "api/health", timeout=5)
+                break
+            except Exception:
+                time.sleep(0.5)
+        all_pages = build_pages(count)
+        words = sorted({w.lower() for _, html in all_pages[:300]
+                        for w in html.decode().split("<title>")[1].split("<")[0].split()
+                        if w.isalpha() and len(w) > 3})
+        from whoosh.analysis import STOP_WORDS
+
+        words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
+        start_docs = open_index(index).doc_count()
+        load = Load(web, words, args.clients)
+        started = time.monotonic()
+        load.start()
+    except BaseException:
+        stop_all()
+        raise
     memory: dict[str, list[tuple[float, float]]] = {}
     anon: dict[str, list[tuple[float, float]]] = {}
     events: list[str] = []
@@ -317,7 +413,7 @@ def main() -> None:
         for name, pid in pids.items():
             mb = rss_mb(pid)
             if mb is not None:
-                key = f"{name}-{pid}" if name in ("indexer",) else name
+                key = name if name.endswith(str(pid)) else f"{name}-{pid}"
                 memory.setdefault(key, []).append((now, mb[0]))
                 anon.setdefault(key, []).append((now, mb[1]))
 
@@ -336,7 +432,7 @@ def main() -> None:
                     server.wait(30)
                     redis_pid = 0
                 elif what == "redis-start":
-                    server = start_redis(redis_dir, port, fsync="everysec")
+                    server = helpers["redis"] = start_redis(redis_dir, port, fsync="everysec")
                     redis_pid = server.pid
                 elif what == "serve-sighup":
                     procs["serve"].send_signal(signal.SIGHUP)
@@ -356,31 +452,28 @@ def main() -> None:
             time.sleep(5)
             with open_index(index).searcher() as searcher:
                 have = {urlsplit(f["canonical_url"]).path
-                        for f in searcher.all_stored_fields()}
+                        for f in searcher.all_stored_fields()
+                        if f["url"].startswith(base + "/")}
             if accepted <= have and client.xlen("news-search:articles") == 0:
                 break
         drained = time.monotonic() - drain_started
     finally:
         load.done.set()
-        for name in ("crawl-w1", "crawl-w2", "serve", "indexer"):
-            if name in procs and procs[name].poll() is None:
-                procs[name].send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        server.terminate()
-        site.kill()
+        stop_all()
     with open_index(index).searcher() as searcher:
         docs = list(searcher.all_stored_fields())
-    urls = [urlsplit(d["canonical_url"]).path for d in docs]  # the site's canonical links
+    # the site's pages (fetched from it), by their canonical links
+    urls = [urlsplit(d["canonical_url"]).path for d in docs
+            if d["url"].startswith(base + "/")]
     lost = accepted - set(urls)
     # a page indexed twice shows as two documents for one path, or one under a path the site
     # never published (the corpus's own duplicate stories are distinct pages, not counted)
     out = {path for path, _ in pages}
     duplicated = (len(urls) - len(set(urls))) + sum(1 for u in urls if u not in out)
     load_after = os.getloadavg()
+    if TRACE:
+        (TRACE[0] / "pids.json").write_text(json.dumps(
+            {key.rsplit("-", 1)[1]: key for key in memory}))
     failed = [s for s in load.samples if not s[2]]
     print()
     print(f"run: {args.minutes:g} min under {args.clients} search clients; {len(load.samples)} "
@@ -399,14 +492,22 @@ def main() -> None:
     print(f"| articles duplicated | {duplicated} |")
     print(f"| drain after publishing stopped | {drained:.0f} s |")
     print()
-    print(f"index: {start_docs} articles when the load started, {len(docs)} at the end")
-    print("| process | samples | mean RSS MB | RSS growth %/h | mean anonymous MB | "
-          "anonymous growth %/h |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"index: {start_docs} articles when the load started, {len(docs)} at the end "
+          f"(+{(len(docs) - start_docs) / max(1, start_docs):.1%})")
+    print(f"memory: growth per hour over each process's samples after its first "
+          f"{args.warmup:g} s (least squares), target at most {TARGET_GROWTH:g} %/h")
+    print("| process | lived s | samples used | mean RSS MB | RSS growth %/h | "
+          "mean anonymous MB | anonymous growth %/h | anonymous MB/h | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, samples in memory.items():
-        pct, mean, n = growth(samples)
-        apct, amean, _ = growth(anon[name])
-        print(f"| {name} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | {apct:+.1f} |")
+        pct, mean, n = growth(samples, args.warmup)
+        apct, amean, _ = growth(anon[name], args.warmup)
+        lived = samples[-1][0] - samples[0][0]
+        verdict = ("too short" if n < 3 or lived < args.warmup + 120 else
+                   "met" if max(pct, apct) <= TARGET_GROWTH else
+                   "met (anonymous)" if apct <= TARGET_GROWTH else "MISSED")
+        print(f"| {name} | {lived:.0f} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | "
+              f"{apct:+.1f} | {apct * amean / 100:+.1f} | {verdict} |")
     print()
     print("| window | requests | p95 ms | failed |")
     print("|---|---:|---:|---:|")

@@ -10,7 +10,10 @@ Signals (docs/operations.md):
 - **SIGTERM / Ctrl-C**: every process stops accepting connections, lets the requests in
   flight finish (at most `grace` seconds, then closes what is left) and exits.
 - **SIGHUP** (with workers): a rolling restart. One worker at a time, a new worker is started
-  and, once it is listening, the old one is stopped gracefully; the others keep serving.
+  and, once it is listening, the old one is stopped gracefully; the others keep serving. The
+  workers themselves ignore SIGHUP (a hangup sent to the whole process group is the
+  supervisor's to act on). Without workers there is nothing to replace without a gap: the
+  process says so on stderr and goes on serving (it sees new commits without a signal).
 - **The supervisor dying by any signal**, SIGKILL included: each worker is told by the kernel
   (`PR_SET_PDEATHSIG` on Linux, and a watch of its parent elsewhere) and stops gracefully, so
   no worker is left holding the port.
@@ -184,13 +187,31 @@ class GracefulServer:
         wasyncore.close_all(channel_map(self.server))
 
 
+#: What a single-process `serve` writes to stderr on SIGHUP (and then goes on serving).
+SIGHUP_SINGLE = (b"SIGHUP: serve without --workers has no worker to replace; going on serving "
+                 b"(new commits are seen without a signal; restart the process to load new code "
+                 b"or settings, or run serve --workers N for rolling restarts)\n")
+
+
+def _hangup_single(signum: int, frame) -> None:
+    """SIGHUP to a single-process serve: say why nothing restarts (a raw write: safe in a
+    signal handler) and go on."""
+    try:
+        os.write(2, SIGHUP_SINGLE)
+    except OSError:
+        pass
+
+
 def run_waitress(app, sock: socket.socket, threads: int, trusted_proxy: str | None = None,
-                 grace: float = DEFAULT_GRACE, ready=None) -> None:
+                 grace: float = DEFAULT_GRACE, ready=None, on_hangup=_hangup_single) -> None:
     """Serve `app` on the bound `sock` with `threads` threads until SIGTERM or Ctrl-C, then
     let the requests in flight finish (at most `grace` seconds). X-Forwarded-* headers count
-    only from `trusted_proxy`, and are dropped otherwise. `ready()` is called once listening."""
+    only from `trusted_proxy`, and are dropped otherwise. `ready()` is called once listening.
+    SIGHUP calls `on_hangup` (by default: a note on stderr; the server goes on)."""
     server = GracefulServer(app, sock, threads, grace, trusted_proxy)
-    previous = {sig: signal.signal(sig, server.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    handlers = {signal.SIGTERM: server.stop, signal.SIGINT: server.stop,
+                signal.SIGHUP: on_hangup}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         if ready is not None:
             ready()
@@ -348,6 +369,7 @@ class Supervisor:
                 print(f"rolling restart stopped: new worker {new.pid} did not start "
                       f"({_exit_reason(new.poll()) if new.poll() is not None else 'not ready'});"
                       " the old workers go on", file=sys.stderr, flush=True)
+                self.discard(new)  # one still starting would make a worker too many
                 return
             entry = self.workers.get(pid)
             if entry is None:  # it died meanwhile (and was replaced by reap)
@@ -363,6 +385,19 @@ class Supervisor:
             del self.workers[pid]
             _forget_metrics(pid)
         print("rolling restart done", file=sys.stderr, flush=True)
+
+    def discard(self, process: subprocess.Popen) -> None:
+        """Stop a worker that is not counted on (SIGTERM, SIGKILL after the grace period) and
+        forget it."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.grace + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.workers.pop(process.pid, None)
+        _forget_metrics(process.pid)
 
     def reap(self) -> None:
         """Start a new worker for each one that exited; raise if they keep dying at start."""
@@ -433,6 +468,7 @@ def worker_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Until the server runs, SIGTERM (the supervisor stopping, or dead) just ends the process.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on
     if args.parent:
         die_with_parent(args.parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
         if os.getppid() != args.parent:  # died before the kernel was told
@@ -452,7 +488,7 @@ def worker_main(argv: list[str] | None = None) -> int:
 
     try:
         run_waitress(make_app(args.index, settings), sock, args.threads, args.trusted_proxy,
-                     args.grace, ready)
+                     args.grace, ready, on_hangup=signal.SIG_IGN)
     except KeyboardInterrupt:
         return 0
     except ServeError as exc:

@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -172,3 +174,75 @@ def test_a_killed_supervisor_leaves_no_worker(index_dir):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
     assert refused(base)  # nobody holds the port any more
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess:
+    """Run `news-search ARGV` as an operator does (its own process)."""
+    return subprocess.run([sys.executable, "-m", "search_service.cli", *argv],
+                          capture_output=True, text=True, timeout=120)
+
+
+#: The two articles of the fixtures that mention NATO (near-copies: one story in results).
+NATO_COPIES = ("https://dispatch.example/world/nato-ukraine-military-involvement",
+               "https://balticwire.example/2023/07/nato-ukraine")
+
+
+def test_a_running_serve_sees_deletes_and_merges_without_a_restart(index_dir):
+    # one thread: every request goes through the same searcher, refreshed after each commit
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--threads", "1"])
+    try:
+        assert get_json(base + "api/health")["articles"] == 27
+        assert get_json(base + "api/search?q=nato")["total"] == 1  # one story, two copies
+
+        done = cli("delete", "--index", str(index_dir), *NATO_COPIES)
+        assert done.returncode == 0, done.stderr
+        assert get_json(base + "api/health")["articles"] == 25
+        assert get_json(base + "api/search?q=nato")["total"] == 0
+
+        # a merge of every segment: the merged-away segments must not stay counted
+        done = cli("optimize", "--index", str(index_dir))
+        assert done.returncode == 0, done.stderr
+        assert get_json(base + "api/health")["articles"] == 25
+        assert get_json(base + "api/search?q=nato")["total"] == 0
+        assert proc.poll() is None  # the same process all along
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert "Traceback" not in log()
+
+
+def test_sighup_to_a_single_process_serve_is_reported_and_serving_goes_on(index_dir):
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--threads", "2"])
+    try:
+        client = SlowClient(base, chunks=10, pause=0.1)  # in flight across the signal
+        client.start()
+        assert client.started.wait(30)
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: serve without --workers" in log(), 15)
+        client.join(30)
+        assert client.error is None and client.status == 200
+        assert client.data["total"] == 1
+        assert proc.poll() is None
+        assert get_json(base + "api/search?q=nato")["total"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0  # and SIGTERM still stops it gracefully
+
+
+def test_sighup_to_the_process_group_restarts_workers_without_killing_them(index_dir):
+    # a terminal hangup reaches the supervisor and its workers alike: the workers ignore it
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--workers", "2",
+                               "--threads", "2"])
+    try:
+        first = wait_until(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        for pid in first:
+            os.kill(pid, signal.SIGHUP)
+        time.sleep(1)
+        assert all(alive(pid) for pid in first)
+        assert get_json(base + "api/search?q=nato")["total"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=40)
+    assert code == 0
+    assert "exited" not in log()

@@ -12,6 +12,14 @@ function says which internal it relies on and why no public API does the job:
 - `remove_uncommitted_files`, `destroy_temp_storage`: `whoosh.index.TOC`, `clean_files` and
   the writer's temporary storage, to clean up after a write that failed part way;
 - `index_of`: `Searcher._ix` (the index a searcher reads, to find its directory);
+- `refresh_reader`: `Index._read_toc()`, `SegmentReader` and `MultiReader` built by hand, and
+  a reused segment reader's `_gen`: Whoosh's own `Index.reader(reuse=...)` (which
+  `Searcher.refresh()` calls) is wrong twice in 2.7.5. It reuses an open segment reader
+  whenever the segment id matches, though a commit that deletes documents keeps the id and
+  changes the deletions, so deleted articles stay counted and found; and it adds every
+  segment of the old reader that the new commit no longer lists, so after a merge the
+  merged-away segments stay open next to the merged one: every document counted twice, and
+  a long-running searcher holds every segment it ever saw (memory that only grows);
 - `block_postings`: the W3 codec's postings reader, `_terms`, `_codec`, `_postfile` and the
   block matcher's `_read_data` / `_data` (the block's raw tuple: delta-encoded ids, weights)
   / `_byteids` / `_lastblock` / `_next_block` (reading a term's postings a block at a time
@@ -43,6 +51,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -193,6 +202,54 @@ def destroy_temp_storage(writer) -> None:
 def index_of(searcher) -> Any:
     """The Index a searcher was opened from (None for a searcher over a bare reader)."""
     return getattr(searcher, "_ix", None)
+
+
+def refresh_reader(ix: whoosh_index.Index, old):
+    """A reader over the latest commit of `ix` that reuses the segment readers of `old` whose
+    segment is unchanged (same id and same number of deleted documents: deletions only ever
+    grow) and closes the others. `old` must not be used afterwards."""
+    from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+
+    reusable = {}
+    if not isinstance(old, EmptyReader):
+        for leaf, _ in old.leaf_readers():
+            segment = leaf.segment()
+            if segment is not None:
+                reusable[segment.segment_id()] = leaf
+    for attempt in range(10):  # a commit may delete a file just as it is opened: try again
+        toc = ix._read_toc()
+        kept: list = []
+        opened: list = []
+        try:
+            for segment in toc.segments:
+                leaf = reusable.get(segment.segment_id())
+                if (leaf is not None and not leaf.is_closed
+                        and leaf.segment().deleted_count() == segment.deleted_count()):
+                    kept.append(leaf)
+                else:
+                    opened.append(SegmentReader(ix.storage, toc.schema, segment,
+                                                generation=toc.generation))
+        except OSError:
+            for reader in opened:
+                reader.close()
+            if attempt == 9:
+                raise
+            time.sleep(0.05)
+            continue
+        break
+    for leaf in kept:
+        leaf._gen = toc.generation  # a single leaf answers generation() for the whole index
+    still = {id(leaf) for leaf in kept}
+    for leaf in reusable.values():
+        if id(leaf) not in still:
+            leaf.close()
+    by_id = {reader.segment().segment_id(): reader for reader in kept + opened}
+    readers = [by_id[segment.segment_id()] for segment in toc.segments]
+    if not readers:
+        return EmptyReader(toc.schema)
+    if len(readers) == 1:
+        return readers[0]
+    return MultiReader(readers, generation=toc.generation)
 
 
 # -- reading postings a block at a time --------------------------------------------------------

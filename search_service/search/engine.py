@@ -20,10 +20,10 @@ from whoosh.query import (
     Query,
 )
 from whoosh.query import QueryError as WhooshQueryError
-from whoosh.reading import EmptyReader
 from whoosh.searching import Hit, Searcher
 
 from search_service.index.analysis import analyse_word, text_analyzer
+from search_service.index.whoosh_compat import refresh_reader
 from search_service.search.cursor import cursor_search
 from search_service.search.executor import Page, Unsupported, execute
 from search_service.search.facets import facets
@@ -33,6 +33,7 @@ from search_service.search.groups import hidden as groups_hidden
 from search_service.search.highlight import Marker, QueryWords, lead_html, query_words
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import QUERY_FIELDS, parse_query
+from search_service.search.postings import shared_cache
 from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet, weighting
 from search_service.search.suggest import suggest
 
@@ -64,13 +65,36 @@ class Searchers:
         if searcher is None:
             searcher = self.ix.searcher(weighting=weighting())
         elif not searcher.up_to_date():
-            # A searcher over an index without commits has an EmptyReader, which is never up
-            # to date and cannot be refreshed (Whoosh fails on it): open a new one instead.
-            empty = isinstance(searcher.reader(), EmptyReader)
-            searcher = (self.ix.searcher(weighting=weighting()) if empty
-                        else searcher.refresh())
+            # Not Searcher.refresh(): Whoosh's keeps deleted articles and merged-away
+            # segments (see whoosh_compat.refresh_reader).
+            before = segment_ids(searcher)
+            searcher = Searcher(refresh_reader(self.ix, searcher.reader()), fromindex=self.ix,
+                                weighting=weighting())
+            live = segment_ids(searcher)
+            if before - live:
+                forget_segments(live)
         self.local.searcher = searcher
         return searcher
+
+
+def segment_ids(searcher: Searcher) -> set[str]:
+    """The ids of the segments `searcher` reads."""
+    return {leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers()
+            if leaf.segment() is not None}
+
+
+def forget_segments(live: set[str]) -> int:
+    """Drop the decoded postings of segments no longer in the index (merged away) from the
+    process's postings cache; return how many entries went. Every commit of a running crawl
+    adds a segment and merges retire others, and the cache's byte bound alone (192 MB by
+    default) would keep the dead segments' postings for hours: in the soak that was most of
+    a serve worker's memory growth."""
+    cache = shared_cache()
+    with cache.lock:
+        dead = [key for key in cache.entries if key[0] not in live]
+        for key in dead:
+            cache.held -= cache.entries.pop(key).nbytes
+    return len(dead)
 
 
 class Deadline(WrappingCollector):
