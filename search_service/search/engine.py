@@ -86,15 +86,10 @@ def segment_ids(searcher: Searcher) -> set[str]:
 def forget_segments(live: set[str]) -> int:
     """Drop the decoded postings of segments no longer in the index (merged away) from the
     process's postings cache; return how many entries went. Every commit of a running crawl
-    adds a segment and merges retire others, and the cache's byte bound alone (192 MB by
+    adds a segment and merges retire others, and the cache's byte bound alone (128 MB by
     default) would keep the dead segments' postings for hours: in the soak that was most of
-    a serve worker's memory growth."""
-    cache = shared_cache()
-    with cache.lock:
-        dead = [key for key in cache.entries if key[0] not in live]
-        for key in dead:
-            cache.held -= cache.entries.pop(key).nbytes
-    return len(dead)
+    a serve worker's memory growth. (Scored terms are dropped per commit: executor.scored_cache.)"""
+    return shared_cache().drop_segments(live)
 
 
 class Deadline(WrappingCollector):

@@ -84,9 +84,10 @@ Result = tuple[np.ndarray, np.ndarray]  # ascending document numbers, their scor
 class _Segment:
     """One segment as a query sees it: its searcher, reader, columns and live documents."""
 
-    def __init__(self, sub: Searcher, weighting, stats: tuple):
+    def __init__(self, sub: Searcher, weighting, stats: tuple, scored: raw.PostingsCache):
         self.sub = sub
         self.stats = stats  # the commit and weighting that term statistics depend on
+        self.scored = scored  # scored terms of that commit and weighting
         self.reader = sub.reader()
         self.schema = self.reader.schema
         self.weighting = weighting
@@ -105,13 +106,12 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
     """A term's live postings in the segment: ids, scores, and (for positions) the postings
     read and which of them are live (None: all). Scored results are remembered per commit
     (ScoredTerm), so a term asked again costs a dictionary lookup per segment."""
-    key = (seg.stats, seg.columns.key, fieldname, text)
-    cache = scored_cache()
-    found = cache.get(key)
+    key = (seg.columns.key, fieldname, text)
+    found = seg.scored.get(key)
     if found is None or (positions and len(found.ids) and (
             found.postings is None or found.postings.values is None)):
         found = _scored_term(seg, fieldname, text, positions)
-        cache.put(key, found)
+        seg.scored.put(key, found)
     ids, scores = found.ids, found.scores
     if boost != 1.0:
         scores = scores * boost
@@ -168,7 +168,8 @@ def _scored_term(seg: _Segment, fieldname: str, text, positions: bool) -> Scored
 #: only what is scored anew after a commit), hence the larger share.
 SCORED_SHARE = 0.75
 _scored_lock = threading.Lock()
-_scored: raw.PostingsCache | None = None
+#: The scored terms of the commit (and weighting) searched last: (its statistics key, cache).
+_scored: tuple[tuple, raw.PostingsCache] | None = None
 
 
 def forget() -> None:
@@ -181,13 +182,19 @@ def forget() -> None:
     raw.forget()
 
 
-def scored_cache() -> raw.PostingsCache:
-    """The process's cache of scored terms (made on first use)."""
+def scored_cache(stats: tuple) -> raw.PostingsCache:
+    """The cache of scored terms for the commit and weighting `stats`. Scores hold only for
+    one commit (idf and average lengths change with every commit), so the process keeps the
+    cache of the commit searched last and drops the others' at once, scorers included: the
+    byte bound alone would keep every earlier commit's dead entries (a running crawl commits
+    every few seconds). A thread still searching the previous commit meanwhile scores anew."""
     global _scored
     with _scored_lock:
-        if _scored is None:
-            _scored = raw.PostingsCache(int(raw.cache_limit() * SCORED_SHARE))
-        return _scored
+        if _scored is None or _scored[0] != stats:
+            _scored = (stats, raw.PostingsCache(int(raw.cache_limit() * SCORED_SHARE)))
+            with _scorers_lock:
+                _scorers.clear()
+        return _scored[1]
 
 
 def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
@@ -423,10 +430,11 @@ def match(searcher: Searcher, query: wq.Query, deadline: float | None = None,
     stats = (searcher.reader().generation(), tuple(segment_key(sub.reader()) for sub, _ in
                                                    searcher.leaf_searchers()),
              type(weighting).__name__, repr(sorted(vars(weighting).items())))
+    scored = scored_cache(stats)
     for sub, offset in searcher.leaf_searchers():
         if deadline is not None and time.monotonic() > deadline:
             return np.concatenate(ids_parts), np.concatenate(score_parts), True
-        ids, scores = _evaluate(_Segment(sub, weighting, stats), query)
+        ids, scores = _evaluate(_Segment(sub, weighting, stats, scored), query)
         ids_parts.append(ids + offset)
         score_parts.append(scores)
     return np.concatenate(ids_parts), np.concatenate(score_parts), False

@@ -111,6 +111,15 @@ class PostingsCache:
                 self.held -= dropped.nbytes
 
 
+    def drop_segments(self, live: set[str]) -> int:
+        """Drop the entries of segments not in `live` (merged away); return how many."""
+        with self.lock:
+            dead = [key for key in self.entries if key[0] not in live]
+            for key in dead:
+                self.held -= self.entries.pop(key).nbytes
+        return len(dead)
+
+
 def cache_limit() -> int:
     """The cache bound in bytes, from $NEWS_SEARCH_POSTINGS_MB or DEFAULT_CACHE_MB."""
     text = os.environ.get(CACHE_ENV, "").strip()
