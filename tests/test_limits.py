@@ -76,6 +76,13 @@ def test_a_bad_depth_in_the_environment_is_refused(index_dir, monkeypatch, value
         create_app({"INDEX_DIR": str(index_dir)})
 
 
+def test_a_bad_postings_bound_in_the_environment_is_refused(index_dir, monkeypatch):
+    monkeypatch.setenv("NEWS_SEARCH_POSTINGS_MB", "lots")
+    with pytest.raises(ValueError, match=r"\$NEWS_SEARCH_POSTINGS_MB must be a number of "
+                                         r"megabytes, not 'lots'"):
+        create_app({"INDEX_DIR": str(index_dir)})
+
+
 def test_openapi_states_the_limits(index_dir):
     def search_schemas(client):
         document = client.get("/api/openapi.json").get_json()

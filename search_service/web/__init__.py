@@ -39,6 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["ARCHIVE_DIR"] or config.default_archive_dir(Path(app.config["INDEX_DIR"])))
     if int(app.config["MAX_DEPTH"]) < 1:
         raise ValueError(f"MAX_DEPTH must be at least 1, not {app.config['MAX_DEPTH']}")
+    from search_service.search.postings import cache_limit
+
+    cache_limit()  # a bad $NEWS_SEARCH_POSTINGS_MB stops the app here, not at its first search
 
     from search_service.web import api, cors, errors, metrics, pages, security
 
