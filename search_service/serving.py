@@ -374,16 +374,7 @@ class Supervisor:
             entry = self.workers.get(pid)
             if entry is None:  # it died meanwhile (and was replaced by reap)
                 continue
-            process = entry[0]
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=self.grace + 5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            del self.workers[pid]
-            _forget_metrics(pid)
+            self.discard(entry[0])
         print("rolling restart done", file=sys.stderr, flush=True)
 
     def discard(self, process: subprocess.Popen) -> None:

@@ -47,5 +47,5 @@ def test_a_commit_drops_the_scored_terms_of_the_commit_before(ix):
     assert second[0] != first[0] and second[1] is not first[1]  # one cache: the new commit's
     live = {executor.segment_key(sub.reader()) for sub, _ in searcher.leaf_searchers()}
     assert second[1].entries and {key[0] for key in second[1].entries} <= live
-    assert all(key[1] == second[0] for key in executor._scorers)
+    assert all(key[0] == second[0] for key in executor._scorers)  # (stats, field, term)
     assert engine.search(searcher, q="nato")["total"] == total

@@ -32,6 +32,7 @@ from whoosh.searching import Searcher
 
 from search_service.index.related import StoredHit
 from search_service.search import executor
+from search_service.search.columns import segment_key
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.groups import groups_of
 from search_service.search.params import QueryError, SearchParams
@@ -231,16 +232,10 @@ def _fingerprint(params: SearchParams) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def _segment_key(reader) -> tuple[str, int]:
-    """Identify a segment's state: its id and how many of its documents are live."""
-    segment = reader.segment() if hasattr(reader, "segment") else None
-    return (segment.segment_id() if segment else "", reader.doc_count())
-
-
 def _segment_columns(sub: Searcher) -> tuple[np.ndarray, np.ndarray]:
     """Each document's publication stamp (NO_DATE if none) and story key, for one segment."""
     reader = sub.reader()
-    cache_key = _segment_key(reader)
+    cache_key = segment_key(reader)
     with _lock:
         found = _columns.get(cache_key)
     if found is not None:
@@ -278,7 +273,7 @@ def _lead_stamps(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
     key); the earliest copy's stamp if the first copy is gone when the story is first seen.
     A story keeps the stamp it was first given in this process (see `_known`)."""
     leaves = searcher.leaf_searchers()
-    signature = tuple(_segment_key(s.reader()) for s, _ in leaves)
+    signature = tuple(segment_key(s.reader()) for s, _ in leaves)
     with _lock:
         found = _leads.get(signature)
     if found is not None:

@@ -202,7 +202,7 @@ def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
     """Score postings with the scorer the searcher's weighting makes for this term. A
     WeightLengthScorer's score depends on the term's index-wide statistics and the field
     length only (`_score(weight, length)`), so one scorer serves every segment."""
-    key = (_weighting_key(seg.weighting), seg.stats, fieldname, tbytes)
+    key = (seg.stats, fieldname, tbytes)  # stats name the commit and the weighting
     with _scorers_lock:
         scorer = _scorers.get(key)
     if scorer is None:
@@ -225,12 +225,6 @@ def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
     if scores.shape != ids.shape:
         scores = np.broadcast_to(scores, ids.shape).copy()
     return scores
-
-
-def _weighting_key(weighting) -> tuple:
-    """What identifies a weighting model's scores: its class and parameters (a searcher may
-    bring a new but equal model, or another model, for the same segments)."""
-    return (type(weighting).__qualname__, repr(sorted(vars(weighting).items())))
 
 
 #: Term scorers remembered (they hold a term's global statistics, so they are kept per

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from whoosh.searching import Searcher
 
+from search_service.search.columns import segment_key
+
 #: Sets of segments (commits) whose groups are remembered.
 KEEP_COMMITS = 4
 #: Segments whose keys are remembered.
@@ -53,7 +55,7 @@ _groups: dict[tuple, Groups] = {}
 def groups_of(searcher: Searcher) -> Groups:
     """Return the near-duplicate groups of the index as `searcher` sees it."""
     leaves = searcher.leaf_searchers()
-    signature = tuple(_segment_key(s.reader()) for s, _ in leaves)
+    signature = tuple(segment_key(s.reader()) for s, _ in leaves)
     with _lock:
         found = _groups.get(signature)
     if found is not None:
@@ -73,16 +75,10 @@ def groups_of(searcher: Searcher) -> Groups:
     return found
 
 
-def _segment_key(reader) -> tuple[str, int]:
-    """Identify a segment's state: its id and how many of its documents are live."""
-    segment = reader.segment() if hasattr(reader, "segment") else None
-    return (segment.segment_id() if segment else "", reader.doc_count())
-
-
 def _keys(sub: Searcher) -> list[bytes | None]:
     """The cluster key of each document of one segment (None for deleted documents)."""
     reader = sub.reader()
-    cache_key = _segment_key(reader)
+    cache_key = segment_key(reader)
     with _lock:
         keys = _segment_keys.get(cache_key)
     if keys is not None:
