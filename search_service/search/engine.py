@@ -35,6 +35,7 @@ from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import QUERY_FIELDS, parse_query
 from search_service.search.postings import shared_cache
 from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet, weighting
+from search_service.search.suggest import drop_segments as drop_word_lists
 from search_service.search.suggest import suggest
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,13 @@ def segment_ids(searcher: Searcher) -> set[str]:
 
 
 def forget_segments(live: set[str]) -> int:
-    """Drop the decoded postings of segments no longer in the index (merged away) from the
-    process's postings cache; return how many entries went. Every commit of a running crawl
-    adds a segment and merges retire others, and the cache's byte bound alone (128 MB by
-    default) would keep the dead segments' postings for hours: in the soak that was most of
-    a serve worker's memory growth. (Scored terms are dropped per commit: executor.scored_cache.)"""
-    return shared_cache().drop_segments(live)
+    """Drop the decoded postings and spelling word lists of segments no longer in the index
+    (merged away) from the process's caches; return how many entries went. Every commit of
+    a running crawl adds a segment and merges retire others, and the postings cache's byte
+    bound alone (128 MB by default) would keep the dead segments' postings for hours: in the
+    soak that was most of a serve worker's memory growth. (Scored terms are dropped per
+    commit: executor.scored_cache.)"""
+    return shared_cache().drop_segments(live) + drop_word_lists(live)
 
 
 class Deadline(WrappingCollector):

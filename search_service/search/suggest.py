@@ -1,21 +1,40 @@
-"""Spelling suggestions ("did you mean") for words the index lacks."""
+"""Spelling suggestions ("did you mean") for words the index lacks: the query-level rewrite,
+and the per-segment word lists the closest indexed words are found in.
+
+Whoosh's own corrector walks the terms of a first letter through a merge of every segment's
+term list in Python and computes each distance in Python: 50-135 ms for one unknown word over
+19k Reuters stories. Here each segment's terms of a first letter are read once into a list
+(segments never change) and the distances are computed by rapidfuzz's C++ kernels.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
-from whoosh.query import (
-    Term,
-)
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from whoosh.query import Term
 from whoosh.searching import Searcher
 
 from search_service.index.analysis import fold
 from search_service.search.parse import QUERY_FIELDS
+from search_service.search.postings import segment_id
 
 WORD = re.compile(r"(?<![:\w])([^\W\d_]{3,})(?![\w:*?~])")
 
 
 OPERATORS = {"AND", "OR", "NOT", "TO"}
+
+#: Edits allowed between a word and its suggestion (optimal string alignment: insertions,
+#: deletions, substitutions and swaps of neighbours, as Whoosh's damerau_levenshtein).
+MAX_EDITS = 2
+#: Letters a suggestion shares with the word at its start (most misspellings keep the first).
+PREFIX = 1
+#: (segment, field, prefix) word lists kept per process: a few letters of a few segments are
+#: asked in practice; each list holds at most the segment's terms of one first letter.
+MAX_LISTS = 512
 
 
 def suggest(searcher: Searcher, q: str) -> str | None:
@@ -25,7 +44,6 @@ def suggest(searcher: Searcher, q: str) -> str | None:
     and shown as a word that an article containing the corrected stem actually uses.
     """
     analyzer = searcher.schema["body"].analyzer
-    corrector = searcher.corrector("body")
     changed = False
 
     def replace(match: re.Match) -> str:
@@ -35,9 +53,8 @@ def suggest(searcher: Searcher, q: str) -> str | None:
         if word in OPERATORS or len(stems) != 1 or any(
                 searcher.doc_frequency(f, stems[0]) for f in QUERY_FIELDS):
             return word
-        # prefix=1: keep the first letter, as most misspellings do (about 8x faster here)
-        options = corrector.suggest(stems[0], limit=1, maxdist=2, prefix=1)
-        surface = surface_word(searcher, options[0]) if options else None
+        found = closest_terms(searcher, "body", stems[0], limit=1)
+        surface = surface_word(searcher, found[0]) if found else None
         if not surface:
             return word
         changed = True
@@ -45,6 +62,70 @@ def suggest(searcher: Searcher, q: str) -> str | None:
 
     corrected = WORD.sub(replace, q)
     return corrected if changed else None
+
+
+def closest_terms(searcher: Searcher, fieldname: str, text: str, limit: int = 1,
+                  max_edits: int = MAX_EDITS, prefix: int = PREFIX) -> list[str]:
+    """Indexed terms of `fieldname` within `max_edits` of `text` that share its first
+    `prefix` letters, fewest edits first, then the most frequent, then alphabetical."""
+    start = text[:prefix]
+    edits: dict[str, int] = {}
+    for leaf, _ in searcher.reader().leaf_readers():
+        words = _LISTS.get(leaf, fieldname, start)
+        for word, distance, _ in process.extract(text, words, scorer=OSA.distance,
+                                                 score_cutoff=max_edits, limit=None):
+            if word != text:
+                edits[word] = distance
+    ranked: list[str] = []
+    for distance in sorted(set(edits.values())):  # frequencies only of the fewest edits
+        ranked += sorted((word for word, n in edits.items() if n == distance),
+                         key=lambda word: (-searcher.frequency(fieldname, word), word))
+        if len(ranked) >= limit:
+            break
+    return ranked[:limit]
+
+
+class WordLists:
+    """A process's per-segment lists of the terms of a field that begin with a prefix,
+    least recently used dropped first past MAX_LISTS (a segment's terms never change)."""
+
+    def __init__(self, bound: int = MAX_LISTS):
+        self.bound = bound
+        self.lists: OrderedDict[tuple[str, str, str], list[str]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, leaf, fieldname: str, start: str) -> list[str]:
+        """The terms of `fieldname` in `leaf`'s segment that begin with `start`."""
+        key = (segment_id(leaf), fieldname, start)
+        with self.lock:
+            words = self.lists.get(key)
+            if words is not None:
+                self.lists.move_to_end(key)
+                return words
+        field = leaf.schema[fieldname]
+        words = [field.from_bytes(b) for b in leaf.expand_prefix(fieldname, start)]
+        if key[0]:  # a reader of no segment (an empty index) is not kept
+            with self.lock:
+                self.lists[key] = words
+                while len(self.lists) > self.bound:
+                    self.lists.popitem(last=False)
+        return words
+
+    def drop_segments(self, live: set[str]) -> int:
+        """Drop the lists of segments not in `live` (merged away); return how many."""
+        with self.lock:
+            dead = [key for key in self.lists if key[0] not in live]
+            for key in dead:
+                del self.lists[key]
+        return len(dead)
+
+
+_LISTS = WordLists()
+
+
+def drop_segments(live: set[str]) -> int:
+    """Forget the word lists of segments merged away."""
+    return _LISTS.drop_segments(live)
 
 
 def surface_word(searcher: Searcher, stem: str) -> str | None:
