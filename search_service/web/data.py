@@ -6,7 +6,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, request, url_for
+from flask import current_app, g, request, url_for
 
 from search_service import config, search
 from search_service.archive.state import crawl_report, load_source_stats
@@ -22,14 +22,21 @@ EMPTY_KEY = "news_search.empty"
 
 
 def get_searcher() -> Searcher | None:
-    """Return this thread's searcher over the app's index (current); None while none exists."""
+    """Return this thread's searcher over the app's index, current when the request first
+    asked for it and the same for the rest of the request (so an answer and its ETag come
+    from one commit, and the index is checked for a new commit once per request); None
+    while no index exists."""
+    found = g.get("searcher")
+    if found is not None:
+        return found
     searchers = current_app.extensions.get(SEARCHERS_KEY)
     if searchers is None:
         path = Path(current_app.config["INDEX_DIR"])
         if not index_exists(path):
             return None
         searchers = current_app.extensions[SEARCHERS_KEY] = search.Searchers(open_index(path))
-    return searchers.get()
+    g.searcher = searchers.get()
+    return g.searcher
 
 
 def require_searcher() -> Searcher:
