@@ -203,6 +203,32 @@ def test_postings_decode_like_whoosh(searcher):
             assert found.weights.tolist() == pytest.approx(weights)
 
 
+def test_positions_are_read_from_the_blocks_that_hold_them(searcher):
+    """Positions of any subset of a term's postings, read block by block (or from an
+    inlined list), equal Whoosh's matcher's, for lists of one block and of many."""
+    rng = random.Random(3)
+    blocks_seen = set()
+    for sub, _ in searcher.leaf_searchers():
+        reader = sub.reader()
+        body = [text for fieldname, text in reader.all_terms() if fieldname == "body"]
+        for text in rng.sample(body, 150) + sorted(
+                body, key=lambda t: -reader.doc_frequency("body", t))[:10]:
+            fmt = reader.schema["body"].format
+            matcher = reader._terms.matcher("body", text, fmt)
+            expected = []
+            while matcher.is_active():
+                expected.append(matcher.value_as("positions"))
+                matcher.next()
+            found = postings.postings(reader, "body", text)
+            which = np.array(sorted(rng.sample(range(len(expected)),
+                                               max(1, len(expected) // 3))), dtype=np.int64)
+            flat, starts = postings.positions(reader, "body", text, found, which)
+            got = [flat[starts[i]:starts[i + 1]].tolist() for i in range(len(which))]
+            assert got == [list(expected[i]) for i in which.tolist()], text
+            blocks_seen.add(0 if found.blocks is None else len(found.blocks))
+    assert max(blocks_seen) > 1  # lists of several blocks were read
+
+
 def test_weighting_parameters_are_read_from_the_weighting_model(corpus):
     ix, _ = corpus
     params = SearchParams(q="oil prices", sort="relevance", per_page=20)
@@ -295,7 +321,7 @@ def test_postings_cache_stays_within_its_bound(searcher):
     cache = postings.PostingsCache(limit=4096)
     reader = searcher.leaf_searchers()[0][0].reader()
     for fieldname, text in list(reader.all_terms())[:400]:
-        found = postings._decode(reader, fieldname, text, positions=False)
+        found = postings._decode(reader, fieldname, text)
         cache.put((fieldname, text), found)
         assert cache.held <= cache.limit
     assert 0 < len(cache.entries) < 400

@@ -108,8 +108,7 @@ def _term(seg: _Segment, fieldname: str, text, boost: float = 1.0,
     (ScoredTerm), so a term asked again costs a dictionary lookup per segment."""
     key = (seg.columns.key, fieldname, text)
     found = seg.scored.get(key)
-    if found is None or (positions and len(found.ids) and (
-            found.postings is None or found.postings.values is None)):
+    if found is None or (positions and len(found.ids) and found.postings is None):
         found = _scored_term(seg, fieldname, text, positions)
         seg.scored.put(key, found)
     ids, scores = found.ids, found.scores
@@ -318,7 +317,9 @@ def _phrase(seg: _Segment, node: wq.Phrase) -> Result:
         where = np.searchsorted(term_ids, ids)
         if live is not None:
             where = live[where]
-        positions, starts = found.positions(where)  # decoded for the candidates only
+        positions, starts = raw.positions(  # read for the candidates only
+            seg.reader, node.fieldname, seg.schema[node.fieldname].to_bytes(node.words[k]),
+            found, where)
         owner = np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(starts))
         keys = owner * PHRASE_KEY + (positions - k)
         common = np.unique(keys) if common is None else np.intersect1d(common, keys)

@@ -4,7 +4,8 @@ infos and column files, reached through index/whoosh_compat.py's accessors.
 A term's posting list in one segment is decoded block by block (unpickle, inflate, delta-decode
 the document numbers) into arrays of document numbers and weights, once, and kept in a
 memory-bounded cache shared by the threads of a process. Positions, needed only to confirm
-phrases, stay encoded (one small pickle per posting) and are decoded for candidates only.
+phrases, are read for a phrase's candidates only: from the blocks that hold them, whose
+encoded positions are then cached too.
 """
 
 from __future__ import annotations
@@ -52,24 +53,37 @@ LENGTHS = np.array([byte_to_length(b) if b else 0 for b in range(256)], dtype=np
 @dataclass(frozen=True)
 class Postings:
     """One term's postings in one segment: ascending document numbers and their weights
-    (deleted documents included: callers mask them), and, if read, every posting's encoded
-    positions (`values`), decoded on demand for the postings a phrase asks about."""
+    (deleted documents included: callers mask them). Positions, needed only to confirm a
+    phrase, are read later for the postings a phrase asks about (`positions()`): from
+    `values` (every posting's encoded positions) when the list was inlined in the term
+    table, else from the blocks of the postings file that hold those postings (`blocks`:
+    per block, the file offsets of its data, its compression, and the index of its first
+    posting)."""
 
     ids: np.ndarray
     weights: np.ndarray
     values: tuple[bytes, ...] | None = None
+    blocks: np.ndarray | None = None  # int64, one row per block: start, end, zlib, first
 
     @cached_property
     def nbytes(self) -> int:
-        """Approximate memory held (computed once: caches ask at every put and eviction,
-        and a common word's postings hold a million encoded positions at 100k articles)."""
+        """Approximate memory held (computed once: caches ask at every put and eviction)."""
         extra = 0 if self.values is None else sum(map(len, self.values)) + 40 * len(self.values)
-        return self.ids.nbytes + self.weights.nbytes + extra + 200
+        blocks = 0 if self.blocks is None else self.blocks.nbytes
+        return self.ids.nbytes + self.weights.nbytes + extra + blocks + 200
 
-    def positions(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The positions of postings `which` (indexes into ids): one flat int64 array and
-        where each posting's run starts (len(which) + 1 offsets)."""
-        return decode_positions([self.values[i] for i in which.tolist()])
+
+@dataclass(frozen=True)
+class BlockValues:
+    """The encoded positions of one block's postings, as the W3 codec pickled them (an
+    object array, so that a phrase's candidates are picked out by index in one step)."""
+
+    values: np.ndarray
+
+    @cached_property
+    def nbytes(self) -> int:
+        """Approximate memory held."""
+        return sum(map(len, self.values)) + 40 * len(self.values) + 100
 
 
 EMPTY = Postings(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
@@ -161,19 +175,22 @@ def segment_id(reader) -> str:
 
 def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> Postings:
     """The postings of term (`fieldname`, `tbytes`) in the segment of `reader`, from the
-    shared cache or decoded now; with `positions`, their encoded positions too."""
+    shared cache or decoded now; with `positions` (a phrase will ask for some), a list
+    decoded now leaves its blocks' encoded positions in the cache too, since unpickling a
+    block yields them anyway."""
     cache = shared_cache()
     key = (segment_id(reader), fieldname, tbytes)
     found = cache.get(key)
-    if found is not None and (found.values is not None or not positions):
+    if found is not None:
         return found
-    decoded = _decode(reader, fieldname, tbytes, positions)
+    decoded = _decode(reader, fieldname, tbytes, key if positions else None)
     cache.put(key, decoded)
     return decoded
 
 
-def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
-    """Read one posting list through the W3 codec's block layout."""
+def _decode(reader, fieldname: str, tbytes: bytes, keep: tuple | None = None) -> Postings:
+    """Read one posting list through the W3 codec's block layout, noting where each block's
+    data lies; with `keep` (the list's cache key), cache each block's encoded positions."""
     terms = term_table(reader)
     try:
         info = terms.term_info(fieldname, tbytes)
@@ -182,7 +199,7 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
         return Postings(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32),
-                        tuple(values) if positions else None)
+                        tuple(values) if values is not None else None)
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
         length = length[0]
@@ -190,16 +207,20 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
     if raw[:4] != _MAGIC:
         raise ValueError(f"unexpected posting header {raw[:4]!r} for {fieldname}:{tbytes!r}")
     stream = io.BytesIO(raw)
-    id_parts, weight_parts, value_parts = [], [], []
-    pos = 4
+    id_parts, weight_parts, blocks = [], [], []
+    pos, first = 4, 0
     while True:
         size = _INT.unpack_from(raw, pos)[0]
         last = size < 0
         following = pos + 4 + abs(size)
         stream.seek(pos + 4)
         count, _, _, compression, _, _ = pickle.load(stream)
-        data = raw[stream.tell():following]
-        ids, weights, values = pickle.loads(zlib.decompress(data) if compression else data)
+        start = stream.tell()
+        ids, weights, values = _block(raw[start:following], compression)
+        if keep is not None:
+            shared_cache().put((*keep, len(blocks)), BlockValues(_objects(values)))
+        blocks.append((offset + start, offset + following, 1 if compression else 0, first))
+        first += count
         id_parts.append(np.cumsum(np.asarray(ids, dtype=np.int32), dtype=np.int32))
         if weights is None:
             weight_parts.append(np.ones(count, dtype=np.float32))
@@ -207,19 +228,64 @@ def _decode(reader, fieldname: str, tbytes: bytes, positions: bool) -> Postings:
             weight_parts.append(np.full(count, weights, dtype=np.float32))
         else:
             weight_parts.append(np.asarray(weights, dtype=np.float32))
-        if positions:
-            value_parts.extend(values)
         if last:
             break
         pos = following
     return Postings(np.concatenate(id_parts), np.concatenate(weight_parts),
-                    tuple(value_parts) if positions else None)
+                    blocks=np.array(blocks, dtype=np.int64))
+
+
+def _block(data: bytes, compression) -> tuple:
+    """One block's (ids, weights, values) as the W3 codec pickled them."""
+    return pickle.loads(zlib.decompress(data) if compression else data)
+
+
+def positions(reader, fieldname: str, tbytes: bytes, found: Postings,
+              which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of postings `which` (ascending indexes into `found.ids`, the postings
+    of (`fieldname`, `tbytes`) in `reader`'s segment): one flat int64 array and where each
+    posting's run starts (len(which) + 1 offsets). Only the blocks holding those postings
+    are read; their encoded positions are kept in the shared cache."""
+    if found.values is not None:
+        return decode_positions([found.values[i] for i in which.tolist()])
+    if found.blocks is None:
+        raise ValueError(f"no positions for {fieldname}:{tbytes!r}")
+    firsts = found.blocks[:, 3]
+    owner = np.searchsorted(firsts, which, side="right") - 1
+    cuts = np.flatnonzero(np.diff(owner)) + 1  # `which` is ascending, so are the blocks
+    cache, segment = shared_cache(), segment_id(reader)
+    postfile = None
+    values: list[bytes] = []
+    for block, part in zip(owner[np.concatenate(([0], cuts))].tolist(), np.split(which, cuts),
+                           strict=True):
+        key = (segment, fieldname, tbytes, block)
+        held = cache.get(key)
+        if held is None:
+            start, end, compression, _ = found.blocks[block].tolist()
+            if postfile is None:
+                postfile = posting_file(term_table(reader))
+            held = BlockValues(_objects(_block(postfile.get(start, end - start), compression)[2]))
+            cache.put(key, held)
+        values.extend(held.values[part - firsts[block]].tolist())
+    return decode_positions(values)
+
+
+def _objects(values) -> np.ndarray:
+    """A block's encoded positions as a numpy object array."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def decode_positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Decode postings' encoded positions (the Positions format: a pickled list of gaps
     after a 4-byte header) into one flat int64 array and the offsets of each posting's run."""
-    gaps = [pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".") for v in values]
+    # One unpickling for all: each value is a whole pickle (a list of gaps) after its 4-byte
+    # header; without their STOP, they nest inside an outer MARK … LIST as its items.
+    gaps = pickle.loads(b"\x80\x02(" + b"".join(
+        [v[4:-1] if v.endswith(b".") else v[4:] for v in values]) + b"l.")
+    if len(gaps) != len(values):
+        raise ValueError(f"decoded {len(gaps)} position lists from {len(values)} postings")
     starts = np.zeros(len(gaps) + 1, dtype=np.int64)
     np.cumsum([len(g) for g in gaps], out=starts[1:])
     flat = np.fromiter(itertools.chain.from_iterable(gaps), dtype=np.int64,
