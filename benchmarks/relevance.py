@@ -199,30 +199,44 @@ def query_text(q: dict) -> str:
     return f" {q['op']} ".join(q["words"])
 
 
-def run_ours(path: Path, queries: list[dict], close: float) -> tuple[dict, dict]:
-    """Ranked story ids per sort through `search`, and how often `best` puts the newer of two
-    comparably scored shown stories first (with `relevance` as the baseline)."""
+def run_ours(path: Path, queries: list[dict], close: float, variants: bool = False
+             ) -> tuple[dict, dict, dict]:
+    """Ranked story ids per sort through `search`, how often `best` puts the newer of two
+    comparably scored shown stories first (with `relevance` as the baseline), and seconds
+    per run. With `variants`, also `relevance` without place expansion and with
+    pseudo-relevance feedback (each timed, as the default `relevance` is)."""
     from search_service.index.schema import open_index
     from search_service.search.engine import search
+    from search_service.search.expand import expand_query
     from search_service.search.params import SearchParams
     from search_service.search.parse import parse_query
     from search_service.search.rank import weighting
     runs: dict[str, list[list[str]]] = {sort: [] for sort in SORTS}
+    extra = {"relevance, no expansion": {"expand": False},
+             "relevance, feedback": {"feedback": True}} if variants else {}
+    runs |= {name: [] for name in extra}
+    took = dict.fromkeys(runs, 0.0)
     pairs = {sort: [0, 0] for sort in ("best", "relevance")}
     with open_index(path).searcher(weighting=weighting()) as searcher:
         for q in queries:
             shown = {}
-            for sort in SORTS:
-                data = search(searcher, SearchParams(q=query_text(q), sort=sort, per_page=10))
-                runs[sort].append([story_of(r["url"]) for r in data["results"]])
-                shown[sort] = [(story_of(r["url"]), r["published"]) for r in data["results"]]
+            for name in runs:
+                options = extra.get(name, {"sort": name})
+                params = SearchParams(q=query_text(q), per_page=10,
+                                      **{"sort": "relevance"} | options)
+                started = time.perf_counter()
+                data = search(searcher, params)
+                took[name] += time.perf_counter() - started
+                runs[name].append([story_of(r["url"]) for r in data["results"]])
+                shown[name] = [(story_of(r["url"]), r["published"]) for r in data["results"]]
+            query = expand_query(searcher, parse_query(searcher, query_text(q)))[0]
             scored = {story_of(hit["url"]): hit.score for hit in searcher.search(
-                parse_query(searcher, query_text(q)), limit=200)}
+                query, limit=200)}
             for sort in pairs:
                 newer, total = newer_first(shown[sort], scored, close)
                 pairs[sort][0] += newer
                 pairs[sort][1] += total
-    return runs, pairs
+    return runs, pairs, took
 
 
 def newer_first(shown: list[tuple[str, str]], scores: dict[str, float],
@@ -373,6 +387,37 @@ def tune_band(path: Path, known: list[dict], topics: list[dict], groups: dict[st
                           "newer first": f"{newer}/{total}"}), flush=True)
 
 
+def tune_expansion(path: Path, known: list[dict], topics: list[dict], groups: dict[str, str],
+                   kind: str) -> None:
+    """Sweep the place expansion's variant boost (`kind` "expand") or the feedback's boost and
+    number of words (`kind` "feedback", over the place-expanded query) on the tuning half:
+    the relevance order scored straight through Whoosh, copies shown once."""
+    from search_service.index.schema import open_index
+    from search_service.search.expand import expand_places, feedback
+    from search_service.search.parse import parse_query
+    from search_service.search.rank import weighting
+    if kind == "expand":
+        points = {f"variant boost {b}": (lambda s, q, b=b: expand_places(s, q, boost=b)[0]
+                                         if b else q) for b in (0, 0.25, 0.5, 0.75, 1.0)}
+    else:
+        points = {f"feedback boost {b}, {n} words": (
+            lambda s, q, b=b, n=n: feedback(s, expand_places(s, q)[0], terms=n, boost=b)[0]
+            if b else expand_places(s, q)[0])
+            for b in (0, 0.1, 0.2, 0.3, 0.5) for n in ((10,) if not b else (5, 10, 20))}
+    queries = known + topics
+    with open_index(path).searcher(weighting=weighting()) as searcher:
+        for label, change in points.items():
+            started = time.perf_counter()
+            ranked = [distinct([story_of(h["url"]) for h in searcher.search(
+                change(searcher, parse_query(searcher, query_text(q))), limit=DEPTH)], groups)
+                for q in queries]
+            seconds = time.perf_counter() - started
+            m = measures({"x": ranked}, known, topics, groups)["x"]
+            print(json.dumps({"point": label, **{k: round(v, 3) for k, v in m.items()},
+                              "ms a query": round(1000 * seconds / len(queries), 2)}),
+                  flush=True)
+
+
 # -- driver ------------------------------------------------------------------------------------
 
 def table(rows: Iterable[tuple[str, dict[str, float]]]) -> None:
@@ -395,11 +440,14 @@ def main() -> None:
                         help="scores within this share of each other count as comparable")
     parser.add_argument("--work", type=Path, default=Path("/tmp/relevance-bench"),
                         help="where the indexes are kept between runs")
-    parser.add_argument("--tune", choices=("grid", "band"),
+    parser.add_argument("--tune", choices=("grid", "band", "expand", "feedback"),
                         help="grid-search BM25F parameters, or sweep the best band, on the "
                         "tuning half")
     parser.add_argument("--min-mrr", type=float, default=0.925,
                         help="--tune grid: the known-item MRR@10 a chosen point must keep")
+    parser.add_argument("--variants", action="store_true",
+                        help="also sort=relevance without place expansion and with "
+                        "pseudo-relevance feedback, timed")
     parser.add_argument("--misses", action="store_true",
                         help="print each topical query's precision and the wrong stories shown")
     args = parser.parse_args()
@@ -409,6 +457,10 @@ def main() -> None:
     groups = story_groups(ours)
     known = known_items(raw, grouped(groups), args.known, args.seed)
     topics = topical(raw, args.seed)
+    if args.tune in ("expand", "feedback"):
+        tune_expansion(ours, [q for q in known if q["half"] == "tuning"],
+                       [q for q in topics if q["half"] == "tuning"], groups, args.tune)
+        return
     if args.tune == "band":
         tune_band(ours, [q for q in known if q["half"] == "tuning"],
                   [q for q in topics if q["half"] == "tuning"], groups, args.close)
@@ -422,19 +474,19 @@ def main() -> None:
     for half in (("tuning", "test") if args.half == "both" else (args.half,)):
         report(half, raw, [q for q in known if q["half"] == half],
                [q for q in topics if q["half"] == half], ours, whoosh_path, fts5_path, groups,
-               args.close, args.misses)
+               args.close, args.misses, args.variants)
 
 
 def report(half: str, raw: list[dict], known: list[dict], topics: list[dict], ours: Path,
            whoosh_path: Path, fts5_path: Path, groups: dict[str, str], close: float,
-           misses: bool) -> None:
+           misses: bool, variants: bool = False) -> None:
     """Run every engine on one half's queries and print the tables (and, with `misses`, each
     topical query's precision and the wrong stories ours shows)."""
     queries = known + topics
     print(f"\n{half} half: {len(known)} known-item queries, {len(topics)} topical queries "
           f"({len({q['words'][0] for q in topics})} topics); {len(raw):,} stories",
           flush=True)
-    runs, pairs = run_ours(ours, queries, close)
+    runs, pairs, took = run_ours(ours, queries, close, variants)
     whoosh = run_whoosh(whoosh_path, queries)
     fts5 = run_fts5(fts5_path, queries)
     peers = {"plain Whoosh (defaults)": whoosh, "SQLite FTS5 bm25": fts5}
@@ -444,6 +496,10 @@ def report(half: str, raw: list[dict], known: list[dict], topics: list[dict], ou
                       for name, ranked in peers.items()}, known, topics, groups).items())
     print("\nAs listed (the peers' copies count as further results):")
     table(measures({"ours, sort=relevance": runs["relevance"]} | peers, known, topics).items())
+    print("\nms a search (ours, every query of the half, one searcher):")
+    for name, seconds in took.items():
+        print(f"  sort={name}: {1000 * seconds / len(queries):.2f} ms "
+              f"({seconds / took['relevance']:.2f}x sort=relevance)")
     for sort, (newer, total) in pairs.items():
         print(f"ours, sort={sort}: newer first in {newer}/{total} pairs of shown stories "
               f"scored within {close:.0%} ({newer / max(total, 1):.1%})")
