@@ -1,8 +1,8 @@
 """Relevance benchmark on the Reuters corpus: ours (each sort) vs plain Whoosh vs SQLite FTS5.
 
 Usage: python -m benchmarks.relevance [--known 600] [--seed 1987] [--half test|tuning|both]
-                                      [--misses] [--work DIR]
-       python -m benchmarks.relevance --tune grid|band [--work DIR]
+                                      [--variants] [--misses] [--work DIR]
+       python -m benchmarks.relevance --tune grid|band|expand|feedback [--seed N] [--work DIR]
 
 Builds three indexes of the same stories (ours through the project's writer, plain Whoosh
 with its default analyzers and BM25F, SQLite FTS5 with `porter unicode61` ranked by its
@@ -19,6 +19,10 @@ tuning half with `--tune grid` and `--tune band`):
 
 Ours shows near-duplicate copies once; the main table counts the peers' results the same way
 (their copies dropped, by our index's groups, before taking ten), a second table as listed.
+With `--variants`, ours also runs `relevance` without the place expansion (expand.py: a
+country's name and demonym searched together, on by default) and with pseudo-relevance
+feedback, each timed beside the default. `--tune expand` sweeps the expansion's variant boost,
+`--tune feedback` the feedback's boost and number of words, on the tuning half.
 Topic and place labels are used for scoring only: no engine sees them. For ours it also
 prints how often, among pairs of shown stories whose relevance scores are within
 `--close` of each other, the newer one comes first (the `best` blend's promise).
@@ -203,8 +207,8 @@ def run_ours(path: Path, queries: list[dict], close: float, variants: bool = Fal
              ) -> tuple[dict, dict, dict]:
     """Ranked story ids per sort through `search`, how often `best` puts the newer of two
     comparably scored shown stories first (with `relevance` as the baseline), and seconds
-    per run. With `variants`, also `relevance` without place expansion and with
-    pseudo-relevance feedback (each timed, as the default `relevance` is)."""
+    per run and query kind (known-item, topical). With `variants`, also `relevance` without
+    place expansion and with pseudo-relevance feedback (each timed, as the default is)."""
     from search_service.index.schema import open_index
     from search_service.search.engine import search
     from search_service.search.expand import expand_query
@@ -215,18 +219,19 @@ def run_ours(path: Path, queries: list[dict], close: float, variants: bool = Fal
     extra = {"relevance, no expansion": {"expand": False},
              "relevance, feedback": {"feedback": True}} if variants else {}
     runs |= {name: [] for name in extra}
-    took = dict.fromkeys(runs, 0.0)
+    took = {name: {"known-item": 0.0, "topical": 0.0} for name in runs}
     pairs = {sort: [0, 0] for sort in ("best", "relevance")}
     with open_index(path).searcher(weighting=weighting()) as searcher:
         for q in queries:
             shown = {}
+            kind = "known-item" if q["op"] == "OR" else "topical"
             for name in runs:
                 options = extra.get(name, {"sort": name})
                 params = SearchParams(q=query_text(q), per_page=10,
                                       **{"sort": "relevance"} | options)
                 started = time.perf_counter()
                 data = search(searcher, params)
-                took[name] += time.perf_counter() - started
+                took[name][kind] += time.perf_counter() - started
                 runs[name].append([story_of(r["url"]) for r in data["results"]])
                 shown[name] = [(story_of(r["url"]), r["published"]) for r in data["results"]]
             query = expand_query(searcher, parse_query(searcher, query_text(q)))[0]
@@ -496,10 +501,13 @@ def report(half: str, raw: list[dict], known: list[dict], topics: list[dict], ou
                       for name, ranked in peers.items()}, known, topics, groups).items())
     print("\nAs listed (the peers' copies count as further results):")
     table(measures({"ours, sort=relevance": runs["relevance"]} | peers, known, topics).items())
-    print("\nms a search (ours, every query of the half, one searcher):")
+    print("\nms a search (ours, one searcher; known-item queries, topical queries):")
+    counts = {"known-item": len(known), "topical": len(topics)}
     for name, seconds in took.items():
-        print(f"  sort={name}: {1000 * seconds / len(queries):.2f} ms "
-              f"({seconds / took['relevance']:.2f}x sort=relevance)")
+        print(f"  sort={name}: " + ", ".join(
+            f"{1000 * seconds[kind] / max(n, 1):.2f} ms "
+            f"({seconds[kind] / max(took['relevance'][kind], 1e-9):.2f}x sort=relevance)"
+            for kind, n in counts.items()))
     for sort, (newer, total) in pairs.items():
         print(f"ours, sort={sort}: newer first in {newer}/{total} pairs of shown stories "
               f"scored within {close:.0%} ({newer / max(total, 1):.1%})")
