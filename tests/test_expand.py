@@ -149,3 +149,17 @@ def test_the_api_says_what_was_expanded_and_can_switch_it_off(sample_index):
     assert bad.status_code == 400
     assert bad.get_json() == {"error": {"status": 400, "message":
                                         "expand must be 1 or 0 (or true or false), not 'maybe'"}}
+
+
+def test_research_counts_and_cursor_paging_match_the_expanded_query(sample):
+    from search_service.search.cursor import story_order
+    from search_service.search.matches import match
+    from search_service.search.params import SearchParams
+
+    expected = set(executor.match(sample, expand_places(
+        sample, parse_query(sample, "canada"))[0])[0].tolist())
+    on, off = match(sample, SearchParams(q="canada")), match(
+        sample, SearchParams(q="canada", expand=False))
+    assert set(on.docs.tolist()) == expected and len(off.docs) < len(on.docs)
+    ordered = story_order(sample, SearchParams(q="canada", sort="newest", cursor="*"))
+    assert len(ordered.docnums) == search(sample, q="canada", sort="newest")["total"]
