@@ -3,6 +3,7 @@
 Usage: python -m benchmarks.relevance [--known 600] [--seed 1987] [--half test|tuning|both]
                                       [--variants] [--misses] [--work DIR]
        python -m benchmarks.relevance --tune grid|band|expand|feedback [--seed N] [--work DIR]
+       python -m benchmarks.relevance --speed ROUNDS [--half ...] [--work DIR]
 
 Builds three indexes of the same stories (ours through the project's writer, plain Whoosh
 with its default analyzers and BM25F, SQLite FTS5 with `porter unicode61` ranked by its
@@ -423,6 +424,36 @@ def tune_expansion(path: Path, known: list[dict], topics: list[dict], groups: di
                   flush=True)
 
 
+def speed(path: Path, queries: list[dict], rounds: int) -> None:
+    """Median ms a search through `engine.search` (sort=relevance, the executor's path) with
+    the place expansion (the default), without it, and with feedback: the three interleaved
+    per query and round, so that the machine's load falls on all alike."""
+    from search_service.index.schema import open_index
+    from search_service.search.engine import search
+    from search_service.search.params import SearchParams
+    from search_service.search.rank import weighting
+    options = {"expanded (default)": {}, "no expansion": {"expand": False},
+               "expanded + feedback": {"feedback": True}}
+    for kind in ("known-item", "topical"):
+        chosen = [q for q in queries if (q["op"] == "OR") == (kind == "known-item")]
+        took: dict[str, list[float]] = {name: [] for name in options}
+        with open_index(path).searcher(weighting=weighting()) as searcher:
+            for q in chosen:  # warm: postings decoded, caches filled
+                for extra in options.values():
+                    search(searcher, SearchParams(q=query_text(q), sort="relevance", **extra))
+            for _ in range(rounds):
+                for q in chosen:
+                    for name, extra in options.items():
+                        params = SearchParams(q=query_text(q), sort="relevance", **extra)
+                        started = time.perf_counter()
+                        search(searcher, params)
+                        took[name].append(time.perf_counter() - started)
+        base = statistics.median(took["expanded (default)"])
+        print(f"{kind} ({len(chosen)} queries x {rounds} rounds): " + "; ".join(
+            f"{name} {1000 * statistics.median(t):.2f} ms ({statistics.median(t) / base:.2f}x)"
+            for name, t in took.items()), flush=True)
+
+
 # -- driver ------------------------------------------------------------------------------------
 
 def table(rows: Iterable[tuple[str, dict[str, float]]]) -> None:
@@ -450,6 +481,9 @@ def main() -> None:
                         "tuning half")
     parser.add_argument("--min-mrr", type=float, default=0.925,
                         help="--tune grid: the known-item MRR@10 a chosen point must keep")
+    parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
+                        help="only time searches with and without the expansion and with "
+                        "feedback (median ms, interleaved, ROUNDS rounds)")
     parser.add_argument("--variants", action="store_true",
                         help="also sort=relevance without place expansion and with "
                         "pseudo-relevance feedback, timed")
@@ -462,6 +496,10 @@ def main() -> None:
     groups = story_groups(ours)
     known = known_items(raw, grouped(groups), args.known, args.seed)
     topics = topical(raw, args.seed)
+    if args.speed:
+        for half in (("tuning", "test") if args.half == "both" else (args.half,)):
+            speed(ours, [q for q in known + topics if q["half"] == half], args.speed)
+        return
     if args.tune in ("expand", "feedback"):
         tune_expansion(ours, [q for q in known if q["half"] == "tuning"],
                        [q for q in topics if q["half"] == "tuning"], groups, args.tune)
