@@ -1,8 +1,9 @@
 """Relevance benchmark on the Reuters corpus: ours (each sort) vs plain Whoosh vs SQLite FTS5.
 
 Usage: python -m benchmarks.relevance [--known 600] [--seed 1987] [--half test|tuning|both]
-                                      [--misses] [--work DIR]
-       python -m benchmarks.relevance --tune grid|band [--work DIR]
+                                      [--variants] [--misses] [--work DIR]
+       python -m benchmarks.relevance --tune grid|band|expand|feedback [--seed N] [--work DIR]
+       python -m benchmarks.relevance --speed ROUNDS [--half ...] [--work DIR]
 
 Builds three indexes of the same stories (ours through the project's writer, plain Whoosh
 with its default analyzers and BM25F, SQLite FTS5 with `porter unicode61` ranked by its
@@ -19,6 +20,10 @@ tuning half with `--tune grid` and `--tune band`):
 
 Ours shows near-duplicate copies once; the main table counts the peers' results the same way
 (their copies dropped, by our index's groups, before taking ten), a second table as listed.
+With `--variants`, ours also runs `relevance` without the place expansion (expand.py: a
+country's name and demonym searched together, on by default) and with pseudo-relevance
+feedback, each timed beside the default. `--tune expand` sweeps the expansion's variant boost,
+`--tune feedback` the feedback's boost and number of words, on the tuning half.
 Topic and place labels are used for scoring only: no engine sees them. For ours it also
 prints how often, among pairs of shown stories whose relevance scores are within
 `--close` of each other, the newer one comes first (the `best` blend's promise).
@@ -199,30 +204,45 @@ def query_text(q: dict) -> str:
     return f" {q['op']} ".join(q["words"])
 
 
-def run_ours(path: Path, queries: list[dict], close: float) -> tuple[dict, dict]:
-    """Ranked story ids per sort through `search`, and how often `best` puts the newer of two
-    comparably scored shown stories first (with `relevance` as the baseline)."""
+def run_ours(path: Path, queries: list[dict], close: float, variants: bool = False
+             ) -> tuple[dict, dict, dict]:
+    """Ranked story ids per sort through `search`, how often `best` puts the newer of two
+    comparably scored shown stories first (with `relevance` as the baseline), and seconds
+    per run and query kind (known-item, topical). With `variants`, also `relevance` without
+    place expansion and with pseudo-relevance feedback (each timed, as the default is)."""
     from search_service.index.schema import open_index
     from search_service.search.engine import search
+    from search_service.search.expand import expand_query
     from search_service.search.params import SearchParams
     from search_service.search.parse import parse_query
     from search_service.search.rank import weighting
     runs: dict[str, list[list[str]]] = {sort: [] for sort in SORTS}
+    extra = {"relevance, no expansion": {"expand": False},
+             "relevance, feedback": {"feedback": True}} if variants else {}
+    runs |= {name: [] for name in extra}
+    took = {name: {"known-item": 0.0, "topical": 0.0} for name in runs}
     pairs = {sort: [0, 0] for sort in ("best", "relevance")}
     with open_index(path).searcher(weighting=weighting()) as searcher:
         for q in queries:
             shown = {}
-            for sort in SORTS:
-                data = search(searcher, SearchParams(q=query_text(q), sort=sort, per_page=10))
-                runs[sort].append([story_of(r["url"]) for r in data["results"]])
-                shown[sort] = [(story_of(r["url"]), r["published"]) for r in data["results"]]
+            kind = "known-item" if q["op"] == "OR" else "topical"
+            for name in runs:
+                options = extra.get(name, {"sort": name})
+                params = SearchParams(q=query_text(q), per_page=10,
+                                      **{"sort": "relevance"} | options)
+                started = time.perf_counter()
+                data = search(searcher, params)
+                took[name][kind] += time.perf_counter() - started
+                runs[name].append([story_of(r["url"]) for r in data["results"]])
+                shown[name] = [(story_of(r["url"]), r["published"]) for r in data["results"]]
+            query = expand_query(searcher, parse_query(searcher, query_text(q)))[0]
             scored = {story_of(hit["url"]): hit.score for hit in searcher.search(
-                parse_query(searcher, query_text(q)), limit=200)}
+                query, limit=200)}
             for sort in pairs:
                 newer, total = newer_first(shown[sort], scored, close)
                 pairs[sort][0] += newer
                 pairs[sort][1] += total
-    return runs, pairs
+    return runs, pairs, took
 
 
 def newer_first(shown: list[tuple[str, str]], scores: dict[str, float],
@@ -373,6 +393,67 @@ def tune_band(path: Path, known: list[dict], topics: list[dict], groups: dict[st
                           "newer first": f"{newer}/{total}"}), flush=True)
 
 
+def tune_expansion(path: Path, known: list[dict], topics: list[dict], groups: dict[str, str],
+                   kind: str) -> None:
+    """Sweep the place expansion's variant boost (`kind` "expand") or the feedback's boost and
+    number of words (`kind` "feedback", over the place-expanded query) on the tuning half:
+    the relevance order scored straight through Whoosh, copies shown once."""
+    from search_service.index.schema import open_index
+    from search_service.search.expand import expand_places, feedback
+    from search_service.search.parse import parse_query
+    from search_service.search.rank import weighting
+    if kind == "expand":
+        points = {f"variant boost {b}": (lambda s, q, b=b: expand_places(s, q, boost=b)[0]
+                                         if b else q) for b in (0, 0.25, 0.5, 0.75, 1.0)}
+    else:
+        points = {f"feedback boost {b}, {n} words": (
+            lambda s, q, b=b, n=n: feedback(s, expand_places(s, q)[0], terms=n, boost=b)[0]
+            if b else expand_places(s, q)[0])
+            for b in (0, 0.1, 0.2, 0.3, 0.5) for n in ((10,) if not b else (5, 10, 20))}
+    queries = known + topics
+    with open_index(path).searcher(weighting=weighting()) as searcher:
+        for label, change in points.items():
+            started = time.perf_counter()
+            ranked = [distinct([story_of(h["url"]) for h in searcher.search(
+                change(searcher, parse_query(searcher, query_text(q))), limit=DEPTH)], groups)
+                for q in queries]
+            seconds = time.perf_counter() - started
+            m = measures({"x": ranked}, known, topics, groups)["x"]
+            print(json.dumps({"point": label, **{k: round(v, 3) for k, v in m.items()},
+                              "ms a query": round(1000 * seconds / len(queries), 2)}),
+                  flush=True)
+
+
+def speed(path: Path, queries: list[dict], rounds: int) -> None:
+    """Median ms a search through `engine.search` (sort=relevance, the executor's path) with
+    the place expansion (the default), without it, and with feedback: the three interleaved
+    per query and round, so that the machine's load falls on all alike."""
+    from search_service.index.schema import open_index
+    from search_service.search.engine import search
+    from search_service.search.params import SearchParams
+    from search_service.search.rank import weighting
+    options = {"expanded (default)": {}, "no expansion": {"expand": False},
+               "expanded + feedback": {"feedback": True}}
+    for kind in ("known-item", "topical"):
+        chosen = [q for q in queries if (q["op"] == "OR") == (kind == "known-item")]
+        took: dict[str, list[float]] = {name: [] for name in options}
+        with open_index(path).searcher(weighting=weighting()) as searcher:
+            for q in chosen:  # warm: postings decoded, caches filled
+                for extra in options.values():
+                    search(searcher, SearchParams(q=query_text(q), sort="relevance", **extra))
+            for _ in range(rounds):
+                for q in chosen:
+                    for name, extra in options.items():
+                        params = SearchParams(q=query_text(q), sort="relevance", **extra)
+                        started = time.perf_counter()
+                        search(searcher, params)
+                        took[name].append(time.perf_counter() - started)
+        base = statistics.median(took["expanded (default)"])
+        print(f"{kind} ({len(chosen)} queries x {rounds} rounds): " + "; ".join(
+            f"{name} {1000 * statistics.median(t):.2f} ms ({statistics.median(t) / base:.2f}x)"
+            for name, t in took.items()), flush=True)
+
+
 # -- driver ------------------------------------------------------------------------------------
 
 def table(rows: Iterable[tuple[str, dict[str, float]]]) -> None:
@@ -395,11 +476,17 @@ def main() -> None:
                         help="scores within this share of each other count as comparable")
     parser.add_argument("--work", type=Path, default=Path("/tmp/relevance-bench"),
                         help="where the indexes are kept between runs")
-    parser.add_argument("--tune", choices=("grid", "band"),
+    parser.add_argument("--tune", choices=("grid", "band", "expand", "feedback"),
                         help="grid-search BM25F parameters, or sweep the best band, on the "
                         "tuning half")
     parser.add_argument("--min-mrr", type=float, default=0.925,
                         help="--tune grid: the known-item MRR@10 a chosen point must keep")
+    parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS",
+                        help="only time searches with and without the expansion and with "
+                        "feedback (median ms, interleaved, ROUNDS rounds)")
+    parser.add_argument("--variants", action="store_true",
+                        help="also sort=relevance without place expansion and with "
+                        "pseudo-relevance feedback, timed")
     parser.add_argument("--misses", action="store_true",
                         help="print each topical query's precision and the wrong stories shown")
     args = parser.parse_args()
@@ -409,6 +496,14 @@ def main() -> None:
     groups = story_groups(ours)
     known = known_items(raw, grouped(groups), args.known, args.seed)
     topics = topical(raw, args.seed)
+    if args.speed:
+        for half in (("tuning", "test") if args.half == "both" else (args.half,)):
+            speed(ours, [q for q in known + topics if q["half"] == half], args.speed)
+        return
+    if args.tune in ("expand", "feedback"):
+        tune_expansion(ours, [q for q in known if q["half"] == "tuning"],
+                       [q for q in topics if q["half"] == "tuning"], groups, args.tune)
+        return
     if args.tune == "band":
         tune_band(ours, [q for q in known if q["half"] == "tuning"],
                   [q for q in topics if q["half"] == "tuning"], groups, args.close)
@@ -422,19 +517,19 @@ def main() -> None:
     for half in (("tuning", "test") if args.half == "both" else (args.half,)):
         report(half, raw, [q for q in known if q["half"] == half],
                [q for q in topics if q["half"] == half], ours, whoosh_path, fts5_path, groups,
-               args.close, args.misses)
+               args.close, args.misses, args.variants)
 
 
 def report(half: str, raw: list[dict], known: list[dict], topics: list[dict], ours: Path,
            whoosh_path: Path, fts5_path: Path, groups: dict[str, str], close: float,
-           misses: bool) -> None:
+           misses: bool, variants: bool = False) -> None:
     """Run every engine on one half's queries and print the tables (and, with `misses`, each
     topical query's precision and the wrong stories ours shows)."""
     queries = known + topics
     print(f"\n{half} half: {len(known)} known-item queries, {len(topics)} topical queries "
           f"({len({q['words'][0] for q in topics})} topics); {len(raw):,} stories",
           flush=True)
-    runs, pairs = run_ours(ours, queries, close)
+    runs, pairs, took = run_ours(ours, queries, close, variants)
     whoosh = run_whoosh(whoosh_path, queries)
     fts5 = run_fts5(fts5_path, queries)
     peers = {"plain Whoosh (defaults)": whoosh, "SQLite FTS5 bm25": fts5}
@@ -444,6 +539,13 @@ def report(half: str, raw: list[dict], known: list[dict], topics: list[dict], ou
                       for name, ranked in peers.items()}, known, topics, groups).items())
     print("\nAs listed (the peers' copies count as further results):")
     table(measures({"ours, sort=relevance": runs["relevance"]} | peers, known, topics).items())
+    print("\nms a search (ours, one searcher; known-item queries, topical queries):")
+    counts = {"known-item": len(known), "topical": len(topics)}
+    for name, seconds in took.items():
+        print(f"  sort={name}: " + ", ".join(
+            f"{1000 * seconds[kind] / max(n, 1):.2f} ms "
+            f"({seconds[kind] / max(took['relevance'][kind], 1e-9):.2f}x sort=relevance)"
+            for kind, n in counts.items()))
     for sort, (newer, total) in pairs.items():
         print(f"ours, sort={sort}: newer first in {newer}/{total} pairs of shown stories "
               f"scored within {close:.0%} ({newer / max(total, 1):.1%})")

@@ -49,6 +49,7 @@ def test_search_payload(client):
         "lang": None,
         "partial": False,
         "suggestion": None,
+        "expanded": [],
         "results": [{
             "id": HOSTILE_ID,
             "url": "https://hostile.example/news/oil-gas",

@@ -12,7 +12,7 @@ QUERY = "/api/search?q=oil&from=2024-01-01&to=2024-12-31&source=wire&lang=en&per
 EMPTY = {
     "query": "oil", "total": 0, "page": 1, "per_page": 5, "sort": "best",
     "from": "2024-01-01T00:00:00+00:00", "to": "2024-12-31T23:59:59.999999+00:00",
-    "sources": ["wire"], "lang": "en", "partial": False, "suggestion": None,
+    "sources": ["wire"], "lang": "en", "partial": False, "suggestion": None, "expanded": [],
     "results": [], "next": None, "prev": None, "warnings": [],
 }
 

@@ -1,7 +1,8 @@
 """Queries → plain result data: the search layer's one interface, used by the web layer and
 the command line (so that another engine could take Whoosh's place behind it).
 
-The modules: params (a request and its errors), parse (query text → Whoosh query), filters,
+The modules: params (a request and its errors), parse (query text → Whoosh query), expand
+(country names and demonyms searched together; pseudo-relevance feedback), filters,
 engine (running a search, the results cache), rank (sorts and the `best` blend), groups
 (near-duplicate collapsing), facets, highlight, suggest, articles (one article, related),
 cursor (a story order commits cannot reshuffle: cursor paging), export (every match as CSV or

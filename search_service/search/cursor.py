@@ -33,6 +33,7 @@ from whoosh.searching import Searcher
 from search_service.index.related import StoredHit
 from search_service.search import executor
 from search_service.search.columns import segment_key
+from search_service.search.expand import expand_query
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.groups import groups_of
 from search_service.search.params import QueryError, SearchParams
@@ -79,7 +80,7 @@ class StoryOrder:
 
 def matching_query(searcher: Searcher, params: SearchParams) -> tuple[Query, Query]:
     """The query with its filters, and the text query alone (for highlighting)."""
-    text_query = parse_query(searcher, params.q)
+    text_query = expand_query(searcher, parse_query(searcher, params.q), params.expand)[0]
     browsing = isinstance(text_query, Every)
     query = text_query
     filter_ = filter_query(params, dates=browsing)
@@ -128,7 +129,7 @@ def _matches(searcher: Searcher, params: SearchParams
     """The documents the request matches (global numbers), each one's publication stamp and
     story key; None when nothing matches. The vectorised executor matches (with the search's
     filters, on arrays); a query shape it leaves to Whoosh runs Whoosh's matchers."""
-    text_query = parse_query(searcher, params.q)
+    text_query = expand_query(searcher, parse_query(searcher, params.q), params.expand)[0]
     try:
         _, docnums, _, _ = executor.filtered_matches(searcher, text_query, params,
                                                      isinstance(text_query, Every))

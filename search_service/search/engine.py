@@ -26,6 +26,7 @@ from search_service.index.analysis import analyse_word, text_analyzer
 from search_service.index.whoosh_compat import refresh_reader
 from search_service.search.cursor import cursor_search
 from search_service.search.executor import Page, Unsupported, execute
+from search_service.search.expand import expand_query
 from search_service.search.facets import facets
 from search_service.search.filters import PublishedWithin, filter_query
 from search_service.search.groups import Groups, groups_of
@@ -164,7 +165,8 @@ def search(searcher: Searcher, params: SearchParams | None = None, use_executor:
     if params.cursor:  # cursor paging: a stable story order (cursor.py)
         return cursor_search(searcher, params)
     started = time.perf_counter()
-    query = parse_query(searcher, params.q)
+    query, expanded = expand_query(searcher, parse_query(searcher, params.q), params.expand,
+                                   params.feedback)
     browsing = isinstance(query, Every)
     text_query = query
     sort = "newest" if browsing and params.sort in ("best", "relevance") else params.sort
@@ -218,6 +220,7 @@ def search(searcher: Searcher, params: SearchParams | None = None, use_executor:
         "lang": params.lang or None,
         "partial": partial,
         "suggestion": None,
+        **expanded,
         "took_ms": 0.0,
         "results": items,
     }

@@ -31,6 +31,7 @@ from whoosh.util.times import datetime_to_long
 
 from search_service.index.schema import NO_DATE, naive_utc
 from search_service.search import executor
+from search_service.search.expand import expand_query
 from search_service.search.filters import filter_query
 from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
@@ -98,7 +99,8 @@ def columns_of(searcher: Searcher) -> Columns:
 def match(searcher: Searcher, params: SearchParams, text: bool = True) -> Matches:
     """Every document matching the request's query (with `text`; without: every document)
     and its filters, deleted documents left out."""
-    query = parse_query(searcher, params.q if text else "")
+    query = expand_query(searcher, parse_query(searcher, params.q if text else ""),
+                         params.expand)[0]
     filter_ = filter_query(params, dates=False)
     if filter_ is not None:
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])

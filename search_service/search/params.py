@@ -42,6 +42,9 @@ class SearchParams:
     time_limit: float = TIME_LIMIT
     #: Cursor paging (search_after): "*" starts, a `next_cursor` goes on; see cursor.py.
     cursor: str = ""
+    #: Country names and demonyms searched together (expand.py); pseudo-relevance feedback.
+    expand: bool = True
+    feedback: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.page <= config.MAX_PAGE:

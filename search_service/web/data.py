@@ -63,12 +63,13 @@ def int_arg(name: str, default: int) -> int:
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
-def flag_arg(name: str) -> bool:
-    """Read a yes/no query-string argument (1, 0, true, false); raise QueryError otherwise."""
+def flag_arg(name: str, default: bool = False) -> bool:
+    """Read a yes/no query-string argument (1, 0, true, false; absent or empty: `default`);
+    raise QueryError otherwise."""
     raw = request.args.get(name, "")
     if raw not in FLAGS:  # exactly as the OpenAPI document's enum says
         raise search.QueryError(f"{name} must be 1 or 0 (or true or false), not {raw!r}")
-    return FLAGS[raw]
+    return FLAGS[raw] if raw else default
 
 
 def max_depth() -> int:
@@ -94,6 +95,8 @@ def search_params(default_sort: str = "best") -> search.SearchParams:
         collections=tuple(c for c in args.getlist("collection") if c),
         cursor=cursor,
         facets=flag_arg("facets"),
+        expand=flag_arg("expand", default=True),
+        feedback=flag_arg("feedback"),
         **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
     depth = max_depth()

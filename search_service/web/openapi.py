@@ -64,6 +64,16 @@ SEARCH = {
         "lang": NULLABLE_STRING,
         "partial": {"type": "boolean"},
         "suggestion": NULLABLE_STRING,
+        "expanded": {"type": "array", "description": "Query words searched with a country's "
+                     "other name or demonym (canada: canadian); see expand", "items": {
+                         "type": "object", "required": ["word", "added"],
+                         "properties": {"word": {"type": "string",
+                                                 "description": "As indexed (stemmed)"},
+                                        "added": {"type": "array",
+                                                  "items": {"type": "string"}}},
+                         "additionalProperties": False}},
+        "feedback": {"type": "array", "items": {"type": "string"},
+                     "description": "With feedback=1: the words added from the best stories"},
         "took_ms": {"type": "number", "minimum": 0},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
         "next": NULLABLE_STRING,
@@ -252,6 +262,10 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
     search_params += [
         _param("facets", flags, "1 adds source and collection counts and a date histogram"),
         _param("explain", flags, "1 adds how the query was read, in words"),
+        _param("expand", flags, "0 searches country names and demonyms only as typed "
+               "(by default canada also finds Canadian, dutch also Netherlands)"),
+        _param("feedback", flags, "1 re-ranks with words of the best stories "
+               "(pseudo-relevance feedback; a second pass)"),
         _param("cursor", {"type": "string", "maxLength": 400},
                "Cursor paging past the depth limit: * starts, then each answer's "
                "next_cursor; needs sort newest or oldest (the default with a cursor), no page"),
