@@ -97,3 +97,30 @@ def test_metrics_sum_every_worker_of_serve(index_dir):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) == 0
     assert "Traceback" not in log()
+
+
+def test_metrics_show_the_answering_workers_cache_sizes(index_dir):
+    import os
+
+    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    from search_service.search import executor
+
+    executor.forget()  # the caches of earlier tests in this process
+    pid = str(os.getpid())
+    before = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(before, "news_search_worker_cache_bytes", cache="postings", pid=pid) == 0
+    assert value(before, "news_search_worker_cache_entries", cache="results", pid=pid) == 0
+    bound = value(before, "news_search_worker_cache_limit_bytes", cache="postings", pid=pid)
+    assert bound > 0
+    assert value(before, "news_search_worker_cache_limit_bytes", cache="scored",
+                 pid=pid) == int(bound * executor.SCORED_SHARE)
+    for word in ("nato", "oil", "bank"):
+        assert client.get(f"/api/search?q={word}").status_code == 200
+    after = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(after, "news_search_worker_cache_bytes", cache="postings", pid=pid) > 0
+    assert value(after, "news_search_worker_cache_entries", cache="postings", pid=pid) >= 3
+    assert value(after, "news_search_worker_cache_bytes", cache="scored", pid=pid) > 0
+    assert value(after, "news_search_worker_cache_entries", cache="results", pid=pid) == 3
+    executor.forget()
+    emptied = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(emptied, "news_search_worker_cache_bytes", cache="postings", pid=pid) == 0
