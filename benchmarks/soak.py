@@ -521,18 +521,22 @@ def main() -> None:
     caches: dict[str, list[tuple[float, dict[str, float]]]] = {}
 
     def scrape() -> None:
-        """Read the cache sizes of the serve workers that answer a few /metrics scrapes."""
-        now = time.monotonic() - started
-        seen: set[str] = set()
-        for _ in range(4):
-            try:
-                found = cache_sizes(get(web + "metrics", timeout=10).decode())
-            except Exception:  # a worker restarting; the next sample tries again
-                continue
-            for pid, sizes in found.items():
-                if pid not in seen:
-                    seen.add(pid)
-                    caches.setdefault(pid, []).append((now, sizes))
+        """Every 15 s, read the cache sizes of the serve workers that answer a few /metrics
+        scrapes (a thread of its own: a slow worker does not hold up the events)."""
+        while not load.done.wait(15):
+            now = time.monotonic() - started
+            seen: set[str] = set()
+            for _ in range(3):
+                try:
+                    found = cache_sizes(get(web + "metrics", timeout=30).decode())
+                except Exception:  # a worker restarting; the next round tries again
+                    continue
+                for pid, sizes in found.items():
+                    if pid not in seen:
+                        seen.add(pid)
+                        caches.setdefault(pid, []).append((now, sizes))
+
+    threading.Thread(target=scrape, name="scrape", daemon=True).start()
 
     def sample() -> None:
         now = time.monotonic() - started
@@ -552,7 +556,6 @@ def main() -> None:
         while (elapsed := time.monotonic() - started) < seconds:
             if elapsed >= next_sample:
                 sample()
-                scrape()
                 next_sample += 15
             while plan and elapsed >= plan[0][0]:
                 _, what = plan.pop(0)

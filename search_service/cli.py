@@ -405,6 +405,20 @@ def _ingest_with_progress(ix, paths, **options) -> IngestSummary:
         return ingest(ix, paths, on_page=bar.update, **options)
 
 
+def _related_lag(refresher: related.Refresher) -> None:
+    """Set the index-worker's metric of articles the related-articles sidecar does not know."""
+    from search_service.crawl.metrics import RELATED_AGE
+
+    if refresher.articles is not None:
+        RELATED_AGE.set(max(0, refresher.ix.doc_count() - refresher.articles))
+
+
+def _related_commit(refresher: related.Refresher) -> None:
+    """After an index-worker commit: note the sidecar's lag, start its refresh."""
+    _related_lag(refresher)
+    refresher.poke()
+
+
 def refresh_related(ix) -> None:
     """Bring the related-articles sidecar up to date with the index (no-op when it is)."""
     built = related.refresh(Path(ix.storage.folder), ix)
@@ -498,9 +512,10 @@ def cmd_index_worker(args: argparse.Namespace) -> int:
         worker = IndexWorker(server, args.index, batch=args.batch, interval=args.interval,
                              lease_seconds=args.lease)
         if args.related_every > 0:
-            refresher = related.Refresher(worker.writer.ix, args.related_every)
+            refresher = related.Refresher(worker.writer.ix, args.related_every,
+                                          on_refresh=lambda: _related_lag(refresher))
         summary = worker.run(idle_exit=args.idle_exit,
-                             on_commit=refresher and (lambda _: refresher.poke()))
+                             on_commit=refresher and (lambda _: _related_commit(refresher)))
     except (IndexerBusy, redis.RedisError) as exc:
         raise CommandError(str(exc)) from None
     finally:
