@@ -178,3 +178,45 @@ def test_the_index_worker_reports_the_related_sidecars_lag(tmp_path):
             index.send_signal(signal.SIGTERM)
             out, err = index.communicate(timeout=90)
         assert index.returncode == 0, err
+
+
+def exported_samples(index_dir) -> tuple[set[str], set[str]]:
+    """(every metric family, every sample name) the processes export: serve's from a real
+    scrape of the app, the crawl workers' and the index-worker's from their registry."""
+    from prometheus_client import REGISTRY
+
+    import search_service.crawl.metrics  # noqa: F401  (registers the crawl and indexer metrics)
+
+    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count",
+                                                                   "_created"),
+                "gauge": ("",)}
+    families: set[str] = set()
+    samples: set[str] = set()
+    for family in REGISTRY.collect():
+        if family.name.startswith("news_search_"):
+            families.add(family.name)
+            samples.update(family.name + s for s in suffixes[family.type])
+    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    assert client.get("/api/search?q=nato").status_code == 200
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        # (the parser makes a family of a counter's `_created` samples: not a metric of its own)
+        if family.name.startswith("news_search_") and not family.name.endswith("_created"):
+            families.add(family.name)
+            samples.update(s.name for s in family.samples)
+    return families, samples
+
+
+def test_the_dashboard_and_the_docs_name_only_metrics_exported_and_all_of_them(index_dir):
+    import json
+    import re
+
+    families, samples = exported_samples(index_dir)
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"news_search_\w+", target["expr"])}
+    assert used - samples == set()  # every query names a metric that exists
+    charted = {f for f in families if any(n == f or n.startswith(f + "_") for n in used)}
+    assert families - charted == set()  # every metric has a panel
+    documented = set(re.findall(r"`(news_search_\w+?)(?:_total)?`",
+                                (ROOT / "docs" / "operations.md").read_text()))
+    assert families - documented == set()  # every metric is in the docs' tables
