@@ -173,8 +173,9 @@ def trace_diff(folder: Path, warmup: float, top: int = 12) -> None:
         first, last = after[0], paths[-1]
         if first == last:
             continue
-        old = tracemalloc.Snapshot.load(str(first))
-        new = tracemalloc.Snapshot.load(str(last))
+        own = (tracemalloc.Filter(False, tracemalloc.__file__),)  # the tracing's own
+        old = tracemalloc.Snapshot.load(str(first)).filter_traces(own)
+        new = tracemalloc.Snapshot.load(str(last)).filter_traces(own)
         total = [sum(t.size for t in snap.traces) / 2**20 for snap in (old, new)]
         span = int(last.stem.split("-")[1]) - int(first.stem.split("-")[1])
         print(f"\n{names.get(pid, '?')} (pid {pid}): traced {total[0]:.1f} MB -> "
