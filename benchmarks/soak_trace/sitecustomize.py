@@ -2,12 +2,12 @@
 puts this directory on the PYTHONPATH of every process it starts, so Python imports this
 module at start-up. With $NEWS_SEARCH_SOAK_TRACE set to a directory, it starts tracemalloc and
 writes a snapshot of the live allocations there every $NEWS_SEARCH_SOAK_TRACE_EVERY seconds
-(default 60), as `<pid>-<seconds>.snap`, with $NEWS_SEARCH_SOAK_TRACE_FRAMES frames per
-allocation (default 1: the diff is by source line; more frames cost more);
-`python -m benchmarks.soak --trace-diff DIR` compares each process's snapshots. Only processes whose command line has one of the comma-separated
-words of $NEWS_SEARCH_SOAK_TRACE_ONLY are traced (default: the serve workers and the
-index-worker; tracing slows a process down several times). Without the variable it does
-nothing."""
+(default 60), as `<pid>-<seconds>.snap`, keeping $NEWS_SEARCH_SOAK_TRACE_FRAMES frames per
+allocation (default 1: the diff is by source line, and more frames cost more);
+`python -m benchmarks.soak --trace-diff DIR` compares each process's snapshots. Only processes
+whose command line has one of the comma-separated words of $NEWS_SEARCH_SOAK_TRACE_ONLY are
+traced (default: the serve workers and the index-worker; tracing slows a process down several
+times). Without the variable it does nothing."""
 
 import os
 import sys
