@@ -173,8 +173,9 @@ def trace_diff(folder: Path, warmup: float, top: int = 12) -> None:
         first, last = after[0], paths[-1]
         if first == last:
             continue
-        old = tracemalloc.Snapshot.load(str(first))
-        new = tracemalloc.Snapshot.load(str(last))
+        own = (tracemalloc.Filter(False, tracemalloc.__file__),)  # the tracing's own
+        old = tracemalloc.Snapshot.load(str(first)).filter_traces(own)
+        new = tracemalloc.Snapshot.load(str(last)).filter_traces(own)
         total = [sum(t.size for t in snap.traces) / 2**20 for snap in (old, new)]
         span = int(last.stem.split("-")[1]) - int(first.stem.split("-")[1])
         print(f"\n{names.get(pid, '?')} (pid {pid}): traced {total[0]:.1f} MB -> "
@@ -216,10 +217,12 @@ def get(url: str, timeout: float = 30) -> bytes:
 
 
 class Load:
-    """Client threads searching without pause; each request's (time, seconds, ok)."""
+    """Client threads searching without pause, or together at `rate` requests a second; each
+    request's (time, seconds, ok)."""
 
-    def __init__(self, base: str, words: list[str], clients: int):
+    def __init__(self, base: str, words: list[str], clients: int, rate: float = 0):
         self.base = base
+        self.rate = rate
         self.words = words
         self.samples: list[tuple[float, float, bool]] = []
         self.errors: list[str] = []
@@ -233,7 +236,15 @@ class Load:
 
     def run(self, n: int) -> None:
         i = n
+        # with a rate, each client keeps its own schedule of rate/clients requests a second
+        every = len(self.threads) / self.rate if self.rate else 0.0
+        due = time.monotonic() + every * n / len(self.threads)
         while not self.done.is_set():
+            if every:
+                pause = due - time.monotonic()
+                if pause > 0:
+                    self.done.wait(pause)
+                due = max(due + every, time.monotonic() - 5 * every)  # no burst after a stall
             word = self.words[i % len(self.words)]
             i += len(self.threads)
             began = time.monotonic()
@@ -249,6 +260,35 @@ class Load:
         self.done.set()
         for thread in self.threads:
             thread.join(60)
+
+
+def event_at(text: str) -> float | None:
+    """An event's time in minutes from `--X-at` (None: skip it, for "none" or "0")."""
+    if text.strip().lower() in ("none", "off", "0"):
+        return None
+    minutes = float(text)
+    if minutes < 0:
+        raise argparse.ArgumentTypeError(f"not a time in minutes: {text!r}")
+    return minutes
+
+
+def cache_sizes(text: str) -> dict[str, dict[str, float]]:
+    """{pid: {cache: bytes held (or entries, for a cache without a byte bound)}} from a
+    /metrics page (the `news_search_worker_cache_*` gauges of the worker that answered)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: dict[str, dict[str, float]] = {}
+    bytes_of: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "news_search_worker_cache_bytes":
+                bytes_of[(sample.labels["pid"], sample.labels["cache"])] = sample.value
+            elif sample.name == "news_search_worker_cache_entries":
+                key = (sample.labels["pid"], sample.labels["cache"])
+                found.setdefault(key[0], {})[key[1] + " entries"] = sample.value
+    for (pid, cache), value in bytes_of.items():
+        found.setdefault(pid, {})[cache + " MB"] = value / 2**20
+    return found
 
 
 def p95(values: list[float]) -> float:
@@ -274,6 +314,54 @@ def growth(samples: list[tuple[float, float]], skip: float = 300.0) -> tuple[flo
     return slope * 3600 / mm * 100, mm, n
 
 
+def memory_table(memory: dict, anon: dict, warmup: float) -> None:
+    """Print the memory growth per process after `warmup` seconds, whole and last half."""
+    print(f"memory: growth per hour over each process's samples after its first "
+          f"{warmup:g} s (least squares), target at most {TARGET_GROWTH:g} %/h; 'late' is the "
+          f"same over the last half of those samples")
+    print("| process | lived s | samples used | mean RSS MB | RSS growth %/h | "
+          "mean anonymous MB | anonymous growth %/h | anonymous MB/h | late anonymous %/h | "
+          "target |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, samples in memory.items():
+        pct, mean, n = growth(samples, warmup)
+        apct, amean, _ = growth(anon[name], warmup)
+        first = anon[name][0][0]
+        used = [s for s in anon[name] if s[0] - first >= warmup]
+        late, _, _ = growth(used[len(used) // 2:], 0) if len(used) >= 6 else (float("nan"),) * 3
+        lived = samples[-1][0] - samples[0][0]
+        verdict = ("too short" if n < 3 or lived < warmup + 120 else
+                   "met" if max(pct, apct) <= TARGET_GROWTH else
+                   "met (anonymous)" if apct <= TARGET_GROWTH else "MISSED")
+        print(f"| {name} | {lived:.0f} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | "
+              f"{apct:+.1f} | {apct * amean / 100:+.1f} | {late:+.1f} | {verdict} |")
+
+
+def cache_table(caches: dict[str, list], every: float = 600) -> None:
+    """Print each serve worker's cache sizes every `every` seconds of the run."""
+    if not caches:
+        return
+    print()
+    print("serve workers' caches (from /metrics; MB held, entries where a cache counts entries)")
+    names = sorted({k for rows in caches.values() for _, sizes in rows for k in sizes})
+    print("| worker | at s | " + " | ".join(names) + " |")
+    print("|---|---:|" + "---:|" * len(names))
+    for pid, rows in sorted(caches.items()):
+        mark = -every
+        for i, (t, sizes) in enumerate(rows):
+            if t - mark >= every or i == len(rows) - 1:
+                mark = t
+                print(f"| {pid} | {t:.0f} | " + " | ".join(
+                    f"{sizes.get(k, float('nan')):.1f}" for k in names) + " |")
+
+
+def report(folder: Path, warmup: float) -> None:
+    """Print the memory and cache tables again from a kept run's samples.json."""
+    data = json.loads((folder / "samples.json").read_text())
+    memory_table(data["memory"], data["anon"], warmup)
+    cache_table(data["caches"])
+
+
 def main() -> None:
     """Run the soak and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -291,13 +379,31 @@ def main() -> None:
                         help="where the pre-built index is kept (default: .benchmarks/)")
     parser.add_argument("--trace", type=Path, help="trace memory, snapshots in this directory")
     parser.add_argument("--trace-diff", type=Path, help="compare the snapshots of a traced run")
+    parser.add_argument("--trace-every", type=float, default=60,
+                        help="seconds between tracemalloc snapshots (with --trace)")
+    parser.add_argument("--redis-outage-at", type=event_at, default=-1.0, metavar="MINUTES",
+                        help="when Redis stops (default: at 1/3 of the run; none: never)")
+    parser.add_argument("--rolling-restart-at", type=event_at, default=-1.0, metavar="MINUTES",
+                        help="when serve gets SIGHUP (default: at 1/2; none: never)")
+    parser.add_argument("--indexer-kill-at", type=event_at, default=-1.0, metavar="MINUTES",
+                        help="when the index-worker is killed (default: at 2/3; none: never)")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="search requests a second across the clients (0: without pause)")
+    parser.add_argument("--report", type=Path,
+                        help="print the memory and cache tables of a run kept with --keep")
     args = parser.parse_args()
     if args.trace_diff:
         trace_diff(args.trace_diff, args.warmup)
         return
+    if args.report:
+        report(args.report, args.warmup)
+        return
+    if args.rate < 0 or args.clients < 1 or args.minutes <= 0:
+        parser.error("--rate must be >= 0, --clients >= 1 and --minutes > 0")
     if args.trace:
         args.trace.mkdir(parents=True, exist_ok=True)
         TRACE.append(args.trace.resolve())
+        os.environ["NEWS_SEARCH_SOAK_TRACE_EVERY"] = f"{args.trace_every:g}"
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -391,7 +497,7 @@ def main() -> None:
 
         words = [w for w in words if w not in STOP_WORDS]  # a stopword-only query is a 400
         start_docs = open_index(index).doc_count()
-        load = Load(web, words, args.clients)
+        load = Load(web, words, args.clients, args.rate)
         started = time.monotonic()
         load.start()
     except BaseException:
@@ -400,9 +506,38 @@ def main() -> None:
     memory: dict[str, list[tuple[float, float]]] = {}
     anon: dict[str, list[tuple[float, float]]] = {}
     events: list[str] = []
-    plan = [(seconds / 3, "redis-stop"), (seconds / 3 + args.outage, "redis-start"),
-            (seconds / 2, "serve-sighup"), (seconds * 2 / 3, "indexer-kill")]
+    def at(minutes: float | None, fraction: float) -> float | None:
+        return seconds * fraction if minutes == -1.0 else None if minutes is None \
+            else minutes * 60
+
+    plan = []
+    if (outage := at(args.redis_outage_at, 1 / 3)) is not None:
+        plan += [(outage, "redis-stop"), (outage + args.outage, "redis-start")]
+    if (sighup := at(args.rolling_restart_at, 1 / 2)) is not None:
+        plan.append((sighup, "serve-sighup"))
+    if (kill := at(args.indexer_kill_at, 2 / 3)) is not None:
+        plan.append((kill, "indexer-kill"))
+    plan.sort()
     redis_pid = server.pid
+    caches: dict[str, list[tuple[float, dict[str, float]]]] = {}
+
+    def scrape() -> None:
+        """Every 15 s, read the cache sizes of the serve workers that answer a few /metrics
+        scrapes (a thread of its own: a slow worker does not hold up the events)."""
+        while not load.done.wait(15):
+            now = time.monotonic() - started
+            seen: set[str] = set()
+            for _ in range(3):
+                try:
+                    found = cache_sizes(get(web + "metrics", timeout=30).decode())
+                except Exception:  # a worker restarting; the next round tries again
+                    continue
+                for pid, sizes in found.items():
+                    if pid not in seen:
+                        seen.add(pid)
+                        caches.setdefault(pid, []).append((now, sizes))
+
+    threading.Thread(target=scrape, name="scrape", daemon=True).start()
 
     def sample() -> None:
         now = time.monotonic() - started
@@ -474,9 +609,13 @@ def main() -> None:
     if TRACE:
         (TRACE[0] / "pids.json").write_text(json.dumps(
             {key.rsplit("-", 1)[1]: key for key in memory}))
+    (tmp / "samples.json").write_text(json.dumps(
+        {"memory": memory, "anon": anon, "caches": caches}))
     failed = [s for s in load.samples if not s[2]]
     print()
-    print(f"run: {args.minutes:g} min under {args.clients} search clients; {len(load.samples)} "
+    pace = f" at {args.rate:g}/s" if args.rate else " without pause"
+    print(f"run: {args.minutes:g} min under {args.clients} search clients{pace}; "
+          f"{len(load.samples)} "
           f"requests; events: " + "; ".join(e.strip() for e in events))
     print(f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} "
           f"(1-min), {load_after[2]:.2f} (15-min), 2 cores")
@@ -494,20 +633,8 @@ def main() -> None:
     print()
     print(f"index: {start_docs} articles when the load started, {len(docs)} at the end "
           f"(+{(len(docs) - start_docs) / max(1, start_docs):.1%})")
-    print(f"memory: growth per hour over each process's samples after its first "
-          f"{args.warmup:g} s (least squares), target at most {TARGET_GROWTH:g} %/h")
-    print("| process | lived s | samples used | mean RSS MB | RSS growth %/h | "
-          "mean anonymous MB | anonymous growth %/h | anonymous MB/h | target |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for name, samples in memory.items():
-        pct, mean, n = growth(samples, args.warmup)
-        apct, amean, _ = growth(anon[name], args.warmup)
-        lived = samples[-1][0] - samples[0][0]
-        verdict = ("too short" if n < 3 or lived < args.warmup + 120 else
-                   "met" if max(pct, apct) <= TARGET_GROWTH else
-                   "met (anonymous)" if apct <= TARGET_GROWTH else "MISSED")
-        print(f"| {name} | {lived:.0f} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | "
-              f"{apct:+.1f} | {apct * amean / 100:+.1f} | {verdict} |")
+    memory_table(memory, anon, args.warmup)
+    cache_table(caches)
     print()
     print("| window | requests | p95 ms | failed |")
     print("|---|---:|---:|---:|")

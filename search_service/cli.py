@@ -281,6 +281,9 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
                      help="on SIGTERM, let requests in flight finish for at most SECONDS "
                           "(default: %(default)s)")
+    cmd.add_argument("--ready-timeout", type=_positive_float, default=60.0, metavar="SECONDS",
+                     help="in a rolling restart (SIGHUP), give a new worker at most SECONDS "
+                          "to listen, else stop the restart (default: %(default)s)")
     cmd.add_argument("--cors-origin", action="append", type=_origin, dest="cors_origins",
                      metavar="ORIGIN",
                      help="let pages of ORIGIN (https://app.example, or * for any) read the "
@@ -383,6 +386,17 @@ def _origin(text: str) -> str:
 
 _non_negative_int = _int_option(0)
 _positive_int = _int_option(1)
+
+
+def _positive_float(text: str) -> float:
+    """Parse a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text!r}")
+    return value
 #: A TCP port (0 picks a free one).
 _port = _int_option(0, 65535, name="port")
 
@@ -403,6 +417,20 @@ def _ingest_with_progress(ix, paths, **options) -> IngestSummary:
     """Run ingest with a progress bar on stderr."""
     with tqdm(desc="Indexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
         return ingest(ix, paths, on_page=bar.update, **options)
+
+
+def _related_lag(refresher: related.Refresher) -> None:
+    """Set the index-worker's metric of articles the related-articles sidecar does not know."""
+    from search_service.crawl.metrics import RELATED_AGE
+
+    if refresher.articles is not None:
+        RELATED_AGE.set(max(0, refresher.ix.doc_count() - refresher.articles))
+
+
+def _related_commit(refresher: related.Refresher) -> None:
+    """After an index-worker commit: note the sidecar's lag, start its refresh."""
+    _related_lag(refresher)
+    refresher.poke()
 
 
 def refresh_related(ix) -> None:
@@ -498,9 +526,10 @@ def cmd_index_worker(args: argparse.Namespace) -> int:
         worker = IndexWorker(server, args.index, batch=args.batch, interval=args.interval,
                              lease_seconds=args.lease)
         if args.related_every > 0:
-            refresher = related.Refresher(worker.writer.ix, args.related_every)
+            refresher = related.Refresher(worker.writer.ix, args.related_every,
+                                          on_refresh=lambda: _related_lag(refresher))
         summary = worker.run(idle_exit=args.idle_exit,
-                             on_commit=refresher and (lambda _: refresher.poke()))
+                             on_commit=refresher and (lambda _: _related_commit(refresher)))
     except (IndexerBusy, redis.RedisError) as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -611,7 +640,8 @@ def _serve(args: argparse.Namespace) -> None:
 
     try:
         serve(args.index, args.host, args.port, args.threads, _app_settings(args),
-              trusted_proxy=args.trusted_proxy, workers=args.workers, grace=args.grace)
+              trusted_proxy=args.trusted_proxy, workers=args.workers, grace=args.grace,
+              ready_timeout=args.ready_timeout)
     except ServeError as exc:
         raise CommandError(str(exc)) from None
 

@@ -60,7 +60,8 @@ DEFAULT_GRACE = 30.0
 #: closes it (a connection just accepted has not sent its request yet).
 IDLE_CLOSE = 1.0
 
-#: Seconds a new worker may take to listen during a rolling restart before it is given up.
+#: Seconds a new worker may take to listen during a rolling restart before it is given up
+#: (`serve --ready-timeout`).
 READY_TIMEOUT = 60.0
 
 #: prometheus_client's environment variable naming its multi-process directory.
@@ -223,7 +224,8 @@ def run_waitress(app, sock: socket.socket, threads: int, trusted_proxy: str | No
 
 def serve(index_dir: Path, host: str, port: int, threads: int,
           settings: dict[str, Any] | None = None, trusted_proxy: str | None = None,
-          workers: int = 1, grace: float = DEFAULT_GRACE) -> None:
+          workers: int = 1, grace: float = DEFAULT_GRACE,
+          ready_timeout: float = READY_TIMEOUT) -> None:
     """Serve the app over `index_dir` on `host`:`port` with `workers` processes of `threads`
     threads each, until Ctrl-C or SIGTERM (SIGHUP: a rolling restart of the workers).
     Raises ServeError for what the user must fix."""
@@ -246,7 +248,7 @@ def serve(index_dir: Path, host: str, port: int, threads: int,
             run_waitress(app, sock, threads, trusted_proxy, grace, ready=announce)
             return
         Supervisor(sock, worker_command(index_dir, threads, settings, trusted_proxy, grace),
-                   workers, grace).run(ready=announce)
+                   workers, grace, ready_timeout).run(ready=announce)
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -269,11 +271,12 @@ class Supervisor:
     gives up when workers keep dying at start."""
 
     def __init__(self, sock: socket.socket, command: list[str], count: int,
-                 grace: float = DEFAULT_GRACE):
+                 grace: float = DEFAULT_GRACE, ready_timeout: float = READY_TIMEOUT):
         self.sock = sock
         self.command = command + ["--fd", str(sock.fileno()), "--parent", str(os.getpid())]
         self.count = count
         self.grace = grace
+        self.ready_timeout = ready_timeout
         self.workers: dict[int, tuple[subprocess.Popen, float]] = {}
         self.stopping = False
         self.reload = False
@@ -292,10 +295,11 @@ class Supervisor:
         self.workers[process.pid] = (process, time.monotonic())
         return process
 
-    def wait_ready(self, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> bool:
-        """Wait until `process` listens (True), exits or `timeout` passes (False)."""
+    def wait_ready(self, process: subprocess.Popen, timeout: float | None = None) -> bool:
+        """Wait until `process` listens (True), exits or `timeout` passes (False; default:
+        the supervisor's ready timeout)."""
         fd = process.ready_fd  # type: ignore[attr-defined]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (self.ready_timeout if timeout is None else timeout)
         try:
             while time.monotonic() < deadline and not self.stopping:
                 readable, _, _ = select.select([fd], [], [], 0.2)
@@ -366,8 +370,9 @@ class Supervisor:
                 return
             new = self.start_worker()
             if not self.wait_ready(new):
-                print(f"rolling restart stopped: new worker {new.pid} did not start "
-                      f"({_exit_reason(new.poll()) if new.poll() is not None else 'not ready'});"
+                why = (_exit_reason(new.poll()) if new.poll() is not None else
+                       f"not listening within {self.ready_timeout:g} s (serve --ready-timeout)")
+                print(f"rolling restart stopped: new worker {new.pid} did not start ({why});"
                       " the old workers go on", file=sys.stderr, flush=True)
                 self.discard(new)  # one still starting would make a worker too many
                 return

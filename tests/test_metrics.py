@@ -3,17 +3,25 @@ arrive, in one process and summed over the workers of `serve --workers 2`."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 
+import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
-from tests.support.servers import get_json, serving
+from tests.support.paths import ROOT
+from tests.support.redis_server import redis_server
+from tests.support.servers import free_port, get_json, serving, wait_for
 
 
 def parse(text: str) -> dict[tuple[str, tuple], float]:
@@ -97,3 +105,118 @@ def test_metrics_sum_every_worker_of_serve(index_dir):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) == 0
     assert "Traceback" not in log()
+
+
+def test_metrics_show_the_answering_workers_cache_sizes(index_dir):
+    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    from search_service.search import executor
+
+    executor.forget()  # the caches of earlier tests in this process
+    pid = str(os.getpid())
+    before = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(before, "news_search_worker_cache_bytes", cache="postings", pid=pid) == 0
+    assert value(before, "news_search_worker_cache_entries", cache="results", pid=pid) == 0
+    bound = value(before, "news_search_worker_cache_limit_bytes", cache="postings", pid=pid)
+    assert bound > 0
+    assert value(before, "news_search_worker_cache_limit_bytes", cache="scored",
+                 pid=pid) == int(bound * executor.SCORED_SHARE)
+    for word in ("nato", "oil", "bank"):
+        assert client.get(f"/api/search?q={word}").status_code == 200
+    after = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(after, "news_search_worker_cache_bytes", cache="postings", pid=pid) > 0
+    assert value(after, "news_search_worker_cache_entries", cache="postings", pid=pid) >= 3
+    assert value(after, "news_search_worker_cache_bytes", cache="scored", pid=pid) > 0
+    assert value(after, "news_search_worker_cache_entries", cache="results", pid=pid) == 3
+    executor.forget()
+    emptied = parse(client.get("/metrics").get_data(as_text=True))
+    assert value(emptied, "news_search_worker_cache_bytes", cache="postings", pid=pid) == 0
+
+
+@pytest.mark.needs("redis-server")
+def test_the_index_worker_reports_the_related_sidecars_lag(tmp_path):
+    from search_service.crawl.scaleout.handoff import STREAM_KEY, article_entry
+    from search_service.crawl.scaleout.indexer import ensure_group
+    from search_service.index import related
+
+    def hand(client: redis.Redis, numbers: range) -> None:
+        for n in numbers:
+            words = ["harbour ferry pier", "budget council vote", "storm flood rain"][n % 3]
+            client.xadd(STREAM_KEY, article_entry(Article(
+                url=f"http://news.test/{n}", canonical_url=f"http://news.test/{n}",
+                title=f"Story {n}", body=f"{words} report{n} " * 20).to_json(), "w1"))
+
+    def lag() -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            return value(parse(answer.read().decode()),
+                         "news_search_related_sidecar_lag_articles")
+
+    def known() -> int:
+        side = related.load(tmp_path / "ix")
+        return len(side) if side is not None else 0
+
+    port = free_port()
+    with redis_server(tmp_path / "redis") as url:
+        client = redis.Redis.from_url(url)
+        ensure_group(client)
+        hand(client, range(20))
+        index = subprocess.Popen(
+            [sys.executable, "-m", "search_service.cli", "index-worker", "--redis", url,
+             "--index", str(tmp_path / "ix"), "--interval", "0.2", "--related-every", "20",
+             "--metrics-port", str(port)],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: known() == 20, timeout=90, what="the first sidecar")
+            wait_for(lambda: lag() == 0, timeout=30, what="no lag after the first sidecar")
+            # the next refresh waits for --related-every after the first: the lag shows
+            hand(client, range(20, 30))
+            wait_for(lambda: lag() == 10, timeout=15, what="a lag of the 10 new articles")
+            handed = time.monotonic()
+            wait_for(lambda: lag() == 0, timeout=60, what="the lag gone after the refresh")
+            assert known() == 30 and time.monotonic() - handed < 40
+        finally:
+            index.send_signal(signal.SIGTERM)
+            out, err = index.communicate(timeout=90)
+        assert index.returncode == 0, err
+
+
+def exported_samples(index_dir) -> tuple[set[str], set[str]]:
+    """(every metric family, every sample name) the processes export: serve's from a real
+    scrape of the app, the crawl workers' and the index-worker's from their registry."""
+    from prometheus_client import REGISTRY
+
+    import search_service.crawl.metrics  # noqa: F401  (registers the crawl and indexer metrics)
+
+    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count",
+                                                                   "_created"),
+                "gauge": ("",)}
+    families: set[str] = set()
+    samples: set[str] = set()
+    for family in REGISTRY.collect():
+        if family.name.startswith("news_search_"):
+            families.add(family.name)
+            samples.update(family.name + s for s in suffixes[family.type])
+    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    assert client.get("/api/search?q=nato").status_code == 200
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        # (the parser makes a family of a counter's `_created` samples: not a metric of its own)
+        if family.name.startswith("news_search_") and not family.name.endswith("_created"):
+            families.add(family.name)
+            samples.update(s.name for s in family.samples)
+    return families, samples
+
+
+def test_the_dashboard_and_the_docs_name_only_metrics_exported_and_all_of_them(index_dir):
+    import json
+    import re
+
+    families, samples = exported_samples(index_dir)
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"news_search_\w+", target["expr"])}
+    assert used - samples == set()  # every query names a metric that exists
+    charted = {f for f in families if any(n == f or n.startswith(f + "_") for n in used)}
+    assert families - charted == set()  # every metric has a panel
+    documented = set(re.findall(r"`(news_search_\w+?)(?:_total)?`",
+                                (ROOT / "docs" / "operations.md").read_text()))
+    assert families - documented == set()  # every metric is in the docs' tables

@@ -246,3 +246,31 @@ def test_sighup_to_the_process_group_restarts_workers_without_killing_them(index
         code = proc.wait(timeout=40)
     assert code == 0
     assert "exited" not in log()
+
+
+def test_a_new_worker_slower_than_the_ready_timeout_stops_the_restart(index_dir):
+    # a worker takes a good part of a second to import and open the index: 0.05 s is too
+    # short, so the rolling restart stops at the first new worker and the old ones go on
+    proc, base, log = serving(["serve", "--index", str(index_dir), "--workers", "2",
+                               "--threads", "2", "--ready-timeout", "0.05"])
+    try:
+        first = wait_until(lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "rolling restart stopped" in log(), 30)
+        assert wait_until(lambda: workers_of(proc.pid) == first, 30)  # the new one discarded
+        assert get_json(base + "api/search?q=nato")["total"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=40)
+    assert code == 0
+    assert "not listening within 0.05 s (serve --ready-timeout)" in log()
+    assert "rolling restart done" not in log()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_bad_ready_timeout_is_refused(index_dir, value):
+    done = subprocess.run([sys.executable, "-m", "search_service.cli", "serve", "--index",
+                           str(index_dir), "--workers", "2", "--ready-timeout", value],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--ready-timeout" in done.stderr and value in done.stderr

@@ -31,7 +31,7 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -569,11 +569,15 @@ class Refresher:
     `crawl --watch`): `poke()` after each commit; a thread of its own then brings the sidecar
     up to date (`refresh`: new articles folded in, a full build now and then), at most once
     every `every` seconds. A new article is served from the sidecar at most `every` seconds
-    plus one refresh after its commit."""
+    plus one refresh after its commit. `articles` is how many articles the sidecar knew after
+    the last refresh (None before the first); `on_refresh` is called after each one."""
 
-    def __init__(self, ix: whoosh_index.Index, every: float = 60.0):
+    def __init__(self, ix: whoosh_index.Index, every: float = 60.0,
+                 on_refresh: Callable[[], None] | None = None):
         self.ix = ix
         self.every = every
+        self.on_refresh = on_refresh
+        self.articles: int | None = None
         self.dirty = threading.Event()
         self.stopped = threading.Event()
         self.stopping = False
@@ -595,10 +599,14 @@ class Refresher:
             self.dirty.clear()
             last = time.monotonic()
             try:
+                count = self.ix.doc_count()  # what an up-to-date sidecar knows at least
                 built = refresh(Path(self.ix.storage.folder), self.ix)
             except Exception:  # a failed refresh keeps the old sidecar; the next poke retries
                 log.exception("related-articles sidecar refresh failed")
                 continue
+            self.articles = built.articles if built else count
+            if self.on_refresh is not None:
+                self.on_refresh()
             if built:
                 self.builds += 1
                 log.info("related-articles sidecar: %d articles in %.1fs", built.articles,

@@ -2,9 +2,12 @@
 
 Counted per request: requests by route and status, latency by route, results-cache hits and
 misses, searcher opens (a new commit makes each thread open a fresh searcher). Read at each
-scrape from the index: its generation and article count. Under `serve --workers N` every
-worker writes its counts to prometheus_client's multi-process directory (created by the
-supervisor, `PROMETHEUS_MULTIPROC_DIR`) and a scrape of any worker sums them all.
+scrape from the index: its generation and article count; and, from the worker that answers the
+scrape, the bytes and entries its bounded caches hold (`news_search_worker_cache_*`, labelled
+with the worker's pid: a soak tells caches filling to their bounds from a leak by them). Under
+`serve --workers N` every worker writes its counts to prometheus_client's multi-process
+directory (created by the supervisor, `PROMETHEUS_MULTIPROC_DIR`) and a scrape of any worker
+sums them all.
 docs/operations.md lists every metric.
 """
 
@@ -72,6 +75,53 @@ class IndexCollector:
         yield articles
 
 
+class CacheCollector:
+    """The bytes and entries of the answering worker's caches (decoded postings, scored terms,
+    results), labelled with its pid; read at each scrape."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def sizes(self) -> dict[str, tuple[float, float, float]]:
+        """{cache: (bytes held, bytes bound, entries)} of this process (bytes 0 where the cache
+        counts entries only)."""
+        from search_service.search import executor, postings
+
+        found: dict[str, tuple[float, float, float]] = {}
+        cache = postings.shared_cache()
+        found["postings"] = (cache.held, cache.limit, len(cache.entries))
+        scored = getattr(executor, "_scored", None)
+        if scored is not None:
+            found["scored"] = (scored[1].held, scored[1].limit, len(scored[1].entries))
+        else:
+            found["scored"] = (0, int(postings.cache_limit() * executor.SCORED_SHARE), 0)
+        results = self.app.extensions.get(CACHE_KEY)
+        if results is not None:
+            found["results"] = (0, 0, len(results.entries))
+        return found
+
+    def collect(self):
+        """Yield the gauges of bytes held, bytes bound and entries, by cache and pid."""
+        pid = str(os.getpid())
+        held = GaugeMetricFamily("news_search_worker_cache_bytes",
+                                 "Bytes held by a worker's cache, by cache and pid",
+                                 labels=["cache", "pid"])
+        bound = GaugeMetricFamily("news_search_worker_cache_limit_bytes",
+                                  "Byte bound of a worker's cache, by cache and pid",
+                                  labels=["cache", "pid"])
+        entries = GaugeMetricFamily("news_search_worker_cache_entries",
+                                    "Entries held by a worker's cache, by cache and pid",
+                                    labels=["cache", "pid"])
+        for name, (size, limit, count) in self.sizes().items():
+            if limit:
+                held.add_metric([name, pid], size)
+                bound.add_metric([name, pid], limit)
+            entries.add_metric([name, pid], count)
+        yield held
+        yield bound
+        yield entries
+
+
 def register(app: Flask) -> None:
     """Count every request of `app` and serve GET /metrics."""
     app.extensions[CACHE_KEY] = CountingResultsCache()
@@ -110,4 +160,5 @@ def metrics_view() -> Response:
         text = generate_latest(REGISTRY)
     index = CollectorRegistry()
     index.register(IndexCollector())
+    index.register(CacheCollector(current_app._get_current_object()))
     return Response(text + generate_latest(index), content_type=CONTENT_TYPE_LATEST)
