@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks._common import percentiles
+from search_service.index.writer import BULK_MB
 from tests.support.corpus import articles, distinct, stories
 
 ENGINES = ("ours", "ours-whoosh", "whoosh", "fts5")
@@ -98,6 +99,7 @@ def source(args: argparse.Namespace, raw: list[dict]):
 def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) -> dict:
     """Our engine: the project's index writer, search and related functions; `executor`
     off runs our Whoosh path instead of the vectorised executor."""
+    from search_service.index import whoosh_compat
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
     from search_service.search.articles import related
@@ -114,10 +116,13 @@ def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) 
         path = tmp / "ours"
         ix = open_index(path, create=True)
         started = time.perf_counter()
-        with ArticleWriter(ix, batch=5000, interval=3600, procs=args.procs) as writer:
+        # As `ingest` builds: a bulk run, commits by size, merged to the bound at the end.
+        with ArticleWriter(ix, batch=None, interval=None, procs=args.procs, bulk=True,
+                           batch_mb=args.batch_mb) as writer:
             for article in source(args, raw)():
                 writer.add(article)
-        out.update(build_s=time.perf_counter() - started, size=dir_size(path))
+        out.update(build_s=time.perf_counter() - started, size=dir_size(path),
+                   commits=writer.commits, segments=whoosh_compat.segment_count(ix))
     if args.related:
         from search_service.index import related as sidecar
         built = sidecar.refresh(path, ix)  # None: the cached index's sidecar is current
@@ -271,6 +276,9 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
             related_cell = f"{rel_p['p50']:.2f}/{rel_p['p95']:.2f}", f"{p5:.3f}"
         else:
             related_cell = "-", "-"
+        if "segments" in r:
+            print(f"{engine}: built in {r['commits']} commits, {r['segments']} segments at the "
+                  "end")
         if "sidecar" in r:
             print(f"{engine}: related-articles sidecar built in {r['sidecar']['seconds']:.1f}s, "
                   f"{r['sidecar']['mb']:.1f} MB")
@@ -303,6 +311,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--related", type=int, default=1000)
     parser.add_argument("--procs", type=int, default=1, help="indexing processes for ours")
+    parser.add_argument("--batch-mb", type=float, default=BULK_MB,
+                        help="ours: commit every MB of article text (default: %(default)g)")
     parser.add_argument("--seed", type=int, default=1987)
     parser.add_argument("--warm", type=int, default=20,
                         help="other queries run first, unmeasured (default: %(default)s)")
@@ -325,7 +335,8 @@ def main() -> None:
         cmd = [sys.executable, "-m", "benchmarks.search", "--child", engine,
                "--scale", str(args.scale), "--queries", str(args.queries),
                "--related", str(args.related),
-               "--procs", str(args.procs), "--seed", str(args.seed), "--corpus", args.corpus,
+               "--procs", str(args.procs), "--batch-mb", str(args.batch_mb),
+               "--seed", str(args.seed), "--corpus", args.corpus,
                "--articles", str(args.articles), "--warm", str(args.warm)]
         if args.cache:
             cmd += ["--cache", str(args.cache)]
