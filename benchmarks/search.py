@@ -37,6 +37,8 @@ from search_service.index.writer import BULK_MB
 from tests.support.corpus import articles, distinct, stories
 
 ENGINES = ("ours", "ours-whoosh", "whoosh", "fts5")
+#: Engines run only when named: ours built as the crawl's writer builds.
+EXTRA_ENGINES = ("ours-steady",)
 
 #: Queries run before the measured ones (a running server's caches are warm).
 warm: list[dict] = []
@@ -96,9 +98,19 @@ def source(args: argparse.Namespace, raw: list[dict]):
     return lambda: articles(raw, args.scale)
 
 
-def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) -> dict:
+def cpu_seconds() -> float:
+    """CPU seconds this process and its finished children have used (a build's cost that
+    other processes on the machine stretch least)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True,
+             steady: bool = False) -> dict:
     """Our engine: the project's index writer, search and related functions; `executor`
-    off runs our Whoosh path instead of the vectorised executor."""
+    off runs our Whoosh path instead of the vectorised executor; `steady` builds with the
+    crawl's writer (commits of 5,000, merges after each) instead of a bulk run."""
     from search_service.index import whoosh_compat
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
@@ -115,14 +127,17 @@ def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) 
     else:
         path = tmp / "ours"
         ix = open_index(path, create=True)
-        started = time.perf_counter()
-        # As `ingest` builds: a bulk run, commits by size, merged to the bound at the end.
-        with ArticleWriter(ix, batch=None, interval=None, procs=args.procs, bulk=True,
-                           batch_mb=args.batch_mb) as writer:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        # As `ingest` builds: a bulk run, commits by size, merged to the bound at the end;
+        # `steady`: as the crawl's writer does, a commit every 5,000 and merges after each.
+        options = (dict(batch=5000, interval=None) if steady else
+                   dict(batch=None, interval=None, bulk=True, batch_mb=args.batch_mb))
+        with ArticleWriter(ix, procs=args.procs, **options) as writer:
             for article in source(args, raw)():
                 writer.add(article)
-        out.update(build_s=time.perf_counter() - started, size=dir_size(path),
-                   commits=writer.commits, segments=whoosh_compat.segment_count(ix))
+        out.update(build_s=time.perf_counter() - started, build_cpu_s=cpu_seconds() - cpu,
+                   size=dir_size(path), commits=writer.commits,
+                   segments=whoosh_compat.segment_count(ix))
     if args.related:
         from search_service.index import related as sidecar
         built = sidecar.refresh(path, ix)  # None: the cached index's sidecar is current
@@ -156,6 +171,11 @@ def run_ours_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
     return run_ours(args, raw, queries, related_ids, tmp, executor=False)
 
 
+def run_ours_steady(args, raw, queries, related_ids, tmp: Path) -> dict:
+    """Ours built by a steady writer (as the benchmark built before bulk runs)."""
+    return run_ours(args, raw, queries, related_ids, tmp, steady=True)
+
+
 def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
     """Plain Whoosh the obvious way: default analyzers, one writer, hit.highlights."""
     from whoosh import fields, index, qparser
@@ -173,7 +193,7 @@ def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
             shutil.rmtree(path)
         path.mkdir(parents=True)
         ix = index.create_in(str(path), schema)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         writer = ix.writer(limitmb=256)
         for article in source(args, raw)():
             writer.add_document(id=article.url, url=article.url, title=article.title,
@@ -181,6 +201,7 @@ def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
                                 published=article.published.replace(tzinfo=None))
         writer.commit()
         out["build_s"] = time.perf_counter() - started
+        out["build_cpu_s"] = cpu_seconds() - cpu
         (path / "complete").write_text("")
     ix = index.open_dir(str(path))
     out["size"] = dir_size(path)
@@ -253,7 +274,7 @@ def child(engine: str, args: argparse.Namespace) -> None:
     related_ids = ([s["id"] for s in rng.sample([s for s in raw if s["topics"]], args.related)]
                    if args.corpus == "reuters" else [])
     runner = {"ours": run_ours, "ours-whoosh": run_ours_whoosh, "whoosh": run_whoosh,
-              "fts5": run_fts5}[engine]
+              "fts5": run_fts5, "ours-steady": run_ours_steady}[engine]
     with tempfile.TemporaryDirectory() as tmp:
         out = runner(args, raw, queries, related_ids, Path(tmp))
     out["docs"] = args.articles if args.corpus == "distinct" else len(raw) * args.scale
@@ -283,11 +304,12 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
             print(f"{engine}: related-articles sidecar built in {r['sidecar']['seconds']:.1f}s, "
                   f"{r['sidecar']['mb']:.1f} MB")
         build = f"{r['docs'] / r['build_s']:,.0f}" if r["build_s"] else "cached"
-        rows.append((engine, f"{r['docs']:,}", build,
+        build_cpu = f"{r['docs'] / r['build_cpu_s']:,.0f}" if r.get("build_cpu_s") else "-"
+        rows.append((engine, f"{r['docs']:,}", build, build_cpu,
                      f"{r['size'] / 2**20:,.0f}",
                      f"{search_p['p50']:.2f}/{search_p['p95']:.2f}/{search_p['p99']:.2f}",
                      *related_cell, f"{r['rss_mb']:,.0f}"))
-    header = ("engine", "docs", "build docs/s", "index MB", "search ms p50/p95/p99",
+    header = ("engine", "docs", "build docs/s", "per CPU s", "index MB", "search ms p50/p95/p99",
               "related ms p50/p95", "related P@5", "peak RSS MB")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     for row in (header, *rows):
@@ -295,7 +317,13 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
 
 
 def ratios(results: dict[str, dict]) -> None:
-    """Latency ratios against the FTS5 library and plain Whoosh."""
+    """Build rate and latency ratios against the FTS5 library and plain Whoosh."""
+    whoosh = results.get("whoosh", {})
+    for engine in ("ours", "ours-steady"):
+        mine = results.get(engine, {})
+        if mine.get("build_s") and whoosh.get("build_s"):
+            print(f"{engine}/whoosh build rate: {whoosh['build_s'] / mine['build_s']:.2f}x "
+                  f"(per CPU second {whoosh['build_cpu_s'] / mine['build_cpu_s']:.2f}x)")
     p = {engine: percentiles(r["search_ms"]) for engine, r in results.items()}
     for engine in ("ours", "ours-whoosh"):
         for peer in ("fts5", "whoosh"):
@@ -322,7 +350,7 @@ def main() -> None:
                         help="articles of the distinct corpus (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="build indexes once here and reuse them (e.g. .benchmarks)")
-    parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=ENGINES + EXTRA_ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.corpus == "reuters":
         args.articles = 19043 * args.scale  # the stories, replicated `--scale` times
