@@ -163,8 +163,12 @@ class ArticleWriter:
         writer = self._writer()
         with abandoned_on_failure(self.ix, writer,
                                   f"the last {len(docs)} articles were not committed"):
+            known = writer.searcher().reader()  # the committed segments, under the lock
             for doc in docs:
-                writer.update_document(**doc)
+                if _may_exist(known, doc):
+                    writer.update_document(**doc)  # deletes the older copy
+                else:
+                    writer.add_document(**doc)
             if self.bulk or not self.merge:
                 writer.commit(mergetype=NO_MERGE)  # merged at the end, or by the caller
             else:
@@ -200,6 +204,8 @@ class ArticleWriter:
     @staticmethod
     def _existing_cluster(searcher: Searcher, article_id: str) -> str | None:
         """Keep the cluster of an article being updated, so an original stays one."""
+        if ("id", article_id) not in searcher.reader():  # a term-table lookup per segment
+            return None
         docnum = searcher.document_number(id=article_id)
         if docnum is None:
             return None
@@ -287,6 +293,14 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
         writer.writelock.release()
     except Exception:  # already released
         pass
+
+
+def _may_exist(reader, doc: dict[str, Any]) -> bool:
+    """Whether an indexed document may share the unique id or canonical URL of `doc`: False
+    when neither term is in any segment's term table (a hash lookup each, where Whoosh's
+    update_document runs a query per term), True when one is (it may belong to a deleted
+    document: update_document then finds nothing to delete)."""
+    return ("id", doc["id"]) in reader or ("canonical_url", doc["canonical_url"]) in reader
 
 
 def _text_size(article: Article) -> int:
