@@ -350,6 +350,9 @@ def main() -> None:
                         help="articles of the distinct corpus (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="build indexes once here and reuse them (e.g. .benchmarks)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the engines at the same time, so their builds share one "
+                             "machine load (their searches then overlap too)")
     parser.add_argument("--child", choices=ENGINES + EXTRA_ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.corpus == "reuters":
@@ -357,9 +360,8 @@ def main() -> None:
     if args.child:
         child(args.child, args)
         return
-    results = {}
+    commands = {}
     for engine in args.engines.split(","):
-        print(f"running {engine} …", file=sys.stderr, flush=True)
         cmd = [sys.executable, "-m", "benchmarks.search", "--child", engine,
                "--scale", str(args.scale), "--queries", str(args.queries),
                "--related", str(args.related),
@@ -368,8 +370,21 @@ def main() -> None:
                "--articles", str(args.articles), "--warm", str(args.warm)]
         if args.cache:
             cmd += ["--cache", str(args.cache)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parents[1])
+        commands[engine] = cmd
+    cwd = Path(__file__).resolve().parents[1]
+    results = {}
+    if args.parallel:  # every engine at once: each build sees the same machine load
+        print(f"running {', '.join(commands)} side by side …", file=sys.stderr, flush=True)
+        running = {engine: subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=cwd)
+                   for engine, cmd in commands.items()}
+        for engine, proc in running.items():
+            out, _ = proc.communicate()
+            if proc.returncode:
+                raise SystemExit(f"{engine} failed (exit {proc.returncode})")
+            results[engine] = json.loads(out.strip().splitlines()[-1])
+    for engine, cmd in commands.items() if not args.parallel else ():
+        print(f"running {engine} …", file=sys.stderr, flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd)
         results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
     load = os.getloadavg()
     print(f"in process, {args.queries} queries, load average {load[0]:.2f} {load[1]:.2f} "
