@@ -33,9 +33,12 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks._common import percentiles
+from search_service.index.writer import BULK_MB
 from tests.support.corpus import articles, distinct, stories
 
 ENGINES = ("ours", "ours-whoosh", "whoosh", "fts5")
+#: Engines run only when named: ours built as the crawl's writer builds.
+EXTRA_ENGINES = ("ours-steady",)
 
 #: Queries run before the measured ones (a running server's caches are warm).
 warm: list[dict] = []
@@ -95,9 +98,20 @@ def source(args: argparse.Namespace, raw: list[dict]):
     return lambda: articles(raw, args.scale)
 
 
-def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) -> dict:
+def cpu_seconds() -> float:
+    """CPU seconds this process and its finished children have used (a build's cost that
+    other processes on the machine stretch least)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True,
+             steady: bool = False) -> dict:
     """Our engine: the project's index writer, search and related functions; `executor`
-    off runs our Whoosh path instead of the vectorised executor."""
+    off runs our Whoosh path instead of the vectorised executor; `steady` builds with the
+    crawl's writer (commits of 5,000, merges after each) instead of a bulk run."""
+    from search_service.index import whoosh_compat
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
     from search_service.search.articles import related
@@ -113,11 +127,17 @@ def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True) 
     else:
         path = tmp / "ours"
         ix = open_index(path, create=True)
-        started = time.perf_counter()
-        with ArticleWriter(ix, batch=5000, interval=3600, procs=args.procs) as writer:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        # As `ingest` builds: a bulk run, commits by size, merged to the bound at the end;
+        # `steady`: as the crawl's writer does, a commit every 5,000 and merges after each.
+        options = (dict(batch=5000, interval=None) if steady else
+                   dict(batch=None, interval=None, bulk=True, batch_mb=args.batch_mb))
+        with ArticleWriter(ix, procs=args.procs, **options) as writer:
             for article in source(args, raw)():
                 writer.add(article)
-        out.update(build_s=time.perf_counter() - started, size=dir_size(path))
+        out.update(build_s=time.perf_counter() - started, build_cpu_s=cpu_seconds() - cpu,
+                   size=dir_size(path), commits=writer.commits,
+                   segments=whoosh_compat.segment_count(ix))
     if args.related:
         from search_service.index import related as sidecar
         built = sidecar.refresh(path, ix)  # None: the cached index's sidecar is current
@@ -151,6 +171,11 @@ def run_ours_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
     return run_ours(args, raw, queries, related_ids, tmp, executor=False)
 
 
+def run_ours_steady(args, raw, queries, related_ids, tmp: Path) -> dict:
+    """Ours built by a steady writer (as the benchmark built before bulk runs)."""
+    return run_ours(args, raw, queries, related_ids, tmp, steady=True)
+
+
 def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
     """Plain Whoosh the obvious way: default analyzers, one writer, hit.highlights."""
     from whoosh import fields, index, qparser
@@ -168,7 +193,7 @@ def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
             shutil.rmtree(path)
         path.mkdir(parents=True)
         ix = index.create_in(str(path), schema)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         writer = ix.writer(limitmb=256)
         for article in source(args, raw)():
             writer.add_document(id=article.url, url=article.url, title=article.title,
@@ -176,6 +201,7 @@ def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
                                 published=article.published.replace(tzinfo=None))
         writer.commit()
         out["build_s"] = time.perf_counter() - started
+        out["build_cpu_s"] = cpu_seconds() - cpu
         (path / "complete").write_text("")
     ix = index.open_dir(str(path))
     out["size"] = dir_size(path)
@@ -248,7 +274,7 @@ def child(engine: str, args: argparse.Namespace) -> None:
     related_ids = ([s["id"] for s in rng.sample([s for s in raw if s["topics"]], args.related)]
                    if args.corpus == "reuters" else [])
     runner = {"ours": run_ours, "ours-whoosh": run_ours_whoosh, "whoosh": run_whoosh,
-              "fts5": run_fts5}[engine]
+              "fts5": run_fts5, "ours-steady": run_ours_steady}[engine]
     with tempfile.TemporaryDirectory() as tmp:
         out = runner(args, raw, queries, related_ids, Path(tmp))
     out["docs"] = args.articles if args.corpus == "distinct" else len(raw) * args.scale
@@ -271,15 +297,19 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
             related_cell = f"{rel_p['p50']:.2f}/{rel_p['p95']:.2f}", f"{p5:.3f}"
         else:
             related_cell = "-", "-"
+        if "segments" in r:
+            print(f"{engine}: built in {r['commits']} commits, {r['segments']} segments at the "
+                  "end")
         if "sidecar" in r:
             print(f"{engine}: related-articles sidecar built in {r['sidecar']['seconds']:.1f}s, "
                   f"{r['sidecar']['mb']:.1f} MB")
         build = f"{r['docs'] / r['build_s']:,.0f}" if r["build_s"] else "cached"
-        rows.append((engine, f"{r['docs']:,}", build,
+        build_cpu = f"{r['docs'] / r['build_cpu_s']:,.0f}" if r.get("build_cpu_s") else "-"
+        rows.append((engine, f"{r['docs']:,}", build, build_cpu,
                      f"{r['size'] / 2**20:,.0f}",
                      f"{search_p['p50']:.2f}/{search_p['p95']:.2f}/{search_p['p99']:.2f}",
                      *related_cell, f"{r['rss_mb']:,.0f}"))
-    header = ("engine", "docs", "build docs/s", "index MB", "search ms p50/p95/p99",
+    header = ("engine", "docs", "build docs/s", "per CPU s", "index MB", "search ms p50/p95/p99",
               "related ms p50/p95", "related P@5", "peak RSS MB")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     for row in (header, *rows):
@@ -287,7 +317,13 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
 
 
 def ratios(results: dict[str, dict]) -> None:
-    """Latency ratios against the FTS5 library and plain Whoosh."""
+    """Build rate and latency ratios against the FTS5 library and plain Whoosh."""
+    whoosh = results.get("whoosh", {})
+    for engine in ("ours", "ours-steady"):
+        mine = results.get(engine, {})
+        if mine.get("build_s") and whoosh.get("build_s"):
+            print(f"{engine}/whoosh build rate: {whoosh['build_s'] / mine['build_s']:.2f}x "
+                  f"(per CPU second {whoosh['build_cpu_s'] / mine['build_cpu_s']:.2f}x)")
     p = {engine: percentiles(r["search_ms"]) for engine, r in results.items()}
     for engine in ("ours", "ours-whoosh"):
         for peer in ("fts5", "whoosh"):
@@ -303,6 +339,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--related", type=int, default=1000)
     parser.add_argument("--procs", type=int, default=1, help="indexing processes for ours")
+    parser.add_argument("--batch-mb", type=float, default=BULK_MB,
+                        help="ours: commit every MB of article text (default: %(default)g)")
     parser.add_argument("--seed", type=int, default=1987)
     parser.add_argument("--warm", type=int, default=20,
                         help="other queries run first, unmeasured (default: %(default)s)")
@@ -312,25 +350,41 @@ def main() -> None:
                         help="articles of the distinct corpus (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="build indexes once here and reuse them (e.g. .benchmarks)")
-    parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the engines at the same time, so their builds share one "
+                             "machine load (their searches then overlap too)")
+    parser.add_argument("--child", choices=ENGINES + EXTRA_ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.corpus == "reuters":
         args.articles = 19043 * args.scale  # the stories, replicated `--scale` times
     if args.child:
         child(args.child, args)
         return
-    results = {}
+    commands = {}
     for engine in args.engines.split(","):
-        print(f"running {engine} …", file=sys.stderr, flush=True)
         cmd = [sys.executable, "-m", "benchmarks.search", "--child", engine,
                "--scale", str(args.scale), "--queries", str(args.queries),
                "--related", str(args.related),
-               "--procs", str(args.procs), "--seed", str(args.seed), "--corpus", args.corpus,
+               "--procs", str(args.procs), "--batch-mb", str(args.batch_mb),
+               "--seed", str(args.seed), "--corpus", args.corpus,
                "--articles", str(args.articles), "--warm", str(args.warm)]
         if args.cache:
             cmd += ["--cache", str(args.cache)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parents[1])
+        commands[engine] = cmd
+    cwd = Path(__file__).resolve().parents[1]
+    results = {}
+    if args.parallel:  # every engine at once: each build sees the same machine load
+        print(f"running {', '.join(commands)} side by side …", file=sys.stderr, flush=True)
+        running = {engine: subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=cwd)
+                   for engine, cmd in commands.items()}
+        for engine, proc in running.items():
+            out, _ = proc.communicate()
+            if proc.returncode:
+                raise SystemExit(f"{engine} failed (exit {proc.returncode})")
+            results[engine] = json.loads(out.strip().splitlines()[-1])
+    for engine, cmd in commands.items() if not args.parallel else ():
+        print(f"running {engine} …", file=sys.stderr, flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd)
         results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
     load = os.getloadavg()
     print(f"in process, {args.queries} queries, load average {load[0]:.2f} {load[1]:.2f} "

@@ -23,7 +23,7 @@ from search_service.crawl.sources import SourceError, collections_by_host, load_
 from search_service.index import related
 from search_service.index.schema import IndexBusy, IndexMissing, IndexVersionError, open_index
 from search_service.index.stats import index_stats
-from search_service.index.writer import delete_urls, optimize
+from search_service.index.writer import BULK_MB, delete_urls, optimize
 from search_service.ingest import Collections, IngestSummary, extract_pages, ingest, reindex
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Index saved article pages (.html, .htm, .html.gz, directories of them) "
                     "and WARC files (.warc, .warc.gz). Exits 1 if any page could not be read.")
     cmd.add_argument("paths", nargs="+", metavar="PATH")
-    cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
-                     help="commit every N articles (default: %(default)s)")
-    cmd.add_argument("--interval", type=float, default=config.COMMIT_SECONDS, metavar="SECONDS",
-                     help="commit at least every SECONDS (default: %(default)s)")
+    _add_bulk_options(cmd)
+    cmd.add_argument("--interval", type=float, default=None, metavar="SECONDS",
+                     help="also commit at least every SECONDS, so articles show up sooner "
+                          "(default: by size only, fewer segments to merge)")
     cmd.add_argument("--procs", type=_positive_int, default=1,
                      help="index with N processes (bulk mode for large ingests; default 1)")
     _add_collection_options(cmd)
@@ -160,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "normaliser change, say), with progress. The new index is built beside "
                     "the old one, which serves until it is replaced.")
     _add_archive_option(cmd)
-    cmd.add_argument("--batch", type=_positive_int, default=config.COMMIT_EVERY,
-                     help="articles per commit (default: %(default)s)")
+    _add_bulk_options(cmd)
     _add_collection_options(cmd)
     cmd.set_defaults(func=cmd_reindex)
 
@@ -384,6 +383,17 @@ def _origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_float(text: str) -> float:
+    """Parse a number above zero (a size in MB)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
+
+
 _non_negative_int = _int_option(0)
 _positive_int = _int_option(1)
 
@@ -407,10 +417,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     collections = _collections(args)
     ix = open_index(args.index, create=True)
     summary = _ingest_with_progress(ix, args.paths, batch=args.batch, interval=args.interval,
-                                    procs=args.procs, collections=collections)
+                                    procs=args.procs, collections=collections,
+                                    batch_mb=args.batch_mb)
     print_summary(summary)
     refresh_related(ix)
     return 1 if summary.failed else 0
+
+
+def _add_bulk_options(cmd: argparse.ArgumentParser) -> None:
+    """The batch options of a bulk run (`ingest`, `reindex`)."""
+    cmd.add_argument("--batch", type=_positive_int, default=None, metavar="N",
+                     help="also commit every N articles (default: by size only)")
+    cmd.add_argument("--batch-mb", type=_positive_float, default=BULK_MB, metavar="MB",
+                     help="commit when the waiting articles hold MB of text; a crash loses "
+                          "at most that batch (default: %(default)g)")
 
 
 def _ingest_with_progress(ix, paths, **options) -> IngestSummary:
@@ -586,7 +606,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     archive = args.archive or config.default_archive_dir(args.index)
     collections = _collections(args)
     with tqdm(desc="Reindexing", unit=" pages", file=sys.stderr, mininterval=0.5) as bar:
-        summary = reindex(args.index, archive, batch=args.batch, on_page=bar.update,
+        summary = reindex(args.index, archive, batch=args.batch, batch_mb=args.batch_mb,
+                          on_page=bar.update,
                           collections=collections,
                           on_stage=lambda line: bar.write(line.capitalize() + " …",
                                                           file=sys.stderr))

@@ -22,7 +22,7 @@ from search_service.archive.warc import archive_files
 from search_service.article import Article
 from search_service.index import related
 from search_service.index.schema import reset_index, swap_in
-from search_service.index.writer import ArticleWriter, optimize
+from search_service.index.writer import BULK_MB, ArticleWriter, optimize
 from search_service.normalise import Extraction, normalise
 from search_service.urls import host_of
 
@@ -129,21 +129,25 @@ def index_extracted(writer: ArticleWriter, item: tuple[Page, Extraction] | PageE
 def ingest(
     ix: Index,
     paths: Iterable[str | Path],
-    batch: int = 1000,
+    batch: int | None = None,
     on_page: Callable[[], None] | None = None,
-    interval: float = 30.0,
+    interval: float | None = None,
     procs: int = 1,
     collections: Collections | None = None,
+    batch_mb: float = BULK_MB,
+    merge: bool = True,
 ) -> IngestSummary:
     """Index every article found in `paths` (files, directories, WARCs); return a summary.
 
-    Commits every `batch` articles or `interval` seconds; `procs` > 1 indexes each batch
-    with that many processes (bulk mode, for large ingests); every article joins its
-    `collections`.
+    A bulk run: commits every `batch_mb` MB of article text (or every `batch` articles or
+    `interval` seconds, when given) and merges down to the segment bound once, at the end
+    (`merge` False: not at all); `procs` > 1 indexes each batch with that many processes;
+    every article joins its `collections`.
     """
     files = expand(check_paths(paths))
     summary = IngestSummary()
-    with ArticleWriter(ix, batch=batch, interval=interval, procs=procs) as writer:
+    with ArticleWriter(ix, batch=batch, interval=interval, procs=procs, bulk=True,
+                       batch_mb=batch_mb, merge=merge) as writer:
         for item in extract_pages(read_pages(files)):
             record(writer, item, summary, collections)
             if on_page:
@@ -155,10 +159,11 @@ def ingest(
 def reindex(
     index_dir: Path,
     archive_dir: Path,
-    batch: int = 1000,
+    batch: int | None = None,
     on_page: Callable[[], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
     collections: Collections | None = None,
+    batch_mb: float = BULK_MB,
 ) -> IngestSummary:
     """Rebuild the index at `index_dir` from the WARC archive alone (articles joining
     `collections`); return a summary.
@@ -177,7 +182,8 @@ def reindex(
     if building.exists():
         shutil.rmtree(building)
     built = reset_index(building)
-    summary = ingest(built, files, batch=batch, on_page=on_page, collections=collections)
+    summary = ingest(built, files, batch=batch, on_page=on_page, collections=collections,
+                     batch_mb=batch_mb, merge=False)  # merged into one below
     if on_stage:
         on_stage("merging the new index into one segment")
     optimize(built, timeout=None)

@@ -146,6 +146,22 @@ def test_bulk_ingest_and_optimize(capsys, tmp_path):
     assert len(open_index(index)._segments()) == 1 and count(index) == 27
 
 
+def test_bulk_ingest_commits_by_size_and_ends_within_the_segment_bound(capsys, tmp_path):
+    index = tmp_path / "ix"
+    status, _, _ = run(capsys, "ingest", "--index", str(index), "--batch-mb", "0.005",
+                       str(SMALL_WARC), str(PAGES))
+    assert status == 0 and count(index) == 27
+    assert 1 < len(open_index(index)._segments()) <= 8
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "lots"])
+def test_bad_batch_mb_exits_2(capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["ingest", "--batch-mb", value, "x.warc"])
+    assert exit_.value.code == 2
+    assert "argument --batch-mb: not a" in capsys.readouterr().err
+
+
 def test_stats_without_index_fails_clearly(capsys, tmp_path):
     status, _, err = run(capsys, "stats", "--index", str(tmp_path / "none"))
     assert status == 1

@@ -41,15 +41,51 @@ class FoldFilter(Filter):
 #: The stemmer's language (Snowball's English, as StemFilter picks it for "en").
 STEM_LANGUAGE = "en"
 
+_STOPS = StopFilter().stops
+_STEM = lru_cache(maxsize=100_000)(stemmer_for_language(STEM_LANGUAGE))
+
+
+class TextFilter(Filter):
+    """Lower case, fold accents, drop stop words and one-letter words (renumbering positions),
+    stem in English: the tokens `LowercaseFilter() | FoldFilter() | StopFilter() |
+    StemFilter(lang="en")` give, in one pass. Four generators a token, and Whoosh's stem
+    cache written in Python, cost about a sixth of an index build; indexes written with that
+    chain keep it in their schema and read the same."""
+
+    def __init__(self) -> None:
+        self.stops = _STOPS
+        self.min = 2
+
+    def __call__(self, tokens):
+        stops, minsize, stem = self.stops, self.min, _STEM
+        pos = None
+        for t in tokens:
+            text = fold(t.text.lower())
+            if len(text) >= minsize and text not in stops:
+                if t.positions:  # as StopFilter(renumber=True)
+                    if pos is None:
+                        pos = t.pos
+                    else:
+                        pos += 1
+                        t.pos = pos
+                t.stopped = False
+                t.text = stem(text)
+                yield t
+            elif not t.removestops:
+                t.text = text
+                t.stopped = True
+                yield t
+
 
 def text_analyzer():
     """Analyzer for title and body: words, lower case, accents folded, stop words, English stems."""
+    return RegexTokenizer() | TextFilter()
+
+
+def chained_text_analyzer():
+    """The filter chain text_analyzer() replaced (indexes built before 2026-12-02 hold it)."""
     return (RegexTokenizer() | LowercaseFilter() | FoldFilter() | StopFilter()
             | StemFilter(lang=STEM_LANGUAGE, cachesize=50000))
-
-
-_STOPS = StopFilter().stops
-_STEM = lru_cache(maxsize=100_000)(stemmer_for_language(STEM_LANGUAGE))
 
 
 def analyse_word(word: str) -> str | None:

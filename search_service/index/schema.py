@@ -22,6 +22,7 @@ from search_service.index.analysis import name_analyzer, text_analyzer
 
 whoosh_compat.install_mapped_reads()  # searchers read segment files in place
 whoosh_compat.install_durable_writes()  # commits are fsynced (NEWS_SEARCH_FSYNC=0: not)
+whoosh_compat.install_absent_column_cache()  # no stat per posting at commit
 
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from whoosh.index import LockError
 from whoosh.query import Or, Term
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
+from whoosh.writing import NO_MERGE
 
 from search_service.article import Article
 from search_service.index import dedupe, whoosh_compat
@@ -32,6 +33,12 @@ MAX_SEGMENTS = 8
 #: FTS5's automerge=4 and Lucene's tiered policy group them); merging a tier keeps the
 #: rewritten volume about log4(articles / batch) times the index, not quadratic in it.
 MERGE_FACTOR = 4
+#: A bulk run (`ingest`, `reindex`, the benchmarks: ArticleWriter(bulk=True)) commits when
+#: its waiting articles hold this many MB of text (title and body), not every 1,000 articles:
+#: fewer, larger segments, so fewer merges (a Whoosh merge rewrites its segments at about
+#: two thirds of what indexing them cost). Whoosh's own pool spills to disk past 256 MB, so
+#: the writer's memory is about twice this plus that (docs/indexing.md has the figures).
+BULK_MB = 128.0
 
 def to_document(article: Article, cluster: str, sig: np.ndarray | None) -> dict[str, Any]:
     """Map an Article to the index document (the only place fields are filled)."""
@@ -87,18 +94,33 @@ def find_original(searcher: Searcher, article_id: str, sig: np.ndarray) -> str |
 
 class ArticleWriter:
     """The single writer: buffers articles by canonical URL, commits every `batch` of them
-    or every `interval` seconds, links near-duplicates to their original as they come."""
+    or every `interval` seconds, links near-duplicates to their original as they come.
 
-    def __init__(self, ix: whoosh_index.Index, batch: int = 1000, interval: float = 30.0,
-                 timeout: float = 10.0, procs: int = 1):
+    A steady writer (the crawl, `index-worker`) merges after each commit that leaves more
+    than MAX_SEGMENTS segments. A `bulk` writer (a run over files, WARCs or the archive)
+    also commits when its waiting articles hold `batch_mb` MB of text, and merges only when
+    it closes, so the bound holds when the run ends (a run cut short leaves more segments;
+    the next writer's first commit merges them). Either way a crash loses at most the
+    articles of the uncommitted batch. `batch` or `interval` None: no such limit; `merge`
+    False: no merges at all (for a caller that optimizes afterwards, as `reindex` does).
+    """
+
+    def __init__(self, ix: whoosh_index.Index, batch: int | None = 1000,
+                 interval: float | None = 30.0, timeout: float = 10.0, procs: int = 1,
+                 bulk: bool = False, batch_mb: float = BULK_MB, merge: bool = True):
         self.ix = ix
-        self.batch = batch
-        self.interval = interval
+        self.batch = batch if batch is not None else math.inf
+        self.interval = interval if interval is not None else math.inf
         self.timeout = timeout
         self.procs = procs
+        self.bulk = bulk
+        self.merge = merge
+        self.batch_chars = batch_mb * 2**20 if bulk else math.inf
         self.pending: dict[str, Article] = {}
+        self.pending_chars = 0
         self.written = 0
         self.duplicates = 0
+        self.commits = 0
         self.last_flush = time.monotonic()
 
     def __enter__(self) -> ArticleWriter:
@@ -106,14 +128,24 @@ class ArticleWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.flush()
+            self.close()
 
     def add(self, article: Article) -> None:
         """Queue `article` (a later one with the same canonical URL replaces it)."""
+        replaced = self.pending.get(article.canonical_url)
+        if replaced is not None:
+            self.pending_chars -= _text_size(replaced)
         self.pending[article.canonical_url] = article
-        if (len(self.pending) >= self.batch
+        self.pending_chars += _text_size(article)
+        if (len(self.pending) >= self.batch or self.pending_chars >= self.batch_chars
                 or time.monotonic() - self.last_flush >= self.interval):
             self.flush()
+
+    def close(self) -> None:
+        """Commit what is queued; a bulk writer then merges down to MAX_SEGMENTS."""
+        self.flush()
+        if self.bulk and self.merge:
+            self._bound_segments()
 
     def _writer(self):
         """Take the write lock, waiting at most `timeout` seconds."""
@@ -131,12 +163,22 @@ class ArticleWriter:
         writer = self._writer()
         with abandoned_on_failure(self.ix, writer,
                                   f"the last {len(docs)} articles were not committed"):
+            known = writer.searcher().reader()  # the committed segments, under the lock
             for doc in docs:
-                writer.update_document(**doc)
-            writer.commit()
+                if _may_exist(known, doc):
+                    writer.update_document(**doc)  # deletes the older copy
+                else:
+                    writer.add_document(**doc)
+            if self.bulk or not self.merge:
+                writer.commit(mergetype=NO_MERGE)  # merged at the end, or by the caller
+            else:
+                writer.commit()
         self.written += len(docs)
+        self.commits += 1
         self.pending.clear()
-        self._bound_segments()
+        self.pending_chars = 0
+        if self.merge and not self.bulk:
+            self._bound_segments()
 
     def _documents(self, articles: list[Article]) -> list[dict[str, Any]]:
         """Build the documents of a batch, linking each near-duplicate to its original."""
@@ -162,6 +204,8 @@ class ArticleWriter:
     @staticmethod
     def _existing_cluster(searcher: Searcher, article_id: str) -> str | None:
         """Keep the cluster of an article being updated, so an original stays one."""
+        if ("id", article_id) not in searcher.reader():  # a term-table lookup per segment
+            return None
         docnum = searcher.document_number(id=article_id)
         if docnum is None:
             return None
@@ -251,6 +295,19 @@ def abandon(ix: whoosh_index.Index, writer) -> None:
         pass
 
 
+def _may_exist(reader, doc: dict[str, Any]) -> bool:
+    """Whether an indexed document may share the unique id or canonical URL of `doc`: False
+    when neither term is in any segment's term table (a hash lookup each, where Whoosh's
+    update_document runs a query per term), True when one is (it may belong to a deleted
+    document: update_document then finds nothing to delete)."""
+    return ("id", doc["id"]) in reader or ("canonical_url", doc["canonical_url"]) in reader
+
+
+def _text_size(article: Article) -> int:
+    """Characters of an article's text, the measure of a bulk batch."""
+    return len(article.title) + len(article.body)
+
+
 def _batch_original(bands: dict[str, list[tuple[str, np.ndarray]]], keys: list[str],
                     sig: np.ndarray) -> str | None:
     """Return the cluster of a near-duplicate earlier in the same batch, if any."""
@@ -261,9 +318,10 @@ def _batch_original(bands: dict[str, list[tuple[str, np.ndarray]]], keys: list[s
     return None
 
 
-def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], batch: int = 1000) -> int:
+def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], batch: int | None = 1000,
+                   bulk: bool = False) -> int:
     """Write `articles` to the index in batches; return how many were written."""
-    with ArticleWriter(ix, batch=batch) as writer:
+    with ArticleWriter(ix, batch=batch, bulk=bulk) as writer:
         for article in articles:
             writer.add(article)
     return writer.written
