@@ -280,7 +280,7 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
                      help="on SIGTERM, let requests in flight finish for at most SECONDS "
                           "(default: %(default)s)")
-    cmd.add_argument("--ready-timeout", type=_positive_float, default=60.0, metavar="SECONDS",
+    cmd.add_argument("--ready-timeout", type=_positive_seconds, default=60.0, metavar="SECONDS",
                      help="in a rolling restart (SIGHUP), give a new worker at most SECONDS "
                           "to listen, else stop the restart (default: %(default)s)")
     cmd.add_argument("--cors-origin", action="append", type=_origin, dest="cors_origins",
@@ -398,15 +398,17 @@ _non_negative_int = _int_option(0)
 _positive_int = _int_option(1)
 
 
-def _positive_float(text: str) -> float:
+def _positive_seconds(text: str) -> float:
     """Parse a number of seconds above 0."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text!r}")
     return value
+
+
 #: A TCP port (0 picks a free one).
 _port = _int_option(0, 65535, name="port")
 
