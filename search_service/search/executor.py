@@ -181,6 +181,16 @@ def forget() -> None:
     raw.forget()
 
 
+def scored_sizes() -> tuple[int, int, int]:
+    """(bytes held, byte bound, entries) of the process's scored-term cache (0 held and 0
+    entries before the first search)."""
+    found = _scored
+    if found is None:
+        return 0, int(raw.cache_limit() * SCORED_SHARE), 0
+    cache = found[1]
+    return cache.held, cache.limit, len(cache.entries)
+
+
 def scored_cache(stats: tuple) -> raw.PostingsCache:
     """The cache of scored terms for the commit and weighting `stats`. Scores hold only for
     one commit (idf and average lengths change with every commit), so the process keeps the

@@ -79,8 +79,8 @@ class CacheCollector:
     """The bytes and entries of the answering worker's caches (decoded postings, scored terms,
     results), labelled with its pid; read at each scrape."""
 
-    def __init__(self, app: Flask):
-        self.app = app
+    def __init__(self, results=None):
+        self.results = results  # the app's results cache, if it has one
 
     def sizes(self) -> dict[str, tuple[float, float, float]]:
         """{cache: (bytes held, bytes bound, entries)} of this process (bytes 0 where the cache
@@ -90,14 +90,9 @@ class CacheCollector:
         found: dict[str, tuple[float, float, float]] = {}
         cache = postings.shared_cache()
         found["postings"] = (cache.held, cache.limit, len(cache.entries))
-        scored = getattr(executor, "_scored", None)
-        if scored is not None:
-            found["scored"] = (scored[1].held, scored[1].limit, len(scored[1].entries))
-        else:
-            found["scored"] = (0, int(postings.cache_limit() * executor.SCORED_SHARE), 0)
-        results = self.app.extensions.get(CACHE_KEY)
-        if results is not None:
-            found["results"] = (0, 0, len(results.entries))
+        found["scored"] = executor.scored_sizes()
+        if self.results is not None:
+            found["results"] = (0, 0, len(self.results.entries))
         return found
 
     def collect(self):
@@ -160,5 +155,5 @@ def metrics_view() -> Response:
         text = generate_latest(REGISTRY)
     index = CollectorRegistry()
     index.register(IndexCollector())
-    index.register(CacheCollector(current_app._get_current_object()))
+    index.register(CacheCollector(current_app.extensions.get(CACHE_KEY)))
     return Response(text + generate_latest(index), content_type=CONTENT_TYPE_LATEST)
