@@ -38,10 +38,6 @@ MAX_PAGE = 1000
 MAX_QUERY_CHARS = 1000
 #: How deep results may be paged: page x per_page at most this (deep pages are costly).
 MAX_DEPTH = 1000
-#: Articles per index commit during ingest.
-COMMIT_EVERY = 1000
-#: Longest time between index commits during ingest, so new articles show up.
-COMMIT_SECONDS = 30.0
 
 
 def default_index_dir() -> Path:
