@@ -240,7 +240,8 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                             "default": config.DEFAULT_PER_PAGE},
                f"Results a page; {depth}"),
         _param("sort", {"enum": list(SORTS), "default": "best"},
-               "best blends relevance with recency (half-life 7 days)"),
+               "best: relevance bands (stories within 10% of a band's best score), newest "
+               "first inside each; relevance; newest; oldest"),
         _param("from", {"type": "string"}, "Published from: 2023-07-15, 2023-07, 2023, "
                "an ISO timestamp, today, yesterday, last week, past 24 hours"),
         _param("to", {"type": "string"}, "Published up to (a partial date means its end)"),
