@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -383,30 +383,25 @@ def _origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_float(text: str) -> float:
-    """Parse a number above zero (a size in MB)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
-    return value
+def _positive_number(unit: str = "") -> Callable[[str], float]:
+    """An argparse type for a finite number above zero (of `unit`, named in the message)."""
+    what = f"number of {unit}" if unit else "number"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {what}: {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"not a positive {what}: {text!r}")
+        return value
+    return parse
 
 
 _non_negative_int = _int_option(0)
 _positive_int = _int_option(1)
-
-
-def _positive_seconds(text: str) -> float:
-    """Parse a number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text!r}")
-    return value
+_positive_float = _positive_number()  # a size in MB
+_positive_seconds = _positive_number("seconds")
 
 
 #: A TCP port (0 picks a free one).
