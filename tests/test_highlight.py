@@ -9,6 +9,7 @@ from search_service.article import Article
 from search_service.index.analysis import analyse_word, text_analyzer
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
+from search_service.search import highlight
 from search_service.search.engine import MARKER
 from search_service.search.highlight import (
     WORDS_PATTERN,
@@ -120,3 +121,26 @@ def test_marks_equal_a_scan_of_every_token():
             assert fast == slow, (text[:80], words)
             phrases_seen += bool(words.phrases and slow)
     assert phrases_seen > 1000  # phrases were found, not only missed
+
+
+def test_marks_stay_exact_while_the_vocabulary_is_replaced(monkeypatch):
+    """With a vocabulary bound small enough to be replaced every few texts, matches() still
+    marks what a scan marks, and the vocabulary never holds more than its bound."""
+    monkeypatch.setattr(highlight, "CACHE_WORDS", 300)
+    marker = Marker(text_analyzer(), analyse_word)
+    replaced, last = 0, marker.vocabulary
+    for story in stories()[:300]:
+        text = story["title"] + ". " + story["body"]
+        indexed = [t for t in map(analyse_word, WORDS.findall(text)) if t is not None]
+        if len(indexed) < 3:
+            continue
+        words = QueryWords(frozenset(indexed[-2:]), (tuple(indexed[:2]),))
+        fast = [(t.startchar, t.endchar, t.text) for t in marker.matches(text, words)]
+        slow = [(t.startchar, t.endchar, t.text) for t in marker.scan(text, words)]
+        assert fast == slow
+        assert fast  # the query's words are the text's own
+        most = 300 + len(set(text.split())) + len(set(WORDS.findall(text)))
+        assert len(marker.vocabulary) <= most
+        replaced += marker.vocabulary is not last
+        last = marker.vocabulary
+    assert replaced > 20

@@ -132,6 +132,21 @@ def query_words(query: Query, reader: IndexReader, fieldname: str) -> QueryWords
 
 
 @dataclass
+class Vocabulary:
+    """What the marker has analysed so far: each surface word's indexed form (None for a
+    stop word); the whitespace-separated chunks of text seen (a token never spans
+    whitespace, so a text's tokens are its chunks' tokens); and for each indexed form the
+    chunks holding a word of that form. The chunks of a text that hold a word a query wants
+    are then found by set operations in C instead of a Python loop over the text's words."""
+
+    terms: dict[str, str | None] = field(default_factory=dict)
+    chunks: set[str] = field(default_factory=set)
+    forms: dict[str, set[str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.terms) + len(self.chunks)
+
+@dataclass
 class Marker:
     """Finds the words of a field's text that match a query, with the field's analyzer."""
 
@@ -140,7 +155,9 @@ class Marker:
     #: None to run the analyzer per new word.
     analyse_word: Callable[[str], str | None] | None = None
     pattern: re.Pattern = field(init=False)
-    cache: dict[str, str | None] = field(default_factory=dict, init=False)
+    #: Replaced by an empty one when it holds CACHE_WORDS words; a thread reading the old
+    #: one goes on with it undisturbed.
+    vocabulary: Vocabulary = field(default_factory=Vocabulary, init=False)
 
     def __post_init__(self) -> None:
         self.pattern = self.analyzer.items[0].expression  # the RegexTokenizer's own pattern
@@ -150,38 +167,59 @@ class Marker:
     def term(self, word: str) -> str | None:
         """The indexed form of one surface word (None for a stop word)."""
         try:
-            return self.cache[word]
+            return self.vocabulary.terms[word]
         except KeyError:
             pass
-        if len(self.cache) >= CACHE_WORDS:
-            self.cache.clear()
+        return self._learn(self._current(), word)
+
+    def _current(self) -> Vocabulary:
+        """The vocabulary to add to (a new one once the current one is full)."""
+        vocabulary = self.vocabulary
+        if len(vocabulary) >= CACHE_WORDS:
+            vocabulary = self.vocabulary = Vocabulary()
+        return vocabulary
+
+    def _learn(self, vocabulary: Vocabulary, word: str) -> str | None:
+        """Analyse `word` and remember its form in `vocabulary`."""
         if self.analyse_word is not None:
-            result = self.cache[word] = self.analyse_word(word)
-            return result
-        analysed = [t.text for t in self.analyzer(word, mode="query")]
-        result = self.cache[word] = analysed[0] if len(analysed) == 1 else None
+            result = self.analyse_word(word)
+        else:
+            analysed = [t.text for t in self.analyzer(word, mode="query")]
+            result = analysed[0] if len(analysed) == 1 else None
+        vocabulary.terms[word] = result
         return result
+
+    def _learn_chunk(self, vocabulary: Vocabulary, chunk: str) -> None:
+        """Remember which indexed forms the words of one chunk of text have."""
+        terms, forms = vocabulary.terms, vocabulary.forms
+        for word in set(self.words.findall(chunk)):
+            term = terms[word] if word in terms else self._learn(vocabulary, word)
+            if term is not None:
+                forms.setdefault(term, set()).add(chunk)
+        vocabulary.chunks.add(chunk)
 
     def matches(self, text: str, words: QueryWords) -> list[Token]:
         """Tokens (with character offsets) of the words of `text` that `words` match.
 
-        Each distinct surface word of `text` is analysed once (cached), and only the words
-        the query wants are then looked for: Python work per match, not per word of the text.
-        A phrase counts where its words follow one another with nothing but stop words
-        between them (the index numbers positions after dropping stop words)."""
+        The text's chunks (split at whitespace) not seen before are tokenised and their words
+        analysed (and remembered); the chunks holding a wanted form are then picked out by
+        set intersection: Python work per match, not per word of the text. A phrase counts
+        where its words follow one another with nothing but stop words between them (the
+        index numbers positions after dropping stop words)."""
         if not words:
             return []
         if self.pattern.pattern != TOKEN_PATTERN:
             return self.scan(text, words)
         wanted = words.terms.union(*words.phrases)
-        cache, hit = self.cache, []
-        for word in set(self.words.findall(text)):
-            term = cache.get(word, _UNSEEN)
-            if term is _UNSEEN:
-                term = self.term(word)
-            if term in wanted:
-                hit.append(word)
-        spans = sorted((start, end, cache[word]) for word in hit
+        vocabulary = self._current()
+        chunks = set(text.split())
+        for chunk in chunks.difference(vocabulary.chunks):
+            self._learn_chunk(vocabulary, chunk)
+        forms, terms = vocabulary.forms, vocabulary.terms
+        found = chunks.intersection(set().union(*[forms.get(term, ()) for term in wanted]))
+        hit = {word for chunk in found for word in self.words.findall(chunk)
+               if terms.get(word) in wanted}
+        spans = sorted((start, end, terms[word]) for word in hit
                        for start, end in _whole_tokens(text, word))
         marked = {i for i, span in enumerate(spans) if span[2] in words.terms}
         for phrase in words.phrases:
@@ -233,8 +271,6 @@ class Marker:
                                             SCORER, highlight.FIRST)
         return FORMATTER.format(fragments) or lead_html(text)
 
-
-_UNSEEN = object()
 
 
 def _whole_tokens(text: str, word: str) -> Iterator[tuple[int, int]]:
