@@ -28,8 +28,6 @@ function says which internal it relies on and why no public API does the job:
   / `_byteids` / `_lastblock` / `_next_block` (reading a term's postings a block at a time
   and decoding them with numpy, ten times faster than posting by posting);
 - `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper;
-- `TextFormatter`: `highlight.Formatter._text`, the hook for the text between matches (where
-  a formatter escapes it);
 - `term_table`, `posting_file`, `column_file`, `deleted_docs`, `score_arrays`: a segment
   reader's `_terms` table and its `_postfile`, the per-document file's `_get_column_file` and
   `deleted_docs`, and a length scorer's `_score`, for search/postings.py and
@@ -58,8 +56,8 @@ import time
 from typing import Any
 
 import numpy as np
-from whoosh import highlight, scoring
 from whoosh import index as whoosh_index
+from whoosh import scoring
 from whoosh.codec import whoosh3
 from whoosh.filedb import filestore, structfile
 from whoosh.query import Query, WrappingQuery
@@ -324,20 +322,6 @@ class WrappingQueryBase(WrappingQuery):
 
     def _rewrap(self, child: Query) -> Query:
         return self.rewrap(child)
-
-
-# -- highlight formatters ----------------------------------------------------------------------
-
-class TextFormatter(highlight.Formatter):
-    """A highlight Formatter whose subclasses format the text between matches in the public
-    `format_text` (Whoosh calls the private `_text`)."""
-
-    def format_text(self, text: str) -> str:
-        """The text between (and around) matched words, as it is to be shown."""
-        return text
-
-    def _text(self, text: str) -> str:
-        return self.format_text(text)
 
 
 # -- scoring: BM25F with a k1 and a weight per field (search/rank.py sets the values) --------

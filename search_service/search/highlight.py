@@ -10,18 +10,16 @@ phrase be marked only where the phrase occurs rather than wherever one of its wo
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import escape
-from whoosh import highlight
 from whoosh.analysis import Token
 from whoosh.query import AndNot, Not, Phrase, Query
 from whoosh.reading import IndexReader
-
-from search_service.index.whoosh_compat import TextFormatter
 
 #: Characters of body text in a snippet, about (fragments are cut at whole words).
 SNIPPET_CHARS = 250
@@ -31,58 +29,112 @@ LEAD_CHARS = 250
 CACHE_WORDS = 200_000
 
 
-class MarkFormatter(TextFormatter):
-    """Escape all page text, wrap matched words in <mark>, mark cut ends with '…'."""
+#: A marked word: its start and end in the text, and its indexed form.
+Span = tuple[int, int, str]
 
-    between = " … "
-
-    def format_text(self, text: str) -> str:
-        return str(escape(text))
-
-    def format_token(self, text: str, token, replace: bool = False) -> str:
-        return "<mark>" + str(escape(highlight.get_text(text, token, replace))) + "</mark>"
-
-    def format_fragment(self, fragment, replace: bool = False) -> str:
-        trim_to_words(fragment)
-        out = super().format_fragment(fragment, replace)
-        if fragment.startchar > 0:
-            out = "… " + out
-        if fragment.endchar < len(fragment.text):
-            out += " …"
-        return out
-
-    def format(self, fragments, replace: bool = False) -> str:
-        kept, length = [], 0
-        for fragment in fragments:  # the best fragments, in text order, up to ~250 characters
-            size = fragment.endchar - fragment.startchar
-            if kept and length + size > SNIPPET_CHARS:
-                continue
-            kept.append(fragment)
-            length += size
-        out = " ".join(self.format_fragment(f, replace) for f in kept)
-        return " ".join(out.split()).replace("… …", "…")
+#: Fragments: at most this many characters from a fragment's first mark to its last, with
+#: up to SURROUND characters of context each side; marks past CHARLIMIT are not looked at.
+#: (The rules of Whoosh's PinpointFragmenter(maxchars=90, surround=40), its
+#: BasicFragmentScorer and top_fragments(…, 3, FIRST), which this module used before and
+#: which tests/test_highlight.py keeps as the oracle: three fragments of ~80 characters
+#: around the marks, ~250 in all.)
+MAXCHARS, SURROUND, CHARLIMIT, FRAGMENTS = 90, 40, 2**15, 3
 
 
-def trim_to_words(fragment) -> None:
-    """Move a fragment's cut ends inward to whitespace so that no word is shown in part."""
-    text, start, end = fragment.text, fragment.startchar, fragment.endchar
-    spans = [t for t in fragment.matches if t.startchar is not None]
-    first = min((t.startchar for t in spans), default=end)
-    last = max((t.endchar for t in spans), default=start)
+class _Fragment:
+    """A stretch of text around one or more marks. Ordered by where it starts (and equal to
+    itself only), so that choosing the best three breaks ties as top_fragments did."""
+
+    __slots__ = ("start", "end", "marks", "score")
+
+    def __init__(self, start: int, end: int, marks: list[Span]):
+        self.start, self.end, self.marks = start, end, marks
+        # Marks, times a hundred per distinct word marked: favours variety.
+        self.score = float(len(marks)) * (len({m[2] for m in marks}) * 100)
+
+    def __lt__(self, other: _Fragment) -> bool:
+        return self.start < other.start
+
+
+def _fragments(text: str, spans: list[Span]) -> list[_Fragment]:
+    """Group the marks, in order, into fragments of at most MAXCHARS between a first mark
+    and a last no more than SURROUND after the previous one, with SURROUND of context."""
+    out, j, size, count = [], -1, len(text), len(spans)
+    for i in range(count):
+        if j >= i:
+            continue
+        j = i
+        left, right = spans[i][0], spans[i][1]
+        if right > CHARLIMIT:
+            break
+        length = right - left
+        while j < count - 1 and length < MAXCHARS:
+            start, end = spans[j + 1][0], spans[j + 1][1]
+            if end - right > SURROUND or end - left > MAXCHARS:
+                break
+            j, right, length = j + 1, end, length + end - start
+        out.append(_Fragment(max(0, left - SURROUND), min(size, right + SURROUND),
+                             spans[i:j + 1]))
+    return out
+
+
+def _best(fragments: list[_Fragment]) -> list[_Fragment]:
+    """The FRAGMENTS best-scored fragments, in text order."""
+    best = [f for _, f in heapq.nlargest(FRAGMENTS, ((f.score, f) for f in fragments))]
+    best.sort(key=lambda f: f.start)
+    return best
+
+
+def _marked_html(text: str, start: int, end: int, marks: list[Span]) -> str:
+    """text[start:end] escaped, each mark in <mark>."""
+    out, index = [], start
+    for mark_start, mark_end, _ in marks:
+        if mark_start < index:
+            continue
+        if mark_start > index:
+            out.append(str(escape(text[index:mark_start])))
+        out.append("<mark>" + str(escape(text[mark_start:mark_end])) + "</mark>")
+        index = mark_end
+    out.append(str(escape(text[index:end])))
+    return "".join(out)
+
+
+def _fragment_html(text: str, fragment: _Fragment) -> str:
+    """One fragment, its cut ends moved inward to whitespace so that no word is shown in
+    part, with '…' where it cuts the text."""
+    start, end, marks = fragment.start, fragment.end, fragment.marks
     if 0 < start < len(text) and not text[start - 1].isspace():
-        space = text.find(" ", start, first)
+        space = text.find(" ", start, marks[0][0])
         if space != -1:
-            fragment.startchar = space + 1
+            start = space + 1
     if 0 < end < len(text) and not text[end].isspace():
-        space = text.rfind(" ", last, end)
+        space = text.rfind(" ", max(m[1] for m in marks), end)
         if space != -1:
-            fragment.endchar = space
+            end = space
+    out = _marked_html(text, start, end, marks)
+    if start > 0:
+        out = "… " + out
+    if end < len(text):
+        out += " …"
+    return out
 
 
-FORMATTER = MarkFormatter()
-# Three fragments of ~80 characters around the matches: ~250 in all.
-FRAGMENTER = highlight.PinpointFragmenter(maxchars=90, surround=40)
-SCORER = highlight.BasicFragmentScorer()
+def _joined(parts: list[str]) -> str:
+    """Fragments' HTML as one line of text, runs of white space as one space."""
+    return " ".join(" ".join(parts).split()).replace("… …", "…")
+
+
+def snippet_of(text: str, spans: list[Span]) -> str:
+    """The best fragments around the marks `spans` (ascending), in text order, up to about
+    SNIPPET_CHARS characters ('' when no mark is within CHARLIMIT)."""
+    kept, length = [], 0
+    for fragment in _best(_fragments(text, spans)):
+        size = fragment.end - fragment.start
+        if kept and length + size > SNIPPET_CHARS:
+            continue
+        kept.append(fragment)
+        length += size
+    return _joined([_fragment_html(text, f) for f in kept])
 
 
 @dataclass
@@ -199,7 +251,12 @@ class Marker:
         vocabulary.chunks.add(chunk)
 
     def matches(self, text: str, words: QueryWords) -> list[Token]:
-        """Tokens (with character offsets) of the words of `text` that `words` match.
+        """Tokens (with character offsets) of the words of `text` that `words` match."""
+        return [Token(text=term, startchar=start, endchar=end, boost=1.0)
+                for start, end, term in self.spans(text, words)]
+
+    def spans(self, text: str, words: QueryWords) -> list[Span]:
+        """(start, end, indexed form) of the words of `text` that `words` match, ascending.
 
         The text's chunks (split at whitespace) not seen before are tokenised and their words
         analysed (and remembered); the chunks holding a wanted form are then picked out by
@@ -209,7 +266,7 @@ class Marker:
         if not words:
             return []
         if self.pattern.pattern != TOKEN_PATTERN:
-            return self.scan(text, words)
+            return self.scan_spans(text, words)
         wanted = words.terms.union(*words.phrases)
         vocabulary = self._current()
         chunks = set(text.split())
@@ -230,8 +287,7 @@ class Marker:
                         and self._only_stop_words(text[spans[i + k - 1][1]:spans[i + k][0]])
                         for k in range(1, size)):
                     marked.update(range(i, i + size))
-        return [Token(text=spans[i][2], startchar=spans[i][0], endchar=spans[i][1], boost=1.0)
-                for i in sorted(marked)]
+        return [spans[i] for i in sorted(marked)]
 
     def _only_stop_words(self, gap: str) -> bool:
         """Whether the text between two words holds no indexed word."""
@@ -239,7 +295,13 @@ class Marker:
 
     def scan(self, text: str, words: QueryWords) -> list[Token]:
         """matches() by analysing every word of `text` in turn: the reference the fast path
-        is tested against, and the path for a tokenizer other than TOKEN_PATTERN."""
+        is tested against."""
+        return [Token(text=term, startchar=start, endchar=end, boost=1.0)
+                for start, end, term in self.scan_spans(text, words)]
+
+    def scan_spans(self, text: str, words: QueryWords) -> list[Span]:
+        """spans() by analysing every word of `text` in turn (the path for a tokenizer other
+        than TOKEN_PATTERN)."""
         if not words:
             return []
         found = [(m.start(), m.end(), self.term(m.group())) for m in self.pattern.finditer(text)]
@@ -251,25 +313,18 @@ class Marker:
                 if found[i][2] == phrase[0] and all(
                         found[i + k][2] == phrase[k] for k in range(1, size)):
                     marked.update(range(i, i + size))
-        return [Token(text=found[i][2], startchar=found[i][0], endchar=found[i][1], boost=1.0)
-                for i in sorted(marked)]
+        return [found[i] for i in sorted(marked)]
 
     def title_html(self, text: str, words: QueryWords) -> str:
         """The whole text, escaped, its matched words marked ('' when none matched)."""
-        tokens = self.matches(text, words)
-        if not tokens:
-            return ""
-        return FORMATTER.format([highlight.Fragment(text, tokens, 0, len(text))])
+        spans = self.spans(text, words)
+        return _joined([_marked_html(text, 0, len(text), spans)]) if spans else ""
 
     def snippet_html(self, text: str, words: QueryWords) -> str:
         """Up to three fragments (~250 characters) around the matched words, escaped and
         marked; the text's opening when nothing matched."""
-        tokens = self.matches(text, words)
-        if not tokens:
-            return lead_html(text)
-        fragments = highlight.top_fragments(FRAGMENTER.fragment_matches(text, tokens), 3,
-                                            SCORER, highlight.FIRST)
-        return FORMATTER.format(fragments) or lead_html(text)
+        spans = self.spans(text, words)
+        return (snippet_of(text, spans) or lead_html(text)) if spans else lead_html(text)
 
 
 
