@@ -66,18 +66,30 @@ def corpus_articles(corpus: str, count: int) -> Iterator[Article]:
                             count)
 
 
-def build_index(path: Path, count: int, procs: int, corpus: str = "reuters") -> None:
-    """Index `count` articles of `corpus` into `path`, with progress on stderr;
-    `complete.json` marks a finished build."""
+#: How a benchmark index is written: `bulk` as `ingest` writes a collection (commits by size,
+#: merged once at the end: one segment up to ~130,000 articles); `steady` as a crawl's
+#: index-worker does (a commit every 5,000 articles, tiered merges: up to MAX_SEGMENTS
+#: segments, the steady state of a crawled index).
+WRITERS = ("bulk", "steady")
+
+
+def build_index(path: Path, count: int, procs: int, corpus: str = "reuters",
+                writer: str = "bulk") -> None:
+    """Index `count` articles of `corpus` into `path` with the `writer` of WRITERS, with
+    progress on stderr; `complete.json` marks a finished build."""
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
 
     replicas = corpus_articles(corpus, count)
     ix = open_index(path, create=True)
     started = time.perf_counter()
-    with ArticleWriter(ix, batch=5000, interval=3600, procs=procs) as writer:
+    if writer not in WRITERS:
+        raise ValueError(f"writer must be one of {WRITERS}, not {writer!r}")
+    options = ({"batch": None, "interval": None, "bulk": True} if writer == "bulk"
+               else {"batch": 5000, "interval": 3600})
+    with ArticleWriter(ix, procs=procs, **options) as articles:
         for done, article in enumerate(itertools.islice(replicas, count), 1):
-            writer.add(article)
+            articles.add(article)
             if done % 5000 == 0:
                 rate = done / (time.perf_counter() - started)
                 print(f"  indexed {done:,}/{count:,} ({rate:,.0f} articles/s)",
@@ -85,15 +97,28 @@ def build_index(path: Path, count: int, procs: int, corpus: str = "reuters") -> 
     seconds = time.perf_counter() - started
     with ix.searcher() as searcher:
         docs = searcher.doc_count()
-    (path / "complete.json").write_text(json.dumps({"articles": docs, "build_s": seconds}))
+    (path / "complete.json").write_text(json.dumps({"articles": docs, "build_s": seconds,
+                                                    "writer": writer}))
     print(f"  built {docs:,} articles in {seconds:.0f} s", file=sys.stderr, flush=True)
 
 
-def cached_index(cache: Path, count: int, procs: int, corpus: str = "reuters") -> Path:
-    """Return an index of `count` articles under `cache`, building it if it is not there."""
+def segment_count(path: Path) -> int:
+    """How many segments the index at `path` has."""
+    from whoosh import index as whoosh_index
+
+    with whoosh_index.open_dir(str(path)).reader() as reader:
+        return sum(1 for _ in reader.leaf_readers())
+
+
+def cached_index(cache: Path, count: int, procs: int, corpus: str = "reuters",
+                 writer: str = "bulk") -> Path:
+    """Return an index of `count` articles under `cache` written by `writer` (WRITERS),
+    building it if it is not there."""
     from search_service.index.schema import SCHEMA_VERSION
 
     path = cache / f"http-{corpus}-{count}-v{SCHEMA_VERSION}"
+    if writer != "steady":
+        path = path.with_name(f"{path.name}-{writer}")
     if (path / "complete.json").exists():
         print(f"reusing {path}", file=sys.stderr, flush=True)
         return path
@@ -101,7 +126,7 @@ def cached_index(cache: Path, count: int, procs: int, corpus: str = "reuters") -
         import shutil
         shutil.rmtree(path)  # an unfinished build
     print(f"building {path} ({count:,} articles) …", file=sys.stderr, flush=True)
-    build_index(path, count, procs, corpus)
+    build_index(path, count, procs, corpus, writer)
     return path
 
 
@@ -472,6 +497,10 @@ def main() -> None:
                         help="server processes, as `serve --workers` (default: %(default)s)")
     parser.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
                         help="indexing processes for a build (default: %(default)s)")
+    parser.add_argument("--writer", choices=WRITERS, default="bulk",
+                        help="how the index is written: `bulk` as `ingest` (one segment up to "
+                             "~130,000 articles) or `steady` as a crawl's index-worker (a "
+                             "commit every 5,000, up to 8 segments) (default: %(default)s)")
     parser.add_argument("--queries", type=int, default=12000,
                         help="distinct queries, walked in order (default: %(default)s)")
     parser.add_argument("--streams", default="distinct,zipf",
@@ -485,7 +514,7 @@ def main() -> None:
                         help="then time and profile N queries in process (default: none)")
     args = parser.parse_args()
 
-    index = cached_index(args.cache, args.articles, args.procs, args.corpus)
+    index = cached_index(args.cache, args.articles, args.procs, args.corpus, args.writer)
     since = "1987-06-01" if args.corpus == "reuters" else "2022-01-01"
     searches = make_queries(stories(), args.queries, args.seed, since)
     zipf = zipf_stream(searches, len(searches), args.seed + 1)
@@ -516,8 +545,9 @@ def main() -> None:
             server.wait(timeout=20)
     load = os.getloadavg()
     print(f"/api/search over HTTP vs Datasette + FTS5: {args.articles:,} {args.corpus} articles, "
-          f"ours `serve --workers {args.workers} --threads {args.threads}`, "
-          f"{len(searches):,} distinct queries, c=1 {args.c1_requests} requests, others "
+          f"ours `serve --workers {args.workers} --threads {args.threads}` over a {args.writer} "
+          f"index of {segment_count(index)} segment(s), {len(searches):,} distinct queries, "
+          f"c=1 {args.c1_requests} requests, others "
           f"{args.seconds:g} s; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print_table(rows)
     ratios(rows)
