@@ -146,7 +146,7 @@ def _scored_term(seg: _Segment, fieldname: str, text, positions: bool) -> Scored
         tbytes = seg.schema[fieldname].to_bytes(text)
     except ValueError:
         return _NO_TERM
-    found = raw.postings(seg.reader, fieldname, tbytes, positions=positions)
+    found = raw.postings(seg.reader, fieldname, tbytes)
     if not len(found.ids):  # not in this segment
         return _NO_TERM
     ids, weights, live = found.ids, found.weights.astype(np.float64), None

@@ -173,24 +173,23 @@ def segment_id(reader) -> str:
     return segment.segment_id() if segment is not None else ""
 
 
-def postings(reader, fieldname: str, tbytes: bytes, positions: bool = False) -> Postings:
+def postings(reader, fieldname: str, tbytes: bytes) -> Postings:
     """The postings of term (`fieldname`, `tbytes`) in the segment of `reader`, from the
-    shared cache or decoded now; with `positions` (a phrase will ask for some), a list
-    decoded now leaves its blocks' encoded positions in the cache too, since unpickling a
-    block yields them anyway."""
+    shared cache or decoded now (document numbers and weights; a phrase then reads the
+    positions of its candidates with `positions()`)."""
     cache = shared_cache()
     key = (segment_id(reader), fieldname, tbytes)
     found = cache.get(key)
     if found is not None:
         return found
-    decoded = _decode(reader, fieldname, tbytes, key if positions else None)
+    decoded = _decode(reader, fieldname, tbytes)
     cache.put(key, decoded)
     return decoded
 
 
-def _decode(reader, fieldname: str, tbytes: bytes, keep: tuple | None = None) -> Postings:
-    """Read one posting list through the W3 codec's block layout, noting where each block's
-    data lies; with `keep` (the list's cache key), cache each block's encoded positions."""
+def _decode(reader, fieldname: str, tbytes: bytes) -> Postings:
+    """Read one posting list's document numbers and weights through the W3 codec's block
+    layout, noting where each block's data lies (for `positions()`)."""
     terms = term_table(reader)
     try:
         info = terms.term_info(fieldname, tbytes)
@@ -216,11 +215,7 @@ def _decode(reader, fieldname: str, tbytes: bytes, keep: tuple | None = None) ->
         stream.seek(pos + 4)
         count, _, _, compression, _, _ = pickle.load(stream)
         start = stream.tell()
-        if keep is not None:
-            ids, weights, values = _block(raw[start:following], compression)
-            shared_cache().put((*keep, len(blocks)), BlockValues(_objects(values)))
-        else:
-            ids, weights = _block_ids_weights(raw[start:following], compression, count)
+        ids, weights = _block_ids_weights(raw[start:following], compression, count)
         blocks.append((offset + start, offset + following, 1 if compression else 0, first))
         first += count
         id_parts.append(np.cumsum(np.asarray(ids, dtype=np.int32), dtype=np.int32))
