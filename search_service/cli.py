@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -757,7 +758,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             q=args.query, sort=args.sort, sources=tuple(args.source), lang=args.lang,
             collections=tuple(args.collections),
             date_from=search.dates_param("from", args.date_from),
-            date_to=search.dates_param("to", args.date_to))
+            date_to=search.dates_param("to", args.date_to), time_limit=math.inf)
         with open_index(args.index).searcher() as searcher:
             rows = search.export_rows(searcher, params, body=args.body)
             counted = _Counting(rows)
@@ -797,7 +798,7 @@ def _research(args: argparse.Namespace, command, query: str = "") -> dict:
         params = search.SearchParams(
             q=query, date_from=search.dates_param("from", args.date_from),
             date_to=search.dates_param("to", args.date_to), sources=tuple(args.sources),
-            lang=args.lang, collections=tuple(args.collections))
+            lang=args.lang, collections=tuple(args.collections), time_limit=math.inf)
         with open_index(args.index).searcher() as searcher:
             return command(searcher, params)
     except search.QueryError as exc:

@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ from search_service.search.columns import segment_key
 from search_service.search.expand import expand_query
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.groups import groups_of
-from search_service.search.params import QueryError, SearchParams
+from search_service.search.params import QueryError, SearchParams, past_time_limit
 from search_service.search.parse import QUERY_FIELDS, parse_query
 
 log = logging.getLogger(__name__)
@@ -128,14 +129,20 @@ def _matches(searcher: Searcher, params: SearchParams
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The documents the request matches (global numbers), each one's publication stamp and
     story key; None when nothing matches. The vectorised executor matches (with the search's
-    filters, on arrays); a query shape it leaves to Whoosh runs Whoosh's matchers."""
+    filters, on arrays); a query shape it leaves to Whoosh runs Whoosh's matchers. Matching
+    past the request's time limit is refused (params.past_time_limit): a cursor or an export
+    of part of the matches would skip stories without saying so."""
     text_query = expand_query(searcher, parse_query(searcher, params.q), params.expand)[0]
+    deadline = time.monotonic() + params.time_limit
     try:
-        _, docnums, _, _ = executor.filtered_matches(searcher, text_query, params,
-                                                     isinstance(text_query, Every))
+        _, docnums, _, late = executor.filtered_matches(searcher, text_query, params,
+                                                        isinstance(text_query, Every), deadline)
     except executor.Unsupported as why:
         log.debug("cursor query %r goes to the Whoosh path: %s", params.q, why)
         docnums = None
+    else:
+        if late:
+            raise past_time_limit(params)
     leaves = searcher.leaf_searchers()
     if docnums is not None:
         if not len(docnums):
@@ -147,7 +154,8 @@ def _matches(searcher: Searcher, params: SearchParams
     query, _ = matching_query(searcher, params)
     docs, stamps, keys = [], [], []
     for sub, offset in leaves:
-        local = np.fromiter(query.matcher(sub).all_ids(), dtype=np.int64)
+        local = np.fromiter(_until(query.matcher(sub).all_ids(), deadline, params),
+                            dtype=np.int64)
         if not len(local):
             continue
         seg_stamps, seg_keys = _segment_columns(sub)
@@ -157,6 +165,15 @@ def _matches(searcher: Searcher, params: SearchParams
     if not docs:
         return None
     return _joined(docs), _joined(stamps), _joined(keys)
+
+
+def _until(ids: Iterator[int], deadline: float, params: SearchParams) -> Iterator[int]:
+    """Pass `ids` on; params.past_time_limit once the monotonic `deadline` has passed
+    (looked at on the first id and every 1,024th after)."""
+    for count, docnum in enumerate(ids):
+        if not count % 1024 and time.monotonic() > deadline:
+            raise past_time_limit(params)
+        yield docnum
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
