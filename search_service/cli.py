@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--lang", default="", metavar="CODE", help="language code")
     cmd.add_argument("--collection", action="append", default=[], type=_collection,
                      dest="collections", metavar="NAME", help="collection (repeatable)")
+    cmd.add_argument("--no-expand", action="store_true",
+                     help="search country names and demonyms only as typed (by default "
+                          "canada also finds Canadian)")
     cmd.set_defaults(func=cmd_export)
 
     cmd = commands.add_parser(
@@ -260,6 +263,9 @@ def _add_research_options(cmd: argparse.ArgumentParser, interval: bool = False) 
     cmd.add_argument("--lang", default="", help="language code")
     cmd.add_argument("--collection", action="append", default=[], type=_collection,
                      dest="collections", metavar="NAME", help="collection (repeatable)")
+    cmd.add_argument("--no-expand", action="store_true",
+                     help="search country names and demonyms only as typed (by default "
+                          "canada also finds Canadian)")
     if interval:
         cmd.add_argument("--interval", default="auto",
                          choices=["auto", "day", "week", "month"],
@@ -758,7 +764,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             q=args.query, sort=args.sort, sources=tuple(args.source), lang=args.lang,
             collections=tuple(args.collections),
             date_from=search.dates_param("from", args.date_from),
-            date_to=search.dates_param("to", args.date_to), time_limit=math.inf)
+            date_to=search.dates_param("to", args.date_to), expand=not args.no_expand,
+            time_limit=math.inf)
         with open_index(args.index).searcher() as searcher:
             rows = search.export_rows(searcher, params, body=args.body)
             counted = _Counting(rows)
@@ -798,7 +805,8 @@ def _research(args: argparse.Namespace, command, query: str = "") -> dict:
         params = search.SearchParams(
             q=query, date_from=search.dates_param("from", args.date_from),
             date_to=search.dates_param("to", args.date_to), sources=tuple(args.sources),
-            lang=args.lang, collections=tuple(args.collections), time_limit=math.inf)
+            lang=args.lang, collections=tuple(args.collections), expand=not args.no_expand,
+            time_limit=math.inf)
         with open_index(args.index).searcher() as searcher:
             return command(searcher, params)
     except search.QueryError as exc:

@@ -16,7 +16,6 @@ import numpy as np
 from whoosh.searching import Searcher
 
 from search_service.search.engine import result_item
-from search_service.search.expand import expand_query
 from search_service.search.highlight import query_words
 from search_service.search.matches import (
     columns_of,
@@ -26,7 +25,7 @@ from search_service.search.matches import (
     top_stories,
 )
 from search_service.search.params import QueryError, SearchParams
-from search_service.search.parse import QUERY_FIELDS, parse_query
+from search_service.search.parse import QUERY_FIELDS
 from search_service.search.timeline import (
     UNDATED,
     Dated,
@@ -69,8 +68,7 @@ def compare(searcher: Searcher, params: SearchParams, queries: list[str],
     chosen = pick_interval(interval, span)
     out = []
     for request, matched, found in each:
-        text_query = expand_query(searcher, parse_query(searcher, request.q), request.expand)[0]
-        words = {name: query_words(text_query, searcher.reader(), name)
+        words = {name: query_words(matched.query, searcher.reader(), name)
                  for name in QUERY_FIELDS}
         out.append({
             "query": request.q,

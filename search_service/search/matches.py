@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -65,10 +65,14 @@ class Columns:
 
 @dataclass(frozen=True)
 class Matches:
-    """The documents a request matches: sorted global numbers, a score for each."""
+    """The documents a request matches: sorted global numbers, a score for each; and the
+    words searched (the query as expanded, for highlighting) with what expansion added, in
+    the search answer's shape (expand.py)."""
 
     docs: np.ndarray
     scores: np.ndarray
+    query: Query = field(default_factory=Every)
+    expanded: tuple[dict, ...] = ()
 
 
 _lock = threading.Lock()
@@ -113,8 +117,8 @@ def match(searcher: Searcher, params: SearchParams, text: bool = True,
     `deadline` (default: the request's time limit from now), or the request is refused
     (params.past_time_limit): a count of part of the index would pass for the whole. A
     request without words (every document) reads columns only and has no deadline."""
-    text_query = expand_query(searcher, parse_query(searcher, params.q if text else ""),
-                              params.expand)[0]
+    text_query, info = expand_query(searcher, parse_query(searcher, params.q if text else ""),
+                                    params.expand)
     query = text_query
     filter_ = filter_query(params, dates=False)
     if filter_ is not None:
@@ -138,7 +142,7 @@ def match(searcher: Searcher, params: SearchParams, text: bool = True,
         high = datetime_to_long(naive_utc(params.date_to)) if params.date_to else UNDATED - 1
         stamps = columns.stamps[docs]
         keep &= (stamps >= low) & (stamps <= high)
-    return Matches(docs[keep], scores[keep])
+    return Matches(docs[keep], scores[keep], text_query, tuple(info["expanded"]))
 
 
 def stories(columns: Columns, matches: Matches) -> np.ndarray:

@@ -271,7 +271,9 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                "Cursor paging past the depth limit: * starts, then each answer's "
                "next_cursor; needs sort newest or oldest (the default with a cursor), no page"),
     ]
-    filters = [p for p in search_params if p["name"] in ("from", "to", "source", "lang")]
+    filters = [p for p in search_params if p["name"] in ("from", "to", "source", "lang",
+                                                          "collection", "expand")]
+    export_params.insert(-3, next(p for p in filters if p["name"] == "expand"))
     interval = _param("interval", {"enum": ["", "auto", "day", "week", "month"],
                                    "default": "auto"},
                       "Bucket size; auto (or empty) picks day, week or month from the span "
