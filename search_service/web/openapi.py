@@ -93,12 +93,14 @@ SEARCH = {
 }
 EXPLAIN = {
     "type": "object",
-    "required": ["parsed", "reading", "notes", "filters"],
+    "required": ["parsed", "reading", "notes", "filters", "expanded"],
     "properties": {
-        "parsed": {"type": "string", "description": "The parsed query, in Whoosh's notation"},
+        "parsed": {"type": "string", "description": "The query as searched (expanded), in "
+                                                    "Whoosh's notation"},
         "reading": {"type": "string", "description": "How the query was read, in words"},
         "notes": {"type": "array", "items": {"type": "string"}},
         "filters": {"type": "array", "items": {"type": "string"}},
+        "expanded": SEARCH["properties"]["expanded"],
     },
     "additionalProperties": False,
 }
