@@ -162,6 +162,28 @@ def test_bad_batch_mb_exits_2(capsys, value):
     assert "argument --batch-mb: not a" in capsys.readouterr().err
 
 
+def test_commands_over_the_matches_take_the_same_filter_options():
+    """The export and research commands declare their search filters once
+    (cli._add_filter_options), so they cannot drift apart (they had: --from WHEN against
+    --from DATE, --source into another name)."""
+    import argparse
+
+    from search_service.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+    filters = ("--from", "--to", "--source", "--lang", "--collection", "--no-expand")
+
+    def declared(name: str) -> list[tuple]:
+        return [(tuple(a.option_strings), a.dest, a.default, a.metavar, a.help, a.type)
+                for a in commands[name]._actions if set(a.option_strings) & set(filters)]
+
+    export = declared("export")
+    assert [options[0][0] for options in export] == list(filters)
+    for name in ("timeline", "compare", "terms"):
+        assert declared(name) == export, name
+
+
 def test_stats_without_index_fails_clearly(capsys, tmp_path):
     status, _, err = run(capsys, "stats", "--index", str(tmp_path / "none"))
     assert status == 1
