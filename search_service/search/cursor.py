@@ -10,8 +10,9 @@ remove stories but never change the position of another, so a cursor (the positi
 last story shown) resumes after it with nothing repeated and nothing skipped of what was
 there when paging began. Relevance sorts are refused: a commit changes every score.
 
-Positions come from two per-segment columns read once per segment (segments never change),
-as numpy arrays, so ordering 100,000 matches costs a few numpy sorts.
+Positions come from two per-segment columns that every search shares (columns.py: the
+publication stamp, and the story key as a number), read once per segment (segments never
+change) as numpy arrays, so ordering 100,000 matches costs a few numpy sorts.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from whoosh.searching import Searcher
 
 from search_service.index.related import StoredHit
 from search_service.search import executor
-from search_service.search.columns import segment_key
+from search_service.search.columns import columns_of, segment_key
 from search_service.search.expand import expand_query
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.groups import groups_of
@@ -44,15 +45,13 @@ log = logging.getLogger(__name__)
 
 #: The cursor that starts paging.
 START = "*"
-#: Segments whose columns are remembered; commits (sets of segments) whose story leads are.
-KEEP_SEGMENTS = 64
+#: Commits (sets of segments) whose story leads are remembered.
 KEEP_COMMITS = 4
 #: Story keys whose first copy's stamp is remembered across commits (about 100 bytes each).
 KEEP_KNOWN = 1_000_000
 _VERSION = 1
 
 _lock = threading.Lock()
-_columns: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 _leads: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 #: Story key → its first copy's stamp, kept across commits (a first copy's date does not
 #: change), so a commit only looks up the stories new since the last.
@@ -251,31 +250,11 @@ def _fingerprint(params: SearchParams) -> str:
 
 
 def _segment_columns(sub: Searcher) -> tuple[np.ndarray, np.ndarray]:
-    """Each document's publication stamp (NO_DATE if none) and story key, for one segment."""
+    """Each document's publication stamp (NO_DATE if none) and story key (0 if none), for
+    one segment: the per-segment columns every search shares (columns.py)."""
     reader = sub.reader()
-    cache_key = segment_key(reader)
-    with _lock:
-        found = _columns.get(cache_key)
-    if found is not None:
-        return found
-    count = reader.doc_count_all()
-    if reader.has_column("published"):
-        column = reader.column_reader("published", translate=False)
-        stamps = np.fromiter((column[d] for d in range(count)), dtype=np.uint64, count=count)
-    else:
-        stamps = np.full(count, NO_DATE, dtype=np.uint64)
-    if reader.has_column("cluster"):
-        column = reader.column_reader("cluster", translate=False)
-        keys = np.fromiter((_key_number(column[d]) for d in range(count)), dtype=np.uint64,
-                           count=count)
-    else:
-        keys = np.zeros(count, dtype=np.uint64)
-    found = (stamps, keys)
-    with _lock:
-        if len(_columns) >= KEEP_SEGMENTS:
-            _columns.pop(next(iter(_columns)))
-        _columns[cache_key] = found
-    return found
+    columns = columns_of(reader)
+    return columns.get("published", reader), columns.get("story_key", reader)
 
 
 def _key_number(value: bytes | str) -> int:
