@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -26,6 +27,9 @@ from search_service.index.schema import IndexBusy, IndexMissing, IndexVersionErr
 from search_service.index.stats import index_stats
 from search_service.index.writer import BULK_MB, delete_urls, optimize
 from search_service.ingest import Collections, IngestSummary, extract_pages, ingest, reindex
+
+if TYPE_CHECKING:  # the commands import the search layer only when they run
+    from search_service.search import SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +262,7 @@ def _add_filter_options(cmd: argparse.ArgumentParser) -> None:
                           "canada also finds Canadian)")
 
 
-def _filter_params(args: argparse.Namespace, query: str, **more):
+def _filter_params(args: argparse.Namespace, query: str, **more: Any) -> SearchParams:
     """The SearchParams of `query` under the filters of `_add_filter_options` (and `more`),
     with no time limit (a command holds no server worker); QueryError if one is bad."""
     from search_service import search
