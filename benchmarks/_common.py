@@ -1,5 +1,6 @@
 """What every benchmark shares: percentiles (one rule), seeded query sampling from titles,
-peer detection, and the machine's load for the line printed beside each figure.
+peer detection, Markdown tables of figures, and the machine's load for the line printed
+beside each figure.
 
 Percentiles use the nearest-rank rule and nothing else: the p-th percentile of n values is
 the value at rank ceil(p/100 × n) of the sorted values (rank 1 = the smallest), so it is
@@ -84,6 +85,17 @@ def peer_version(distribution: str) -> str | None:
 def missing_peers(distributions: Iterable[str]) -> list[str]:
     """The distributions among `distributions` that are not installed, in order."""
     return [name for name in distributions if peer_version(name) is None]
+
+
+def table_row(cells: Iterable[object]) -> str:
+    """One row of a Markdown table: `| a | b |`."""
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def markdown_table(head: Sequence[str], rows: Iterable[Iterable[object]]) -> str:
+    """A Markdown table, as every benchmark prints its figures: the header row, its rule and
+    one line per row (cells as `str` gives them; format numbers before)."""
+    return "\n".join([table_row(head), "|" + "---|" * len(head), *map(table_row, rows)])
 
 
 def load_average() -> str:

@@ -45,7 +45,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from benchmarks._common import load_average, missing_peers, peer_version
+from benchmarks._common import (
+    load_average,
+    markdown_table,
+    missing_peers,
+    peer_version,
+    table_row,
+)
 from search_service.normalise import Extraction, normalise
 from search_service.normalise.dates import DATE_RULE, DATE_RULES, decide, library_day
 
@@ -456,12 +462,12 @@ def fold_row(name: str, run: Run | None, measure: Callable[[list[Outcome]], floa
              folds: int) -> str:
     """One table row: the figure on each fold, their mean, the worst, all pages."""
     if run is None:
-        return f"| {name} | " + " | ".join(["not installed"] + ["–"] * (folds + 3)) + " |"
+        return table_row([name, "not installed"] + ["–"] * (folds + 3))
     per_fold = [measure([o for o in run.outcomes if o.page.fold == f]) for f in range(folds)]
     cells = [f"{v:.3f}" for v in per_fold]
     cells += [f"**{mean(per_fold):.3f}**", f"{min(per_fold):.3f}",
               f"{measure(run.outcomes):.3f}", f"{run.pages_per_second():.1f}"]
-    return f"| {name} | " + " | ".join(cells) + " |"
+    return table_row([name, *cells])
 
 
 def fold_table(title: str, runs: dict[str, Run | None],
@@ -470,9 +476,8 @@ def fold_table(title: str, runs: dict[str, Run | None],
     sizes = Counter(page.fold for page in pages)
     head = ["extractor", *[f"fold {f + 1} ({sizes[f]})" for f in range(folds)],
             "mean", "worst fold", "all pages", "pages/s (one after another; see --speed)"]
-    lines = [f"{title}:", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += [fold_row(name, run, measure, folds) for name, run in runs.items()]
-    return "\n".join(lines)
+    return "\n".join([f"{title}:", markdown_table(head, []),
+                      *[fold_row(name, run, measure, folds) for name, run in runs.items()]])
 
 
 def speed_table(pages: list[Page], rounds: int) -> str:
@@ -507,7 +512,7 @@ def speed_table(pages: list[Page], rounds: int) -> str:
         per_round.append(seconds)
     head = ["extractor", *[f"pages/s round {r + 1}" for r in range(rounds)],
             "time vs trafilatura, each round", "median time ratio", "median pages/s ratio"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for name in names:
         rates = [f"{len(pages) / spent[name]:.1f}" for spent in per_round]
         if "trafilatura" in names:
@@ -516,8 +521,8 @@ def speed_table(pages: list[Page], rounds: int) -> str:
                      f"{1 / median(ratios):.2f}"]
         else:
             cells = ["–", "–", "–"]
-        lines.append(f"| {name} | " + " | ".join(rates + cells) + " |")
-    return "\n".join(lines)
+        rows.append([name, *rates, *cells])
+    return markdown_table(head, rows)
 
 
 def wire_pages(data: Path, limit: int) -> list[tuple[str, str]]:
@@ -552,9 +557,8 @@ def wire_table(data: Path, limit: int) -> str:
         result = ours(html, url)
         verdicts[(result.rejected or "indexed").split(" (")[0]] += 1
         short += result.short
-    lines = ["| verdict | stories |", "|---|---|"]
-    lines += [f"| {verdict} | {count} |" for verdict, count in verdicts.most_common()]
-    return "\n".join(lines) + f"\nof which indexed but flagged short (< 200 chars): {short}"
+    return (markdown_table(["verdict", "stories"], verdicts.most_common())
+            + f"\nof which indexed but flagged short (< 200 chars): {short}")
 
 
 def parse_rate(pages: list[Page]) -> float:
@@ -591,24 +595,22 @@ def parser_table(pages: list[Page]) -> str:
             start = time.perf_counter()
             BeautifulSoup(prepare(page.html), builder)
             seconds[index] += time.perf_counter() - start
-    lines = ["| BeautifulSoup tree builder, input | pages/s | time vs lxml on the raw page |",
-             "|---|---|---|"]
-    lines += [f"| {label} | {len(pages) / spent:.1f} | {spent / seconds[0]:.2f} |"
-              for (label, _, _), spent in zip(rows, seconds, strict=True)]
-    return "\n".join(lines)
+    return markdown_table(
+        ["BeautifulSoup tree builder, input", "pages/s", "time vs lxml on the raw page"],
+        [[label, f"{len(pages) / spent:.1f}", f"{spent / seconds[0]:.2f}"]
+         for (label, _, _), spent in zip(rows, seconds, strict=True)])
 
 
 def by_set(runs: dict[str, Run | None], pages: list[Page]) -> str:
     """Day accuracy of each extractor on each date set apart."""
-    lines = ["| extractor | " + " | ".join(DATE_SETS) + " |", "|---|" + "---|" * len(DATE_SETS)]
+    rows = []
     for name, run in runs.items():
         if run is None:
-            lines.append(f"| {name} | " + " | ".join(["not installed"] * len(DATE_SETS)) + " |")
+            rows.append([name, *["not installed"] * len(DATE_SETS)])
             continue
-        cells = [f"{day_accuracy([o for o in run.outcomes if o.page.dataset == s]):.3f}"
-                 for s in DATE_SETS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([name, *[f"{day_accuracy([o for o in run.outcomes if o.page.dataset == s]):.3f}"
+                             for s in DATE_SETS]])
+    return markdown_table(["extractor", *DATE_SETS], rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -719,15 +721,15 @@ def print_rules(pages: list[Page], folds: int) -> None:
     days = rule_days(pages)
     print(f"\nDate rules (product: {DATE_RULE}; '+always' asks htmldate on every page):")
     head = ["rule", *[f"fold {f + 1}" for f in range(folds)], "mean", "worst fold"]
-    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    rows = []
     for rule, found in days.items():
         per_fold = [mean([1.0 if found.get(p.url) == p.truth else 0.0
                           for p in pages if p.fold == f]) for f in range(folds)]
-        print(f"| {rule} | " + " | ".join(f"{v:.3f}" for v in per_fold)
-              + f" | {mean(per_fold):.3f} | {min(per_fold):.3f} |")
+        rows.append((rule, per_fold))
     scores, chosen = cross_validate_rule(pages, days, folds)
-    print("| chosen on the other folds | " + " | ".join(f"{v:.3f}" for v in scores)
-          + f" | {mean(scores):.3f} | {min(scores):.3f} |")
+    rows.append(("chosen on the other folds", scores))
+    print(markdown_table(head, [[rule, *[f"{v:.3f}" for v in values], f"{mean(values):.3f}",
+                                 f"{min(values):.3f}"] for rule, values in rows]))
     print("rule chosen for each fold: " + ", ".join(chosen))
     consulted = sum(1 for r in EVIDENCE.values() if r.evidence and r.evidence.consulted)
     print(f"htmldate consulted by ours on {consulted} of {len(EVIDENCE)} date pages")

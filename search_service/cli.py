@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -25,6 +27,9 @@ from search_service.index.schema import IndexBusy, IndexMissing, IndexVersionErr
 from search_service.index.stats import index_stats
 from search_service.index.writer import BULK_MB, delete_urls, optimize
 from search_service.ingest import Collections, IngestSummary, extract_pages, ingest, reindex
+
+if TYPE_CHECKING:  # the commands import the search layer only when they run
+    from search_service.search import SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -208,15 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--body", action="store_true", help="add each story's text")
     cmd.add_argument("--sort", choices=("newest", "oldest"), default="newest",
                      help="story order (default: %(default)s; undated stories last)")
-    cmd.add_argument("--from", dest="date_from", default="", metavar="WHEN",
-                     help="published from (2023-07-15, 2023-07, last week, …)")
-    cmd.add_argument("--to", dest="date_to", default="", metavar="WHEN",
-                     help="published up to (a partial date means its end)")
-    cmd.add_argument("--source", action="append", default=[], metavar="NAME",
-                     help="site name or host (repeatable)")
-    cmd.add_argument("--lang", default="", metavar="CODE", help="language code")
-    cmd.add_argument("--collection", action="append", default=[], type=_collection,
-                     dest="collections", metavar="NAME", help="collection (repeatable)")
+    _add_filter_options(cmd)
     cmd.set_defaults(func=cmd_export)
 
     cmd = commands.add_parser(
@@ -248,17 +245,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_research_options(cmd: argparse.ArgumentParser, interval: bool = False) -> None:
-    """Add the search filters (--from, --to, --source, --lang) and --json (and --interval)."""
-    cmd.add_argument("--from", dest="date_from", default="", metavar="DATE",
+def _add_filter_options(cmd: argparse.ArgumentParser) -> None:
+    """Add the search filters every command over the matches takes (export and the research
+    commands): --from, --to, --source, --lang, --collection and --no-expand."""
+    cmd.add_argument("--from", dest="date_from", default="", metavar="WHEN",
                      help="published from (2023-07-15, 2023-07, last week, …)")
-    cmd.add_argument("--to", dest="date_to", default="", metavar="DATE",
+    cmd.add_argument("--to", dest="date_to", default="", metavar="WHEN",
                      help="published up to (a partial date means its end)")
     cmd.add_argument("--source", action="append", default=[], dest="sources",
                      metavar="NAME", help="site name or host (repeatable)")
-    cmd.add_argument("--lang", default="", help="language code")
+    cmd.add_argument("--lang", default="", metavar="CODE", help="language code")
     cmd.add_argument("--collection", action="append", default=[], type=_collection,
                      dest="collections", metavar="NAME", help="collection (repeatable)")
+    cmd.add_argument("--no-expand", action="store_true",
+                     help="search country names and demonyms only as typed (by default "
+                          "canada also finds Canadian)")
+
+
+def _filter_params(args: argparse.Namespace, query: str, **more: Any) -> SearchParams:
+    """The SearchParams of `query` under the filters of `_add_filter_options` (and `more`),
+    with no time limit (a command holds no server worker); QueryError if one is bad."""
+    from search_service import search
+
+    return search.SearchParams(
+        q=query, date_from=search.dates_param("from", args.date_from),
+        date_to=search.dates_param("to", args.date_to), sources=tuple(args.sources),
+        lang=args.lang, collections=tuple(args.collections), expand=not args.no_expand,
+        time_limit=math.inf, **more)
+
+
+def _add_research_options(cmd: argparse.ArgumentParser, interval: bool = False) -> None:
+    """Add the search filters (`_add_filter_options`) and --json (and --interval)."""
+    _add_filter_options(cmd)
     if interval:
         cmd.add_argument("--interval", default="auto",
                          choices=["auto", "day", "week", "month"],
@@ -753,11 +771,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from search_service import search
 
     try:
-        params = search.SearchParams(
-            q=args.query, sort=args.sort, sources=tuple(args.source), lang=args.lang,
-            collections=tuple(args.collections),
-            date_from=search.dates_param("from", args.date_from),
-            date_to=search.dates_param("to", args.date_to))
+        params = _filter_params(args, args.query, sort=args.sort)
         with open_index(args.index).searcher() as searcher:
             rows = search.export_rows(searcher, params, body=args.body)
             counted = _Counting(rows)
@@ -794,10 +808,7 @@ def _research(args: argparse.Namespace, command, query: str = "") -> dict:
     from search_service import search
 
     try:
-        params = search.SearchParams(
-            q=query, date_from=search.dates_param("from", args.date_from),
-            date_to=search.dates_param("to", args.date_to), sources=tuple(args.sources),
-            lang=args.lang, collections=tuple(args.collections))
+        params = _filter_params(args, query)
         with open_index(args.index).searcher() as searcher:
             return command(searcher, params)
     except search.QueryError as exc:

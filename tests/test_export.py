@@ -268,3 +268,42 @@ def test_cursor_paging_neither_repeats_nor_skips_while_commits_arrive(live, samp
     assert len(seen) == len(set(seen)), "a story was shown twice"
     assert set(exported_ids) <= set(seen), "a story that was there when paging began was skipped"
     assert get_json(f"{base}/api/search?q=oil")["total"] == len(before) + 12
+
+
+def test_cursor_orders_by_the_shared_columns_as_whoosh_stores_them(index_dir):
+    """cursor.py reads the per-segment columns every search shares (columns.py) instead of
+    a copy of its own, and they hold what Whoosh stores: over several segments, with a
+    deletion and an undated article."""
+    import numpy as np
+
+    from search_service.index.writer import delete_urls
+    from search_service.search import cursor
+    from search_service.search.columns import columns_of, key_numbers
+    from search_service.search.filters import NO_DATE
+
+    ix = open_index(index_dir)
+    write_articles(ix, [Article(url="https://undated.example/1",
+                                canonical_url="https://undated.example/1",
+                                title="No date", body="Not dated at all. " * 20)])
+    with ix.searcher() as searcher:
+        gone = searcher.stored_fields(3)["url"]
+    assert delete_urls(ix, [gone]) == 1
+    undated = 0
+    with ix.searcher() as searcher:
+        assert len(searcher.leaf_searchers()) > 1
+        for sub, _ in searcher.leaf_searchers():
+            reader = sub.reader()
+            stamps, keys = cursor._segment_columns(sub)
+            shared = columns_of(reader)
+            assert stamps is shared.get("published", reader)
+            assert keys is shared.get("story_key", reader)
+            published = reader.column_reader("published", translate=False)
+            cluster = reader.column_reader("cluster", translate=False)
+            count = reader.doc_count_all()
+            assert stamps.tolist() == [published[d] for d in range(count)]
+            assert keys.tolist() == [int(cluster[d], 16) for d in range(count)]
+            undated += int((stamps == np.uint64(NO_DATE)).sum())
+    assert undated >= 1
+    keys = np.array([b"b91ee3031e9dd4f9", b"FFFFFFFFFFFFFFFF", b"0000000000000001",
+                     b" " * 16, b"", b"b91ee3031e9dd4fz"], dtype="S16")
+    assert key_numbers(keys).tolist() == [int("b91ee3031e9dd4f9", 16), 2**64 - 1, 1, 0, 0, 0]

@@ -117,3 +117,40 @@ def test_over_the_time_limit_the_api_returns_what_it_has_as_partial(index_dir):
     complete = make_client(index_dir).get("/api/search?q=said")
     assert complete.get_json()["partial"] is False
     assert complete.headers["Cache-Control"] == "no-cache" and complete.headers["ETag"]
+
+
+PAST_THE_LIMIT = "query 'said' ran past its time limit of 0s; narrow it"
+#: Every view that counts or lists every match: research views, cursor pages, exports.
+EVERY_MATCH = ["/api/timeline?q=said", "/api/timeline?q=said&format=csv",
+               "/api/compare?q=said&q=oil", "/api/terms?q=said", "/api/export?q=said",
+               "/api/search?q=said&cursor=*", "/timeline?q=said", "/compare?q=said"]
+
+
+@pytest.mark.parametrize("path", ["executor", "whoosh"])
+@pytest.mark.parametrize("url", EVERY_MATCH)
+def test_views_of_every_match_refuse_a_query_past_the_time_limit(index_dir, monkeypatch, url,
+                                                                path):
+    """Regression: research views, cursor pages and exports ignored SEARCH_TIME_LIMIT, so one
+    pathological query could hold a worker without bound. They never answer in part (a count
+    of part of the index would pass for the whole): a 400 with the search's words."""
+    from search_service.search import cursor, executor, matches
+
+    if path == "whoosh":
+        def decline(*args, **kwargs):
+            raise executor.Unsupported("declined by the test")
+
+        monkeypatch.setattr(matches.executor, "match", decline)
+        monkeypatch.setattr(cursor.executor, "filtered_matches", decline)
+    response = make_client(index_dir, SEARCH_TIME_LIMIT=0.0).get(url)
+    assert response.status_code == 400
+    if url.startswith("/api/"):
+        assert response.get_json() == {"error": {"status": 400, "message": PAST_THE_LIMIT}}
+    else:
+        assert PAST_THE_LIMIT in BeautifulSoup(response.data, "html.parser").get_text()
+    assert make_client(index_dir).get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/timeline", "/api/terms?q=", "/api/export",
+                                 "/api/search?cursor=*"])
+def test_views_of_every_article_read_columns_only_and_have_no_time_limit(index_dir, url):
+    assert make_client(index_dir, SEARCH_TIME_LIMIT=0.0).get(url).status_code == 200

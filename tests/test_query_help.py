@@ -77,8 +77,37 @@ def test_explain_reads_the_query_back_in_plain_words(sample_server):
         "filters": ["published from 1987-03-01T00:00:00+00:00",
                     'from the site "Harbour Gazette"', 'in language "en"',
                     'in the collection "Regional papers"'],
+        "expanded": [],
     }
     assert "explain" not in api(sample_server, q="opec")
+
+
+def test_explain_shows_the_query_as_expanded_as_the_search_answer_does(sample_server):
+    """Regression: explain showed the query without the place expansion the search ran."""
+    data = api(sample_server, q="canada oil", explain=1)
+    added = ('"canada" also finds "canadian", weighted 0.5: a country\'s other name or its '
+             "people's word (expand=0 searches it only as typed)")
+    assert data["explain"] == {
+        "parsed": "(((title:canada OR title:canadian^0.5) OR (body:canada OR "
+                  "body:canadian^0.5)) AND (title:oil OR body:oil))",
+        "reading": 'all of (the word "canada" (or another form of it) or "canadian" in the '
+                   'title or the text; the word "oil" (or another form of it) in the title or '
+                   "the text)",
+        "notes": ["words not joined by OR must all be found (AND is the default)", added],
+        "filters": [],
+        "expanded": data["expanded"],
+    }
+    assert data["expanded"] == [{"word": "canada", "added": ["canadian"]}]
+    typed = api(sample_server, q="canada oil", explain=1, expand=0)
+    assert typed["explain"]["parsed"] == "((title:canada OR body:canada) AND (title:oil OR " \
+        "body:oil))"
+    assert typed["explain"]["expanded"] == typed["expanded"] == []
+    assert typed["explain"]["notes"] == [
+        "words not joined by OR must all be found (AND is the default)"]
+    status, html = get(f"{sample_server}/?q=canada+oil&explain=1")
+    assert status == 200
+    assert ("the word &#34;canada&#34; (or another form of it) or &#34;canadian&#34; in the "
+            "title or the text") in html
 
 
 @pytest.mark.parametrize("q, reading", [

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from bs4 import BeautifulSoup
 
 from search_service.cli import main
 from search_service.index.schema import open_index
@@ -341,3 +342,74 @@ def test_a_collection_narrows_the_views_as_it_narrows_the_search(base):
         assert terms["matches"] == terms["sampled"] == search["total"]
         assert terms == get_json(base, "/api/terms", q="oil", source=sorted(carried))
         assert terms["terms"] != get_json(base, "/api/terms", q="oil")["terms"]
+
+
+@pytest.mark.parametrize("q", ["canada", "dutch"])
+def test_every_view_counts_as_the_search_does_with_expansion_on_and_off(base, capsys,
+                                                                       sample_index, q):
+    """Regression: research counts must follow `expand` as the search total does, over HTTP
+    and from the commands (`--no-expand`), so a story found only by the country's other word
+    (`canadian`, `netherlands`) counts in both or in neither."""
+    index = ("--index", str(sample_index))
+    totals = {}
+    for expand, flag in (("1", ()), ("0", ("--no-expand",))):
+        total = get_json(base, "/api/search", q=q, expand=expand)["total"]
+        timeline = get_json(base, "/api/timeline", q=q, expand=expand)
+        _, _, exported = get(base, "/api/export", q=q, expand=expand, format="jsonl")
+        counted = {
+            "timeline": timeline["total"],
+            "timeline buckets": sum(b["count"] for b in timeline["buckets"])
+            + timeline["undated"],
+            "compare": get_json(base, "/api/compare", q=[q, "oil"],
+                                expand=expand)["queries"][0]["total"],
+            "terms": get_json(base, "/api/terms", q=q, expand=expand)["matches"],
+            "export": len(exported.splitlines()),
+            "cursor": get_json(base, "/api/search", q=q, expand=expand, cursor="*")["total"],
+        }
+        for command in (["timeline", q], ["compare", q, "oil"], ["terms", q]):
+            status, out, _ = run(capsys, *command, "--json", *flag, *index)
+            assert status == 0
+            data = json.loads(out)
+            counted[f"cli {command[0]}"] = data["queries"][0]["total"] if "queries" in data \
+                else data.get("total", data.get("matches"))
+        status, out, _ = run(capsys, "export", q, "--format", "jsonl", *flag, *index)
+        counted["cli export"] = len(out.splitlines())
+        assert counted == dict.fromkeys(counted, total), expand
+        totals[expand] = total
+    assert totals["0"] < totals["1"]
+
+
+def test_significant_terms_leave_out_the_words_the_expansion_searched(base):
+    """Regression: with expansion on, `canadian` was the top significant term of `canada`:
+    a word the query itself searched, as pointless to suggest as `canada`."""
+    expanded = [t["term"] for t in get_json(base, "/api/terms", q="canada", limit=100)["terms"]]
+    typed = [t["term"] for t in get_json(base, "/api/terms", q="canada", expand="0",
+                                         limit=100)["terms"]]
+    assert "canadian" in typed and "canadian dlrs" in typed
+    assert not [t for t in expanded if "canadian" in t.split() or "canada" in t.split()]
+
+
+def test_pages_keep_expand_off_in_their_forms_and_export_links(base):
+    def parse(path: str, **params):
+        status, _, body = get(base, path, **params)
+        assert status == 200
+        return BeautifulSoup(body, "html.parser")
+
+    page = parse("/", q="dutch", expand="0")
+    exports = [a["href"] for a in page.select(".export a")]
+    assert len(exports) == 2 and all("expand=0" in href for href in exports)
+    total = get_json(base, "/api/search", q="dutch", expand="0")["total"]
+    with urllib.request.urlopen(base + exports[1], timeout=30) as response:  # JSON lines
+        assert len(response.read().splitlines()) == total
+    for path, form in (("/", "form.filters"), ("/timeline", "form.research"),
+                       ("/compare", "form.research")):
+        fields = parse(path, q="dutch", expand="0").select_one(form).select(
+            "input[name=expand]")
+        assert [f["value"] for f in fields] == ["0"], path
+
+
+def test_the_openapi_document_gives_research_views_and_export_the_expand_switch(base):
+    paths = get_json(base, "/api/openapi.json")["paths"]
+    for path in ("/api/timeline", "/api/compare", "/api/terms", "/api/export"):
+        names = [p["name"] for p in paths[path]["get"]["parameters"]]
+        assert "expand" in names and "collection" in names, path

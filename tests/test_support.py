@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks._common import (
+    markdown_table,
     missing_peers,
     peer_version,
     percentile,
     percentiles,
     sample_queries,
+    table_row,
     title_words,
 )
 from tests.support import requires
@@ -73,6 +75,13 @@ def test_sample_queries_are_seeded_and_take_the_kinds_in_turn():
         sample_queries(TITLES, 1, seed=1, kinds=("fuzzy",))
     with pytest.raises(ValueError, match="no title has enough words"):
         sample_queries(["Go"], 1, seed=1)
+
+
+def test_markdown_tables_have_a_header_its_rule_and_a_row_per_item():
+    assert markdown_table(["extractor", "F1"], [["ours", "0.912"], ("peer", 0.5)]) == (
+        "| extractor | F1 |\n|---|---|\n| ours | 0.912 |\n| peer | 0.5 |")
+    assert markdown_table(["a"], []) == "| a |\n|---|"
+    assert table_row(["x", 1, None]) == "| x | 1 | None |"
 
 
 def test_peers_installed_or_missing():

@@ -1,6 +1,7 @@
 """Per-segment columns as numpy arrays, read once per segment and shared by every search:
-field lengths, publication stamps, near-duplicate keys, the codes of single-valued keyword
-fields (source, host, language) and deletions.
+field lengths, publication stamps, near-duplicate keys (as bytes, and as numbers for the
+cursor's story order), the codes of single-valued keyword fields (source, host, language)
+and deletions.
 
 Segments never change once written (only their deletions do, which are part of the cache
 key), so a commit costs only the columns of its new segments. Columns are loaded on first
@@ -57,6 +58,28 @@ def _cluster(reader, _name: str) -> np.ndarray:
     return found
 
 
+#: Hex digit → value (255: not a hex digit), for `key_numbers`.
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+
+
+def key_numbers(keys: np.ndarray) -> np.ndarray:
+    """Fixed-width hex keys (a numpy bytes array, such as the `cluster` column) as uint64
+    numbers; 0 for a key that is not all hex digits (none, or blank)."""
+    digits = _HEX[np.frombuffer(keys.tobytes(), dtype=np.uint8).reshape(len(keys),
+                                                                        keys.dtype.itemsize)]
+    numbers = np.zeros(len(keys), dtype=np.uint64)
+    for column in digits.T.astype(np.uint64):
+        numbers = (numbers << np.uint64(4)) | column
+    numbers[(digits == 255).any(axis=1)] = 0
+    return numbers
+
+
+def _story_key(reader, _name: str) -> np.ndarray:
+    return key_numbers(_cluster(reader, "cluster"))
+
+
 def _live(reader, _name: str) -> np.ndarray:
     mask = np.ones(reader.doc_count_all(), dtype=bool)
     mask[raw.deleted(reader)] = False
@@ -72,6 +95,7 @@ def _length(reader, name: str) -> np.ndarray | None:
 LOADERS: dict[str, Callable[[Any, str], Any]] = {
     "published": _published,
     "cluster": _cluster,
+    "story_key": _story_key,  # the cluster id as a number: cursor.py's story order
     "live": _live,
     "length": _length,
     "codes": lambda reader, name: _codes(reader, name.split(":", 1)[1]),

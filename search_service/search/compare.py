@@ -2,8 +2,9 @@
 interval for all, so the lines share an axis), its top sources and its top stories.
 
 Each query is matched on its own (matches.py), so no query's stories can stand in for
-another's. Top stories are ranked by relevance over the whole match set (the search's
-BM25F scores, from the executor that matched them; newest first among equal scores).
+another's; all of them within the request's one time limit. Top stories are ranked by
+relevance over the whole match set (the search's BM25F scores, from the executor that
+matched them; newest first among equal scores).
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import numpy as np
 from whoosh.searching import Searcher
 
 from search_service.search.engine import result_item
-from search_service.search.expand import expand_query
 from search_service.search.highlight import query_words
-from search_service.search.matches import columns_of, match, stories, top_stories
+from search_service.search.matches import (
+    columns_of,
+    deadline_of,
+    match,
+    stories,
+    top_stories,
+)
 from search_service.search.params import QueryError, SearchParams
-from search_service.search.parse import QUERY_FIELDS, parse_query
+from search_service.search.parse import QUERY_FIELDS
 from search_service.search.timeline import (
     UNDATED,
     Dated,
@@ -50,10 +56,11 @@ def compare(searcher: Searcher, params: SearchParams, queries: list[str],
     interval = check_interval(interval)
     queries = compare_queries(queries)
     columns = columns_of(searcher)
+    deadline = deadline_of(params)  # one time limit for the whole comparison
     each = []
     for text in queries:
         request = replace(params, q=text)
-        matched = match(searcher, request)
+        matched = match(searcher, request, deadline=deadline)
         docs = stories(columns, matched)
         stamps = columns.stamps[docs]
         each.append((request, matched, Dated(len(docs), stamps[stamps != UNDATED], docs)))
@@ -61,8 +68,7 @@ def compare(searcher: Searcher, params: SearchParams, queries: list[str],
     chosen = pick_interval(interval, span)
     out = []
     for request, matched, found in each:
-        text_query = expand_query(searcher, parse_query(searcher, request.q), request.expand)[0]
-        words = {name: query_words(text_query, searcher.reader(), name)
+        words = {name: query_words(matched.query, searcher.reader(), name)
                  for name in QUERY_FIELDS}
         out.append({
             "query": request.q,

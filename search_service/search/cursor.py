@@ -10,8 +10,9 @@ remove stories but never change the position of another, so a cursor (the positi
 last story shown) resumes after it with nothing repeated and nothing skipped of what was
 there when paging began. Relevance sorts are refused: a commit changes every score.
 
-Positions come from two per-segment columns read once per segment (segments never change),
-as numpy arrays, so ordering 100,000 matches costs a few numpy sorts.
+Positions come from two per-segment columns that every search shares (columns.py: the
+publication stamp, and the story key as a number), read once per segment (segments never
+change) as numpy arrays, so ordering 100,000 matches costs a few numpy sorts.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,26 +34,24 @@ from whoosh.searching import Searcher
 
 from search_service.index.related import StoredHit
 from search_service.search import executor
-from search_service.search.columns import segment_key
+from search_service.search.columns import columns_of, segment_key
 from search_service.search.expand import expand_query
 from search_service.search.filters import NO_DATE, PublishedWithin, filter_query
 from search_service.search.groups import groups_of
-from search_service.search.params import QueryError, SearchParams
+from search_service.search.params import QueryError, SearchParams, past_time_limit
 from search_service.search.parse import QUERY_FIELDS, parse_query
 
 log = logging.getLogger(__name__)
 
 #: The cursor that starts paging.
 START = "*"
-#: Segments whose columns are remembered; commits (sets of segments) whose story leads are.
-KEEP_SEGMENTS = 64
+#: Commits (sets of segments) whose story leads are remembered.
 KEEP_COMMITS = 4
 #: Story keys whose first copy's stamp is remembered across commits (about 100 bytes each).
 KEEP_KNOWN = 1_000_000
 _VERSION = 1
 
 _lock = threading.Lock()
-_columns: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 _leads: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 #: Story key → its first copy's stamp, kept across commits (a first copy's date does not
 #: change), so a commit only looks up the stories new since the last.
@@ -128,14 +128,20 @@ def _matches(searcher: Searcher, params: SearchParams
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The documents the request matches (global numbers), each one's publication stamp and
     story key; None when nothing matches. The vectorised executor matches (with the search's
-    filters, on arrays); a query shape it leaves to Whoosh runs Whoosh's matchers."""
+    filters, on arrays); a query shape it leaves to Whoosh runs Whoosh's matchers. Matching
+    past the request's time limit is refused (params.past_time_limit): a cursor or an export
+    of part of the matches would skip stories without saying so."""
     text_query = expand_query(searcher, parse_query(searcher, params.q), params.expand)[0]
+    deadline = time.monotonic() + params.time_limit
     try:
-        _, docnums, _, _ = executor.filtered_matches(searcher, text_query, params,
-                                                     isinstance(text_query, Every))
+        _, docnums, _, late = executor.filtered_matches(searcher, text_query, params,
+                                                        isinstance(text_query, Every), deadline)
     except executor.Unsupported as why:
         log.debug("cursor query %r goes to the Whoosh path: %s", params.q, why)
         docnums = None
+    else:
+        if late:
+            raise past_time_limit(params)
     leaves = searcher.leaf_searchers()
     if docnums is not None:
         if not len(docnums):
@@ -147,7 +153,8 @@ def _matches(searcher: Searcher, params: SearchParams
     query, _ = matching_query(searcher, params)
     docs, stamps, keys = [], [], []
     for sub, offset in leaves:
-        local = np.fromiter(query.matcher(sub).all_ids(), dtype=np.int64)
+        local = np.fromiter(_until(query.matcher(sub).all_ids(), deadline, params),
+                            dtype=np.int64)
         if not len(local):
             continue
         seg_stamps, seg_keys = _segment_columns(sub)
@@ -157,6 +164,15 @@ def _matches(searcher: Searcher, params: SearchParams
     if not docs:
         return None
     return _joined(docs), _joined(stamps), _joined(keys)
+
+
+def _until(ids: Iterator[int], deadline: float, params: SearchParams) -> Iterator[int]:
+    """Pass `ids` on; params.past_time_limit once the monotonic `deadline` has passed
+    (looked at on the first id and every 1,024th after)."""
+    for count, docnum in enumerate(ids):
+        if not count % 1024 and time.monotonic() > deadline:
+            raise past_time_limit(params)
+        yield docnum
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
@@ -234,31 +250,11 @@ def _fingerprint(params: SearchParams) -> str:
 
 
 def _segment_columns(sub: Searcher) -> tuple[np.ndarray, np.ndarray]:
-    """Each document's publication stamp (NO_DATE if none) and story key, for one segment."""
+    """Each document's publication stamp (NO_DATE if none) and story key (0 if none), for
+    one segment: the per-segment columns every search shares (columns.py)."""
     reader = sub.reader()
-    cache_key = segment_key(reader)
-    with _lock:
-        found = _columns.get(cache_key)
-    if found is not None:
-        return found
-    count = reader.doc_count_all()
-    if reader.has_column("published"):
-        column = reader.column_reader("published", translate=False)
-        stamps = np.fromiter((column[d] for d in range(count)), dtype=np.uint64, count=count)
-    else:
-        stamps = np.full(count, NO_DATE, dtype=np.uint64)
-    if reader.has_column("cluster"):
-        column = reader.column_reader("cluster", translate=False)
-        keys = np.fromiter((_key_number(column[d]) for d in range(count)), dtype=np.uint64,
-                           count=count)
-    else:
-        keys = np.zeros(count, dtype=np.uint64)
-    found = (stamps, keys)
-    with _lock:
-        if len(_columns) >= KEEP_SEGMENTS:
-            _columns.pop(next(iter(_columns)))
-        _columns[cache_key] = found
-    return found
+    columns = columns_of(reader)
+    return columns.get("published", reader), columns.get("story_key", reader)
 
 
 def _key_number(value: bytes | str) -> int:

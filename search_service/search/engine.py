@@ -32,7 +32,7 @@ from search_service.search.filters import PublishedWithin, filter_query
 from search_service.search.groups import Groups, groups_of
 from search_service.search.groups import hidden as groups_hidden
 from search_service.search.highlight import Marker, QueryWords, lead_html, query_words
-from search_service.search.params import QueryError, SearchParams
+from search_service.search.params import QueryError, SearchParams, past_time_limit
 from search_service.search.parse import QUERY_FIELDS, parse_query
 from search_service.search.postings import shared_cache
 from search_service.search.rank import BEST_WINDOW, rank_best, sort_facet, weighting
@@ -191,8 +191,7 @@ def search(searcher: Searcher, params: SearchParams | None = None, use_executor:
         except WhooshQueryError as exc:
             raise QueryError(f"cannot run query {params.q!r}: {exc}") from exc
         except TimeLimit as exc:
-            raise QueryError(f"query {params.q!r} ran past its time limit of "
-                             f"{params.time_limit:g}s; narrow it") from exc
+            raise past_time_limit(params) from exc
         hidden = groups_hidden(collapsed)
         hits, seen = [], set()
         for hit in results:

@@ -1,6 +1,7 @@
 """Query help: warnings about operators typed in lower case (or as a leading minus), and an
 explanation in plain words of how a query was read: which words in which fields, what
-wildcards and fuzzy words expand to, which words were left out, and the filters."""
+wildcards and fuzzy words expand to, what the place expansion adds (expand.py), which words
+were left out, and the filters."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from whoosh.searching import Searcher
 from whoosh.util.times import long_to_datetime
 
 from search_service.index.analysis import text_analyzer
+from search_service.search.expand import VARIANT_BOOST, expand_query
 from search_service.search.params import SearchParams
 from search_service.search.parse import parse_query
 
@@ -77,42 +79,55 @@ def _is_word(token: str) -> bool:
 
 
 def explain(searcher: Searcher, params: SearchParams) -> dict[str, Any]:
-    """Say in plain words how the query of `params` is read, and what filters apply."""
-    query = parse_query(searcher, params.q)
+    """Say in plain words how the query of `params` is read (as the search runs it: with the
+    words its expansion adds, listed as the search answer lists them), and what filters
+    apply."""
+    typed = parse_query(searcher, params.q)
+    query, info = expand_query(searcher, typed, params.expand)
+    added = {e["word"]: e["added"] for e in info["expanded"]}
     reader = searcher.reader()
     notes = [f'"{word}" is left out: too common to search' for word in _dropped(params.q)]
-    if len(params.q.split()) > 1 and isinstance(query, And):
+    if len(params.q.split()) > 1 and isinstance(typed, And):
         notes.append("words not joined by OR must all be found (AND is the default)")
+    for word, forms in added.items():
+        also = " and ".join(f'"{form}"' for form in forms)
+        notes.append(f'"{word}" also finds {also}, weighted {VARIANT_BOOST:g}: a country\'s '
+                     f"other name or its people's word (expand=0 searches it only as typed)")
+    if params.feedback:
+        notes.append("words of the best stories then rank the matches (feedback=1: the "
+                     "answer's feedback lists them)")
     return {
         "parsed": str(query),
-        "reading": describe(query, reader),
+        "reading": describe(typed, reader, added),
         "notes": notes,
         "filters": filters(params),
+        "expanded": info["expanded"],
     }
 
 
-def describe(node: Query, reader) -> str:
-    """One query node in plain words."""
+def describe(node: Query, reader, added: dict[str, list[str]] | None = None) -> str:
+    """One query node in plain words (with the words `added` beside each expanded word)."""
     if isinstance(node, Every):
         return "every article"
     if isinstance(node, (And, Or)):
-        parts = _merged(node.subqueries, reader)
+        parts = _merged(node.subqueries, reader, added)
         if len(parts) == 1:
             return parts[0]
         joined = "; ".join(parts)
         return f"all of ({joined})" if isinstance(node, And) else f"any of ({joined})"
     if isinstance(node, AndNot):
-        return f"{describe(node.a, reader)}, but not {describe(node.b, reader)}"
+        return f"{describe(node.a, reader, added)}, but not {describe(node.b, reader)}"
     if isinstance(node, AndMaybe):
-        return f"{describe(node.a, reader)}, ranked higher with {describe(node.b, reader)}"
-    if isinstance(node, Not):
+        return (f"{describe(node.a, reader, added)}, ranked higher with "
+                f"{describe(node.b, reader, added)}")
+    if isinstance(node, Not):  # words under NOT are never expanded
         return f"not {describe(node.query, reader)}"
     if isinstance(node, ConstantScoreQuery):
-        return describe(node.child, reader)
-    return _leaf(node, [getattr(node, "fieldname", "") or ""], reader)
+        return describe(node.child, reader, added)
+    return _leaf(node, [getattr(node, "fieldname", "") or ""], reader, added)
 
 
-def _merged(children: list[Query], reader) -> list[str]:
+def _merged(children: list[Query], reader, added: dict[str, list[str]] | None) -> list[str]:
     """Describe children, merging the same word searched in several fields."""
     groups: dict[Any, list[Query]] = {}
     order: list[Any] = []
@@ -128,9 +143,9 @@ def _merged(children: list[Query], reader) -> list[str]:
     for key in order:
         members = groups[key]
         if key[0] == "node":
-            out.append(describe(members[0], reader))
+            out.append(describe(members[0], reader, added))
         else:
-            out.append(_leaf(members[0], [m.fieldname for m in members], reader))
+            out.append(_leaf(members[0], [m.fieldname for m in members], reader, added))
     return out
 
 
@@ -147,8 +162,10 @@ def _leaf_key(node: Query) -> tuple | None:
     return None
 
 
-def _leaf(node: Query, fields: list[str], reader) -> str:
-    """A leaf (word, phrase, wildcard, fuzzy word, range) and where it is searched."""
+def _leaf(node: Query, fields: list[str], reader,
+          added: dict[str, list[str]] | None = None) -> str:
+    """A leaf (word, phrase, wildcard, fuzzy word, range) and where it is searched (a word
+    with the words its expansion adds)."""
     where = " or ".join(FIELD_NAMES.get(f, f) for f in fields if f)
     where = f" in {where}" if where else ""
     if isinstance(node, Phrase):
@@ -164,7 +181,8 @@ def _leaf(node: Query, fields: list[str], reader) -> str:
         text = node.text.decode() if isinstance(node.text, bytes) else str(node.text)
         stemmed = " (or another form of it)" if fields and set(fields) <= {"title", "body"} \
             else ""
-        return f'the word "{text}"{stemmed}{where}'
+        also = "".join(f' or "{form}"' for form in (added or {}).get(text, ()))
+        return f'the word "{text}"{stemmed}{also}{where}'
     if isinstance(node, (NumericRange, TermRange, DateRange)):
         return f"{FIELD_NAMES.get(node.fieldname, node.fieldname)} {_range(node)}"
     return str(node)

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from whoosh.collectors import TimeLimit
 from whoosh.query import (
     And,
     ConstantScoreQuery,
+    Every,
     Query,
 )
 from whoosh.searching import Searcher
@@ -31,9 +34,10 @@ from whoosh.util.times import datetime_to_long
 
 from search_service.index.schema import NO_DATE, naive_utc
 from search_service.search import executor
+from search_service.search.engine import Deadline
 from search_service.search.expand import expand_query
 from search_service.search.filters import filter_query
-from search_service.search.params import QueryError, SearchParams
+from search_service.search.params import QueryError, SearchParams, past_time_limit
 from search_service.search.parse import parse_query
 from search_service.search.rank import weighting
 
@@ -61,10 +65,14 @@ class Columns:
 
 @dataclass(frozen=True)
 class Matches:
-    """The documents a request matches: sorted global numbers, a score for each."""
+    """The documents a request matches: sorted global numbers, a score for each; and the
+    words searched (the query as expanded, for highlighting) with what expansion added, in
+    the search answer's shape (expand.py)."""
 
     docs: np.ndarray
     scores: np.ndarray
+    query: Query = field(default_factory=Every)
+    expanded: tuple[dict, ...] = ()
 
 
 _lock = threading.Lock()
@@ -96,17 +104,34 @@ def columns_of(searcher: Searcher) -> Columns:
     return made
 
 
-def match(searcher: Searcher, params: SearchParams, text: bool = True) -> Matches:
+def deadline_of(params: SearchParams) -> float:
+    """The monotonic time by which a request started now must have matched (its time limit,
+    as the search's: SEARCH_TIME_LIMIT in the web app)."""
+    return time.monotonic() + params.time_limit
+
+
+def match(searcher: Searcher, params: SearchParams, text: bool = True,
+          deadline: float | None = None) -> Matches:
     """Every document matching the request's query (with `text`; without: every document)
-    and its filters, deleted documents left out."""
-    query = expand_query(searcher, parse_query(searcher, params.q if text else ""),
-                         params.expand)[0]
+    and its filters, deleted documents left out. Matching words must end by the monotonic
+    `deadline` (default: the request's time limit from now), or the request is refused
+    (params.past_time_limit): a count of part of the index would pass for the whole. A
+    request without words (every document) reads columns only and has no deadline."""
+    text_query, info = expand_query(searcher, parse_query(searcher, params.q if text else ""),
+                                    params.expand)
+    query = text_query
     filter_ = filter_query(params, dates=False)
     if filter_ is not None:
         query = And([query, ConstantScoreQuery(filter_, score=0.0)])
     columns = columns_of(searcher)
+    if isinstance(text_query, Every):
+        deadline = None
+    elif deadline is None:
+        deadline = deadline_of(params)
     try:
-        docs, scores = _evaluate(searcher, query)
+        docs, scores = _evaluate(searcher, query, deadline)
+    except TimeLimit:
+        raise past_time_limit(params) from None
     except QueryError:
         raise
     except Exception as exc:
@@ -117,7 +142,7 @@ def match(searcher: Searcher, params: SearchParams, text: bool = True) -> Matche
         high = datetime_to_long(naive_utc(params.date_to)) if params.date_to else UNDATED - 1
         stamps = columns.stamps[docs]
         keep &= (stamps >= low) & (stamps <= high)
-    return Matches(docs[keep], scores[keep])
+    return Matches(docs[keep], scores[keep], text_query, tuple(info["expanded"]))
 
 
 def stories(columns: Columns, matches: Matches) -> np.ndarray:
@@ -159,15 +184,23 @@ def top_stories(columns: Columns, matches: Matches, limit: int) -> list[tuple[in
 
 # -- evaluating a query ------------------------------------------------------------------------
 
-def _evaluate(searcher: Searcher, query: Query) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(searcher: Searcher, query: Query, deadline: float | None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """The live global document numbers `query` matches (ascending) and the search's score
-    for each: the vectorised executor's, or Whoosh's for a shape it leaves to Whoosh."""
+    for each: the vectorised executor's, or Whoosh's for a shape it leaves to Whoosh;
+    TimeLimit once the monotonic `deadline` (if any) has passed."""
     try:
-        docs, scores, _ = executor.match(searcher, query, weighting=weighting())
-        return docs, scores
+        docs, scores, late = executor.match(searcher, query, deadline, weighting=weighting())
     except executor.Unsupported as why:
         log.debug("research query %r goes to the Whoosh path: %s", query, why)
-    hits = searcher.search(query, limit=None)
-    found = sorted((hit.docnum, hit.score) for hit in hits)
+    else:
+        if late:
+            raise TimeLimit
+        return docs, scores
+    collector = searcher.collector(limit=None)
+    if deadline is not None:
+        collector = Deadline(collector, deadline)
+    searcher.search_with_collector(query, collector)
+    found = sorted((hit.docnum, hit.score) for hit in collector.results())
     return (np.fromiter((d for d, _ in found), dtype=np.int64, count=len(found)),
             np.fromiter((s for _, s in found), dtype=np.float64, count=len(found)))

@@ -21,6 +21,15 @@ class QueryError(ValueError):
     """The query or its parameters cannot be searched (a 400 for the web)."""
 
 
+def past_time_limit(params: SearchParams) -> QueryError:
+    """The error of a request whose matching ran past its time limit (a 400 for the web):
+    the same words for a search that could not answer in part and for the research views,
+    cursor pages and exports, which never answer in part (a count of what was read so far
+    would pass for the whole)."""
+    return QueryError(f"query {params.q!r} ran past its time limit of "
+                      f"{params.time_limit:g}s; narrow it")
+
+
 class NotFound(LookupError):
     """No article has the requested id (a 404 for the web)."""
 

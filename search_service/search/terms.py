@@ -18,7 +18,8 @@ half a story (so `bg` is never 0). Both sides are read the same way: the stored 
 body, folded to lower-case ASCII, cut into words; a word is a term unless it is a stop word
 of the story's language (Whoosh's lists, English when the language has none), shorter than
 3 characters or not starting with a letter; a phrase is two terms side by side with no
-punctuation or other word between them. Words of the query itself are left out. Each
+punctuation or other word between them. Words of the query itself are left out, and so are
+the words its expansion searched beside them (`canadian` for `canada`, expand.py). Each
 document's terms are remembered (a bounded cache), so repeated work is mostly reading stored
 fields.
 """
@@ -74,13 +75,15 @@ def terms(searcher: Searcher, params: SearchParams, limit: int = 20) -> dict[str
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
     columns = columns_of(searcher)
-    docs = stories(columns, match(searcher, params))
+    matched = match(searcher, params)
+    docs = stories(columns, matched)
     total = len(docs)
     if total > SAMPLE:
         docs = np.sort(np.random.default_rng(SEED).choice(docs, SAMPLE, replace=False))
     fg_words, fg_phrases = _count(searcher, docs)
     bg_size, bg_words, bg_phrases = background(searcher, columns)
-    excluded = query_stems(params.q)
+    excluded = query_stems(" ".join([params.q, *(added for e in matched.expanded
+                                                 for added in e["added"])]))
     stem = _stemmer()
     floor = min_matches(len(docs))
     scored = []

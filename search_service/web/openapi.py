@@ -93,12 +93,14 @@ SEARCH = {
 }
 EXPLAIN = {
     "type": "object",
-    "required": ["parsed", "reading", "notes", "filters"],
+    "required": ["parsed", "reading", "notes", "filters", "expanded"],
     "properties": {
-        "parsed": {"type": "string", "description": "The parsed query, in Whoosh's notation"},
+        "parsed": {"type": "string", "description": "The query as searched (expanded), in "
+                                                    "Whoosh's notation"},
         "reading": {"type": "string", "description": "How the query was read, in words"},
         "notes": {"type": "array", "items": {"type": "string"}},
         "filters": {"type": "array", "items": {"type": "string"}},
+        "expanded": SEARCH["properties"]["expanded"],
     },
     "additionalProperties": False,
 }
@@ -271,7 +273,9 @@ def openapi_document(max_depth: int = config.MAX_DEPTH) -> dict[str, Any]:
                "Cursor paging past the depth limit: * starts, then each answer's "
                "next_cursor; needs sort newest or oldest (the default with a cursor), no page"),
     ]
-    filters = [p for p in search_params if p["name"] in ("from", "to", "source", "lang")]
+    filters = [p for p in search_params if p["name"] in ("from", "to", "source", "lang",
+                                                          "collection", "expand")]
+    export_params.insert(-3, next(p for p in filters if p["name"] == "expand"))
     interval = _param("interval", {"enum": ["", "auto", "day", "week", "month"],
                                    "default": "auto"},
                       "Bucket size; auto (or empty) picks day, week or month from the span "

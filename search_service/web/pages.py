@@ -26,7 +26,7 @@ bp = Blueprint("pages", __name__)
 DATE_PRESETS = [("", "Any time"), ("past 24 hours", "Past day"), ("last week", "Past week"),
                 ("last month", "Past month"), ("last year", "Past year")]
 #: Search parameters an export link keeps.
-EXPORT_ARGS = ("q", "from", "to", "source", "lang", "collection", "sort")
+EXPORT_ARGS = ("q", "from", "to", "source", "lang", "collection", "expand", "sort")
 SORT_LABELS = [("best", "Best match"), ("relevance", "Relevance"), ("newest", "Newest"),
                ("oldest", "Oldest")]
 

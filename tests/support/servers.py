@@ -4,6 +4,7 @@ started as a real subprocess on a free port."""
 from __future__ import annotations
 
 import json
+import queue
 import re
 import socket
 import subprocess
@@ -30,22 +31,36 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
         time.sleep(0.02)
 
 
-def start(argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def start(argv: list[str], env: dict[str, str] | None = None,
+          timeout: float = 120) -> tuple[subprocess.Popen, str]:
     """Start a serving command (`serve`, `demo`) on a free port; return the process and its
-    base URL."""
+    base URL once it says where it serves. `timeout` (seconds) guards against a hang, and
+    holds even while the command prints nothing: its standard output is read by a thread
+    (`demo` prints nothing for the minute or more it takes to index the sample)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "search_service.cli", *argv, "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_forward, args=(proc.stdout, lines), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=min(left, 0.5))
+        except queue.Empty:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {proc.stderr.read()}") from None
+            continue
         match = re.search(r"on (http://127\.0\.0\.1:\d+/)", line)
         if match:
             return proc, match.group(1)
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stderr.read()}")
     proc.kill()
-    raise AssertionError("server did not start in time")
+    raise AssertionError(f"server did not start within {timeout:g} s")
+
+
+def _forward(stream, into: queue.Queue) -> None:
+    """Put each line of `stream` into `into` until the stream ends."""
+    for line in stream:
+        into.put(line)
 
 
 def get_json(url: str) -> dict:
