@@ -209,7 +209,7 @@ class Marker:
     #: None to run the analyzer per new word.
     analyse_word: Callable[[str], str | None] | None = None
     pattern: re.Pattern = field(init=False)
-    #: Replaced by an empty one when it holds CACHE_WORDS words; a thread reading the old
+    #: Replaced by an empty one when it holds CACHE_WORDS entries; a thread reading the old
     #: one goes on with it undisturbed.
     vocabulary: Vocabulary = field(default_factory=Vocabulary, init=False)
 
