@@ -1,7 +1,9 @@
-"""The search benchmarks' options for an index built before (benchmarks/search.py and
-benchmarks/http_api.py `--index DIR`, search.py `--stream distinct`): they search the index as
-it is, without building or changing it, over distinct queries, and refuse a directory that
-holds no index. Run as the benchmarks are run: `python -m`, in a child process."""
+"""The benchmarks of a large index, on a small one: a bulk build cut short is finished by
+`benchmarks/bulk_build.py --resume` into the index a build in one go makes; the search
+benchmarks measure an index built before (benchmarks/search.py and benchmarks/http_api.py
+`--index DIR`, search.py `--stream distinct`) as it is, without building or changing it, over
+distinct queries, and refuse a directory that holds no index. Run as the benchmarks are run:
+`python -m`, in a child process."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 
 from benchmarks.search import distinct_queries
 from search_service.index.schema import open_index
+from search_service.index.whoosh_compat import segment_count
 from search_service.index.writer import ArticleWriter
 from tests.support.corpus import distinct, stories
 
@@ -103,3 +106,36 @@ def test_a_directory_without_an_index_is_refused(module, tmp_path):
 def test_in_process_benchmark_refuses_related_stories_over_a_given_index(built):
     done = run("benchmarks.search", "--index", str(built), "--engines", "ours")
     assert done.returncode == 2 and "--index: pass --related 0" in done.stderr
+
+
+def stored_urls(path: Path) -> list[str]:
+    """The URLs of the articles in the index at `path`, sorted."""
+    with open_index(path).searcher() as searcher:
+        return sorted(fields["url"] for fields in searcher.all_stored_fields())
+
+
+def test_a_resumed_bulk_build_ends_as_a_build_in_one_go(tmp_path):
+    first = run("benchmarks.bulk_build", "--articles", "150", "--index", str(tmp_path / "ix"))
+    assert first.returncode == 0, first.stderr
+    assert "the index holds 150 articles" in first.stdout
+    again = run("benchmarks.bulk_build", "--articles", "360", "--index", str(tmp_path / "ix"),
+                "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "resuming: the index holds 150 articles; adding the next 210" in again.stdout
+    assert "ours: 210 articles" in again.stdout and "the index holds 360 articles" in again.stdout
+    whole = run("benchmarks.bulk_build", "--articles", "360", "--index", str(tmp_path / "one"))
+    assert whole.returncode == 0, whole.stderr
+    assert stored_urls(tmp_path / "ix") == stored_urls(tmp_path / "one")
+    assert len(set(stored_urls(tmp_path / "ix"))) == 360
+    assert segment_count(open_index(tmp_path / "ix")) == 2  # one commit per run
+
+
+def test_bulk_build_resumes_only_an_index_and_refuses_to_overwrite_one(built, tmp_path):
+    done = run("benchmarks.bulk_build", "--articles", "10", "--index", str(tmp_path),
+               "--resume")
+    assert done.returncode == 2 and f"--resume: no index at {tmp_path}" in done.stderr
+    done = run("benchmarks.bulk_build", "--articles", "10", "--index", str(built))
+    assert done.returncode == 2 and "is not empty (--resume adds to it)" in done.stderr
+    done = run("benchmarks.bulk_build", "--articles", "10", "--index", str(built), "--resume",
+               "--engine", "whoosh")
+    assert done.returncode == 2 and "--resume: only with --engine ours" in done.stderr
