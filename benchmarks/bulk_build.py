@@ -2,6 +2,7 @@
 
 Usage: python -m benchmarks.bulk_build --articles 1000000 --index /tmp/ix-1m [--every 60]
        python -m benchmarks.bulk_build --articles 100000 --index /tmp/ix --engine whoosh
+       python -m benchmarks.bulk_build --articles 1000000 --index /tmp/ix-1m --resume
 
 Builds `--articles` distinct articles (tests/support/corpus.py `distinct`: wire-copy text,
 six years of dates, 50 sources, ~10% syndicated near-copies) as `ingest` does (a bulk
@@ -11,12 +12,16 @@ schema of benchmarks/search.py), so the two rates can be put side by side. Print
 line every `--every` seconds (articles, rate, commits, index size, RSS, load) and a summary:
 wall and CPU time, docs/s, index size on disk, segments, the writer's peak RSS. With
 `--stop-at HH:MM` (UTC) it stops adding articles then and commits what it has, so a build
-that cannot finish in time still ends with a committed index and an honest rate.
+that cannot finish in time still ends with a committed index and an honest rate. With
+`--resume` it adds to the index at `--index` instead: the corpus is the same on every run, so it
+skips as many articles as the index holds and goes on from there (a build cut short, by
+`--stop-at` or a kill, is finished later; the figures are those of the resumed part).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import sys
@@ -54,11 +59,15 @@ def build_ours(args, path: Path, log) -> dict:
     from search_service.index.schema import open_index
     from search_service.index.writer import ArticleWriter
 
-    ix = open_index(path, create=True)
+    ix = open_index(path, create=not args.resume)
+    held = ix.doc_count_all() if args.resume else 0
+    if held:
+        print(f"resuming: the index holds {held:,} articles; adding the next "
+              f"{max(args.articles - held, 0):,}", flush=True)
     deadline, added, stopped = stop_time(args.stop_at), 0, False
     writer = ArticleWriter(ix, batch=None, interval=None, procs=args.procs, bulk=True,
                            batch_mb=args.batch_mb)
-    for article in distinct(args.articles, raw=stories()):
+    for article in itertools.islice(distinct(args.articles, raw=stories()), held, None):
         writer.add(article)
         added += 1
         if added % 500 == 0:
@@ -70,7 +79,8 @@ def build_ours(args, path: Path, log) -> dict:
         note="closing (last commit, then merges)")
     writer.close()
     return {"articles": added, "written": writer.written, "commits": writer.commits,
-            "segments": whoosh_compat.segment_count(ix), "stopped": stopped}
+            "segments": whoosh_compat.segment_count(ix), "stopped": stopped,
+            "total": ix.doc_count_all()}
 
 
 def build_whoosh(args, path: Path, log) -> dict:
@@ -93,7 +103,7 @@ def build_whoosh(args, path: Path, log) -> dict:
     log(added, 0, lambda: 0, force=True, note="committing")
     writer.commit()
     return {"articles": added, "written": added, "commits": 1, "segments": 1,
-            "stopped": False}
+            "stopped": False, "total": added}
 
 
 def main() -> None:
@@ -108,12 +118,21 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=60.0, help="seconds between lines")
     parser.add_argument("--stop-at", default=None, metavar="HH:MM",
                         help="UTC time to stop adding articles and commit")
+    parser.add_argument("--resume", action="store_true",
+                        help="ours: add to the index at --index, skipping the articles it "
+                             "already holds (finishes a build cut short)")
     args = parser.parse_args()
     if args.batch_mb is None:
         from search_service.index.writer import BULK_MB
         args.batch_mb = BULK_MB
-    if args.index.exists() and any(args.index.iterdir()):
-        parser.error(f"{args.index} is not empty")
+    if args.resume:
+        from search_service.index.schema import index_exists
+        if args.engine != "ours":
+            parser.error("--resume: only with --engine ours")
+        if not index_exists(args.index):
+            parser.error(f"--resume: no index at {args.index}")
+    elif args.index.exists() and any(args.index.iterdir()):
+        parser.error(f"{args.index} is not empty (--resume adds to it)")
     started, cpu = time.perf_counter(), cpu_seconds()
     last = [started]
 
@@ -138,8 +157,8 @@ def main() -> None:
           f"= {out['articles'] / wall:,.1f} docs/s, {used:,.0f} CPU s = "
           f"{out['articles'] / used:,.1f} docs per CPU s; {out['commits']} commits, "
           f"{out['segments']} segments; {dir_size(args.index) / 2**20:,.0f} MB on disk; "
-          f"peak RSS {peak_rss_mb():,.0f} MB; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
-          flush=True)
+          f"peak RSS {peak_rss_mb():,.0f} MB; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"the index holds {out['total']:,} articles", flush=True)
     sys.exit(0)
 
 

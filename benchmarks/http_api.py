@@ -2,11 +2,14 @@
 
 Usage: python -m benchmarks.http_api [--corpus distinct|reuters] [--articles 100000]
        [--workers 2] [--seconds 20] [--c1-requests 300]
+       python -m benchmarks.http_api --index DIR --servers ours --workers 1 --streams distinct
 
 Builds (or reuses) an index of `--articles` articles (Reuters stories, or distinct articles
 remixed from them, see corpus.py), cached under `--cache` (default `.benchmarks/`,
 git-ignored), and an SQLite database of the same articles with an FTS5 index (sqlite-utils,
-porter stemming). Starts `news-search serve` from this checkout, loads it, stops it, then
+porter stemming); `--index DIR` serves an index built before instead (a
+`benchmarks/bulk_build.py` run's; `--articles` then names only the peer's database). Starts
+`news-search serve` from this checkout, loads it, stops it, then
 does the same with `datasette serve -i` running a ranked FTS5 query with `snippet()` (its
 documented way to get ranked, highlighted results) per request.
 
@@ -128,6 +131,13 @@ def cached_index(cache: Path, count: int, procs: int, corpus: str = "reuters",
     print(f"building {path} ({count:,} articles) …", file=sys.stderr, flush=True)
     build_index(path, count, procs, corpus, writer)
     return path
+
+
+def index_docs(index: Path) -> int:
+    """How many articles the index at `index` holds."""
+    from search_service.index.schema import open_index
+
+    return open_index(index).doc_count()
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -495,6 +505,9 @@ def main() -> None:
                         help="server threads, as `serve --threads` (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2,
                         help="server processes, as `serve --workers` (default: %(default)s)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="serve this index, built before (e.g. by benchmarks.bulk_build), "
+                             "instead of building or reusing one under --cache")
     parser.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
                         help="indexing processes for a build (default: %(default)s)")
     parser.add_argument("--writer", choices=WRITERS, default="bulk",
@@ -514,7 +527,13 @@ def main() -> None:
                         help="then time and profile N queries in process (default: none)")
     args = parser.parse_args()
 
-    index = cached_index(args.cache, args.articles, args.procs, args.corpus, args.writer)
+    if args.index:
+        from search_service.index.schema import index_exists
+        if not index_exists(args.index):
+            parser.error(f"--index {args.index}: no index there")
+    index = args.index or cached_index(args.cache, args.articles, args.procs, args.corpus,
+                                       args.writer)
+    docs = index_docs(index)
     since = "1987-06-01" if args.corpus == "reuters" else "2022-01-01"
     searches = make_queries(stories(), args.queries, args.seed, since)
     zipf = zipf_stream(searches, len(searches), args.seed + 1)
@@ -544,9 +563,10 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=20)
     load = os.getloadavg()
-    print(f"/api/search over HTTP vs Datasette + FTS5: {args.articles:,} {args.corpus} articles, "
-          f"ours `serve --workers {args.workers} --threads {args.threads}` over a {args.writer} "
-          f"index of {segment_count(index)} segment(s), {len(searches):,} distinct queries, "
+    built = "" if args.index else f"a {args.writer} index of "
+    print(f"/api/search over HTTP vs Datasette + FTS5: {docs:,} {args.corpus} articles "
+          f"({index}), ours `serve --workers {args.workers} --threads {args.threads}` over "
+          f"{built}{segment_count(index)} segment(s), {len(searches):,} distinct queries, "
           f"c=1 {args.c1_requests} requests, others "
           f"{args.seconds:g} s; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print_table(rows)

@@ -3,15 +3,20 @@ Whoosh vs the SQLite FTS5 library with snippet().
 
 Usage: python -m benchmarks.search [--scale 1] [--queries 300] [--related 1000] [--procs 1]
        python -m benchmarks.search --corpus distinct --articles 100000 --cache .benchmarks
+       python -m benchmarks.search --index DIR --engines ours,fts5 --stream distinct \
+           --related 0 --corpus distinct --articles N --cache DIR
 
 Each engine runs in its own process (so peak RSS is its own) over the same articles (the
 corpus replicated `--scale` times with fresh ids, or with `--corpus distinct`, `--articles`
 distinct articles; with `--cache`, indexes are built once and reused, so build figures are
 only those of a fresh run) and the same seeded queries: single terms,
 two- and three-term ANDs and phrases from title words, a quarter of them with a date filter,
-a third sorted by date. Reports build rate and index size, top-10-with-snippets latency
-p50/p95/p99, related-article latency and precision@5 (a related story counts when it shares a
-topic label with the source story; labels are used for scoring only), and peak RSS.
+a third sorted by date (`--stream distinct`: the HTTP benchmark's distinct queries instead, none
+repeated and none shared with the warm-up). `--index DIR` searches an index built before (a
+`benchmarks/bulk_build.py` run's) with ours and ours-whoosh instead of building one. Reports
+build rate and index size, top-10-with-snippets latency p50/p95/p99 and mean, related-article
+latency and precision@5 (a related story counts when it shares a topic label with the source
+story; labels are used for scoring only), and peak RSS.
 """
 
 from __future__ import annotations
@@ -64,6 +69,23 @@ def make_queries(raw: list[dict], count: int, seed: int, since: str = "1987-06-0
                         "since": since if i % 4 == 1 else None,
                         "by_date": i % 3 == 2})
     return queries
+
+
+def distinct_queries(raw: list[dict], count: int, warm_count: int, seed: int,
+                     since: str) -> tuple[list[dict], list[dict]]:
+    """The HTTP benchmark's distinct query stream (no query twice) and `warm_count` other
+    distinct queries for the warm-up, none of them measured, in this module's form."""
+    from benchmarks.http_api import make_queries as http_queries
+
+    def ours(search: dict) -> dict:
+        return {"terms": list(search["terms"]), "phrase": search["phrase"],
+                "since": search["from"], "by_date": search["sort"] == "newest"}
+
+    measured = http_queries(raw, count, seed, since)
+    keys = {tuple(s.items()) for s in measured}
+    others = [s for s in http_queries(raw, warm_count + count, seed + 7, since)
+              if tuple(s.items()) not in keys]
+    return [ours(s) for s in measured], [ours(s) for s in others[:warm_count]]
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -119,7 +141,11 @@ def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True,
     from search_service.search.params import QueryError, SearchParams, dates_param
 
     out: dict = {}
-    if args.cache:
+    if args.index:  # built before: search it as it is
+        path = args.index
+        ix = open_index(path)
+        out.update(build_s=None, size=dir_size(path), docs=ix.doc_count())
+    elif args.cache:
         from benchmarks.http_api import cached_index
         path = cached_index(args.cache, args.articles, args.procs, args.corpus)
         ix = open_index(path)
@@ -267,9 +293,12 @@ def child(engine: str, args: argparse.Namespace) -> None:
     """Run one engine and print its raw figures as JSON."""
     raw = stories()
     since = "2022-01-01" if args.corpus == "distinct" else "1987-06-01"
-    queries = make_queries(raw, args.queries, args.seed, since)
     global warm
-    warm = make_queries(raw, args.warm, args.seed + 7, since)  # other queries, run first
+    if args.stream == "distinct":
+        queries, warm = distinct_queries(raw, args.queries, args.warm, args.seed, since)
+    else:
+        queries = make_queries(raw, args.queries, args.seed, since)
+        warm = make_queries(raw, args.warm, args.seed + 7, since)  # other queries, run first
     rng = random.Random(args.seed)
     related_ids = ([s["id"] for s in rng.sample([s for s in raw if s["topics"]], args.related)]
                    if args.corpus == "reuters" else [])
@@ -277,7 +306,8 @@ def child(engine: str, args: argparse.Namespace) -> None:
               "fts5": run_fts5, "ours-steady": run_ours_steady}[engine]
     with tempfile.TemporaryDirectory() as tmp:
         out = runner(args, raw, queries, related_ids, Path(tmp))
-    out["docs"] = args.articles if args.corpus == "distinct" else len(raw) * args.scale
+    out.setdefault("docs", args.articles if args.corpus == "distinct" else len(raw) * args.scale)
+    out["queries"] = len(queries)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -307,9 +337,11 @@ def report(results: dict[str, dict], raw: list[dict]) -> None:
         build_cpu = f"{r['docs'] / r['build_cpu_s']:,.0f}" if r.get("build_cpu_s") else "-"
         rows.append((engine, f"{r['docs']:,}", build, build_cpu,
                      f"{r['size'] / 2**20:,.0f}",
-                     f"{search_p['p50']:.2f}/{search_p['p95']:.2f}/{search_p['p99']:.2f}",
+                     f"{search_p['p50']:.2f}/{search_p['p95']:.2f}/{search_p['p99']:.2f}"
+                     f" {statistics.fmean(r['search_ms']):.2f}",
                      *related_cell, f"{r['rss_mb']:,.0f}"))
-    header = ("engine", "docs", "build docs/s", "per CPU s", "index MB", "search ms p50/p95/p99",
+    header = ("engine", "docs", "build docs/s", "per CPU s", "index MB",
+              "search ms p50/p95/p99 mean",
               "related ms p50/p95", "related P@5", "peak RSS MB")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     for row in (header, *rows):
@@ -324,12 +356,14 @@ def ratios(results: dict[str, dict]) -> None:
         if mine.get("build_s") and whoosh.get("build_s"):
             print(f"{engine}/whoosh build rate: {whoosh['build_s'] / mine['build_s']:.2f}x "
                   f"(per CPU second {whoosh['build_cpu_s'] / mine['build_cpu_s']:.2f}x)")
-    p = {engine: percentiles(r["search_ms"]) for engine, r in results.items()}
+    p = {engine: {**percentiles(r["search_ms"]), "mean": statistics.fmean(r["search_ms"])}
+         for engine, r in results.items()}
     for engine in ("ours", "ours-whoosh"):
         for peer in ("fts5", "whoosh"):
             if engine in p and peer in p:
                 print(f"{engine}/{peer}: p50 {p[engine]['p50'] / p[peer]['p50']:.2f}x, "
-                      f"p95 {p[engine]['p95'] / p[peer]['p95']:.2f}x")
+                      f"p95 {p[engine]['p95'] / p[peer]['p95']:.2f}x, "
+                      f"mean {p[engine]['mean'] / p[peer]['mean']:.2f}x")
 
 
 def main() -> None:
@@ -350,6 +384,13 @@ def main() -> None:
                         help="articles of the distinct corpus (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="build indexes once here and reuse them (e.g. .benchmarks)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="ours, ours-whoosh: search this index, built before (e.g. by "
+                             "benchmarks.bulk_build), instead of building one")
+    parser.add_argument("--stream", choices=("seeded", "distinct"), default="seeded",
+                        help="seeded: title-word queries (some repeat); distinct: the HTTP "
+                             "benchmark's distinct queries, none repeated (default: "
+                             "%(default)s)")
     parser.add_argument("--parallel", action="store_true",
                         help="run the engines at the same time, so their builds share one "
                              "machine load (their searches then overlap too)")
@@ -357,6 +398,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.corpus == "reuters":
         args.articles = 19043 * args.scale  # the stories, replicated `--scale` times
+    if args.index:
+        from search_service.index.schema import index_exists
+        if not index_exists(args.index):
+            parser.error(f"--index {args.index}: no index there")
+        if args.related:
+            parser.error("--index: pass --related 0 (related stories are scored against the "
+                         "Reuters corpus the benchmark builds itself)")
+        args.index = args.index.resolve()
     if args.child:
         child(args.child, args)
         return
@@ -370,6 +419,9 @@ def main() -> None:
                "--articles", str(args.articles), "--warm", str(args.warm)]
         if args.cache:
             cmd += ["--cache", str(args.cache)]
+        if args.index:
+            cmd += ["--index", str(args.index)]
+        cmd += ["--stream", args.stream]
         commands[engine] = cmd
     cwd = Path(__file__).resolve().parents[1]
     results = {}
@@ -387,8 +439,9 @@ def main() -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd)
         results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
     load = os.getloadavg()
-    print(f"in process, {args.queries} queries, load average {load[0]:.2f} {load[1]:.2f} "
-          f"{load[2]:.2f}")
+    counted = sorted({r["queries"] for r in results.values()})
+    print(f"in process, {'/'.join(map(str, counted))} {args.stream} queries, load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     report(results, stories())
     ratios(results)
 
