@@ -24,23 +24,19 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
+from search_service import config
+
 log = logging.getLogger(__name__)
 
-#: Environment variable giving the most malloc arenas (0: glibc's default, 8 per core).
-ARENAS_ENV = "NEWS_SEARCH_MALLOC_ARENAS"
-#: Environment variable giving the least seconds between two malloc_trim calls (0: never).
-TRIM_ENV = "NEWS_SEARCH_MALLOC_TRIM_SECONDS"
-#: Arenas by default: chosen from benchmarks/malloc_ab.py (docs/operations.md).
-DEFAULT_ARENAS = 2
-#: Seconds between trims at most by default.
-DEFAULT_TRIM_SECONDS = 30.0
+#: The settings' environment variables (search_service/config.py).
+ARENAS_ENV = config.MALLOC_ARENAS_ENV
+TRIM_ENV = config.MALLOC_TRIM_ENV
 
 #: mallopt's parameter number for the arena limit (glibc's malloc.h).
 _M_ARENA_MAX = -8
@@ -71,31 +67,6 @@ class Allocator:
 _allocator: Allocator | None = None
 
 
-def _env_number(name: str, default: float, kind: type) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"${name} must be a number >= 0, not {text!r}")
-    return value
-
-
-def env_arenas() -> int:
-    """The most malloc arenas from $NEWS_SEARCH_MALLOC_ARENAS, else DEFAULT_ARENAS (0: glibc's
-    default); ValueError if it is not a whole number >= 0."""
-    return int(_env_number(ARENAS_ENV, DEFAULT_ARENAS, int))
-
-
-def env_trim_seconds() -> float:
-    """Seconds between trims at most from $NEWS_SEARCH_MALLOC_TRIM_SECONDS, else
-    DEFAULT_TRIM_SECONDS (0: never trim); ValueError if it is not a number >= 0."""
-    return float(_env_number(TRIM_ENV, DEFAULT_TRIM_SECONDS, float))
-
-
 def glibc() -> ctypes.CDLL | None:
     """This process's C library if it is glibc (it has mallopt and malloc_trim), else None."""
     try:
@@ -124,8 +95,8 @@ def configure(arenas: int | None = None, trim_every: float | None = None) -> All
     """Apply the allocator settings in this process (by default from the environment: call it
     before the process starts threads) and return them; ValueError for a bad setting."""
     global _allocator
-    arenas = env_arenas() if arenas is None else arenas
-    trim_every = env_trim_seconds() if trim_every is None else trim_every
+    arenas = config.env_malloc_arenas() if arenas is None else arenas
+    trim_every = config.env_malloc_trim_seconds() if trim_every is None else trim_every
     libc = glibc()
     if libc is None:
         log.debug("the C library is not glibc: malloc arenas and trims left as they are")

@@ -14,7 +14,7 @@ import urllib.request
 
 import redis
 
-from search_service import memory
+from search_service import config, memory
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
@@ -27,7 +27,7 @@ from tests.test_metrics import parse, scrape, value
 #: malloc_info lists one <heap> per arena), after configure() with the arena limit of argv[1].
 ARENAS_SCRIPT = textwrap.dedent("""
     import ctypes, sys, tempfile, threading
-    from search_service import memory
+    from search_service import config, memory
     memory.configure(arenas=int(sys.argv[1]), trim_every=0)
     barrier = threading.Barrier(8)
     held = []
@@ -91,7 +91,7 @@ def test_a_bad_setting_is_refused_with_a_clear_message(index_dir, monkeypatch):
         assert "Traceback" not in done.stderr
     monkeypatch.setenv(memory.TRIM_ENV, "soon")
     try:
-        memory.env_trim_seconds()
+        config.env_malloc_trim_seconds()
     except ValueError as exc:
         assert str(exc) == "$NEWS_SEARCH_MALLOC_TRIM_SECONDS must be a number >= 0, not 'soon'"
     else:
