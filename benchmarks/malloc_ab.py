@@ -109,7 +109,7 @@ class Writer:
         self.every = every
         self.per_commit = per_commit
         # with `cycle`, the same `cycle` articles again and again: updates, a constant count
-        self.articles = (itertools.cycle(list(distinct(cycle, seed=4242))) if cycle
+        self.articles = (itertools.cycle(list(distinct(cycle, seed=4343))) if cycle
                          else distinct(10**7, seed=4242))
         self.count = start_count
         self.commits = 0
@@ -117,13 +117,17 @@ class Writer:
         self.thread = threading.Thread(target=self.run, name="writer", daemon=True)
 
     def run(self) -> None:
+        """Commit a batch every `every` seconds until `done` is set."""
+        while not self.done.wait(self.every):
+            self.commit()
+
+    def commit(self) -> None:
+        """Write and commit the next `per_commit` articles."""
         from search_service.index.writer import write_articles
 
-        while not self.done.wait(self.every):
-            batch = [next(self.articles) for _ in range(self.per_commit)]
-            write_articles(self.ix, batch)
-            self.count = self.ix.doc_count()
-            self.commits += 1
+        write_articles(self.ix, [next(self.articles) for _ in range(self.per_commit)])
+        self.count = self.ix.doc_count()
+        self.commits += 1
 
 
 def arm_table(data: dict, warmup: float) -> None:
