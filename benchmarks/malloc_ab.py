@@ -4,7 +4,8 @@ search_service/memory.py, under the same queries while a writer commits new arti
 
 Usage: python -m benchmarks.malloc_ab [--minutes 50] [--warmup 600] [--rate 8] [--clients 2]
                                       [--base 20000] [--commit-every 5] [--per-commit 5]
-                                      [--cycle N] [--arenas 2] [--trim 30] [--keep DIR]
+                                      [--cycle N] [--queries N] [--arenas 2] [--trim 30]
+                                      [--keep DIR]
        python -m benchmarks.malloc_ab --report DIR [--warmup S]
 
 Runs, on 127.0.0.1: a copy of a pre-built index of `--base` Reuters articles (the soak's,
@@ -19,8 +20,12 @@ running crawl does (with `--cycle N`, the same N articles over and over: every c
 the first N articles updates, so the index keeps its size and memory that still grows grows
 with time, not with the index).
 
-Every 15 s: each server's RSS and private anonymous memory (RssAnon, /proc), the index's
-article count and the load average. Prints, per arm, the growth of the anonymous memory (a
+Every 15 s: each server's RSS and private anonymous memory (RssAnon, /proc), the bytes its
+bounded caches hold (decoded postings, scored terms: `news_search_worker_cache_bytes` from its
+/metrics), the index's article count and the load average. A stream of new queries fills the
+postings cache towards its bound (128 MB) for hours; `--queries N` cycles over N of them so
+that the caches fill within the warm-up, and the table also gives the growth of the anonymous
+memory less the caches. Prints, per arm, the growth of the anonymous memory (a
 least-squares line over the samples after `--warmup` seconds, %/h of its mean and MB/h), the
 same over the last half, the RSS growth, the malloc_trim calls and their cost (from each
 server's /metrics), requests, failures and p95 latency, side by side, with the load average
@@ -46,6 +51,7 @@ from benchmarks.soak import (
     ROOT,
     TARGET_GROWTH,
     Load,
+    cache_sizes,
     get,
     growth,
     p95,
@@ -136,8 +142,8 @@ def arm_table(data: dict, warmup: float) -> None:
           f"of those samples); target at most {TARGET_GROWTH:g} %/h")
     print("| arm | settings | samples | mean RSS MB | RSS %/h | mean anonymous MB | "
           "anonymous %/h | anonymous MB/h | late anonymous %/h | late anonymous MB/h | "
-          "index %/h |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "caches MB, first -> last | anonymous less caches MB/h | index %/h |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     articles = data["articles"]
     for arm in data["arms"]:
         name = arm["name"]
@@ -149,9 +155,15 @@ def arm_table(data: dict, warmup: float) -> None:
             float("nan"),) * 3
         span = [s for s in articles if used and used[0][0] <= s[0] <= used[-1][0]]
         index_pct = growth(span, 0)[0] if len(span) >= 3 else float("nan")
+        # the bounded caches' bytes (from /metrics) at the same times: what is left grows
+        held = dict(map(tuple, data.get("caches", {}).get(name, [])))
+        rest = [(t, mb - held[t]) for t, mb in used if t in held]
+        rpct, rmean, _ = growth(rest, 0) if len(rest) >= 3 else (float("nan"),) * 3
+        span_caches = (f"{held[used[0][0]]:.0f} -> {held[used[-1][0]]:.0f}"
+                       if used and used[0][0] in held and used[-1][0] in held else "n/a")
         print(f"| {name} | {arm['settings']} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | "
               f"{apct:+.1f} | {apct * amean / 100:+.1f} | {late:+.1f} | {late * lmean / 100:+.1f} "
-              f"| {index_pct:+.1f} |")
+              f"| {span_caches} | {rpct * rmean / 100:+.1f} | {index_pct:+.1f} |")
 
 
 def report(folder: Path, warmup: float) -> None:
@@ -173,6 +185,9 @@ def main() -> None:
     parser.add_argument("--cycle", type=int, default=0, metavar="N",
                         help="write the same N articles over and over (updates: the index "
                         "keeps its size, so growth is time's, not the index's; 0: new ones)")
+    parser.add_argument("--queries", type=int, default=0, metavar="N",
+                        help="cycle over N distinct queries, so the caches fill within the "
+                        "warm-up (0: a new query each time, as many as the run needs)")
     parser.add_argument("--arenas", default="2", help="NEWS_SEARCH_MALLOC_ARENAS of arm 'on'")
     parser.add_argument("--trim", default="30",
                         help="NEWS_SEARCH_MALLOC_TRIM_SECONDS of arm 'on'")
@@ -204,7 +219,7 @@ def main() -> None:
     for arm in arms:
         arm["settings"] = f"arenas {arm['env'][ARENAS_ENV]}, trim {arm['env'][TRIM_ENV]} s"
     seconds = args.minutes * 60
-    stream = queries(int(seconds * args.rate) + 1000)
+    stream = queries(args.queries or int(seconds * args.rate) + 1000)
     load_before = os.getloadavg()
     print(f"malloc A/B: {args.minutes:g} min, {args.rate:g} searches/s per server, files in "
           f"{tmp}; load average before {load_before[0]:.2f} {load_before[1]:.2f} "
@@ -213,6 +228,7 @@ def main() -> None:
     loads: dict[str, Load] = {}
     rss: dict[str, list] = {arm["name"]: [] for arm in arms}
     anon: dict[str, list] = {arm["name"]: [] for arm in arms}
+    caches: dict[str, list] = {arm["name"]: [] for arm in arms}
     articles: list[tuple[float, float]] = []
     loadavg: list[tuple[float, float]] = []
     trims: dict[str, dict[str, float]] = {}
@@ -240,6 +256,13 @@ def main() -> None:
                         raise SystemExit(f"serve {name} died: see {tmp}/serve-{name}.log")
                     rss[name].append((elapsed, mb[0]))
                     anon[name].append((elapsed, mb[1]))
+                    try:
+                        sizes = cache_sizes(get(bases[name] + "metrics", timeout=30).decode())
+                        caches[name].append((elapsed, sum(
+                            v for k, v in sizes.get(str(proc.pid), {}).items()
+                            if k.endswith(" MB"))))
+                    except Exception:  # a slow scrape: this sample goes without
+                        pass
                 articles.append((elapsed, writer.count))
                 loadavg.append((elapsed, os.getloadavg()[0]))
                 if len(loadavg) % 40 == 1:  # every 10 minutes
@@ -263,7 +286,8 @@ def main() -> None:
                 proc.kill()
     load_after = os.getloadavg()
     data = {"arms": [{"name": a["name"], "settings": a["settings"]} for a in arms],
-            "rss": rss, "anon": anon, "articles": articles, "loadavg": loadavg}
+            "rss": rss, "anon": anon, "caches": caches, "articles": articles,
+            "loadavg": loadavg}
     (tmp / "samples.json").write_text(json.dumps(data))
     print()
     print(f"run: {args.minutes:g} min; {args.rate:g} searches/s per server by {args.clients} "
