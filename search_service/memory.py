@@ -2,13 +2,13 @@
 index-worker): how many malloc arenas glibc may create, and giving the memory Python has
 freed back to the system (`malloc_trim`) at the moments a process frees much of it.
 
-Why: glibc gives a process's threads malloc arenas of their own (up to 8 per core), and keeps
-the pages freed inside each arena for reuse. A serve
-worker's waitress threads, each building and dropping caches of a few MB per commit, spread
-that churn over many arenas, so the process's private memory (RssAnon) grew for hours in the
-soak while the Python objects it held did not (docs/operations.md, "The allocator"). Fewer
-arenas (`mallopt(M_ARENA_MAX, n)`, before threads start) and `malloc_trim(0)` after commits
-and searcher refreshes keep it level.
+Why: glibc gives a process's threads malloc arenas of their own (up to 8 per core) and keeps
+the pages freed inside each arena for reuse, so a many-threaded process that builds and drops
+caches at every commit (a serve worker's waitress threads, the index-worker's merges) holds
+more private memory than its live objects need. Fewer arenas (`mallopt(M_ARENA_MAX, n)`,
+before threads start) and `malloc_trim(0)` after commits and searcher refreshes lowered a
+serve process's private memory by about 6 % in benchmarks/malloc_ab.py, at about 10 ms a trim
+(docs/operations.md, "The allocator (fourth round)").
 
 Two settings, read from the environment by `configure()`:
 - `NEWS_SEARCH_MALLOC_ARENAS` (default 2): the most arenas; 0 leaves glibc's default.
