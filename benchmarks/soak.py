@@ -272,6 +272,27 @@ def event_at(text: str) -> float | None:
     return minutes
 
 
+#: The allocator's counters (search_service/memory.py), as read from /metrics.
+MALLOC_METRICS = ("news_search_malloc_trims_total", "news_search_malloc_trim_seconds_total",
+                  "news_search_malloc_trim_released_bytes_total")
+
+
+def scalars(text: str) -> dict[str, float]:
+    """{name: value} of the unlabelled samples of a /metrics page (the index's article count,
+    the allocator's counters, summed over the workers)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {sample.name: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if not sample.labels}
+
+
+def trims_line(name: str, values: dict[str, float]) -> str:
+    """One line saying how often `name` ran malloc_trim, what it cost and gave back."""
+    trims, secs, freed = (values.get(k, 0.0) for k in MALLOC_METRICS)
+    return (f"{name}: {trims:.0f} malloc_trim calls, {secs * 1000 / max(1, trims):.1f} ms "
+            f"each on average, {freed / 2**20:.0f} MB given back in all")
+
+
 def cache_sizes(text: str) -> dict[str, dict[str, float]]:
     """{pid: {cache: bytes held (or entries, for a cache without a byte bound)}} from a
     /metrics page (the `news_search_worker_cache_*` gauges of the worker that answered)."""
@@ -314,15 +335,18 @@ def growth(samples: list[tuple[float, float]], skip: float = 300.0) -> tuple[flo
     return slope * 3600 / mm * 100, mm, n
 
 
-def memory_table(memory: dict, anon: dict, warmup: float) -> None:
-    """Print the memory growth per process after `warmup` seconds, whole and last half."""
+def memory_table(memory: dict, anon: dict, warmup: float,
+                 articles: list | None = None) -> None:
+    """Print the memory growth per process after `warmup` seconds, whole and last half, with
+    the index's growth in articles over the same samples (from /metrics) beside it."""
     print(f"memory: growth per hour over each process's samples after its first "
           f"{warmup:g} s (least squares), target at most {TARGET_GROWTH:g} %/h; 'late' is the "
-          f"same over the last half of those samples")
+          f"same over the last half of those samples; 'index' is the article count's growth "
+          f"over the same span")
     print("| process | lived s | samples used | mean RSS MB | RSS growth %/h | "
           "mean anonymous MB | anonymous growth %/h | anonymous MB/h | late anonymous %/h | "
-          "target |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "index %/h | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, samples in memory.items():
         pct, mean, n = growth(samples, warmup)
         apct, amean, _ = growth(anon[name], warmup)
@@ -330,11 +354,14 @@ def memory_table(memory: dict, anon: dict, warmup: float) -> None:
         used = [s for s in anon[name] if s[0] - first >= warmup]
         late, _, _ = growth(used[len(used) // 2:], 0) if len(used) >= 6 else (float("nan"),) * 3
         lived = samples[-1][0] - samples[0][0]
+        span = [s for s in articles or [] if used and used[0][0] <= s[0] <= used[-1][0]]
+        index_pct = growth(span, 0)[0] if len(span) >= 3 else float("nan")
         verdict = ("too short" if n < 3 or lived < warmup + 120 else
                    "met" if max(pct, apct) <= TARGET_GROWTH else
                    "met (anonymous)" if apct <= TARGET_GROWTH else "MISSED")
         print(f"| {name} | {lived:.0f} | {n} | {mean:.0f} | {pct:+.1f} | {amean:.0f} | "
-              f"{apct:+.1f} | {apct * amean / 100:+.1f} | {late:+.1f} | {verdict} |")
+              f"{apct:+.1f} | {apct * amean / 100:+.1f} | {late:+.1f} | {index_pct:+.1f} | "
+              f"{verdict} |")
 
 
 def cache_table(caches: dict[str, list], every: float = 600) -> None:
@@ -358,7 +385,7 @@ def cache_table(caches: dict[str, list], every: float = 600) -> None:
 def report(folder: Path, warmup: float) -> None:
     """Print the memory and cache tables again from a kept run's samples.json."""
     data = json.loads((folder / "samples.json").read_text())
-    memory_table(data["memory"], data["anon"], warmup)
+    memory_table(data["memory"], data["anon"], warmup, data.get("articles"))
     cache_table(data["caches"])
 
 
@@ -414,6 +441,7 @@ def main() -> None:
     import redis
 
     from search_service.index.schema import index_exists, open_index
+    from search_service.memory import ARENAS_ENV, TRIM_ENV
     from search_service.normalise import normalise
     from tests.support.redis_server import start_redis
     from tests.support.servers import free_port
@@ -520,18 +548,26 @@ def main() -> None:
     plan.sort()
     redis_pid = server.pid
     caches: dict[str, list[tuple[float, dict[str, float]]]] = {}
+    articles: list[tuple[float, float]] = []  # (s, articles in the index)
+    serve_malloc: dict[str, float] = {}
 
     def scrape() -> None:
         """Every 15 s, read the cache sizes of the serve workers that answer a few /metrics
-        scrapes (a thread of its own: a slow worker does not hold up the events)."""
+        scrapes, the index's article count and the allocator's counters (a thread of its
+        own: a slow worker does not hold up the events)."""
         while not load.done.wait(15):
             now = time.monotonic() - started
             seen: set[str] = set()
             for _ in range(3):
                 try:
-                    found = cache_sizes(get(web + "metrics", timeout=30).decode())
+                    text = get(web + "metrics", timeout=30).decode()
+                    found = cache_sizes(text)
+                    values = scalars(text)
                 except Exception:  # a worker restarting; the next round tries again
                     continue
+                if "news_search_index_articles" in values and not seen:
+                    articles.append((now, values["news_search_index_articles"]))
+                    serve_malloc.update({k: values.get(k, 0.0) for k in MALLOC_METRICS})
                 for pid, sizes in found.items():
                     if pid not in seen:
                         seen.add(pid)
@@ -577,6 +613,10 @@ def main() -> None:
                     procs["indexer"] = start_indexer()
             time.sleep(1)
         load.stop()
+        try:  # the index-worker's allocator counters (since its last start)
+            indexer_malloc = scalars(get(f"http://127.0.0.1:{indexer_port}/metrics").decode())
+        except Exception:
+            indexer_malloc = {}
         # the site stops publishing; the workers fetch what is left, the indexer drains
         published = int(get(base + "/__stop"))
         client = redis.Redis.from_url(url)
@@ -610,7 +650,7 @@ def main() -> None:
         (TRACE[0] / "pids.json").write_text(json.dumps(
             {key.rsplit("-", 1)[1]: key for key in memory}))
     (tmp / "samples.json").write_text(json.dumps(
-        {"memory": memory, "anon": anon, "caches": caches}))
+        {"memory": memory, "anon": anon, "caches": caches, "articles": articles}))
     failed = [s for s in load.samples if not s[2]]
     print()
     pace = f" at {args.rate:g}/s" if args.rate else " without pause"
@@ -633,7 +673,12 @@ def main() -> None:
     print()
     print(f"index: {start_docs} articles when the load started, {len(docs)} at the end "
           f"(+{(len(docs) - start_docs) / max(1, start_docs):.1%})")
-    memory_table(memory, anon, args.warmup)
+    memory_table(memory, anon, args.warmup, articles)
+    print()
+    print(trims_line("serve workers (all, counters summed)", serve_malloc))
+    print(trims_line("index-worker (since its last start)", indexer_malloc))
+    print("allocator settings: " + ", ".join(
+        f"${name}={os.environ.get(name, '(default)')}" for name in (ARENAS_ENV, TRIM_ENV)))
     cache_table(caches)
     print()
     print("| window | requests | p95 ms | failed |")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from search_service import __version__, config
+from search_service import __version__, config, memory
 from search_service.archive.files import InputError, PageError, check_paths, expand, read_pages
 from search_service.archive.state import crawl_report, load_source_stats
 from search_service.article import collection_name
@@ -554,6 +554,10 @@ def cmd_index_worker(args: argparse.Namespace) -> int:
     from search_service.crawl.scaleout.frontier import connect
     from search_service.crawl.scaleout.indexer import IndexerBusy, IndexWorker
 
+    try:
+        memory.configure()  # before the metrics and related-articles threads start
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     _start_metrics(args)
     refresher = None
     try:

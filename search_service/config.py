@@ -17,6 +17,15 @@ DEFAULT_CONTACT = "https://pypi.org/project/news-search/"
 CORS_ENV = "NEWS_SEARCH_CORS_ORIGINS"
 #: Environment variable overriding how deep results may be paged (page x per_page).
 MAX_DEPTH_ENV = "NEWS_SEARCH_MAX_DEPTH"
+#: Environment variable giving the most malloc arenas of a serve worker or the index-worker
+#: (0: glibc's default, 8 per core; search_service/memory.py).
+MALLOC_ARENAS_ENV = "NEWS_SEARCH_MALLOC_ARENAS"
+#: Environment variable giving the least seconds between two malloc_trim calls (0: never).
+MALLOC_TRIM_ENV = "NEWS_SEARCH_MALLOC_TRIM_SECONDS"
+#: Malloc arenas by default: chosen from benchmarks/malloc_ab.py (docs/operations.md).
+MALLOC_ARENAS = 2
+#: Seconds between two malloc_trim calls at least, by default.
+MALLOC_TRIM_SECONDS = 30.0
 #: The default index directory (relative to the working directory).
 DEFAULT_INDEX = "index"
 #: The sample shipped with the package, which `demo` indexes.
@@ -73,3 +82,29 @@ def env_max_depth() -> int:
     if value < 1:
         raise ValueError(f"${MAX_DEPTH_ENV} must be a positive integer, not {text!r}")
     return value
+
+
+def _env_at_least_zero(name: str, default: float, kind: type) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"${name} must be a number >= 0, not {text!r}")
+    return value
+
+
+def env_malloc_arenas() -> int:
+    """Return the most malloc arenas from $NEWS_SEARCH_MALLOC_ARENAS, else MALLOC_ARENAS (0:
+    glibc's default); ValueError unless it is a whole number >= 0."""
+    return int(_env_at_least_zero(MALLOC_ARENAS_ENV, MALLOC_ARENAS, int))
+
+
+def env_malloc_trim_seconds() -> float:
+    """Return the least seconds between two malloc_trim calls from
+    $NEWS_SEARCH_MALLOC_TRIM_SECONDS, else MALLOC_TRIM_SECONDS (0: never trim); ValueError
+    unless it is a number >= 0."""
+    return float(_env_at_least_zero(MALLOC_TRIM_ENV, MALLOC_TRIM_SECONDS, float))

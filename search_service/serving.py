@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from search_service import memory
 from search_service.waitress_compat import channel_map
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,10 @@ def serve(index_dir: Path, host: str, port: int, threads: int,
     """Serve the app over `index_dir` on `host`:`port` with `workers` processes of `threads`
     threads each, until Ctrl-C or SIGTERM (SIGHUP: a rolling restart of the workers).
     Raises ServeError for what the user must fix."""
+    try:
+        memory.configure()  # this process's (a worker applies it again in its own)
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
     metrics_dir = None
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         metrics_dir = tempfile.mkdtemp(prefix="news-search-metrics-")
@@ -462,6 +467,11 @@ def worker_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int)
     parser.add_argument("--ready-fd", type=int)
     args = parser.parse_args(argv)
+    try:
+        memory.configure()  # before any thread starts (the supervisor checked the settings)
+    except ValueError as exc:
+        print(f"news-search serve worker: error: {exc}", file=sys.stderr)
+        return 2
     # Until the server runs, SIGTERM (the supervisor stopping, or dead) just ends the process.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on

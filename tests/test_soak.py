@@ -1,5 +1,7 @@
-"""The soak's own parts (benchmarks/soak.py): event times, the growth line, the cache sizes it
-reads from a real app's /metrics, and the paced query load against a real HTTP server."""
+"""The soak's own parts (benchmarks/soak.py): event times, the growth line, the cache sizes,
+article count and allocator counters it reads from a real app's /metrics, and the paced query
+load against a real HTTP server; and the allocator A/B's writer and queries
+(benchmarks/malloc_ab.py) on a real index."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from benchmarks.soak import Load, cache_sizes, event_at, growth
+from benchmarks.malloc_ab import Writer, queries
+from benchmarks.soak import Load, cache_sizes, event_at, growth, scalars, trims_line
+from search_service import memory
+from search_service.index.schema import open_index
 from search_service.web import create_app
 
 
@@ -43,6 +48,48 @@ def test_cache_sizes_come_from_the_answering_worker(index_dir):
     mine = sizes[str(os.getpid())]
     assert mine["postings MB"] > 0 and mine["scored MB"] > 0
     assert mine["results entries"] >= 1
+
+
+def test_the_article_count_and_the_allocator_counters_come_from_metrics(index_dir):
+    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    try:
+        memory.configure(arenas=0, trim_every=3600)
+        before = scalars(client.get("/metrics").get_data(as_text=True))
+        assert memory.released(force=True)
+        after = scalars(client.get("/metrics").get_data(as_text=True))
+    finally:
+        memory.configure(arenas=0, trim_every=0)
+    assert after["news_search_index_articles"] == 27
+    assert after["news_search_malloc_trims_total"] == before["news_search_malloc_trims_total"] + 1
+    assert after["news_search_malloc_trim_seconds_total"] > before[
+        "news_search_malloc_trim_seconds_total"]
+    assert trims_line("serve", {"news_search_malloc_trims_total": 4,
+                                "news_search_malloc_trim_seconds_total": 0.01,
+                                "news_search_malloc_trim_released_bytes_total": 3 * 2**20}) == (
+        "serve: 4 malloc_trim calls, 2.5 ms each on average, 3 MB given back in all")
+
+
+def test_the_ab_writer_adds_new_articles_or_updates_the_same_ones(index_dir):
+    start = open_index(index_dir).doc_count()
+    growing = Writer(index_dir, 1.0, 5, start)
+    growing.commit()
+    growing.commit()
+    assert growing.count == start + 10 == open_index(index_dir).doc_count()
+    cycling = Writer(index_dir, 1.0, 5, growing.count, cycle=5)
+    cycling.commit()
+    assert cycling.count == start + 15
+    cycling.commit()
+    cycling.commit()  # the same 5 again: updates
+    assert cycling.count == start + 15 == open_index(index_dir).doc_count()
+    assert cycling.commits == 3
+
+
+def test_the_ab_queries_are_seeded_url_encoded_and_mostly_distinct():
+    stream = queries(2000)
+    assert stream == queries(2000) and len(stream) == 2000
+    assert all(" " not in q for q in stream) and any("+" in q for q in stream)
+    assert any(q.startswith("%22") for q in stream)  # phrases, quoted
+    assert len(set(stream)) > 1500
 
 
 def test_a_paced_load_keeps_its_rate():

@@ -22,6 +22,7 @@ from whoosh.query import (
 from whoosh.query import QueryError as WhooshQueryError
 from whoosh.searching import Hit, Searcher
 
+from search_service import memory
 from search_service.index.analysis import analyse_word, text_analyzer
 from search_service.index.whoosh_compat import refresh_reader
 from search_service.search.cursor import cursor_search
@@ -75,6 +76,8 @@ class Searchers:
             live = segment_ids(searcher)
             if before - live:
                 forget_segments(live)
+            self.local.searcher = searcher
+            memory.released()  # the old searcher's memory is free: give it back, rate-limited
         self.local.searcher = searcher
         return searcher
 

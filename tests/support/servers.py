@@ -69,11 +69,11 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
-def serving(argv: list[str]):
+def serving(argv: list[str], env: dict[str, str] | None = None):
     """Start a serving command (see `start`) whose stderr is read as it comes (a full pipe
     would block the server under load); return the process, its base URL and a function
     giving the stderr text so far."""
-    proc, base = start(argv)
+    proc, base = start(argv, env)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()

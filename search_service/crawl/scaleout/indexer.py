@@ -21,6 +21,7 @@ from pathlib import Path
 
 import redis
 
+from search_service import memory
 from search_service.article import Article
 from search_service.crawl.metrics import (
     INDEXER_ARTICLES,
@@ -180,6 +181,7 @@ class IndexWorker:
         began = time.monotonic()
         pending = len(self.writer.pending)
         self.writer.flush()
+        memory.released()  # a commit (and its merges) frees much: give it back, rate-limited
         # Acknowledged only after the commit; re-sent after a Redis outage if the reply was
         # lost (XACK and XDEL of entries already gone do nothing).
         with self.server.pipeline() as pipe:
