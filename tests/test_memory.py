@@ -18,10 +18,10 @@ from search_service import config, memory
 from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
+from tests.support.metrics import parse, scrape, value
 from tests.support.paths import ROOT
 from tests.support.redis_server import redis_server
 from tests.support.servers import free_port, get_json, serving, wait_for
-from tests.test_metrics import parse, scrape, value
 
 #: Counts the malloc arenas of a process that ran 8 threads allocating at once (glibc's
 #: malloc_info lists one <heap> per arena), after configure() with the arena limit of argv[1].

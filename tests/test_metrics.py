@@ -19,27 +19,10 @@ from search_service.article import Article
 from search_service.index.schema import open_index
 from search_service.index.writer import write_articles
 from search_service.web import create_app
+from tests.support.metrics import parse, scrape, value
 from tests.support.paths import ROOT
 from tests.support.redis_server import redis_server
 from tests.support.servers import free_port, get_json, serving, wait_for
-
-
-def parse(text: str) -> dict[tuple[str, tuple], float]:
-    """Every sample of a scrape: (name, sorted labels) → value."""
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    """One sample's value (0 when absent: a counter not yet incremented)."""
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def scrape(base: str) -> dict:
-    """GET /metrics over HTTP and parse it."""
-    with urllib.request.urlopen(base + "metrics", timeout=10) as response:
-        assert response.headers["Content-Type"].startswith("text/plain; version=")
-        return parse(response.read().decode())
 
 
 def test_metrics_move_with_requests_in_one_process(index_dir):
