@@ -72,39 +72,32 @@ def env_cors_origins() -> tuple[str, ...]:
 
 def env_max_depth() -> int:
     """Return the paging depth from $NEWS_SEARCH_MAX_DEPTH, else MAX_DEPTH."""
-    text = os.environ.get(MAX_DEPTH_ENV, "").strip()
-    if not text:
-        return MAX_DEPTH
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"${MAX_DEPTH_ENV} must be a positive integer, not {text!r}") from None
-    if value < 1:
-        raise ValueError(f"${MAX_DEPTH_ENV} must be a positive integer, not {text!r}")
-    return value
+    return int(_env_number(MAX_DEPTH_ENV, MAX_DEPTH, int, 1))
 
 
-def _env_at_least_zero(name: str, default: float, kind: type) -> float:
+def _env_number(name: str, default: float, kind: type, least: float = 0) -> float:
+    """$name as `kind` (default when unset); ValueError unless it is such a number >= least."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
     try:
         value = kind(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"${name} must be a number >= 0, not {text!r}")
+        value = least - 1
+    if value < least:
+        what = "a positive integer" if (kind, least) == (int, 1) else f"a number >= {least}"
+        raise ValueError(f"${name} must be {what}, not {text!r}")
     return value
 
 
 def env_malloc_arenas() -> int:
     """Return the most malloc arenas from $NEWS_SEARCH_MALLOC_ARENAS, else MALLOC_ARENAS (0:
     glibc's default); ValueError unless it is a whole number >= 0."""
-    return int(_env_at_least_zero(MALLOC_ARENAS_ENV, MALLOC_ARENAS, int))
+    return int(_env_number(MALLOC_ARENAS_ENV, MALLOC_ARENAS, int))
 
 
 def env_malloc_trim_seconds() -> float:
     """Return the least seconds between two malloc_trim calls from
     $NEWS_SEARCH_MALLOC_TRIM_SECONDS, else MALLOC_TRIM_SECONDS (0: never trim); ValueError
     unless it is a number >= 0."""
-    return float(_env_at_least_zero(MALLOC_TRIM_ENV, MALLOC_TRIM_SECONDS, float))
+    return float(_env_number(MALLOC_TRIM_ENV, MALLOC_TRIM_SECONDS, float))
