@@ -110,7 +110,7 @@ def _fragment_html(text: str, fragment: _Fragment) -> str:
         if space != -1:
             start = space + 1
     if 0 < end < len(text) and not text[end].isspace():
-        space = text.rfind(" ", max(m[1] for m in marks), end)
+        space = text.rfind(" ", marks[-1][1], end)  # marks ascend and never overlap
         if space != -1:
             end = space
     out = _marked_html(text, start, end, marks)
