@@ -14,7 +14,8 @@ two- and three-term ANDs and phrases from title words, a quarter of them with a 
 a third sorted by date (`--stream distinct`: the HTTP benchmark's distinct queries instead, none
 repeated and none shared with the warm-up). `--index DIR` searches an index built before (a
 `benchmarks/bulk_build.py` run's) with ours and ours-whoosh instead of building one. Reports
-build rate and index size, top-10-with-snippets latency p50/p95/p99 and mean, related-article
+build rate and index size, top-10-with-snippets latency p50/p95/p99 and mean (and the ratios of
+the thread CPU each query took, which load on the machine distorts less), related-article
 latency and precision@5 (a related story counts when it shares a topic label with the source
 story; labels are used for scoring only), and peak RSS.
 """
@@ -86,6 +87,17 @@ def distinct_queries(raw: list[dict], count: int, warm_count: int, seed: int,
     others = [s for s in http_queries(raw, warm_count + count, seed + 7, since)
               if tuple(s.items()) not in keys]
     return [ours(s) for s in measured], [ours(s) for s in others[:warm_count]]
+
+
+def time_queries(out: dict, one: Callable[[dict], object], queries: list[dict]) -> None:
+    """Run `one` over `queries`, noting each call's wall milliseconds in out["search_ms"]
+    and its thread CPU milliseconds in out["search_cpu_ms"] (CPU time is what a loaded
+    machine distorts least: the engine's own work, not the wait for a core)."""
+    out["search_ms"], out["search_cpu_ms"] = [], []
+    for q in queries:
+        cpu = time.thread_time()
+        out["search_ms"].append(timed(lambda q=q: one(q)))
+        out["search_cpu_ms"].append((time.thread_time() - cpu) * 1000)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -181,7 +193,7 @@ def run_ours(args, raw, queries, related_ids, tmp: Path, executor: bool = True,
                 one(q)
             except QueryError:  # a stop word alone: nothing to warm
                 pass  # warm-up: term tables, columns, the OS cache
-        out["search_ms"] = [timed(lambda q=q: one(q)) for q in queries]
+        time_queries(out, one, queries)
         out["related"] = []
         for story_id in related_ids:
             from search_service.article import article_id
@@ -244,7 +256,7 @@ def run_whoosh(args, raw, queries, related_ids, tmp: Path) -> dict:
             return [(hit["title"], hit.highlights("body")) for hit in results]
         for q in warm:
             one(q)
-        out["search_ms"] = [timed(lambda q=q: one(q)) for q in queries]
+        time_queries(out, one, queries)
         out["related"] = []
         for story_id in related_ids:
             url = f"https://reuters.example/{story_id}"
@@ -282,7 +294,7 @@ def run_fts5(args, raw, queries, related_ids, tmp: Path) -> dict:
         return db.execute(sql, {"q": match, "since": q["since"]}).fetchall()
     for q in warm:
         one(q)
-    out["search_ms"] = [timed(lambda q=q: one(q)) for q in queries]
+    time_queries(out, one, queries)
     out["related"] = []
     return out
 
@@ -358,12 +370,21 @@ def ratios(results: dict[str, dict]) -> None:
                   f"(per CPU second {whoosh['build_cpu_s'] / mine['build_cpu_s']:.2f}x)")
     p = {engine: {**percentiles(r["search_ms"]), "mean": statistics.fmean(r["search_ms"])}
          for engine, r in results.items()}
+    cpu = {engine: {**percentiles(r["search_cpu_ms"]), "mean": statistics.fmean(r["search_cpu_ms"])}
+           for engine, r in results.items() if r.get("search_cpu_ms")}
     for engine in ("ours", "ours-whoosh"):
         for peer in ("fts5", "whoosh"):
             if engine in p and peer in p:
                 print(f"{engine}/{peer}: p50 {p[engine]['p50'] / p[peer]['p50']:.2f}x, "
                       f"p95 {p[engine]['p95'] / p[peer]['p95']:.2f}x, "
                       f"mean {p[engine]['mean'] / p[peer]['mean']:.2f}x")
+                mine, theirs = cpu.get(engine), cpu.get(peer)
+                if mine and theirs:
+                    print(f"{engine}/{peer} thread CPU: p50 {mine['p50']:.2f}/"
+                          f"{theirs['p50']:.2f} ms = {mine['p50'] / theirs['p50']:.2f}x, "
+                          f"p95 {mine['p95']:.2f}/{theirs['p95']:.2f} ms = "
+                          f"{mine['p95'] / theirs['p95']:.2f}x, mean "
+                          f"{mine['mean'] / theirs['mean']:.2f}x")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import pytest
 from whoosh.query import And, ConstantScoreQuery, Every
 from whoosh.scoring import BM25F
 
+from search_service.index import postings_file
 from search_service.index.schema import open_index
 from search_service.index.whoosh_compat import posting_file, term_table
 from search_service.index.writer import ArticleWriter, delete_urls
@@ -188,13 +189,15 @@ def oracle_best(searcher, params: SearchParams, index: Index, scores: dict[int, 
     return len(seen), shown
 
 
-def test_postings_decode_like_whoosh(searcher):
+@pytest.mark.parametrize("source", ["blocks", "file"])
+def test_postings_decode_like_whoosh(searcher, source):
+    read = postings._decode if source == "blocks" else postings.postings
     for sub, _ in searcher.leaf_searchers():
         reader = sub.reader()
         for fieldname, text in list(reader.all_terms())[::97][:200]:
             if not reader.schema[fieldname].scorable:
                 continue
-            found = postings.postings(reader, fieldname, text)
+            found = read(reader, fieldname, text)
             matcher = reader._terms.matcher(fieldname, text, reader.schema[fieldname].format)
             ids, weights = [], []
             while matcher.is_active():
@@ -215,7 +218,7 @@ def test_block_ids_and_weights_are_read_without_the_values(searcher):
         body = [text for fieldname, text in reader.all_terms() if fieldname == "body"]
         frequent = sorted(body, key=lambda t: -reader.doc_frequency("body", t))[:20]
         for text in frequent + body[::50][:200]:
-            found = postings.postings(reader, "body", text)
+            found = postings._decode(reader, "body", text)  # the block path, not the file
             if found.blocks is None:  # inlined in the term table
                 continue
             ends = found.blocks[1:, 3].tolist() + [len(found.ids)]
@@ -234,11 +237,14 @@ def test_block_ids_and_weights_are_read_without_the_values(searcher):
     assert checked > 200 and cut > 20
 
 
-def test_positions_are_read_from_the_blocks_that_hold_them(searcher):
+@pytest.mark.parametrize("source", ["blocks", "file"])
+def test_positions_are_read_from_the_blocks_that_hold_them(searcher, source):
     """Positions of any subset of a term's postings, read block by block (or from an
-    inlined list), equal Whoosh's matcher's, for lists of one block and of many."""
+    inlined list) or sliced from the segment's postings file, equal Whoosh's matcher's, for
+    lists of one block and of many."""
     rng = random.Random(3)
     blocks_seen = set()
+    read = postings._decode if source == "blocks" else postings.postings
     for sub, _ in searcher.leaf_searchers():
         reader = sub.reader()
         body = [text for fieldname, text in reader.all_terms() if fieldname == "body"]
@@ -250,13 +256,15 @@ def test_positions_are_read_from_the_blocks_that_hold_them(searcher):
             while matcher.is_active():
                 expected.append(matcher.value_as("positions"))
                 matcher.next()
-            found = postings.postings(reader, "body", text)
+            found = read(reader, "body", text)
+            assert (found.file is not None) == (source == "file" and found.values is None)
             which = np.array(sorted(rng.sample(range(len(expected)),
                                                max(1, len(expected) // 3))), dtype=np.int64)
             flat, starts = postings.positions(reader, "body", text, found, which)
             got = [flat[starts[i]:starts[i + 1]].tolist() for i in range(len(which))]
             assert got == [list(expected[i]) for i in which.tolist()], text
-            blocks_seen.add(0 if found.blocks is None else len(found.blocks))
+            decoded = postings._decode(reader, "body", text)
+            blocks_seen.add(0 if decoded.blocks is None else len(decoded.blocks))
     assert max(blocks_seen) > 1  # lists of several blocks were read
 
 
@@ -275,12 +283,18 @@ def test_weighting_parameters_are_read_from_the_weighting_model(corpus):
         assert not np.allclose(tuned_scores, plain_scores)
 
 
-def test_executor_matches_the_whoosh_path(corpus, searcher, caplog):
-    """The differential test: every shape, sort and filter, same answers."""
+@pytest.mark.parametrize("files", ["postings files", "decoded lists"])
+def test_executor_matches_the_whoosh_path(corpus, searcher, caplog, monkeypatch, files):
+    """The differential test: every shape, sort and filter, same answers; with the lists
+    read from the segments' postings files, and (fewer queries) decoded from the blocks."""
     caplog.set_level(logging.DEBUG, logger="search_service.search.engine")
     _, articles = corpus
     index = Index(searcher)
-    queries = make_queries(articles, QUERIES, SEED)
+    executor.forget()
+    if files == "decoded lists":
+        monkeypatch.setenv(postings_file.ENV, "0")
+    queries = make_queries(articles, QUERIES if files == "postings files" else QUERIES // 5,
+                           SEED)
     whoosh_bugs, facet_bugs = [], []
     for params in queries:
         try:

@@ -11,7 +11,8 @@ function says which internal it relies on and why no public API does the job:
 - `install_absent_column_cache`: replaces the W3 codec's `W3PerDocReader._cached_reader` so
   that a field without a lengths column (ids, URLs, band keys, dates) is looked up on disk
   once per reader, not once per posting (below);
-- `segment_count`: `Index._segments()` (the table of contents, without opening a reader);
+- `segment_count`, `segment_ids`: `Index._segments()` (the table of contents, without opening
+  a reader);
 - `remove_uncommitted_files`, `destroy_temp_storage`: `whoosh.index.TOC`, `clean_files` and
   the writer's temporary storage, to clean up after a write that failed part way;
 - `index_of`: `Searcher._ix` (the index a searcher reads, to find its directory);
@@ -209,6 +210,11 @@ def install_absent_column_cache() -> None:
 def segment_count(ix: whoosh_index.Index) -> int:
     """How many segments the index's last commit has (reads the table of contents only)."""
     return len(ix._segments())
+
+
+def segment_ids(ix: whoosh_index.Index) -> set[str]:
+    """The ids of the segments the index's last commit lists (reads the table of contents)."""
+    return {segment.segment_id() for segment in ix._segments()}
 
 
 def remove_uncommitted_files(ix: whoosh_index.Index) -> None:

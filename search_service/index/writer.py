@@ -19,7 +19,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import NO_MERGE
 
 from search_service.article import Article
-from search_service.index import dedupe, whoosh_compat
+from search_service.index import dedupe, postings_file, whoosh_compat
 from search_service.index.schema import IndexBusy, IndexWriteError, naive_utc
 from search_service.urls import site_of
 
@@ -142,10 +142,12 @@ class ArticleWriter:
             self.flush()
 
     def close(self) -> None:
-        """Commit what is queued; a bulk writer then merges down to MAX_SEGMENTS."""
+        """Commit what is queued; a bulk writer then merges down to MAX_SEGMENTS (and only
+        then writes the segments' postings files: index/postings_file.py)."""
         self.flush()
         if self.bulk and self.merge:
             self._bound_segments()
+            postings_files(self.ix)  # (without merges, the caller optimizes and writes them)
 
     def _writer(self):
         """Take the write lock, waiting at most `timeout` seconds."""
@@ -179,6 +181,8 @@ class ArticleWriter:
         self.pending_chars = 0
         if self.merge and not self.bulk:
             self._bound_segments()
+        if self.merge and not self.bulk:
+            postings_files(self.ix)
 
     def _documents(self, articles: list[Article]) -> list[dict[str, Any]]:
         """Build the documents of a batch, linking each near-duplicate to its original."""
@@ -347,6 +351,7 @@ def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10
     with abandoned_on_failure(ix, writer, "no article was deleted"):
         deleted = writer.delete_by_query(query)
         writer.commit()
+    postings_files(ix)  # the commit may have merged segments
     return deleted
 
 
@@ -359,4 +364,15 @@ def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
         writer = open_writer(ix, timeout)
         with abandoned_on_failure(ix, writer, "the segments were not merged"):
             writer.commit(optimize=True)
+    postings_files(ix)
     return before
+
+
+def postings_files(ix: whoosh_index.Index) -> None:
+    """Write the postings files of new segments and remove those of merged-away ones
+    (postings_file.refresh); a failure is logged, never the commit's: searches then decode
+    those segments' lists themselves."""
+    try:
+        postings_file.refresh(ix)
+    except (OSError, ValueError) as exc:
+        log.warning("postings files not written (%s): searches decode the lists instead", exc)

@@ -23,6 +23,7 @@ from whoosh.query import QueryError as WhooshQueryError
 from whoosh.searching import Hit, Searcher
 
 from search_service import memory
+from search_service.index import postings_file
 from search_service.index.analysis import analyse_word, text_analyzer
 from search_service.index.whoosh_compat import refresh_reader
 from search_service.search.cursor import cursor_search
@@ -95,7 +96,8 @@ def forget_segments(live: set[str]) -> int:
     bound alone (128 MB by default) would keep the dead segments' postings for hours: in the
     soak that was most of a serve worker's memory growth. (Scored terms are dropped per
     commit: executor.scored_cache.)"""
-    return shared_cache().drop_segments(live) + drop_word_lists(live)
+    return (shared_cache().drop_segments(live) + drop_word_lists(live)
+            + postings_file.forget_segments(live))
 
 
 class Deadline(WrappingCollector):

@@ -1,17 +1,17 @@
 """Whoosh's on-disk postings and columns as numpy arrays: the W3 codec's posting blocks, term
 infos and column files, reached through index/whoosh_compat.py's accessors.
 
-A term's posting list in one segment is decoded block by block (unpickle, inflate, delta-decode
-the document numbers) into arrays of document numbers and weights, once, and kept in a
-memory-bounded cache shared by the threads of a process. Positions, needed only to confirm
-phrases, are read for a phrase's candidates only: from the blocks that hold them, whose
+A term's posting list in one segment is sliced from the segment's postings file
+(index/postings_file.py: the lists decoded once at commit, memory-mapped) when it has one.
+Otherwise it is decoded block by block (unpickle, inflate, delta-decode the document numbers)
+into arrays of document numbers and weights, once, and kept in a memory-bounded cache shared
+by the threads of a process. Positions, needed only to confirm phrases, are read for a
+phrase's candidates only: from the postings file, or from the blocks that hold them, whose
 encoded positions are then cached too.
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import logging
 import os
 import pickle
@@ -26,6 +26,8 @@ import numpy as np
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+from search_service.index import postings_file
+from search_service.index.postings_file import blocks, decode_positions, extent, read_block
 from search_service.index.whoosh_compat import column_file, deleted_docs, posting_file, term_table
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,6 @@ CACHE_ENV = "NEWS_SEARCH_POSTINGS_MB"
 #: the 600 MB budget.
 DEFAULT_CACHE_MB = 128
 
-_INT = struct.Struct("!i")
-_MAGIC = b"W3Bl"
 
 #: Field lengths are stored as one byte; this table turns the byte back into the length
 #: Whoosh scores with (0: no value; Whoosh never scores such a document).
@@ -64,10 +64,15 @@ class Postings:
     weights: np.ndarray
     values: tuple[bytes, ...] | None = None
     blocks: np.ndarray | None = None  # int64, one row per block: start, end, zlib, first
+    file: postings_file.SegmentPostings | None = None  # read from the segment's file
+    first: int = 0  # the index of the first posting in `file`
 
     @cached_property
     def nbytes(self) -> int:
-        """Approximate memory held (computed once: caches ask at every put and eviction)."""
+        """Approximate memory held (computed once: caches ask at every put and eviction);
+        views of a postings file hold none (the page cache holds it, shared)."""
+        if self.file is not None:
+            return 200
         extra = 0 if self.values is None else sum(map(len, self.values)) + 40 * len(self.values)
         blocks = 0 if self.blocks is None else self.blocks.nbytes
         return self.ids.nbytes + self.weights.nbytes + extra + blocks + 200
@@ -160,10 +165,12 @@ def shared_cache() -> PostingsCache:
 
 
 def forget() -> None:
-    """Empty the process's postings cache (benchmarks time cold reads with it)."""
+    """Empty the process's postings cache and close its postings files (benchmarks time
+    cold reads with it)."""
     global _cache
     with _cache_lock:
         _cache = None
+    postings_file.forget()
 
 
 def segment_id(reader) -> str:
@@ -177,6 +184,11 @@ def postings(reader, fieldname: str, tbytes: bytes) -> Postings:
     """The postings of term (`fieldname`, `tbytes`) in the segment of `reader`, from the
     shared cache or decoded now (document numbers and weights; a phrase then reads the
     positions of its candidates with `positions()`)."""
+    file = postings_file.for_segment(reader)
+    if file is not None:
+        read = _from_file(file, reader, fieldname, tbytes)
+        if read is not None:
+            return read
     cache = shared_cache()
     key = (segment_id(reader), fieldname, tbytes)
     found = cache.get(key)
@@ -199,42 +211,48 @@ def _decode(reader, fieldname: str, tbytes: bytes) -> Postings:
         ids, weights, values = info.inlined_postings()
         return Postings(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32),
                         tuple(values) if values is not None else None)
-    offset, length = info.extent()
-    if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
-        length = length[0]
+    offset, length = extent(info)
     raw = posting_file(terms).get(offset, length)
-    if raw[:4] != _MAGIC:
-        raise ValueError(f"unexpected posting header {raw[:4]!r} for {fieldname}:{tbytes!r}")
-    stream = io.BytesIO(raw)
-    id_parts, weight_parts, blocks = [], [], []
-    pos, first = 4, 0
-    while True:
-        size = _INT.unpack_from(raw, pos)[0]
-        last = size < 0
-        following = pos + 4 + abs(size)
-        stream.seek(pos + 4)
-        count, _, _, compression, _, _ = pickle.load(stream)
-        start = stream.tell()
-        ids, weights = _block_ids_weights(raw[start:following], compression, count)
-        blocks.append((offset + start, offset + following, 1 if compression else 0, first))
-        first += count
-        id_parts.append(np.cumsum(np.asarray(ids, dtype=np.int32), dtype=np.int32))
-        if weights is None:
-            weight_parts.append(np.ones(count, dtype=np.float32))
-        elif isinstance(weights, float):
-            weight_parts.append(np.full(count, weights, dtype=np.float32))
-        else:
-            weight_parts.append(np.asarray(weights, dtype=np.float32))
-        if last:
-            break
-        pos = following
+    id_parts, weight_parts, spans = [], [], []
+    first = 0
+    try:
+        for start, following, count, compression in blocks(raw):
+            ids, weights = _block_ids_weights(raw[start:following], compression, count)
+            spans.append((offset + start, offset + following, 1 if compression else 0, first))
+            first += count
+            id_parts.append(np.cumsum(np.asarray(ids, dtype=np.int32), dtype=np.int32))
+            if weights is None:
+                weight_parts.append(np.ones(count, dtype=np.float32))
+            elif isinstance(weights, float):
+                weight_parts.append(np.full(count, weights, dtype=np.float32))
+            else:
+                weight_parts.append(np.asarray(weights, dtype=np.float32))
+    except ValueError as exc:
+        raise ValueError(f"{exc} for {fieldname}:{tbytes!r}") from None
     return Postings(np.concatenate(id_parts), np.concatenate(weight_parts),
-                    blocks=np.array(blocks, dtype=np.int64))
+                    blocks=np.array(spans, dtype=np.int64))
 
 
-def _block(data: bytes, compression) -> tuple:
-    """One block's (ids, weights, values) as the W3 codec pickled them."""
-    return pickle.loads(zlib.decompress(data) if compression else data)
+def _from_file(file: postings_file.SegmentPostings, reader, fieldname: str,
+               tbytes: bytes) -> Postings | None:
+    """The list from the segment's postings file (views of its memory map), or None when
+    the file does not hold it (an inlined list, another field); EMPTY for a term not in
+    the segment."""
+    try:
+        info = term_table(reader).term_info(fieldname, tbytes)
+    except (KeyError, TermNotFound):
+        return EMPTY
+    if info.is_inlined():
+        return None
+    found = file.lookup(extent(info)[0])
+    if found is None:
+        return None
+    ids, weights, first = found
+    return Postings(ids, weights, file=file, first=first)
+
+
+#: A block read whole (tests compare the cut reading against it).
+_block = read_block
 
 
 #: How the W3 codec's pickle (protocol 2) spells each encoded value (bytes, which protocol 2
@@ -268,7 +286,10 @@ def positions(reader, fieldname: str, tbytes: bytes, found: Postings,
     """The positions of postings `which` (ascending indexes into `found.ids`, the postings
     of (`fieldname`, `tbytes`) in `reader`'s segment): one flat int64 array and where each
     posting's run starts (len(which) + 1 offsets). Only the blocks holding those postings
-    are read; their encoded positions are kept in the shared cache."""
+    are read; their encoded positions are kept in the shared cache. A list read from the
+    segment's postings file slices its positions from there."""
+    if found.file is not None:
+        return found.file.positions(found.first + which)
     if found.values is not None:
         return decode_positions([found.values[i] for i in which.tolist()])
     if found.blocks is None:
@@ -298,25 +319,6 @@ def _objects(values) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
-
-
-def decode_positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Decode postings' encoded positions (the Positions format: a pickled list of gaps
-    after a 4-byte header) into one flat int64 array and the offsets of each posting's run."""
-    # One unpickling for all: each value is a whole pickle (a list of gaps) after its 4-byte
-    # header; without their STOP, they nest inside an outer MARK … LIST as its items.
-    gaps = pickle.loads(b"\x80\x02(" + b"".join(
-        [v[4:-1] if v.endswith(b".") else v[4:] for v in values]) + b"l.")
-    if len(gaps) != len(values):
-        raise ValueError(f"decoded {len(gaps)} position lists from {len(values)} postings")
-    starts = np.zeros(len(gaps) + 1, dtype=np.int64)
-    np.cumsum([len(g) for g in gaps], out=starts[1:])
-    flat = np.fromiter(itertools.chain.from_iterable(gaps), dtype=np.int64,
-                       count=int(starts[-1]))
-    # Positions are running sums of the gaps, restarting with each posting.
-    sums = np.cumsum(flat)
-    before = np.concatenate(([0], sums))[starts[:-1]]
-    return sums - np.repeat(before, np.diff(starts)), starts
 
 
 # -- columns -----------------------------------------------------------------------------------

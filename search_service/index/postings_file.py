@@ -1,0 +1,404 @@
+"""Posting lists as flat arrays beside each segment: the postings files of the index.
+
+This module owns `<index>/postings/<segment id>.npa`, one file per segment: every posting
+list of the phrase-capable text fields (title, body) that Whoosh's W3 codec keeps in its
+postings file (lists short enough to sit inline in the term table are left out), decoded
+once at commit into arrays a searcher memory-maps and slices:
+
+- `keys`: each list's offset in the segment's postings file (Whoosh's term info gives it),
+  ascending; `first`, `last`: where its postings lie in the arrays below;
+- `ids` (int32 document numbers, ascending within a list), `weights` (float32);
+- `pstarts` (one offset per posting, and one past the end) into `pos`, each posting's
+  positions in ascending order (uint16, or uint32 when a position passes 65,535).
+
+Reading a list costs a term-table lookup and two slices, where decoding it costs unpickling
+and inflating every block, and a phrase reads its candidates' positions without unpickling
+any (W3 pickles each posting's positions inside its block's pickle). All processes share the
+file's pages through the page cache. The file holds deleted documents too (callers mask them,
+as with decoded lists) and never changes once written: a segment's postings never do.
+
+Files are built after a commit for segments that have none (`refresh`), written to a
+temporary name and renamed, and removed once their segment is merged away. A file that is
+missing (an index from before, a build still running, the setting off) or unreadable only
+means the caller decodes the list from the segment instead. `$NEWS_SEARCH_POSTINGS_FILES=0`
+turns building and reading off.
+
+The W3 block layout this reads (the magic, a signed size before each block, the block's
+pickled header, its optionally zlib-compressed pickled `(ids, weights, values)`) is the
+codec's own; search/postings.py decodes single lists with the same helpers.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import logging
+import mmap
+import os
+import pickle
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from whoosh import index as whoosh_index
+
+from search_service.index.whoosh_compat import posting_file, segment_ids, term_table
+
+log = logging.getLogger(__name__)
+
+#: Setting: "0" turns the postings files off (neither built nor read).
+ENV = "NEWS_SEARCH_POSTINGS_FILES"
+DIRNAME = "postings"
+SUFFIX = ".npa"
+#: The file's first bytes; bumped with the layout (an older file is then ignored and rebuilt).
+MAGIC = b"NSPOST01"
+#: Fields whose lists go into the file: those phrases and most queries read.
+FIELDS = ("title", "body")
+#: Array offsets in the file are multiples of this (aligned views).
+ALIGN = 64
+#: A missing file is looked for again after this many seconds (it may be being built).
+RETRY_SECONDS = 5.0
+
+BLOCK_MAGIC = b"W3Bl"
+_INT = struct.Struct("!i")
+_HEADER = struct.Struct("<8sQ")
+
+
+def enabled() -> bool:
+    """Whether postings files are built and read ($NEWS_SEARCH_POSTINGS_FILES, default on)."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+# -- the W3 codec's blocks ---------------------------------------------------------------------
+
+def blocks(raw: bytes) -> Iterator[tuple[int, int, int, object]]:
+    """The blocks of one posting list (`raw`: its bytes in the postings file, from the
+    magic on): per block, where its data starts and ends in `raw`, its posting count and its
+    compression (falsy: none). Raises ValueError for anything but a W3 list."""
+    if raw[:4] != BLOCK_MAGIC:
+        raise ValueError(f"unexpected posting list header {raw[:4]!r}")
+    stream = io.BytesIO(raw)
+    pos = 4
+    while True:
+        size = _INT.unpack_from(raw, pos)[0]
+        following = pos + 4 + abs(size)
+        stream.seek(pos + 4)
+        count, _, _, compression, _, _ = pickle.load(stream)
+        yield stream.tell(), following, count, compression
+        if size < 0:
+            return
+        pos = following
+
+
+def read_block(data: bytes, compression) -> tuple:
+    """One block's (ids, weights, values) as the W3 codec pickled them (ids delta-encoded)."""
+    return pickle.loads(zlib.decompress(data) if compression else data)
+
+
+def decode_positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode postings' encoded positions (the Positions format: a pickled list of gaps
+    after a 4-byte header) into one flat int64 array and the offsets of each posting's run."""
+    # One unpickling for all: each value is a whole pickle (a list of gaps) after its 4-byte
+    # header; without their STOP, they nest inside an outer MARK … LIST as its items.
+    gaps = pickle.loads(b"\x80\x02(" + b"".join(
+        [v[4:-1] if v.endswith(b".") else v[4:] for v in values]) + b"l.")
+    if len(gaps) != len(values):
+        raise ValueError(f"decoded {len(gaps)} position lists from {len(values)} postings")
+    starts = np.zeros(len(gaps) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in gaps], out=starts[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(gaps), dtype=np.int64,
+                       count=int(starts[-1]))
+    # Positions are running sums of the gaps, restarting with each posting.
+    sums = np.cumsum(flat)
+    before = np.concatenate(([0], sums))[starts[:-1]]
+    return sums - np.repeat(before, np.diff(starts)), starts
+
+
+def extent(info) -> tuple[int, int]:
+    """A non-inlined term info's (offset, length) in the postings file."""
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length in a 1-tuple
+        length = length[0]
+    return offset, length
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+class SegmentPostings:
+    """One segment's postings file, memory-mapped: lists by postings-file offset."""
+
+    def __init__(self, path: Path):
+        with open(path, "rb") as handle:
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        magic, length = _HEADER.unpack_from(self._map, 0)
+        if magic != MAGIC:
+            raise ValueError(f"{path}: not a postings file of this version ({magic!r})")
+        header = json.loads(self._map[_HEADER.size:_HEADER.size + length])
+        arrays = {}
+        for name, (dtype, offset, count) in header["arrays"].items():
+            if offset + count * np.dtype(dtype).itemsize > len(self._map):
+                raise ValueError(f"{path}: array {name} runs past the end of the file")
+            arrays[name] = np.frombuffer(self._map, dtype=dtype, count=count, offset=offset)
+        self.segment = header["segment"]
+        self.keys, self.first, self.last = arrays["keys"], arrays["first"], arrays["last"]
+        self.ids, self.weights = arrays["ids"], arrays["weights"]
+        self.pstarts, self.pos = arrays["pstarts"], arrays["pos"]
+        if not (len(self.first) == len(self.last) == len(self.keys)
+                and len(self.weights) == len(self.ids) == len(self.pstarts) - 1):
+            raise ValueError(f"{path}: arrays of inconsistent lengths")
+
+    def lookup(self, offset: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The (ids, weights) of the list at `offset` in the postings file and the index of
+        its first posting in this file; None when the file does not hold it."""
+        k = int(np.searchsorted(self.keys, offset))
+        if k >= len(self.keys) or int(self.keys[k]) != offset:
+            return None
+        first, last = int(self.first[k]), int(self.last[k])
+        return self.ids[first:last], self.weights[first:last], first
+
+    def positions(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of postings `which` (indexes into this file's postings): one flat
+        int64 array and where each posting's run starts (len(which) + 1 offsets)."""
+        low = self.pstarts[which].astype(np.int64)
+        lengths = self.pstarts[which + 1].astype(np.int64) - low
+        starts = np.zeros(len(which) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        index = np.repeat(low - starts[:-1], lengths) + np.arange(starts[-1], dtype=np.int64)
+        return self.pos[index].astype(np.int64), starts
+
+
+_lock = threading.Lock()
+#: (index folder, segment id) → the open file, or the monotonic time it was found missing.
+_open: dict[tuple[str, str], SegmentPostings | float] = {}
+
+
+def folder_of(reader) -> str | None:
+    """The index folder a segment reader reads from (None if not a file index)."""
+    storage = reader.storage() if hasattr(reader, "storage") else None
+    for candidate in (storage, getattr(storage, "b", None)):
+        folder = getattr(candidate, "folder", None)
+        if folder:
+            return str(folder)
+    return None
+
+
+def for_segment(reader) -> SegmentPostings | None:
+    """The postings file of the segment `reader` reads, opened once per process; None when
+    there is none (yet), it cannot be read, or the setting is off."""
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    if segment is None or not enabled():
+        return None
+    folder = folder_of(reader)
+    if folder is None:
+        return None
+    key = (folder, segment.segment_id())
+    found = _open.get(key)
+    if isinstance(found, SegmentPostings):
+        return found
+    if found is not None and time.monotonic() - found < RETRY_SECONDS:
+        return None
+    with _lock:
+        path = path_of(Path(folder), key[1])
+        try:
+            opened: SegmentPostings | float = SegmentPostings(path)
+        except FileNotFoundError:
+            opened = time.monotonic()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("postings file %s unreadable (%s): decoding from the segment", path,
+                        exc)
+            opened = time.monotonic() + 3600  # looked for again in an hour
+        _open[key] = opened
+    return opened if isinstance(opened, SegmentPostings) else None
+
+
+def forget_segments(live: set[str]) -> int:
+    """Close the files of segments not in `live` (merged away); return how many."""
+    with _lock:
+        dead = [key for key in _open if key[1] not in live]
+        for key in dead:
+            del _open[key]
+    return len(dead)
+
+
+def forget() -> None:
+    """Close every open postings file (benchmarks time cold reads with it)."""
+    with _lock:
+        _open.clear()
+
+
+# -- building ----------------------------------------------------------------------------------
+
+def path_of(folder: Path, segment_id: str) -> Path:
+    """Where the postings file of a segment lives."""
+    return folder / DIRNAME / f"{segment_id}{SUFFIX}"
+
+
+#: Postings decoded together while building (bounds the build's transient memory).
+BUILD_CHUNK = 200_000
+
+
+class _Decoded:
+    """The arrays of a file being built, gathered from many lists' blocks and decoded
+    BUILD_CHUNK postings at a time (per-list numpy calls would cost more than the decoding
+    in a segment of short lists)."""
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+        self.pos: list[np.ndarray] = []
+        self._ids: list[int] = []  # delta-encoded within each block
+        self._block_starts: list[int] = []
+        self._weights: list[float] = []
+        self._values: list[bytes] = []
+
+    def add_block(self, ids, weights, values, count: int) -> None:
+        self._block_starts.append(len(self._ids))
+        self._ids.extend(ids)
+        if weights is None:
+            self._weights.extend([1.0] * count)
+        elif isinstance(weights, float):
+            self._weights.extend([weights] * count)
+        else:
+            self._weights.extend(weights)
+        self._values.extend(values)
+        if len(self._ids) >= BUILD_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._ids:
+            return
+        deltas = np.asarray(self._ids, dtype=np.int64)
+        sums = np.cumsum(deltas)
+        starts = np.asarray(self._block_starts, dtype=np.int64)
+        before = np.concatenate(([0], sums))[starts]  # each block's ids restart from 0
+        lengths = np.diff(np.concatenate((starts, [len(deltas)])))
+        self.ids.append((sums - np.repeat(before, lengths)).astype(np.int32))
+        self.weights.append(np.asarray(self._weights, dtype=np.float32))
+        flat, pstarts = decode_positions(self._values)
+        self.counts.append(np.diff(pstarts))
+        self.pos.append(flat)
+        self._ids, self._block_starts, self._weights, self._values = [], [], [], []
+
+
+def build(folder: Path, reader) -> Path:
+    """Write the postings file of the segment `reader` reads; return its path."""
+    segment_id = reader.segment().segment_id()
+    terms = term_table(reader)
+    postfile = posting_file(terms)
+    keys, firsts, lasts = [], [], []
+    decoded = _Decoded()
+    total = 0
+    for field in FIELDS:
+        if field not in reader.schema or not reader.schema[field].format.supports("positions"):
+            continue
+        for (name, _), info in terms.items_from(field, b""):
+            if name != field:
+                break
+            if info.is_inlined():
+                continue
+            offset, length = extent(info)
+            raw = postfile.get(offset, length)
+            count = 0
+            for start, end, n, compression in blocks(raw):
+                block_ids, weights, values = read_block(raw[start:end], compression)
+                decoded.add_block(block_ids, weights, values, n)
+                count += n
+            keys.append(offset)
+            firsts.append(total)
+            lasts.append(total + count)
+            total += count
+    decoded.flush()
+
+    def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+    counts, pos = joined(decoded.counts, np.int64), joined(decoded.pos, np.int64)
+    pstarts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=pstarts[1:])
+    arrays = {
+        "keys": np.asarray(keys, dtype=np.int64)[order],
+        "first": np.asarray(firsts, dtype=np.int64)[order],
+        "last": np.asarray(lasts, dtype=np.int64)[order],
+        "ids": joined(decoded.ids, np.int32),
+        "weights": joined(decoded.weights, np.float32),
+        "pstarts": pstarts.astype(np.uint32 if pstarts[-1] < 2**32 else np.int64),
+        "pos": pos.astype(np.uint16 if not len(pos) or pos.max() < 2**16 else np.uint32),
+    }
+    return _write(path_of(folder, segment_id), segment_id, arrays)
+
+
+def _write(path: Path, segment_id: str, arrays: dict[str, np.ndarray]) -> Path:
+    """Write `arrays` as a postings file at `path`, atomically (temporary name, rename)."""
+    layout, offset = {}, 0
+    for name, array in arrays.items():
+        layout[name] = [array.dtype.str, offset, len(array)]
+        offset += -(-array.nbytes // ALIGN) * ALIGN
+    # The header's own length moves the arrays: lay them out after a padded header.
+    header = json.dumps({"segment": segment_id, "arrays": layout}).encode()
+    base = -(-(_HEADER.size + len(header) + 256) // ALIGN) * ALIGN
+    for entry in layout.values():
+        entry[1] += base
+    header = json.dumps({"segment": segment_id, "arrays": layout}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as out:
+        out.write(_HEADER.pack(MAGIC, len(header)) + header)
+        for name, array in arrays.items():
+            out.seek(layout[name][1])
+            out.write(array.tobytes())
+        out.truncate(max([base] + [layout[n][1] + a.nbytes for n, a in arrays.items()]))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    return path
+
+
+def refresh(ix: whoosh_index.Index) -> list[Path]:
+    """Build the postings files the index's segments lack and remove those of segments no
+    longer in it; return the files built. Does nothing with the setting off."""
+    folder = getattr(ix.storage, "folder", None)
+    if folder is None or not enabled():
+        return []
+    folder = Path(folder)
+    built = []
+    with ix.reader() as reader:
+        leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.segment() is not None]
+        live = {leaf.segment().segment_id() for leaf in leaves}
+        for leaf in leaves:
+            path = path_of(folder, leaf.segment().segment_id())
+            if not _current(path):
+                started = time.monotonic()
+                built.append(build(folder, leaf))
+                log.info("postings file %s: %d documents in %.1f s", path.name,
+                         leaf.doc_count_all(), time.monotonic() - started)
+    directory = folder / DIRNAME
+    if directory.is_dir():
+        live = segment_ids(ix)  # read again: another writer may have committed since
+        for path in directory.iterdir():
+            stale_tmp = path.name.startswith(".") and time.time() - _mtime(path) > 3600
+            if (path.suffix == SUFFIX and path.stem not in live) or stale_tmp:
+                path.unlink(missing_ok=True)
+    return built
+
+
+def _current(path: Path) -> bool:
+    """Whether `path` is a postings file of this layout."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
