@@ -98,6 +98,22 @@ def analyse_word(word: str) -> str | None:
     return _STEM(text)
 
 
+#: Stems of English Snowball that do not begin with their word less its last letter, and
+#: the other beginning their words have (Porter2's exceptional forms: dying, lying, tying).
+_IRREGULAR_STEMS = {"die": "dy", "lie": "ly", "tie": "ty"}
+
+
+def form_clues(form: str) -> tuple[str, ...]:
+    """Strings one of which every folded surface word whose analyse_word() is `form`
+    contains: the form less its last letter (an English Snowball stem keeps its word's
+    beginning and changes at most its last letter: hoping → hope, happy → happi, skies →
+    sky), and for the three irregular stems the other beginning (died, dying → die).
+    Checked over the distinct words of the Reuters stories (tests/test_highlight.py), it
+    lets the highlighter skip analysing text that cannot hold a query's words."""
+    irregular = _IRREGULAR_STEMS.get(form)
+    return (form[:-1], irregular) if irregular else (form[:-1],)
+
+
 def name_analyzer():
     """Analyzer for names (sources, authors): words, lower case, accents folded, no stems."""
     return RegexTokenizer() | LowercaseFilter() | FoldFilter()

@@ -24,7 +24,7 @@ from whoosh.searching import Hit, Searcher
 
 from search_service import memory
 from search_service.index import postings_file
-from search_service.index.analysis import analyse_word, text_analyzer
+from search_service.index.analysis import analyse_word, form_clues, text_analyzer
 from search_service.index.whoosh_compat import refresh_reader
 from search_service.search.cursor import cursor_search
 from search_service.search.executor import Page, Unsupported, execute
@@ -49,7 +49,7 @@ ONE_PASS_BELOW = 2000
 
 
 #: Marks matched words in titles and bodies (both use the text analyzer).
-MARKER = Marker(text_analyzer(), analyse_word)
+MARKER = Marker(text_analyzer(), analyse_word, form_clues)
 
 
 class Searchers:

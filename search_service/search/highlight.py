@@ -208,6 +208,10 @@ class Marker:
     #: The analyzer's result for one token, computed directly (analysis.analyse_word), or
     #: None to run the analyzer per new word.
     analyse_word: Callable[[str], str | None] | None = None
+    #: Strings one of which every lower-cased ASCII word of a given indexed form contains
+    #: (analysis.form_clues), or None: new chunks of text without any wanted form's clue
+    #: are then not analysed at all.
+    clues: Callable[[str], tuple[str, ...]] | None = None
     pattern: re.Pattern = field(init=False)
     #: Replaced by an empty one when it holds CACHE_WORDS entries; a thread reading the old
     #: one goes on with it undisturbed.
@@ -272,7 +276,10 @@ class Marker:
         wanted = words.terms.union(*words.phrases)
         vocabulary = self._current()
         chunks = set(text.split())
-        for chunk in chunks.difference(vocabulary.chunks):
+        unseen = chunks.difference(vocabulary.chunks)
+        if self.clues is not None and unseen:
+            unseen = self._clued(unseen, wanted)
+        for chunk in unseen:
             self._learn_chunk(vocabulary, chunk)
         forms, terms = vocabulary.forms, vocabulary.terms
         found = chunks.intersection(set().union(*[forms.get(term, ()) for term in wanted]))
@@ -290,6 +297,27 @@ class Marker:
                         for k in range(1, size)):
                     marked.update(range(i, i + size))
         return [spans[i] for i in sorted(marked)]
+
+    def _clued(self, unseen: set[str], wanted: set[str]) -> list[str]:
+        """The chunks of `unseen` that may hold a word of a `wanted` form (one of its
+        clues is in them): only those are analysed now, the others wait until a query
+        needs them. One search in C over the chunks joined, Python work per clue found."""
+        clues = re.compile("|".join(sorted({re.escape(clue) for form in wanted
+                                            for clue in self.clues(form)})))
+        joined = "\n".join(unseen)
+        if not joined.isascii():  # lower() may change a length: chunk by chunk
+            return [c for c in unseen if not c.isascii() or clues.search(c.lower())]
+        lowered = joined.lower()
+        found = []
+        start = end = -1
+        for match in clues.finditer(lowered):
+            if match.start() < end:  # in the chunk found last
+                continue
+            start = lowered.rfind("\n", 0, match.start()) + 1
+            end = lowered.find("\n", match.end())
+            end = len(lowered) if end < 0 else end
+            found.append(joined[start:end])
+        return found
 
     def _only_stop_words(self, gap: str) -> bool:
         """Whether the text between two words holds no indexed word."""
