@@ -118,6 +118,21 @@ def current() -> Allocator | None:
     return _allocator
 
 
+def release_soon() -> threading.Thread | None:
+    """`released()` in a thread of its own, when a trim is due (the trim interval has
+    passed): a serving thread that refreshed its searcher goes on answering instead of
+    waiting the 10-15 ms a trim takes (malloc_trim runs without the GIL). Returns the
+    thread started, or None when no trim is due."""
+    state = _allocator
+    if state is None or state.libc is None or not state.trim_every:
+        return None
+    if time.monotonic() - state.last_trim < state.trim_every or state.lock.locked():
+        return None
+    thread = threading.Thread(target=released, name="malloc-trim", daemon=True)
+    thread.start()
+    return thread
+
+
 def released(force: bool = False) -> bool:
     """Give the free pages of every malloc arena back to the system (`malloc_trim(0)`) after
     the process has freed much memory (a commit, a refreshed searcher), at most once per

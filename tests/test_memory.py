@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 
@@ -64,6 +65,20 @@ def test_the_arena_limit_holds_where_glibc_would_give_each_thread_its_own():
     assert arenas_used(0) > 2  # glibc's default: more arenas for the 8 threads
     assert arenas_used(2) == 2
     assert arenas_used(1) == 1
+
+
+def test_a_trim_due_runs_in_a_thread_of_its_own():
+    try:
+        memory.configure(arenas=0, trim_every=3600)
+        thread = memory.release_soon()
+        assert thread is not None and thread is not threading.current_thread()
+        thread.join(10)
+        assert memory.current().trims == 1
+        assert memory.release_soon() is None  # not due again within the hour
+        memory.configure(arenas=0, trim_every=0)
+        assert memory.release_soon() is None
+    finally:
+        memory.configure(arenas=0, trim_every=0)
 
 
 def test_trims_are_rate_limited_and_off_at_zero():

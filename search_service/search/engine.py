@@ -78,7 +78,9 @@ class Searchers:
             if before - live:
                 forget_segments(live)
             self.local.searcher = searcher
-            memory.released()  # the old searcher's memory is free: give it back, rate-limited
+            # the old searcher's memory is free: give it back (rate-limited), in a thread
+            # of its own so that this request does not wait for the trim
+            memory.release_soon()
         self.local.searcher = searcher
         return searcher
 
