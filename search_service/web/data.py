@@ -33,13 +33,13 @@ def get_searcher() -> Searcher | None:
     found = g.get("searcher")
     if found is not None:
         return found
-    app = current_app._get_current_object()
-    searchers = app.extensions.get(SEARCHERS_KEY)
+    extensions = current_app.extensions
+    searchers = extensions.get(SEARCHERS_KEY)
     if searchers is None:
-        path = Path(app.config["INDEX_DIR"])
+        path = Path(current_app.config["INDEX_DIR"])
         if not index_exists(path):
             return None
-        searchers = app.extensions[SEARCHERS_KEY] = search.Searchers(open_index(path))
+        searchers = extensions[SEARCHERS_KEY] = search.Searchers(open_index(path))
     g.searcher = found = searchers.get()
     return found
 
@@ -156,8 +156,7 @@ def link(endpoint: str, args: Mapping[str, Any]) -> str:
     string built for less: the rule's path (url_for's, remembered per script root) and the
     arguments encoded as werkzeug encodes them (in order; a list value repeats its name;
     None left out)."""
-    app = current_app._get_current_object()
-    paths = app.extensions.setdefault(LINKS_KEY, {})
+    paths = current_app.extensions.setdefault(LINKS_KEY, {})
     key = (endpoint, request.script_root)
     path = paths.get(key)
     if path is None:
