@@ -52,10 +52,17 @@ def require_searcher() -> Searcher:
     return searcher
 
 
-def int_arg(name: str, default: int) -> int:
-    """Read an integer query-string argument (`default` when absent); raise QueryError if it
-    is not one (an empty value included: the document says integer)."""
-    raw = request.args.get(name)
+def first_args() -> dict[str, str]:
+    """The request's query-string arguments, the first value of each, as a plain dict (a
+    lookup of an absent name in werkzeug's MultiDict raises and catches a KeyError)."""
+    return request.args.to_dict()
+
+
+def int_arg(name: str, default: int, args: Mapping[str, str] | None = None) -> int:
+    """Read an integer query-string argument (`default` when absent) from the request (or
+    `args`, its `first_args()`); raise QueryError if it is not one (an empty value included:
+    the document says integer)."""
+    raw = (request.args if args is None else args).get(name)
     if raw is None:
         return default
     try:
@@ -68,10 +75,10 @@ def int_arg(name: str, default: int) -> int:
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
-def flag_arg(name: str, default: bool = False) -> bool:
-    """Read a yes/no query-string argument (1, 0, true, false; absent or empty: `default`);
-    raise QueryError otherwise."""
-    raw = request.args.get(name, "")
+def flag_arg(name: str, default: bool = False, args: Mapping[str, str] | None = None) -> bool:
+    """Read a yes/no query-string argument (1, 0, true, false; absent or empty: `default`)
+    from the request (or `args`, its `first_args()`); raise QueryError otherwise."""
+    raw = (request.args if args is None else args).get(name, "")
     if raw not in FLAGS:  # exactly as the OpenAPI document's enum says
         raise search.QueryError(f"{name} must be 1 or 0 (or true or false), not {raw!r}")
     return FLAGS[raw] if raw else default
@@ -85,25 +92,26 @@ def max_depth() -> int:
 def search_params(default_sort: str = "best") -> search.SearchParams:
     """Read and validate the search parameters of the request (QueryError if one is bad,
     including a page beyond the app's paging depth)."""
-    args = request.args
+    multi = request.args
+    args = first_args()
     app_config = current_app.config
     time_limit = app_config.get("SEARCH_TIME_LIMIT")
     cursor = args.get("cursor", "")
     params = search.SearchParams(
         q=args.get("q", ""),
-        page=int_arg("page", 1),
-        per_page=int_arg("per_page", config.DEFAULT_PER_PAGE),
+        page=int_arg("page", 1, args),
+        per_page=int_arg("per_page", config.DEFAULT_PER_PAGE, args),
         sort=args.get("sort", "") or ("newest" if cursor else default_sort),
         date_from=search.dates_param("from", args.get("from", "")),
         date_to=search.dates_param("to", args.get("to", "")),
-        sources=tuple(s for s in args.getlist("source") if s) if "source" in args else (),
+        sources=tuple(s for s in multi.getlist("source") if s) if "source" in args else (),
         lang=args.get("lang", ""),
-        collections=(tuple(c for c in args.getlist("collection") if c)
+        collections=(tuple(c for c in multi.getlist("collection") if c)
                      if "collection" in args else ()),
         cursor=cursor,
-        facets=flag_arg("facets"),
-        expand=flag_arg("expand", default=True),
-        feedback=flag_arg("feedback"),
+        facets=flag_arg("facets", args=args),
+        expand=flag_arg("expand", default=True, args=args),
+        feedback=flag_arg("feedback", args=args),
         **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
     depth = int(app_config["MAX_DEPTH"])
@@ -133,7 +141,7 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
     data["next"] = data["prev"] = None
     link_args = {k: v for k, v in request.args.lists() if k != "page"}
     data["warnings"] = search.query_warnings(params.q)
-    if flag_arg("explain") and searcher is not None:
+    if flag_arg("explain", args=first_args()) and searcher is not None:
         data["explain"] = search.explain(searcher, params)
     if params.cursor:  # cursor paging: the next link carries the next cursor
         if data.get("next_cursor"):
