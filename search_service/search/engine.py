@@ -59,13 +59,13 @@ class CommitWatch:
     have changed.
 
     Whoosh finds the latest commit by listing the index directory (`latest_generation()`,
-    which `Searcher.up_to_date()` calls): about 70 µs for a few files, more with many, on
-    every request. A commit always adds a directory entry (a new `_MAIN_<generation>.toc`
-    written under a temporary name and renamed into place), and any change of an entry
-    (creation, deletion, a rename, a rename over an existing name) updates the directory's
-    mtime and ctime. So the listing is reused while a stat of the directory returns the same
-    (device, inode, mtime, ctime): a directory replaced by another (a rename of a new index
-    over the old path) has another inode or ctime.
+    which `Searcher.up_to_date()` calls): ~20 µs for a few files, more with many, on every
+    request, against ~4 µs for a stat. A commit always adds a directory entry (a new
+    `_MAIN_<generation>.toc` written under a temporary name and renamed into place), and any
+    change of an entry (creation, deletion, a rename, a rename over an existing name)
+    updates the directory's mtime and ctime. So the listing is reused while a stat of the
+    directory returns the same (device, inode, mtime, ctime): a directory replaced by
+    another (a rename of a new index over the old path) has another inode or ctime.
 
     Two edges keep a commit from hiding behind an unchanged stat:
     - timestamp granularity: a change in the same clock tick as the stat that preceded a
