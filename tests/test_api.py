@@ -202,3 +202,27 @@ def test_etag_revalidates_until_the_next_commit(client, index_dir):
         title="Oil output rises", body="Oil output rose in the north sea. " * 8)])
     after = client.get("/api/search?q=oil", headers={"If-None-Match": tag})
     assert after.status_code == 200 and after.get_json()["total"] == 3
+
+
+LINK_ARGS = [
+    {"page": 2},
+    {"page": 3, "q": ["oil prices"], "from": ["last week"]},
+    {"q": ['"run hard" -gas & co/op?=1#x'], "source": ["Hostile <b>Herald</b>", "ü wire"],
+     "cursor": "abc+/=="},
+    {"q": ["ёлка 😀 \u2028"], "page": 1, "lang": [""], "sort": None},
+    {"q": ["!$'()*,/:;?@ %25 +"]},
+    {},
+]
+
+
+@pytest.mark.parametrize("script_root", ["", "/news"])
+@pytest.mark.parametrize("endpoint", ["api.api_search", "pages.search_page",
+                                      "pages.search_atom"])
+def test_links_are_the_strings_url_for_builds(app, endpoint, script_root):
+    from flask import url_for
+
+    from search_service.web.data import link
+
+    with app.test_request_context("/api/search?q=x", environ_base={"SCRIPT_NAME": script_root}):
+        for args in LINK_ARGS:
+            assert link(endpoint, args) == url_for(endpoint, **args)

@@ -498,3 +498,110 @@ def test_pages_of_syndicated_stories_show_each_story_once(syndicated_searcher, s
     titles = [r["title"] for data in pages[0] for r in data["results"]]
     assert sorted(titles) == sorted(f"Report {i}" for i in range(30))
     assert titles == [r["title"] for data in pages[10**6] for r in data["results"]]
+
+
+def late_story(n: int):
+    """An article for a commit made during a test."""
+    from search_service.article import Article
+
+    url = f"https://late.example/{n}"
+    return Article(url=url, canonical_url=url, title=f"Zeppelin {n} returns",
+                   body="An airship flew over the harbour. " * 12)
+
+
+class FrozenStat:
+    """A directory stat that never changes (a file system stamping with a coarse clock, or
+    not keeping a directory's times current), taken once from the real directory."""
+
+    def __init__(self, path):
+        import os
+        from types import SimpleNamespace
+
+        real = os.stat(path)
+        self.result = SimpleNamespace(st_dev=real.st_dev, st_ino=real.st_ino,
+                                      st_mtime_ns=real.st_mtime_ns, st_ctime_ns=real.st_ctime_ns)
+
+    def __call__(self, path):
+        return self.result
+
+
+def test_commit_watch_lists_the_directory_only_after_it_changes(ix, index_dir):
+    import os
+
+    from search_service.index.writer import write_articles
+    from search_service.search.engine import CommitWatch
+
+    changed = os.stat(index_dir).st_ctime
+    watch = CommitWatch(ix, settle=3.0, max_age=3600, clock=lambda: changed + 10)
+    first = watch.latest_generation()
+    assert (first, watch.listings) == (ix.latest_generation(), 1)
+    assert (watch.latest_generation(), watch.listings) == (first, 1)  # the stat alone
+    write_articles(ix, [late_story(1)])  # a new _MAIN_<n>.toc renamed into the directory
+    assert watch.latest_generation() == ix.latest_generation() > first
+    assert watch.listings == 2
+
+
+def test_commit_watch_sees_a_commit_stamped_in_the_tick_of_the_last_listing(ix, index_dir):
+    from search_service.index.writer import write_articles
+    from search_service.search.engine import CommitWatch
+
+    stat = FrozenStat(index_dir)  # the commit below leaves the directory's times as they were
+    stamped = stat.result.st_ctime_ns / 1e9
+    watch = CommitWatch(ix, settle=3.0, max_age=3600, stat=stat, clock=lambda: stamped + 0.5)
+    first = watch.latest_generation()
+    write_articles(ix, [late_story(1)])
+    # listed less than `settle` after the directory's last change: not reused
+    assert watch.latest_generation() == ix.latest_generation() > first
+    assert watch.listings == 2
+
+
+def test_commit_watch_lists_again_after_max_age_whatever_the_stat_says(ix, index_dir):
+    from search_service.index.writer import write_articles
+    from search_service.search.engine import CommitWatch
+
+    stat = FrozenStat(index_dir)
+    now = [stat.result.st_ctime_ns / 1e9 + 10]
+    watch = CommitWatch(ix, settle=3.0, max_age=1.0, stat=stat, clock=lambda: now[0])
+    first = watch.latest_generation()
+    write_articles(ix, [late_story(1)])
+    assert (watch.latest_generation(), watch.listings) == (first, 1)  # trusted, within max_age
+    now[0] += 1.0
+    assert watch.latest_generation() == ix.latest_generation() > first
+    assert watch.listings == 2
+
+
+def test_commit_watch_sees_a_directory_renamed_over_the_index(ix, index_dir):
+    import shutil
+
+    from search_service.index.schema import open_index
+    from search_service.index.writer import write_articles
+    from search_service.search.engine import CommitWatch, Searchers
+
+    searchers = Searchers(ix, CommitWatch(ix, settle=0.0, max_age=3600))
+    before = searchers.get()
+    assert searchers.get() is before
+    generation, count = before.reader().generation(), before.doc_count()
+    replacement = index_dir.with_name("replacement")
+    shutil.copytree(index_dir, replacement)
+    other = open_index(replacement)
+    write_articles(other, [late_story(1)])
+    write_articles(other, [late_story(2)])
+    expected = other.latest_generation()
+    index_dir.rename(index_dir.with_name("retired"))
+    replacement.rename(index_dir)  # the new index takes the old one's path
+    after = searchers.get()
+    assert after.reader().generation() == expected > generation
+    assert after.doc_count() == count + 2
+
+
+def test_searchers_open_a_fresh_searcher_on_the_request_after_a_commit(ix):
+    from search_service.index.writer import write_articles
+    from search_service.search.engine import Searchers
+
+    searchers = Searchers(ix)  # the defaults serve uses
+    first = searchers.get()
+    for n in range(1, 4):  # commits in quick succession, each seen by the next get()
+        write_articles(ix, [late_story(n)])
+        current = searchers.get()
+        assert current.reader().generation() == ix.latest_generation()
+        assert current.doc_count() == first.doc_count() + n

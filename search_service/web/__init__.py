@@ -30,6 +30,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_DEPTH=config.env_max_depth(),  # page x per_page at most this
         SEARCH_TIME_LIMIT=None,  # seconds a search may run (None: the search default)
     )
+    from search_service.web.encoding import FastJSONProvider
+
+    app.json = FastJSONProvider(app)
     app.json.sort_keys = False  # keep payloads in the documented field order
     if test_config:
         app.config.update(test_config)

@@ -20,6 +20,7 @@ from search_service.web.data import (
     require_searcher,
     search_data,
 )
+from search_service.web.headers import conditional, set_headers
 from search_service.web.openapi import openapi_document
 from search_service.web.research import compare_data, terms_data, timeline_csv, timeline_data
 
@@ -41,9 +42,8 @@ def revalidate(response: Response) -> Response:
     searcher = get_searcher()
     generation = searcher.reader().generation() if searcher else "empty"
     tag = hashlib.sha1(f"{generation}|{request.full_path}".encode()).hexdigest()[:20]
-    response.set_etag(tag)
-    response.headers["Cache-Control"] = "no-cache"
-    return response.make_conditional(request)
+    set_headers(response, {"ETag": f'"{tag}"', "Cache-Control": "no-cache"})
+    return conditional(response, request.environ)
 
 
 @bp.get("/search")

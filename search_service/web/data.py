@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from flask import current_app, g, request, url_for
+from werkzeug.datastructures import iter_multi_items
 
 from search_service import config, search
 from search_service.archive.state import crawl_report, load_source_stats
@@ -19,6 +22,7 @@ if TYPE_CHECKING:  # the web layer only passes searchers on to the search layer
 SEARCHERS_KEY = "news_search.searchers"
 CACHE_KEY = "news_search.cache"
 EMPTY_KEY = "news_search.empty"
+LINKS_KEY = "news_search.links"
 
 
 def get_searcher() -> Searcher | None:
@@ -29,14 +33,15 @@ def get_searcher() -> Searcher | None:
     found = g.get("searcher")
     if found is not None:
         return found
-    searchers = current_app.extensions.get(SEARCHERS_KEY)
+    extensions = current_app.extensions
+    searchers = extensions.get(SEARCHERS_KEY)
     if searchers is None:
         path = Path(current_app.config["INDEX_DIR"])
         if not index_exists(path):
             return None
-        searchers = current_app.extensions[SEARCHERS_KEY] = search.Searchers(open_index(path))
-    g.searcher = searchers.get()
-    return g.searcher
+        searchers = extensions[SEARCHERS_KEY] = search.Searchers(open_index(path))
+    g.searcher = found = searchers.get()
+    return found
 
 
 def require_searcher() -> Searcher:
@@ -47,12 +52,19 @@ def require_searcher() -> Searcher:
     return searcher
 
 
-def int_arg(name: str, default: int) -> int:
-    """Read an integer query-string argument (`default` when absent); raise QueryError if it
-    is not one (an empty value included: the document says integer)."""
-    if name not in request.args:
+def first_args() -> dict[str, str]:
+    """The request's query-string arguments, the first value of each, as a plain dict (a
+    lookup of an absent name in werkzeug's MultiDict raises and catches a KeyError)."""
+    return request.args.to_dict()
+
+
+def int_arg(name: str, default: int, args: Mapping[str, str] | None = None) -> int:
+    """Read an integer query-string argument (`default` when absent) from the request (or
+    `args`, its `first_args()`); raise QueryError if it is not one (an empty value included:
+    the document says integer)."""
+    raw = (request.args if args is None else args).get(name)
+    if raw is None:
         return default
-    raw = request.args[name]
     try:
         return int(raw)
     except ValueError:
@@ -63,10 +75,10 @@ def int_arg(name: str, default: int) -> int:
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
-def flag_arg(name: str, default: bool = False) -> bool:
-    """Read a yes/no query-string argument (1, 0, true, false; absent or empty: `default`);
-    raise QueryError otherwise."""
-    raw = request.args.get(name, "")
+def flag_arg(name: str, default: bool = False, args: Mapping[str, str] | None = None) -> bool:
+    """Read a yes/no query-string argument (1, 0, true, false; absent or empty: `default`)
+    from the request (or `args`, its `first_args()`); raise QueryError otherwise."""
+    raw = (request.args if args is None else args).get(name, "")
     if raw not in FLAGS:  # exactly as the OpenAPI document's enum says
         raise search.QueryError(f"{name} must be 1 or 0 (or true or false), not {raw!r}")
     return FLAGS[raw] if raw else default
@@ -80,26 +92,29 @@ def max_depth() -> int:
 def search_params(default_sort: str = "best") -> search.SearchParams:
     """Read and validate the search parameters of the request (QueryError if one is bad,
     including a page beyond the app's paging depth)."""
-    args = request.args
-    time_limit = current_app.config.get("SEARCH_TIME_LIMIT")
+    multi = request.args
+    args = first_args()
+    app_config = current_app.config
+    time_limit = app_config.get("SEARCH_TIME_LIMIT")
     cursor = args.get("cursor", "")
     params = search.SearchParams(
         q=args.get("q", ""),
-        page=int_arg("page", 1),
-        per_page=int_arg("per_page", config.DEFAULT_PER_PAGE),
+        page=int_arg("page", 1, args),
+        per_page=int_arg("per_page", config.DEFAULT_PER_PAGE, args),
         sort=args.get("sort", "") or ("newest" if cursor else default_sort),
         date_from=search.dates_param("from", args.get("from", "")),
         date_to=search.dates_param("to", args.get("to", "")),
-        sources=tuple(s for s in args.getlist("source") if s),
+        sources=tuple(s for s in multi.getlist("source") if s) if "source" in args else (),
         lang=args.get("lang", ""),
-        collections=tuple(c for c in args.getlist("collection") if c),
+        collections=(tuple(c for c in multi.getlist("collection") if c)
+                     if "collection" in args else ()),
         cursor=cursor,
-        facets=flag_arg("facets"),
-        expand=flag_arg("expand", default=True),
-        feedback=flag_arg("feedback"),
+        facets=flag_arg("facets", args=args),
+        expand=flag_arg("expand", default=True, args=args),
+        feedback=flag_arg("feedback", args=args),
         **({"time_limit": float(time_limit)} if time_limit is not None else {}),
     )
-    depth = max_depth()
+    depth = int(app_config["MAX_DEPTH"])
     if params.page * params.per_page > depth:
         raise search.QueryError(
             f"page {params.page} with per_page {params.per_page} reaches result "
@@ -124,20 +139,38 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
         cache = current_app.extensions.setdefault(CACHE_KEY, search.ResultsCache())
         data = cache.search(searcher, params)
     data["next"] = data["prev"] = None
-    link_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
+    link_args = {k: v for k, v in request.args.lists() if k != "page"}
     data["warnings"] = search.query_warnings(params.q)
-    if flag_arg("explain") and searcher is not None:
+    if flag_arg("explain", args=first_args()) and searcher is not None:
         data["explain"] = search.explain(searcher, params)
     if params.cursor:  # cursor paging: the next link carries the next cursor
         if data.get("next_cursor"):
-            data["next"] = url_for(endpoint, **{**link_args, "cursor": data["next_cursor"]})
+            data["next"] = link(endpoint, {**link_args, "cursor": data["next_cursor"]})
         return data
     if (params.page * params.per_page < data["total"] and params.page < config.MAX_PAGE
             and (params.page + 1) * params.per_page <= max_depth()):
-        data["next"] = url_for(endpoint, page=params.page + 1, **link_args)
+        data["next"] = link(endpoint, {"page": params.page + 1, **link_args})
     if params.page > 1:
-        data["prev"] = url_for(endpoint, page=params.page - 1, **link_args)
+        data["prev"] = link(endpoint, {"page": params.page - 1, **link_args})
     return data
+
+
+#: The characters werkzeug leaves unquoted in a query string it builds (url_for's).
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def link(endpoint: str, args: Mapping[str, Any]) -> str:
+    """`url_for(endpoint, **args)` for an endpoint whose rule has no variables, the same
+    string built for less: the rule's path (url_for's, remembered per script root) and the
+    arguments encoded as werkzeug encodes them (in order; a list value repeats its name;
+    None left out)."""
+    paths = current_app.extensions.setdefault(LINKS_KEY, {})
+    key = (endpoint, request.script_root)
+    path = paths.get(key)
+    if path is None:
+        path = paths[key] = url_for(endpoint)
+    items = [(k, str(v)) for k, v in iter_multi_items(args) if v is not None]
+    return f"{path}?{urlencode(items, safe=QUERY_SAFE)}" if items else path
 
 
 def export_request() -> tuple[search.SearchParams, str, bool]:

@@ -10,10 +10,30 @@ from typing import Any
 log = logging.getLogger("search_service.access")
 
 
+class AccessFormatter(logging.Formatter):
+    """logging's Formatter, remembering the formatted second of `asctime` (a request's line
+    formatted the time with `strftime` each time; the lines of one second share it)."""
+
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
+        """The record's time as logging's default format writes it (`2026-12-02 11:41:25,123`)."""
+        if datefmt:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, time.strftime(self.default_time_format,
+                                                           self.converter(second)))
+        return self.default_msec_format % (cached[1], record.msecs)
+
+
 def enable_access_log(stream=None) -> None:
     """Send access lines to stderr (or `stream`), whatever the root logger's level."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    handler.setFormatter(AccessFormatter("%(asctime)s %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False

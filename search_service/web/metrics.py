@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -45,17 +46,37 @@ SEARCHER_OPENS = Counter("news_search_searcher_opens",
 
 _seen = threading.local()
 
+#: The labelled children of REQUESTS and LATENCY by (route, status) and route: `labels()`
+#: checks and joins its arguments under a lock on every call, and the routes and statuses
+#: are few (the app's rules, "unmatched", the statuses it answers).
+_requests_by: dict[tuple[str, int], Any] = {}
+_latency_by: dict[str, Any] = {}
+_cache_by: dict[bool, Any] = {}
+
+
+def _requests_child(route: str, status: int):
+    child = _requests_by.get((route, status))
+    if child is None:
+        child = _requests_by[route, status] = REQUESTS.labels(route, str(status))
+    return child
+
+
+def _latency_child(route: str):
+    child = _latency_by.get(route)
+    if child is None:
+        child = _latency_by[route] = LATENCY.labels(route)
+    return child
+
 
 class CountingResultsCache(search.ResultsCache):
     """The app's results cache, counting its hits and misses."""
 
-    def search(self, searcher, params):
-        """Count a hit or a miss, then answer as ResultsCache does."""
-        generation = searcher.reader().generation()
-        with self.lock:
-            hit = generation == self.generation and params in self.entries
-        CACHE.labels("hit" if hit else "miss").inc()
-        return super().search(searcher, params)
+    def looked_up(self, hit: bool) -> None:
+        """Count a hit or a miss."""
+        child = _cache_by.get(hit)
+        if child is None:
+            child = _cache_by[hit] = CACHE.labels("hit" if hit else "miss")
+        child.inc()
 
 
 class IndexCollector:
@@ -133,10 +154,10 @@ def _answered(response: Response) -> Response:
     """Record the request's route, status and latency, and a searcher opened for it."""
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"
-    REQUESTS.labels(route, str(response.status_code)).inc()
+    _requests_child(route, response.status_code).inc()
     started = g.get("metrics_started")
     if started is not None:
-        LATENCY.labels(route).observe(time.perf_counter() - started)
+        _latency_child(route).observe(time.perf_counter() - started)
     searchers = current_app.extensions.get(SEARCHERS_KEY)
     current = getattr(getattr(searchers, "local", None), "searcher", None)
     if current is not None and current is not getattr(_seen, "searcher", None):

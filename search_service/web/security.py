@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
+from search_service.web.headers import add_missing
+
 #: No inline script or style anywhere; everything comes from this server.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -20,6 +22,5 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def secure(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
+        add_missing(response, HEADERS)
         return response
