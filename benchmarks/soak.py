@@ -2,7 +2,7 @@
 restart, a rolling restart of `serve` and an index-worker kill in the middle.
 
 Usage: python -m benchmarks.soak [--minutes 30] [--outage 60] [--clients 2] [--base 20000]
-                                 [--warmup 300] [--cache .benchmarks]
+                                 [--warmup 300] [--cache .benchmarks] [--fixed N --every S]
 
 Runs, all on 127.0.0.1: a news site that publishes Reuters-21578 stories as it goes (an
 initial batch, then one story every `--every` seconds; robots.txt names a news sitemap of the
@@ -15,19 +15,30 @@ corpus.py: the stories, then replicas with fresh ids; built once and kept under 
 the processes serve a large index that the crawl adds to by a few percent, as in production;
 `--base 0` starts from an empty index.
 
+`--fixed N`: a site of constant size instead, as a newsroom's is once a crawl has caught up
+with it: N stories out (and in the sitemap) from the start, and every `--every` seconds one of
+them, in turn, is revised: its body opens with "Updated: revision R." and a sentence that
+changes with R, its sitemap lastmod and Last-Modified move to the revision's time and its ETag
+changes. The crawl workers fetch the revised pages again (recrawl_interval 30 s) and the
+index-worker replaces each old copy (by canonical URL), so the article count stays the same
+while segments churn (deletions, merges, related-articles refreshes): growth over time is
+then not growth with the index. The end check adds stale copies (a story indexed at an older
+revision than its latest when publishing stopped) to lost and duplicated.
+
 Events, as fractions of the run: at 1/3 Redis is stopped for `--outage` seconds, then started
 again on its files; at 1/2 serve gets SIGHUP (a rolling restart); at 2/3 the index-worker is
 killed (SIGKILL) and started again. Then the site stops publishing, the workers fetch what is
 left, and the index is checked against what the site published.
 
 Prints: requests failed; articles lost (published, accepted by the normaliser, not in the
-index) and duplicated (two documents for one page; only the site's pages are checked, not the
-pre-built articles); memory growth per hour per process (a least-squares line over each
-process's samples, taken every 15 s, after its first `--warmup` seconds, as a percentage of
-its mean over those samples), of the whole RSS and of its private anonymous part, beside the
-target of 5 %/h (the RSS also counts the pages of the memory-mapped index files a process has
-touched, which are shared page cache, not the process's own memory); and p95 search latency
-per 5-minute window; with the load average.
+index), duplicated (two documents for one page; only the site's pages are checked, not the
+pre-built articles) and, with `--fixed`, revisions published and stale copies; memory
+growth per hour per process (a least-squares line over each process's samples, taken every
+15 s, after its first `--warmup` seconds, as a percentage of its mean over those samples), of
+the whole RSS and of its private anonymous part, beside the target of 5 %/h (the RSS also
+counts the pages of the memory-mapped index files a process has touched, which are shared
+page cache, not the process's own memory); and p95 search latency per 5-minute window; with
+the load average.
 
 To find what grows: `--trace DIR` runs every process under tracemalloc (benchmarks/soak_trace/
 sitecustomize.py, a snapshot a minute; slower, and more memory), and
