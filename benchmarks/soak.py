@@ -6,7 +6,7 @@ Usage: python -m benchmarks.soak [--minutes 30] [--outage 60] [--clients 2] [--b
 
 Runs, all on 127.0.0.1: a news site that publishes Reuters-21578 stories as it goes (an
 initial batch, then one story every `--every` seconds; robots.txt names a news sitemap of the
-latest 100, each page with an ETag and a Last-Modified date), a fresh redis-server
+latest 500, each page with an ETag and a Last-Modified date), a fresh redis-server
 (append-only file, fsync every second), two `news-search crawl --redis` workers polling the
 site every 30 s, one `news-search index-worker` and `news-search serve --workers 2`, with
 `--clients` threads searching titles' words without pause (a fresh connection per request).
@@ -506,6 +506,9 @@ def main() -> None:
                              "them revised every --every seconds, round robin (0: a growing "
                              "site, the default)")
     parser.add_argument("--keep", type=Path, help="keep the run's files here")
+    parser.add_argument("--drain", type=float, default=600,
+                        help="at most this many seconds for the workers and the index-worker "
+                             "to catch up once publishing stops (default 600)")
     parser.add_argument("--base", type=int, default=20000,
                         help="articles in the index at the start (0: an empty index)")
     parser.add_argument("--warmup", type=float, default=300,
@@ -740,7 +743,7 @@ def main() -> None:
         accepted = {path for path, html in pages if not normalise(html, base + path).rejected}
         # with --fixed, each story's latest revision as published when publishing stopped
         latest = {path: revision_of(n, revisions, count) for n, (path, _) in enumerate(pages)}
-        while time.monotonic() - drain_started < 600:
+        while time.monotonic() - drain_started < args.drain:
             time.sleep(5)
             with open_index(index).searcher() as searcher:
                 mine = [f for f in searcher.all_stored_fields()
