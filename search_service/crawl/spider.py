@@ -145,7 +145,7 @@ class NewsSpider(scrapy.Spider):
         if not self.is_new(source, url, poll, seed):
             return None
         headers = {}
-        known = self.history.get(url) if callback == self.parse_page else None
+        known = self.known_copy(url) if callback == self.parse_page else None
         if known is not None:
             if time.time() - known.fetched_at < source.recrawl_interval:
                 self.count(source, "fresh")
@@ -171,6 +171,10 @@ class NewsSpider(scrapy.Spider):
             meta[HUB_CACHE] = source.recrawl_interval / 2
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
                               headers=headers, dont_filter=seed or poll or self.claims_shared)
+
+    def known_copy(self, url: str) -> Fetched | None:
+        """What the crawl history knows of our copy of the page `url` (None: never fetched)."""
+        return self.history.get(url)
 
     #: Whether `claim` is decided outside this process (then Scrapy's own filter is off).
     claims_shared = False
