@@ -795,6 +795,11 @@ def main() -> None:
     print()
     print(f"index: {start_docs} articles when the load started, {len(docs)} at the end "
           f"(+{(len(docs) - start_docs) / max(1, start_docs):.1%})")
+    if args.fixed and articles:
+        changed = max((articles[i][0] for i in range(1, len(articles))
+                       if articles[i][1] != articles[i - 1][1]), default=articles[0][0])
+        print(f"  (the site's {args.fixed} stories, crawled first; the article count, read "
+              f"every 15 s, last changed at {changed:.0f} s of the run)")
     memory_table(memory, anon, args.warmup, articles)
     print()
     print(trims_line("serve workers (all, counters summed)", serve_malloc))
