@@ -2,11 +2,11 @@
 restart, a rolling restart of `serve` and an index-worker kill in the middle.
 
 Usage: python -m benchmarks.soak [--minutes 30] [--outage 60] [--clients 2] [--base 20000]
-                                 [--warmup 300] [--cache .benchmarks]
+                                 [--warmup 300] [--cache .benchmarks] [--fixed N --every S]
 
 Runs, all on 127.0.0.1: a news site that publishes Reuters-21578 stories as it goes (an
 initial batch, then one story every `--every` seconds; robots.txt names a news sitemap of the
-latest 100, each page with an ETag and a Last-Modified date), a fresh redis-server
+latest 500, each page with an ETag and a Last-Modified date), a fresh redis-server
 (append-only file, fsync every second), two `news-search crawl --redis` workers polling the
 site every 30 s, one `news-search index-worker` and `news-search serve --workers 2`, with
 `--clients` threads searching titles' words without pause (a fresh connection per request).
@@ -15,19 +15,30 @@ corpus.py: the stories, then replicas with fresh ids; built once and kept under 
 the processes serve a large index that the crawl adds to by a few percent, as in production;
 `--base 0` starts from an empty index.
 
+`--fixed N`: a site of constant size instead, as a newsroom's is once a crawl has caught up
+with it: N stories out (and in the sitemap) from the start, and every `--every` seconds one of
+them, in turn, is revised: its body opens with "Updated: revision R." and a sentence that
+changes with R, its sitemap lastmod and Last-Modified move to the revision's time and its ETag
+changes. The crawl workers fetch the revised pages again (recrawl_interval 30 s) and the
+index-worker replaces each old copy (by canonical URL), so the article count stays the same
+while segments churn (deletions, merges, related-articles refreshes): growth over time is
+then not growth with the index. The end check adds stale copies (a story indexed at an older
+revision than its latest when publishing stopped) to lost and duplicated.
+
 Events, as fractions of the run: at 1/3 Redis is stopped for `--outage` seconds, then started
 again on its files; at 1/2 serve gets SIGHUP (a rolling restart); at 2/3 the index-worker is
 killed (SIGKILL) and started again. Then the site stops publishing, the workers fetch what is
 left, and the index is checked against what the site published.
 
 Prints: requests failed; articles lost (published, accepted by the normaliser, not in the
-index) and duplicated (two documents for one page; only the site's pages are checked, not the
-pre-built articles); memory growth per hour per process (a least-squares line over each
-process's samples, taken every 15 s, after its first `--warmup` seconds, as a percentage of
-its mean over those samples), of the whole RSS and of its private anonymous part, beside the
-target of 5 %/h (the RSS also counts the pages of the memory-mapped index files a process has
-touched, which are shared page cache, not the process's own memory); and p95 search latency
-per 5-minute window; with the load average.
+index), duplicated (two documents for one page; only the site's pages are checked, not the
+pre-built articles) and, with `--fixed`, revisions published and stale copies; memory
+growth per hour per process (a least-squares line over each process's samples, taken every
+15 s, after its first `--warmup` seconds, as a percentage of its mean over those samples), of
+the whole RSS and of its private anonymous part, beside the target of 5 %/h (the RSS also
+counts the pages of the memory-mapped index files a process has touched, which are shared
+page cache, not the process's own memory); and p95 search latency per 5-minute window; with
+the load average.
 
 To find what grows: `--trace DIR` runs every process under tracemalloc (benchmarks/soak_trace/
 sitecustomize.py, a snapshot a minute; slower, and more memory), and
@@ -42,6 +53,7 @@ import email.utils
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -71,25 +83,108 @@ def build_pages(count: int) -> list[tuple[str, bytes]]:
             for ctx in make_sample.contexts(stories, make_sample.related_offsets)]
 
 
-def serve_site(count: int, initial: int, every: float) -> None:
-    """Serve the growing site until killed; print its base URL on the first line. Its clock
-    starts at the first sitemap request. GET /__published answers how many stories are out,
-    GET /__stop stops publishing (and answers the same)."""
+#: The line a revised story's body gains (`--fixed`); the end check reads the number back.
+REVISION_LINE = "Updated: revision {revision}."
+#: Sentences a revision adds after its line, in turn, so that each revision's text differs.
+REVISION_NOTES = (
+    "This version corrects a figure given in an earlier version of the story.",
+    "Adds comment from officials who declined to speak on the record before.",
+    "Clarifies the timing of the measures described in the third paragraph.",
+    "Updates the prices quoted with the close of trading on the day.",
+    "Adds background on the negotiations that led to the agreement.",
+)
+REVISION_RE = re.compile(r"Updated: revision (\d+)\.")
+
+
+def revision_of(n: int, total: int, count: int) -> int:
+    """The revision story `n` of `count` is at after `total` revisions made round robin
+    (revision k, from 1, revises story (k - 1) % count)."""
+    return total // count + (1 if n < total % count else 0)
+
+
+def revised_at(n: int, revision: int, count: int, every: float, start: float) -> float:
+    """When story `n` got `revision` (revisions every `every` seconds from `start`; revision 0,
+    the story as first published, is dated `start`)."""
+    return start + ((revision - 1) * count + n + 1) * every if revision else start
+
+
+def revise_page(html: bytes, revision: int) -> bytes:
+    """The page `html` at `revision`: its story body opens with a line naming the revision and
+    a sentence that changes with it (revision 0 is the page as it is)."""
+    if not revision:
+        return html
+    note = REVISION_NOTES[revision % len(REVISION_NOTES)]
+    line = (f'<p>{REVISION_LINE.format(revision=revision)} {note}</p>\n').encode()
+    # before the story's first paragraph (after the opening of its body, either template's,
+    # and past the "No time to read?" widget's own paragraph)
+    at = max(html.find(b'<div class="story-body">'), html.find(b"<article"))
+    at = html.index(b"<p>", at)
+    while html.startswith(b"<p>No time", at):
+        at = html.index(b"<p>", at + 1)
+    return html[:at] + line + html[at:]
+
+
+def page_revision(body: str) -> int:
+    """The revision an indexed story's body carries (0: none, the first version)."""
+    found = REVISION_RE.search(body)
+    return int(found.group(1)) if found else 0
+
+
+def check_revisions(docs: list[dict], expected: dict[str, int],
+                    accepted: set[str]) -> tuple[set[str], int, set[str]]:
+    """(lost, duplicated, stale) of a `--fixed` run: `docs` are the stored fields of the site's
+    documents in the index, `expected` each story's path and latest revision, `accepted` the
+    paths the normaliser accepts. Lost: accepted, not in the index; duplicated: documents
+    beyond one per story, or under a path the site does not have; stale: in the index with an
+    older revision than the latest."""
+    by_path: dict[str, list[dict]] = {}
+    for doc in docs:
+        by_path.setdefault(urlsplit(doc["canonical_url"]).path, []).append(doc)
+    lost = {path for path in accepted if path not in by_path}
+    duplicated = sum(len(found) - 1 if path in expected else len(found)
+                     for path, found in by_path.items())
+    stale = {path for path, found in by_path.items() if path in expected
+             and any(page_revision(doc["body"]) != expected[path] for doc in found)}
+    return lost, duplicated, stale
+
+
+def site_server(count: int, initial: int, every: float,
+                fixed: bool = False) -> ThreadingHTTPServer:
+    """The soak's news site on 127.0.0.1 (not started: call its `serve_forever`). Its clock
+    starts at the first sitemap request. Growing (the default): `initial` stories are out at
+    the start, then one more every `every` seconds, the sitemap lists the latest
+    SITEMAP_LATEST. `fixed`: all `count` stories are out from the start and listed, and every
+    `every` seconds one of them, round robin, is revised (`revise_page`; its sitemap lastmod,
+    Last-Modified and ETag move with it). GET /__published answers how many stories are out,
+    GET /__revisions how many revisions were made, GET /__stop stops publishing and revising
+    (and answers as /__published)."""
     pages = build_pages(count)
     by_path = {path: n for n, (path, _) in enumerate(pages)}
     started = time.time()
     clock: list[float] = []
-    frozen: list[int] = []
+    frozen: list[tuple[int, int]] = []  # (stories out, revisions made) when stopped
+
+    def ticks() -> int:
+        return int((time.time() - clock[0]) / every) if clock else 0
 
     def published() -> int:
         if frozen:
-            return frozen[0]
-        if not clock:
-            return initial
-        return min(len(pages), initial + int((time.time() - clock[0]) / every))
+            return frozen[0][0]
+        return count if fixed else min(len(pages), initial + ticks())
 
-    def stamp(n: int) -> float:
-        return (clock[0] if clock else started) + max(0, n - initial) * every
+    def revisions() -> int:
+        if frozen:
+            return frozen[0][1]
+        return ticks() if fixed else 0
+
+    def page(n: int, total: int) -> tuple[bytes, float]:
+        """Story `n`'s page after `total` revisions, and when it was last changed."""
+        start = clock[0] if clock else started
+        if not fixed:
+            return pages[n][1], start + max(0, n - initial) * every
+        revision = revision_of(n, total, count)
+        return (revise_page(pages[n][1], revision),
+                revised_at(n, revision, count, every, start))
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -99,32 +194,34 @@ def serve_site(count: int, initial: int, every: float) -> None:
 
         def do_GET(self):
             base = f"http://{self.headers['Host']}"
-            out = published()
+            if self.path == "/sitemap.xml" and not clock:
+                clock.append(time.time())
+            out, total = published(), revisions()
             status, ctype, headers = 200, "text/html; charset=utf-8", {}
             if self.path == "/robots.txt":
                 body, ctype = f"User-agent: *\nSitemap: {base}/sitemap.xml\n".encode(), "text/plain"
             elif self.path == "/sitemap.xml":
-                if not clock:
-                    clock.append(time.time())
-                    out = published()
+                listed = range(0, out) if fixed else range(max(0, out - SITEMAP_LATEST), out)
                 urls = "".join(
                     f"<url><loc>{base}{pages[n][0]}</loc><lastmod>"
-                    f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(stamp(n)))}</lastmod></url>"
-                    for n in range(max(0, out - SITEMAP_LATEST), out))
+                    f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(page(n, total)[1]))}"
+                    f"</lastmod></url>" for n in listed)
                 body = ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns='
                         f'"http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>').encode()
                 ctype = "application/xml"
             elif self.path == "/__published":
                 body, ctype = str(out).encode(), "text/plain"
+            elif self.path == "/__revisions":
+                body, ctype = str(total).encode(), "text/plain"
             elif self.path == "/__stop":
-                frozen.append(out)
+                if not frozen:
+                    frozen.append((out, total))
                 body, ctype = str(out).encode(), "text/plain"
             elif self.path in by_path and by_path[self.path] < out:
-                n = by_path[self.path]
-                body = pages[n][1]
+                body, changed = page(by_path[self.path], total)
                 etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
                 headers = {"ETag": etag,
-                           "Last-Modified": email.utils.formatdate(stamp(n), usegmt=True)}
+                           "Last-Modified": email.utils.formatdate(changed, usegmt=True)}
                 if self.headers.get("If-None-Match") == etag:
                     status, body = 304, b""
             else:
@@ -139,6 +236,12 @@ def serve_site(count: int, initial: int, every: float) -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    return server
+
+
+def serve_site(count: int, initial: int, every: float, fixed: bool = False) -> None:
+    """Serve the site (`site_server`) until killed; print its base URL on the first line."""
+    server = site_server(count, initial, every, fixed)
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
 
@@ -396,8 +499,16 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=60, help="Redis outage (seconds)")
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--initial", type=int, default=300, help="stories out at the start")
-    parser.add_argument("--every", type=float, default=1.0, help="seconds between stories")
+    parser.add_argument("--every", type=float, default=1.0,
+                        help="seconds between stories (with --fixed: between revisions)")
+    parser.add_argument("--fixed", type=int, default=0, metavar="N",
+                        help="a site of constant size: N stories out from the start, one of "
+                             "them revised every --every seconds, round robin (0: a growing "
+                             "site, the default)")
     parser.add_argument("--keep", type=Path, help="keep the run's files here")
+    parser.add_argument("--drain", type=float, default=600,
+                        help="at most this many seconds for the workers and the index-worker "
+                             "to catch up once publishing stops (default 600)")
     parser.add_argument("--base", type=int, default=20000,
                         help="articles in the index at the start (0: an empty index)")
     parser.add_argument("--warmup", type=float, default=300,
@@ -425,8 +536,10 @@ def main() -> None:
     if args.report:
         report(args.report, args.warmup)
         return
-    if args.rate < 0 or args.clients < 1 or args.minutes <= 0:
-        parser.error("--rate must be >= 0, --clients >= 1 and --minutes > 0")
+    if args.rate < 0 or args.clients < 1 or args.minutes <= 0 or args.fixed < 0 \
+            or args.every <= 0:
+        parser.error("--rate and --fixed must be >= 0, --clients >= 1, --minutes and "
+                     "--every > 0")
     if args.trace:
         args.trace.mkdir(parents=True, exist_ok=True)
         TRACE.append(args.trace.resolve())
@@ -447,7 +560,7 @@ def main() -> None:
     from tests.support.servers import free_port
 
     seconds = args.minutes * 60
-    count = args.initial + int(seconds / args.every) + 10
+    count = args.fixed or args.initial + int(seconds / args.every) + 10
     load_before = os.getloadavg()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="soak-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -455,6 +568,9 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     print(f"soak: {args.minutes:g} min, files in {tmp}; load average before "
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
+    if args.fixed:
+        print(f"site: {args.fixed} stories, one revised every {args.every:g} s (each every "
+              f"{args.fixed * args.every:.0f} s)", flush=True)
     procs: dict[str, subprocess.Popen] = {}
     helpers: dict[str, subprocess.Popen] = {}  # the site and redis-server
 
@@ -475,7 +591,8 @@ def main() -> None:
     try:
         site = helpers["site"] = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.soak", "--site", str(count), str(args.initial),
-             str(args.every)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+             str(args.every), *(["fixed"] if args.fixed else [])],
+            stdout=subprocess.PIPE, text=True, cwd=ROOT)
         base = site.stdout.readline().strip()
         sources = tmp / "sources.toml"
         sources.write_text(f'[[source]]\nname = "Wire Ledger"\n'
@@ -619,17 +736,21 @@ def main() -> None:
             indexer_malloc = {}
         # the site stops publishing; the workers fetch what is left, the indexer drains
         published = int(get(base + "/__stop"))
+        revisions = int(get(base + "/__revisions"))
         client = redis.Redis.from_url(url)
         drain_started = time.monotonic()
         pages = all_pages[:published]
         accepted = {path for path, html in pages if not normalise(html, base + path).rejected}
-        while time.monotonic() - drain_started < 600:
+        # with --fixed, each story's latest revision as published when publishing stopped
+        latest = {path: revision_of(n, revisions, count) for n, (path, _) in enumerate(pages)}
+        while time.monotonic() - drain_started < args.drain:
             time.sleep(5)
             with open_index(index).searcher() as searcher:
-                have = {urlsplit(f["canonical_url"]).path
-                        for f in searcher.all_stored_fields()
-                        if f["url"].startswith(base + "/")}
-            if accepted <= have and client.xlen("news-search:articles") == 0:
+                mine = [f for f in searcher.all_stored_fields()
+                        if f["url"].startswith(base + "/")]
+            have = {urlsplit(f["canonical_url"]).path for f in mine}
+            if accepted <= have and client.xlen("news-search:articles") == 0 and (
+                    not args.fixed or not check_revisions(mine, latest, accepted)[2]):
                 break
         drained = time.monotonic() - drain_started
     finally:
@@ -638,13 +759,11 @@ def main() -> None:
     with open_index(index).searcher() as searcher:
         docs = list(searcher.all_stored_fields())
     # the site's pages (fetched from it), by their canonical links
-    urls = [urlsplit(d["canonical_url"]).path for d in docs
-            if d["url"].startswith(base + "/")]
-    lost = accepted - set(urls)
     # a page indexed twice shows as two documents for one path, or one under a path the site
-    # never published (the corpus's own duplicate stories are distinct pages, not counted)
-    out = {path for path, _ in pages}
-    duplicated = (len(urls) - len(set(urls))) + sum(1 for u in urls if u not in out)
+    # never published (the corpus's own duplicate stories are distinct pages, not counted);
+    # stale: a story indexed with an older revision than its latest (--fixed)
+    lost, duplicated, stale = check_revisions(
+        [d for d in docs if d["url"].startswith(base + "/")], latest, accepted)
     load_after = os.getloadavg()
     if TRACE:
         (TRACE[0] / "pids.json").write_text(json.dumps(
@@ -669,10 +788,18 @@ def main() -> None:
     print(f"| documents in the index | {len(docs)} |")
     print(f"| articles lost | {len(lost)} |")
     print(f"| articles duplicated | {duplicated} |")
+    if args.fixed:
+        print(f"| revisions published | {revisions} |")
+        print(f"| stories stale (an older revision indexed) | {len(stale)} |")
     print(f"| drain after publishing stopped | {drained:.0f} s |")
     print()
     print(f"index: {start_docs} articles when the load started, {len(docs)} at the end "
           f"(+{(len(docs) - start_docs) / max(1, start_docs):.1%})")
+    if args.fixed and articles:
+        changed = max((articles[i][0] for i in range(1, len(articles))
+                       if articles[i][1] != articles[i - 1][1]), default=articles[0][0])
+        print(f"  (the site's {args.fixed} stories, crawled first; the article count, read "
+              f"every 15 s, last changed at {changed:.0f} s of the run)")
     memory_table(memory, anon, args.warmup, articles)
     print()
     print(trims_line("serve workers (all, counters summed)", serve_malloc))
@@ -694,10 +821,13 @@ def main() -> None:
         print("  failed:", error)
     if lost:
         print("  lost:", sorted(lost)[:10])
+    if stale:
+        print("  stale:", sorted(stale)[:10])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--site":
-        serve_site(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "--site":
+        serve_site(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                   sys.argv[5:] == ["fixed"])
     else:
         main()

@@ -3,6 +3,7 @@ a subprocess (Twisted's reactor starts once per process), a real index and WARC 
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import signal
@@ -248,6 +249,43 @@ def test_crawl_bad_arguments_fail_clearly(capsys, tmp_path, argv, message):
 def article_hits(site: NewsSite) -> int:
     """How many article pages the site served (any status)."""
     return sum(1 for _, p, _ in site.hits if p.startswith("/news/story-"))
+
+
+def test_an_edit_dated_before_our_fetch_but_after_our_copy_is_fetched(tmp_path):
+    # Regression (found by the constant-size soak): the crawler set the sitemap's lastmod
+    # (the site's clock) against the time it handled the response (its own), so an edit made
+    # just after the site answered, or a site whose clock is behind ours, looked older than
+    # the copy we had and was never fetched. Our copy's own Last-Modified is the measure.
+    site = NewsSite().start()
+    site.news_items = [1]
+    site.last_modified["/news/story-1"] = email.utils.formatdate(time.time() - 3600,
+                                                                  usegmt=True)
+    site.lastmod[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    index = tmp_path / "ix"
+    sources = tmp_path / "news.toml"
+    sources.write_text(f"""[[source]]
+name = "Harbour Times"
+sitemaps = ["{site.url('/sitemap-news.xml')}"]
+max_depth = 0
+recrawl_interval = "1s"
+""")
+    try:
+        proc, _ = crawl("--sources", str(sources), "--index", str(index), *FAST)
+        assert proc.returncode == 0, proc.stderr
+        assert site.fetched("/news/story-1") == 1
+        time.sleep(1)  # past the re-crawl interval
+        # the story is edited; the sitemap dates the edit 30 minutes ago: after our copy's
+        # Last-Modified, before the time we fetched it
+        site.changed.add("/news/story-1")
+        site.lastmod[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1800))
+        proc, _ = crawl("--sources", str(sources), "--index", str(index), *FAST)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert site.fetched("/news/story-1") == 2
+    with open_index(index).searcher() as searcher:
+        titles = [f["title"] for f in searcher.all_stored_fields()]
+    assert titles == ["Dredging Revised plan approved"]
 
 
 def test_recrawl_skips_fresh_articles_then_asks_only_for_changes(tmp_path):

@@ -342,6 +342,30 @@ def test_max_pages_holds_for_the_whole_crawl_and_a_recrawl_is_conditional(site, 
 
 
 @NEEDS_REDIS
+def test_a_page_another_worker_fetched_is_asked_for_conditionally(site, tmp_path):
+    # Regression (found by the constant-size soak): each worker's crawl history knows only
+    # its own fetches, so the worker polling a source asked in full, at every poll, for each
+    # page another worker had fetched (2.5 full fetches per revised page with two workers).
+    # The frontier's shared copies give every worker the validators of every fetch.
+    sources = sources_file(tmp_path, site)
+    sources.write_text(sources.read_text() + 'recrawl_interval = "1s"\n')
+    with redis_server(tmp_path / "redis") as url:
+        client = redis.Redis.from_url(url)
+        finish(worker(url, sources, tmp_path, "w1"))
+        handed = client.xlen(STREAM_KEY)
+        assert handed >= len(STORIES)
+        # w2 polls the same site later, its own history empty: nothing has changed
+        time.sleep(1.5)
+        before = len(site.hits)
+        finish(worker(url, sources, tmp_path, "w2"))
+        asked = {p for _, p, _ in site.hits[before:] if p in STORIES}
+        # the stories of /more/ (no sitemap lastmod to spare the request) asked for again,
+        # with their ETags: not one fetched and handed again
+        assert asked >= {f"/news/story-{n}" for n in range(100, 130)}
+        assert client.xlen(STREAM_KEY) == handed
+
+
+@NEEDS_REDIS
 def test_the_index_worker_keeps_related_articles_current(tmp_path):
     import numpy as np
 

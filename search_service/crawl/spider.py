@@ -7,6 +7,7 @@ indexing are the pipelines' jobs (see `pipelines.py`), politeness is Scrapy's an
 
 from __future__ import annotations
 
+import email.utils
 import io
 import logging
 import time
@@ -29,7 +30,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from search_service.archive.state import CrawlState
+from search_service.archive.state import CrawlState, Fetched
 from search_service.crawl.download import CUT, ConnectTimeoutError
 from search_service.crawl.hubcache import HUB_CACHE
 from search_service.crawl.metrics import EVENTS
@@ -144,12 +145,12 @@ class NewsSpider(scrapy.Spider):
         if not self.is_new(source, url, poll, seed):
             return None
         headers = {}
-        known = self.history.get(url) if callback == self.parse_page else None
+        known = self.known_copy(url) if callback == self.parse_page else None
         if known is not None:
             if time.time() - known.fetched_at < source.recrawl_interval:
                 self.count(source, "fresh")
                 return None  # archived and indexed recently: nothing to fetch
-            if lastmod and parse_lastmod(lastmod) <= known.fetched_at:
+            if lastmod and parse_lastmod(lastmod) <= copy_date(known):
                 self.count(source, "unchanged")  # the sitemap says so: no request needed
                 return None
             if known.etag:
@@ -170,6 +171,10 @@ class NewsSpider(scrapy.Spider):
             meta[HUB_CACHE] = source.recrawl_interval / 2
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta,
                               headers=headers, dont_filter=seed or poll or self.claims_shared)
+
+    def known_copy(self, url: str) -> Fetched | None:
+        """What the crawl history knows of our copy of the page `url` (None: never fetched)."""
+        return self.history.get(url)
 
     #: Whether `claim` is decided outside this process (then Scrapy's own filter is off).
     claims_shared = False
@@ -333,6 +338,21 @@ def parse_w3c_date(text: str) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def copy_date(known: Fetched) -> float:
+    """When the copy we have of a page was current, as a POSIX time: its Last-Modified (the
+    site's clock, as the sitemap's lastmod is) where it sent one, else when we fetched it.
+    Set against our fetch time, an edit made just after the site answered (while the response
+    was on its way or waiting to be handled, or with our clock ahead of the site's) looked
+    older than our copy, and the edit was never fetched."""
+    if known.last_modified:
+        try:
+            when = email.utils.parsedate_to_datetime(known.last_modified)
+        except (TypeError, ValueError):
+            return known.fetched_at
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    return known.fetched_at
 
 
 def parse_lastmod(text: str) -> float:

@@ -53,6 +53,8 @@ class NewsSite:
         self.rss_items = [2, 3, 4]  # the stories the RSS feed lists
         self.news_items = [1, 2]  # the stories the news sitemap lists
         self.undated: set[int] = set()  # stories whose page states no date
+        self.last_modified: dict[str, str] = {}  # article path: its Last-Modified header
+        self.lastmod: dict[int, str] = {}  # story: its news sitemap lastmod (else its day)
         self.events: dict[str, float] = {}  # when something happened (time.monotonic())
         self.hits: list[tuple[float, str, str]] = []
         self.counters: dict[str, int] = {}
@@ -219,15 +221,18 @@ recrawl_interval = "{recrawl}"
         etag = f'"{slug}-v1"'
         if f"/news/{slug}" in self.changed:
             topic, etag = f"{topic} revised", f'"{slug}-v2"'
+        validators = {"ETag": etag}
+        if f"/news/{slug}" in self.last_modified:
+            validators["Last-Modified"] = self.last_modified[f"/news/{slug}"]
         if h.headers.get("If-None-Match") == etag:
-            return self.send(h, b"", "text/html", status=304, headers={"ETag": etag})
+            return self.send(h, b"", "text/html", status=304, headers=validators)
         # story 8 is UTF-8 but its header claims Latin-1 (and the page declares nothing)
         ctype = "text/html; charset=iso-8859-1" if n == 8 else "text/html; charset=utf-8"
         page = article_html(f"/news/{slug}", topic, n % 28 + 1, extra,
                             dated=n not in self.undated)
         if n == 8:
             page = page.replace('<meta charset="utf-8">', "")
-        return self.send(h, page, ctype, headers={"ETag": etag})
+        return self.send(h, page, ctype, headers=validators)
 
     def endless(self, h) -> None:
         """An article that never ends (until the client hangs up, or 30 s pass)."""
@@ -274,9 +279,10 @@ recrawl_interval = "{recrawl}"
                 f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>')
 
     def news_sitemap(self) -> str:
-        """A news sitemap of `news_items` (stories 1 and 2 at first)."""
+        """A news sitemap of `news_items` (stories 1 and 2 at first), dated by `lastmod`."""
         urls = "".join(
-            f"<url><loc>{self.url(f'/news/story-{n}')}</loc><lastmod>2024-03-{n:02d}</lastmod>"
+            f"<url><loc>{self.url(f'/news/story-{n}')}</loc>"
+            f"<lastmod>{self.lastmod.get(n, f'2024-03-{n:02d}')}</lastmod>"
             "<news:news><news:publication><news:name>Harbour Times</news:name>"
             "<news:language>en</news:language></news:publication>"
             f"<news:publication_date>2024-03-{n:02d}T09:00:00Z</news:publication_date>"

@@ -16,11 +16,17 @@ class). Added here, because scrapy-redis pops a request and forgets it:
   after its source's re-crawl interval (the shared duplicate filter and crawl history).
   Seeds, feeds and sitemaps are claimed once per re-crawl interval (`polled:<url>` with an
   expiry), so seeds given to every worker enter the frontier once.
+- **Copies.** `copies` maps each page URL handed to the indexer to that copy's validators
+  (ETag, Last-Modified) and fetch time, whichever worker fetched it, so that the worker that
+  reads a sitemap or feed decides on a page as if it had fetched the page itself (each
+  worker's own crawl history knows only its own fetches: a page another worker fetched was
+  asked for in full, at each poll, until the polling worker happened to fetch it itself).
 - **Idle.** The frontier is empty when the queue is empty and no worker holds a lease.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -34,6 +40,7 @@ from redis.exceptions import BusyLoadingError
 from redis.retry import Retry
 from scrapy_redis.queue import FifoQueue
 
+from search_service.archive.state import Fetched
 from search_service.crawl.metrics import REDIS_OUTAGES
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,7 @@ QUEUE_KEY = f"{PREFIX}:frontier"
 DUPEFILTER_KEY = f"{PREFIX}:dupefilter"
 WORKERS_KEY = f"{PREFIX}:workers"
 SEEN_KEY = f"{PREFIX}:seen"
+COPIES_KEY = f"{PREFIX}:copies"
 #: Seconds a worker's claims outlive its last heartbeat.
 DEFAULT_LEASE = 15.0
 
@@ -259,6 +267,17 @@ class Frontier:
         """Claim a seed, feed or sitemap fetch once per `interval` seconds across workers."""
         return bool(self.server.set(f"{PREFIX}:polled:{url}", "1", nx=True,
                                     px=max(1, int(interval * 1000))))
+
+    # --- copies ----------------------------------------------------------------------------
+
+    def copy_of(self, url: str) -> Fetched | None:
+        """The last copy of the page `url` any worker handed on (None: none did)."""
+        raw = self.server.hget(COPIES_KEY, url)
+        if raw is None:
+            return None
+        found = json.loads(raw)
+        return Fetched(url, found["source"], found["fetched_at"], found["etag"],
+                       found["last_modified"])
 
     # --- idle ------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ Archiving is the single-machine `ArchivePipeline` (with the worker's WARC file p
 stream (`articles`) is durable and acknowledged: the indexer reads it in a consumer group and
 acknowledges an entry only after the article is committed to the index (indexer.py). Once an
 article is in the stream, the crawl history records it (for conditional requests) through the
-same `articles_committed` signal the single-machine index pipeline sends after a commit. Each
+same `articles_committed` signal the single-machine index pipeline sends after a commit, and
+the frontier's shared `copies` record it for every worker (frontier.py). Each
 item tells the worker's `LeaseBook` when it is done, so the page's frontier lease is released
 only once its article is in the stream.
 """
@@ -20,8 +21,8 @@ import redis
 
 from search_service.archive.files import Page
 from search_service.archive.state import CrawlState
-from search_service.crawl.pipelines import articles_committed
-from search_service.crawl.scaleout.frontier import PREFIX, connect
+from search_service.crawl.pipelines import articles_committed, validators
+from search_service.crawl.scaleout.frontier import COPIES_KEY, PREFIX, connect
 from search_service.crawl.spider import FetchedPage, count, parse_w3c_date
 from search_service.ingest import Collections, extract_page, rejection_reason
 
@@ -35,6 +36,13 @@ GROUP = "indexer"
 def article_entry(article_json: dict, worker: str) -> dict[str, str]:
     """The stream entry of one article (its JSON, and which worker sent it)."""
     return {"article": json.dumps(article_json, ensure_ascii=False), "worker": worker}
+
+
+def copy_entry(item: FetchedPage) -> str:
+    """The shared record of the copy of a page handed on: its validators and fetch time."""
+    etag, last_modified = validators(item.headers)
+    return json.dumps({"source": item.source, "fetched_at": item.fetched_at.timestamp(),
+                       "etag": etag, "last_modified": last_modified})
 
 
 class HandoffPipeline:
@@ -85,6 +93,7 @@ class HandoffPipeline:
         article = Collections(always=source.collections).apply(extraction.article) \
             if source else extraction.article
         self.server.xadd(STREAM_KEY, article_entry(article.to_json(), self.worker))
+        self.server.hset(COPIES_KEY, item.url, copy_entry(item))
         item.outcome = "indexed"
         count(stats, item.source, "handed")
         if extraction.article.published is not None:

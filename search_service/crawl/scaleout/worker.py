@@ -23,7 +23,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from twisted.python.failure import Failure
 
-from search_service.archive.state import save_source_stats
+from search_service.archive.state import Fetched, save_source_stats
 from search_service.crawl import scrapy_compat
 from search_service.crawl.engine import CrawlOptions, CrawlSummary, crawl_settings
 from search_service.crawl.metrics import FRONTIER, LEASED
@@ -279,6 +279,15 @@ class SharedNewsSpider(NewsSpider):
 
     #: Claims are made in the shared frontier (Scrapy's own duplicate filter is off).
     claims_shared = True
+
+    def known_copy(self, url: str) -> Fetched | None:
+        """The latest copy of `url` fetched by this worker or, as the frontier's shared
+        `copies` say, by any other: its validators make the request conditional, and a
+        sitemap lastmod no newer than it spares the request."""
+        own, shared = self.history.get(url), self.frontier.copy_of(url)
+        if own is None or (shared is not None and shared.fetched_at > own.fetched_at):
+            return shared
+        return own
 
     def is_new(self, source: Source, url: str, poll: bool, seed: bool) -> bool:
         """Every URL may be claimed: the shared frontier decides (`claim`)."""
