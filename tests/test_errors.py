@@ -4,6 +4,7 @@ logged traceback (one JSON error shape under /api, the error page elsewhere), ne
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import TimeLimit
 
+from search_service.index import postings_file
 from search_service.search import engine, executor, groups, postings
 from search_service.web import create_app
 
@@ -20,7 +22,10 @@ INTERNAL = {"error": {"status": 500,
 
 def corrupt_postings(index_dir: Path) -> None:
     """Overwrite the postings part of every segment file with 0xFF bytes (the term tables
-    stay readable, so the index opens and fails only while a search collects results)."""
+    stay readable, so the index opens and fails only while a search collects results), and
+    remove the segments' postings files (index/postings_file.py), which would otherwise
+    answer from their own copy of the lists."""
+    shutil.rmtree(index_dir / postings_file.DIRNAME, ignore_errors=True)
     for segment in index_dir.glob("*.seg"):
         with FileStorage(str(index_dir)).open_file(segment.name) as handle:
             parts = CompoundStorage(handle, use_mmap=False)._dir

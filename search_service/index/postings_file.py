@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from whoosh import index as whoosh_index
 
-from search_service.index.whoosh_compat import posting_file, segment_ids, term_table
+from search_service.index.whoosh_compat import durable, posting_file, segment_ids, term_table
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def blocks(raw: bytes) -> Iterator[tuple[int, int, int, object]]:
     magic on): per block, where its data starts and ends in `raw`, its posting count and its
     compression (falsy: none). Raises ValueError for anything but a W3 list."""
     if raw[:4] != BLOCK_MAGIC:
-        raise ValueError(f"unexpected posting list header {raw[:4]!r}")
+        raise ValueError(f"unexpected posting header {raw[:4]!r}")
     stream = io.BytesIO(raw)
     pos = 4
     while True:
@@ -355,7 +355,8 @@ def _write(path: Path, segment_id: str, arrays: dict[str, np.ndarray]) -> Path:
             out.write(array.tobytes())
         out.truncate(max([base] + [layout[n][1] + a.nbytes for n, a in arrays.items()]))
         out.flush()
-        os.fsync(out.fileno())
+        if durable():  # as the commit's own files ($NEWS_SEARCH_FSYNC)
+            os.fsync(out.fileno())
     os.replace(temporary, path)
     return path
 
