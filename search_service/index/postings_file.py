@@ -371,7 +371,6 @@ def refresh(ix: whoosh_index.Index) -> list[Path]:
     built = []
     with ix.reader() as reader:
         leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.segment() is not None]
-        live = {leaf.segment().segment_id() for leaf in leaves}
         for leaf in leaves:
             path = path_of(folder, leaf.segment().segment_id())
             if not _current(path):
@@ -381,7 +380,7 @@ def refresh(ix: whoosh_index.Index) -> list[Path]:
                          leaf.doc_count_all(), time.monotonic() - started)
     directory = folder / DIRNAME
     if directory.is_dir():
-        live = segment_ids(ix)  # read again: another writer may have committed since
+        live = segment_ids(ix)  # the latest commit's (another writer may have committed since)
         for path in directory.iterdir():
             stale_tmp = path.name.startswith(".") and time.time() - _mtime(path) > 3600
             if (path.suffix == SUFFIX and path.stem not in live) or stale_tmp:
