@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +25,7 @@ from whoosh.reading import IndexReader
 SNIPPET_CHARS = 250
 #: Characters of plain body text shown when the query matched no body words.
 LEAD_CHARS = 250
-#: Entries (surface words and whitespace chunks) the highlighter's vocabulary holds before it is
-#: replaced by an empty one: about 22 MB at the bound (tracemalloc over distinct articles:
-#: 20 MB for 91,000 entries), about what the word cache before it held at 200,000 words.
+#: Surface words the highlighter's vocabulary holds before it is replaced by an empty one.
 CACHE_WORDS = 100_000
 
 
@@ -185,20 +183,16 @@ def query_words(query: Query, reader: IndexReader, fieldname: str) -> QueryWords
     return QueryWords(frozenset(terms), tuple(sorted(phrases)))
 
 
-@dataclass
-class Vocabulary:
-    """What the marker has analysed so far: each surface word's indexed form (None for a
-    stop word); the whitespace-separated chunks of text seen (a token never spans
-    whitespace, so a text's tokens are its chunks' tokens); and for each indexed form the
-    chunks holding a word of that form. The chunks of a text that hold a word a query wants
-    are then found by set operations in C instead of a Python loop over the text's words."""
+#: The highlighter's vocabulary: each surface word analysed so far and its indexed form (None
+#: for a stop word).
+Vocabulary = dict[str, "str | None"]
 
-    terms: dict[str, str | None] = field(default_factory=dict)
-    chunks: set[str] = field(default_factory=set)
-    forms: dict[str, set[str]] = field(default_factory=dict)
+#: A run of word characters from one outside ASCII: such a word's folded form need not
+#: begin with a clue as the text spells it (é folds to e), so its token is always analysed.
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f][\w*]*")
+#: Clue finders remembered (one per set of wanted forms: a query's field).
+KEEP_FINDERS = 512
 
-    def __len__(self) -> int:
-        return len(self.terms) + len(self.chunks)
 
 @dataclass
 class Marker:
@@ -208,24 +202,26 @@ class Marker:
     #: The analyzer's result for one token, computed directly (analysis.analyse_word), or
     #: None to run the analyzer per new word.
     analyse_word: Callable[[str], str | None] | None = None
-    #: Strings one of which every lower-cased ASCII word of a given indexed form contains
-    #: (analysis.form_clues), or None: new chunks of text without any wanted form's clue
-    #: are then not analysed at all.
+    #: Strings one of which every lower-cased ASCII word of a given indexed form begins with
+    #: (analysis.form_clues), or None: without them every token of a text is analysed
+    #: (scan_spans).
     clues: Callable[[str], tuple[str, ...]] | None = None
     pattern: re.Pattern = field(init=False)
-    #: Replaced by an empty one when it holds CACHE_WORDS entries; a thread reading the old
+    #: Replaced by an empty one when it holds CACHE_WORDS words; a thread reading the old
     #: one goes on with it undisturbed.
-    vocabulary: Vocabulary = field(default_factory=Vocabulary, init=False)
+    vocabulary: Vocabulary = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.pattern = self.analyzer.items[0].expression  # the RegexTokenizer's own pattern
-        # The same tokens, spelt for findall() (whole words, no capturing group) and speed.
+        # The same tokens, spelt for match() and findall() (whole words, no capturing
+        # group) and speed.
         self.words = re.compile(WORDS_PATTERN)
+        self._finders: dict[frozenset[str], re.Pattern] = {}
 
     def term(self, word: str) -> str | None:
         """The indexed form of one surface word (None for a stop word)."""
         try:
-            return self.vocabulary.terms[word]
+            return self.vocabulary[word]
         except KeyError:
             pass
         return self._learn(self._current(), word)
@@ -234,7 +230,7 @@ class Marker:
         """The vocabulary to add to (a new one once the current one is full)."""
         vocabulary = self.vocabulary
         if len(vocabulary) >= CACHE_WORDS:
-            vocabulary = self.vocabulary = Vocabulary()
+            vocabulary = self.vocabulary = {}
         return vocabulary
 
     def _learn(self, vocabulary: Vocabulary, word: str) -> str | None:
@@ -244,17 +240,8 @@ class Marker:
         else:
             analysed = [t.text for t in self.analyzer(word, mode="query")]
             result = analysed[0] if len(analysed) == 1 else None
-        vocabulary.terms[word] = result
+        vocabulary[word] = result
         return result
-
-    def _learn_chunk(self, vocabulary: Vocabulary, chunk: str) -> None:
-        """Remember which indexed forms the words of one chunk of text have."""
-        terms, forms = vocabulary.terms, vocabulary.forms
-        for word in set(self.words.findall(chunk)):
-            term = terms[word] if word in terms else self._learn(vocabulary, word)
-            if term is not None:
-                forms.setdefault(term, set()).add(chunk)
-        vocabulary.chunks.add(chunk)
 
     def matches(self, text: str, words: QueryWords) -> list[Token]:
         """Tokens (with character offsets) of the words of `text` that `words` match."""
@@ -264,29 +251,17 @@ class Marker:
     def spans(self, text: str, words: QueryWords) -> list[Span]:
         """(start, end, indexed form) of the words of `text` that `words` match, ascending.
 
-        The text's chunks (split at whitespace) not seen before are tokenised and their words
-        analysed (and remembered); the chunks holding a wanted form are then picked out by
-        set intersection: Python work per match, not per word of the text. A phrase counts
-        where its words follow one another with nothing but stop words between them (the
-        index numbers positions after dropping stop words)."""
+        With clues, a regular-expression search (in C) finds the tokens where a wanted
+        form's clue occurs or that hold a word character outside ASCII; only those are analysed
+        (each distinct word once, remembered): Python work per likely match, not per word of
+        the text. A phrase counts where its words follow one another with nothing but stop
+        words between them (the index numbers positions after dropping stop words)."""
         if not words:
             return []
-        if self.pattern.pattern != TOKEN_PATTERN:
+        if self.clues is None or self.pattern.pattern != TOKEN_PATTERN:
             return self.scan_spans(text, words)
         wanted = words.terms.union(*words.phrases)
-        vocabulary = self._current()
-        chunks = set(text.split())
-        unseen = chunks.difference(vocabulary.chunks)
-        if self.clues is not None and unseen:
-            unseen = self._clued(unseen, wanted)
-        for chunk in unseen:
-            self._learn_chunk(vocabulary, chunk)
-        forms, terms = vocabulary.forms, vocabulary.terms
-        found = chunks.intersection(set().union(*[forms.get(term, ()) for term in wanted]))
-        hit = {word for chunk in found for word in self.words.findall(chunk)
-               if terms.get(word) in wanted}
-        spans = sorted((start, end, terms[word]) for word in hit
-                       for start, end in _whole_tokens(text, word))
+        spans = self._candidates(text, wanted)
         marked = {i for i, span in enumerate(spans) if span[2] in words.terms}
         for phrase in words.phrases:
             size = len(phrase)
@@ -298,26 +273,46 @@ class Marker:
                     marked.update(range(i, i + size))
         return [spans[i] for i in sorted(marked)]
 
-    def _clued(self, unseen: set[str], wanted: set[str]) -> list[str]:
-        """The chunks of `unseen` that may hold a word of a `wanted` form (one of its
-        clues is in them): only those are analysed now, the others wait until a query
-        needs them. One search in C over the chunks joined, Python work per clue found."""
-        clues = re.compile("|".join(sorted({re.escape(clue) for form in wanted
-                                            for clue in self.clues(form)})))
-        joined = "\n".join(unseen)
-        if not joined.isascii():  # lower() may change a length: chunk by chunk
-            return [c for c in unseen if not c.isascii() or clues.search(c.lower())]
-        lowered = joined.lower()
-        found = []
-        start = end = -1
-        for match in clues.finditer(lowered):
-            if match.start() < end:  # in the chunk found last
+    def _candidates(self, text: str, wanted: frozenset[str]) -> list[Span]:
+        """(start, end, form) of every token of `text` whose indexed form is `wanted`, in
+        order: the tokens where a clue occurs, and those with a word character outside ASCII,
+        analysed. (The clues and the non-ASCII runs are searched for apart: one pattern for
+        both is several times slower, as it defeats the regex engine's literal search.)"""
+        finder = self._finder(wanted)
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            starts = [m.start() for m in finder.finditer(lowered)]
+        else:  # a capital İ: lower case would move the offsets
+            starts = [m.start() for m in re.finditer(finder.pattern, text, re.IGNORECASE)]
+        if not text.isascii():
+            starts += [m.start() for m in _NON_ASCII_WORD.finditer(text)]
+            starts.sort()
+        vocabulary = self._current()
+        token_at, found, end = self.words.match, [], 0
+        for start in starts:
+            if start < end:  # within the token read last
                 continue
-            start = lowered.rfind("\n", 0, match.start()) + 1
-            end = lowered.find("\n", match.end())
-            end = len(lowered) if end < 0 else end
-            found.append(joined[start:end])
+            start = _token_start(text, start)
+            if start < end:
+                continue
+            token = token_at(text, start)
+            end = token.end()
+            word = token.group()
+            term = vocabulary[word] if word in vocabulary else self._learn(vocabulary, word)
+            if term in wanted:
+                found.append((start, end, term))
         return found
+
+    def _finder(self, wanted: frozenset[str]) -> re.Pattern:
+        """The pattern of the clues of the `wanted` forms (remembered)."""
+        finder = self._finders.get(wanted)
+        if finder is None:
+            finder = re.compile("|".join(sorted({re.escape(clue) for form in wanted
+                                                 for clue in self.clues(form)})))
+            if len(self._finders) >= KEEP_FINDERS:
+                self._finders.clear()
+            self._finders[wanted] = finder
+        return finder
 
     def _only_stop_words(self, gap: str) -> bool:
         """Whether the text between two words holds no indexed word."""
@@ -358,19 +353,17 @@ class Marker:
 
 
 
-def _whole_tokens(text: str, word: str) -> Iterator[tuple[int, int]]:
-    """Where `word` occurs in `text` as a whole token of TOKEN_PATTERN: not inside a longer
-    token, including one joined by a single dot ("U.S")."""
-    inside, size, end_of_text = _TOKEN_CHAR.match, len(word), len(text)
-    start = text.find(word)
-    while start != -1:
-        end = start + size
-        if not (start and (inside(text, start - 1) or (
-                text[start - 1] == "." and start > 1 and inside(text, start - 2)))) and not (
-                end < end_of_text and (inside(text, end) or (
-                    text[end] == "." and end + 1 < end_of_text and inside(text, end + 1)))):
-            yield start, end
-        start = text.find(word, start + 1)
+def _token_start(text: str, index: int) -> int:
+    """Where the token of TOKEN_PATTERN holding the token character at `index` begins."""
+    inside = _TOKEN_CHAR.match
+    while index:
+        if inside(text, index - 1):
+            index -= 1
+        elif text[index - 1] == "." and index > 1 and inside(text, index - 2):
+            index -= 2
+        else:
+            break
+    return index
 
 
 #: A character TOKEN_PATTERN puts inside a token.
@@ -378,7 +371,7 @@ _TOKEN_CHAR = re.compile(r"[\w*]")
 
 
 #: The tokenizer pattern of the index's analyzers (whoosh.analysis.default_pattern with `*`),
-#: whose token boundaries _whole_tokens spells out.
+#: whose token boundaries _token_start spells out.
 TOKEN_PATTERN = r"[\w\*]+(\.?[\w\*]+)*"
 #: The same tokens as TOKEN_PATTERN (greedy `[\w*]+` leaves `\.?` only its dot), a third
 #: faster to scan.
