@@ -370,3 +370,24 @@ def test_postings_cache_stays_within_its_bound(searcher):
         cache.put((fieldname, text), found)
         assert cache.held <= cache.limit
     assert 0 < len(cache.entries) < 400
+
+
+def test_a_scorer_from_the_document_frequency_scores_as_whooshs(searcher):
+    """The executor builds a term's scorer from the document frequency it has looked up
+    (FieldBM25F.stats_scorer) instead of Whoosh looking the term up again in every segment:
+    over the multi-segment index with deletions, its idf and scores equal Whoosh's scorer's
+    for terms of every field kind (fixed idf or not), frequent and rare."""
+    model = weighting()
+    weights = np.array([1.0, 2.0, 3.0, 7.0])
+    lengths = np.array([1, 40, 200, 900])
+    sub = searcher.leaf_searchers()[0][0]
+    checked = 0
+    for fieldname in ("title", "body"):
+        words = list(sub.reader().lexicon(fieldname))  # Whoosh's needs the term there
+        for tbytes in words[:: max(1, len(words) // 60)]:
+            expected = model.scorer(sub, fieldname, tbytes)
+            got = model.stats_scorer(sub, fieldname, searcher.doc_frequency(fieldname, tbytes))
+            assert got.idf == expected.idf and got.avgfl == expected.avgfl
+            assert np.array_equal(got._score(weights, lengths), expected._score(weights, lengths))
+            checked += 1
+    assert checked > 100

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import time
 from typing import Any
@@ -353,6 +354,23 @@ class FieldBM25F(scoring.BM25F):
                                 self._field_K1.get(fieldname, self.K1),
                                 self._field_W.get(fieldname, 1.0), qf=qf,
                                 idf=self._field_IDF.get(fieldname))
+
+    def stats_scorer(self, searcher, fieldname: str, doc_frequency: int) -> FieldBM25FScorer:
+        """The scorer `scorer()` makes for a term of a scorable field that `doc_frequency`
+        documents of the whole index hold, built from that figure instead of looking the term
+        up again in every segment (twice: for its idf and for the block bounds, which only
+        Whoosh's matchers use). It scores (`_score`) as that scorer does; the idf is
+        `WeightingModel.idf`'s, log(documents / (doc_frequency + 1)) + 1."""
+        parent = searcher.get_parent()
+        scorer = FieldBM25FScorer.__new__(FieldBM25FScorer)
+        scorer.field_weight = self._field_W.get(fieldname, 1.0)
+        scorer.fixed_idf = self._field_IDF.get(fieldname)
+        scorer.idf = math.log(parent.doc_count_all() / (doc_frequency + 1)) + 1
+        scorer.avgfl = parent.avg_field_length(fieldname) or 1
+        scorer.B = self._field_B.get(fieldname, self.B)
+        scorer.K1 = self._field_K1.get(fieldname, self.K1)
+        scorer.qf = 1
+        return scorer
 
 
 class FieldBM25FScorer(scoring.BM25FScorer):

@@ -27,7 +27,7 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from search_service.index.schema import NO_DATE
 from search_service.index.schema import naive_utc as _naive
-from search_service.index.whoosh_compat import score_arrays
+from search_service.index.whoosh_compat import FieldBM25F, score_arrays
 from search_service.search import postings as raw
 from search_service.search.columns import columns_of, segment_key
 from search_service.search.facets import histogram
@@ -81,10 +81,37 @@ _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
 Result = tuple[np.ndarray, np.ndarray]  # ascending document numbers, their scores
 
 
+class _Terms:
+    """One query's term lookups in the segments of its searcher, each made once: a term's
+    info in each segment (its postings there, its document frequency) is read from the
+    segment's term table by the first of the term's scorer and its postings to need it."""
+
+    def __init__(self, readers: list):
+        self.readers = readers
+        self.found: dict[tuple, Any] = {}
+
+    def info(self, index: int, fieldname: str, tbytes: bytes):
+        """The term's info in segment `index` (None: not there)."""
+        key = (index, fieldname, tbytes)
+        try:
+            return self.found[key]
+        except KeyError:
+            info = self.found[key] = raw.term_info(self.readers[index], fieldname, tbytes)
+            return info
+
+    def doc_frequency(self, fieldname: str, tbytes: bytes) -> int:
+        """Documents holding the term in all the segments, deleted ones included (as
+        Whoosh's `doc_frequency`)."""
+        infos = (self.info(i, fieldname, tbytes) for i in range(len(self.readers)))
+        return sum(info.doc_frequency() for info in infos if info is not None)
+
+
 class _Segment:
     """One segment as a query sees it: its searcher, reader, columns and live documents."""
 
-    def __init__(self, sub: Searcher, weighting, stats: tuple, scored: raw.PostingsCache):
+    def __init__(self, sub: Searcher, weighting, stats: tuple, scored: raw.PostingsCache,
+                 terms: _Terms, index: int):
+        self.terms, self.index = terms, index  # the query's lookups, this segment's place
         self.sub = sub
         self.stats = stats  # the commit and weighting that term statistics depend on
         self.scored = scored  # scored terms of that commit and weighting
@@ -146,8 +173,11 @@ def _scored_term(seg: _Segment, fieldname: str, text, positions: bool) -> Scored
         tbytes = seg.schema[fieldname].to_bytes(text)
     except ValueError:
         return _NO_TERM
-    found = raw.postings(seg.reader, fieldname, tbytes)
-    if not len(found.ids):  # not in this segment
+    info = seg.terms.info(seg.index, fieldname, tbytes)
+    if info is None:  # not in this segment
+        return _NO_TERM
+    found = raw.postings(seg.reader, fieldname, tbytes, info)
+    if not len(found.ids):
         return _NO_TERM
     ids, weights, live = found.ids, found.weights.astype(np.float64), None
     if seg.has_deletions:
@@ -215,7 +245,11 @@ def _score(seg: _Segment, fieldname: str, tbytes: bytes, ids: np.ndarray,
     with _scorers_lock:
         scorer = _scorers.get(key)
     if scorer is None:
-        scorer = seg.weighting.scorer(seg.sub, fieldname, tbytes)
+        if isinstance(seg.weighting, FieldBM25F) and seg.schema[fieldname].scorable:
+            scorer = seg.weighting.stats_scorer(seg.sub, fieldname,
+                                                seg.terms.doc_frequency(fieldname, tbytes))
+        else:
+            scorer = seg.weighting.scorer(seg.sub, fieldname, tbytes)
         with _scorers_lock:
             _scorers[key] = scorer
             while len(_scorers) > KEEP_SCORERS:
@@ -436,10 +470,12 @@ def match(searcher: Searcher, query: wq.Query, deadline: float | None = None,
                                                    searcher.leaf_searchers()),
              type(weighting).__name__, repr(sorted(vars(weighting).items())))
     scored = scored_cache(stats)
-    for sub, offset in searcher.leaf_searchers():
+    leaves = searcher.leaf_searchers()
+    terms = _Terms([sub.reader() for sub, _ in leaves])
+    for index, (sub, offset) in enumerate(leaves):
         if deadline is not None and time.monotonic() > deadline:
             return np.concatenate(ids_parts), np.concatenate(score_parts), True
-        ids, scores = _evaluate(_Segment(sub, weighting, stats, scored), query)
+        ids, scores = _evaluate(_Segment(sub, weighting, stats, scored, terms, index), query)
         ids_parts.append(ids + offset)
         score_parts.append(scores)
     return np.concatenate(ids_parts), np.concatenate(score_parts), False

@@ -180,33 +180,52 @@ def segment_id(reader) -> str:
     return segment.segment_id() if segment is not None else ""
 
 
-def postings(reader, fieldname: str, tbytes: bytes) -> Postings:
+#: `postings(info=...)` not given: the term is looked up in the segment's term table.
+LOOK_UP = object()
+
+
+def term_info(reader, fieldname: str, tbytes: bytes):
+    """The term's info (W3TermInfo) in the segment of `reader`, or None when the segment does
+    not hold it."""
+    try:
+        return term_table(reader).term_info(fieldname, tbytes)
+    except (KeyError, TermNotFound):
+        return None
+
+
+def postings(reader, fieldname: str, tbytes: bytes, info=LOOK_UP) -> Postings:
     """The postings of term (`fieldname`, `tbytes`) in the segment of `reader`, from the
-    shared cache or decoded now (document numbers and weights; a phrase then reads the
-    positions of its candidates with `positions()`)."""
+    segment's postings file, the shared cache or decoded now (document numbers and weights; a
+    phrase then reads the positions of its candidates with `positions()`). `info`: the term's
+    info in that segment (term_info()) when the caller has looked it up already."""
+    if info is LOOK_UP:
+        info = term_info(reader, fieldname, tbytes)
+    if info is None:  # not in this segment
+        return EMPTY
     file = postings_file.for_segment(reader)
-    if file is not None:
-        read = _from_file(file, reader, fieldname, tbytes)
-        if read is not None:
-            return read
+    if file is not None and not info.is_inlined():
+        found = file.lookup(extent(info)[0])
+        if found is not None:
+            ids, weights, first = found
+            return Postings(ids, weights, file=file, first=first)
     cache = shared_cache()
     key = (segment_id(reader), fieldname, tbytes)
     found = cache.get(key)
     if found is not None:
         return found
-    decoded = _decode(reader, fieldname, tbytes)
+    decoded = _decode(reader, fieldname, tbytes, info)
     cache.put(key, decoded)
     return decoded
 
 
-def _decode(reader, fieldname: str, tbytes: bytes) -> Postings:
+def _decode(reader, fieldname: str, tbytes: bytes, info=LOOK_UP) -> Postings:
     """Read one posting list's document numbers and weights through the W3 codec's block
     layout, noting where each block's data lies (for `positions()`)."""
-    terms = term_table(reader)
-    try:
-        info = terms.term_info(fieldname, tbytes)
-    except (KeyError, TermNotFound):  # not in this segment
+    if info is LOOK_UP:
+        info = term_info(reader, fieldname, tbytes)
+    if info is None:  # not in this segment
         return EMPTY
+    terms = term_table(reader)
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
         return Postings(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32),
@@ -231,24 +250,6 @@ def _decode(reader, fieldname: str, tbytes: bytes) -> Postings:
         raise ValueError(f"{exc} for {fieldname}:{tbytes!r}") from None
     return Postings(np.concatenate(id_parts), np.concatenate(weight_parts),
                     blocks=np.array(spans, dtype=np.int64))
-
-
-def _from_file(file: postings_file.SegmentPostings, reader, fieldname: str,
-               tbytes: bytes) -> Postings | None:
-    """The list from the segment's postings file (views of its memory map), or None when
-    the file does not hold it (an inlined list, another field); EMPTY for a term not in
-    the segment."""
-    try:
-        info = term_table(reader).term_info(fieldname, tbytes)
-    except (KeyError, TermNotFound):
-        return EMPTY
-    if info.is_inlined():
-        return None
-    found = file.lookup(extent(info)[0])
-    if found is None:
-        return None
-    ids, weights, first = found
-    return Postings(ids, weights, file=file, first=first)
 
 
 #: A block read whole (tests compare the cut reading against it).
