@@ -391,3 +391,13 @@ def test_a_scorer_from_the_document_frequency_scores_as_whooshs(searcher):
             assert np.array_equal(got._score(weights, lengths), expected._score(weights, lengths))
             checked += 1
     assert checked > 100
+
+
+def test_stored_fields_read_past_whoosh_equal_whooshs(searcher):
+    """whoosh_compat.stored_fields (what a hit's fields() reads) gives Whoosh's
+    `stored_fields` dict for documents of every segment of the multi-segment index."""
+    from search_service.index.whoosh_compat import stored_fields
+
+    assert len(searcher.leaf_searchers()) > 1
+    for docnum in range(0, searcher.doc_count_all(), 7):
+        assert stored_fields(searcher, docnum) == searcher.stored_fields(docnum)

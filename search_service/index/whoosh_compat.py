@@ -34,7 +34,12 @@ function says which internal it relies on and why no public API does the job:
   `deleted_docs`, and a length scorer's `_score`, for search/postings.py and
   search/executor.py (postings and columns read as numpy arrays, scores computed on arrays);
 - `FieldBM25F`: `BM25F._field_B` and the scorer hook `BM25FScorer._score`, to give each field
-  its own k1 and weight as well as its own b (search/rank.py chooses the values).
+  its own k1 and weight as well as its own b (search/rank.py chooses the values);
+  `stats_scorer` builds the scorer from a document frequency already read, without its
+  `__init__` (which looks the term up in every segment twice);
+- `stored_fields`: `MultiReader._segment_and_docnum`, `SegmentReader._perdoc` and
+  `Schema._fields` / `_dyn_fields`, to read a hit's stored fields without Whoosh's check of
+  each name against the schema's dynamic-field patterns.
 
 Whoosh stores each segment as one compound file, memory-maps it, and hands out each part
 (postings, terms, stored fields, columns) as a `BufferFile` over a slice of the map. Its
@@ -59,7 +64,7 @@ from typing import Any
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import scoring
+from whoosh import reading, scoring
 from whoosh.codec import whoosh3
 from whoosh.filedb import filestore, structfile
 from whoosh.query import Query, WrappingQuery
@@ -413,6 +418,22 @@ def column_file(reader, fieldname: str):
 def deleted_docs(reader):
     """The deleted document numbers of one segment (`_perdoc.deleted_docs()`)."""
     return reader._perdoc.deleted_docs()
+
+
+def stored_fields(searcher, docnum: int) -> dict:
+    """`searcher.stored_fields(docnum)`: the same dict for less. Whoosh's segment reader
+    checks each stored name against the schema (`in schema`, which also tries every dynamic
+    field's pattern) to drop fields the schema no longer has; with no dynamic fields a set
+    membership test does that."""
+    reader = searcher.reader()
+    if isinstance(reader, reading.MultiReader):
+        number, docnum = reader._segment_and_docnum(docnum)
+        reader = reader.readers[number]
+    schema = getattr(reader, "schema", None)
+    if type(reader) is not reading.SegmentReader or reader.is_closed or schema._dyn_fields:
+        return reader.stored_fields(docnum)
+    names = schema._fields
+    return {k: v for k, v in reader._perdoc.stored_fields(docnum).items() if k in names}
 
 
 def score_arrays(scorer, weights, lengths):

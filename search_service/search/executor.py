@@ -27,7 +27,7 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from search_service.index.schema import NO_DATE
 from search_service.index.schema import naive_utc as _naive
-from search_service.index.whoosh_compat import FieldBM25F, score_arrays
+from search_service.index.whoosh_compat import FieldBM25F, score_arrays, stored_fields
 from search_service.search import postings as raw
 from search_service.search.columns import columns_of, segment_key
 from search_service.search.facets import histogram
@@ -58,7 +58,7 @@ class Hit:
 
     def fields(self) -> dict[str, Any]:
         """The document's stored fields."""
-        return self.searcher.stored_fields(self.docnum)
+        return stored_fields(self.searcher, self.docnum)
 
 
 @dataclass
