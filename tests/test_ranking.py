@@ -73,6 +73,30 @@ def test_blend_best_is_relevance_order_with_a_zero_band_and_handles_no_hits():
     assert blend_best(np.zeros(0), np.zeros(0, dtype=np.uint64), NOW).shape == (0,)
 
 
+def test_the_best_order_of_the_first_hits_needs_only_their_bands():
+    """blend_best(top=k) orders only the bands holding the k best-scored hits, from a
+    partial sort: its first k hits are the full order's first k, over score sets with
+    ties, undated and future stamps, narrow and wide bands (a band past the first window
+    of scores looked at) and sizes where it falls back to the full sort."""
+    rng = np.random.default_rng(11)
+    checked = 0
+    for size, band, top, levels in [(5000, BAND, 26, 0), (5000, BAND, 26, 40),
+                                    (20000, 0.5, 10, 0), (20000, 0.0, 50, 300),
+                                    (3000, 0.95, 30, 0), (400, BAND, 26, 0),
+                                    (50000, BAND, 600, 1000)]:
+        scores = rng.gamma(2.0, 3.0, size)
+        if levels:  # quantised: many ties
+            scores = np.round(scores * levels / scores.max()) / levels
+        stamps = np.array([NO_DATE if rng.random() < 0.05 else stamp(d)
+                           for d in rng.uniform(-30, 900, size)], dtype=np.uint64)
+        full = np.argsort(-blend_best(scores, stamps, NOW, band=band), kind="stable")
+        keys = blend_best(scores, stamps, NOW, band=band, top=top)
+        part = np.argsort(-keys, kind="stable")
+        assert list(part[:top]) == list(full[:top]), (size, band, top, levels)
+        checked += int((keys == 0).sum() > 0)  # the partial path was taken
+    assert checked >= 4
+
+
 # -- the scoring model ---------------------------------------------------------------------------
 
 def test_weighting_carries_per_field_k1_b_weight_and_fixed_idf():

@@ -575,8 +575,9 @@ def _filter(cols: IndexColumns, params: SearchParams, docnums: np.ndarray) -> np
     return keep
 
 
-def _order_key(sort: str, scores: np.ndarray, stamps: np.ndarray) -> np.ndarray:
-    """A key per match, larger first."""
+def _order_key(sort: str, scores: np.ndarray, stamps: np.ndarray, take: int) -> np.ndarray:
+    """A key per match, larger first (for `best`, exact for the first `take` matches and
+    those tied with them)."""
     if sort == "newest":
         dated = stamps != np.uint64(NO_DATE)
         key = np.full(len(stamps), -np.inf)
@@ -589,7 +590,7 @@ def _order_key(sort: str, scores: np.ndarray, stamps: np.ndarray) -> np.ndarray:
         return key
     if sort == "best":
         now = datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
-        return blend_best(scores, stamps, now)
+        return blend_best(scores, stamps, now, top=take)
     return scores
 
 
@@ -657,10 +658,10 @@ def execute(searcher: Searcher, text_query: wq.Query, params: SearchParams, sort
     hidden = int(np.maximum(counts - 1, 0).sum())
     total = len(docnums) - hidden
     stamps = cols.published[docnums]
-    key = _order_key(sort, scores, stamps)
     wanted = params.page * params.per_page
     take = min(len(docnums), wanted + min(hidden, wanted) + 16)
     while True:
+        key = _order_key(sort, scores, stamps, take)
         order = _ranked(key, docnums, stamps, sort, take)
         story = np.where(groups[order] >= 0, groups[order], -1 - np.arange(len(order)))
         _, first = np.unique(story, return_index=True)

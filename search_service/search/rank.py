@@ -56,8 +56,8 @@ def sort_facet(sort: str):
     return None
 
 
-def blend_best(scores: np.ndarray, stamps: np.ndarray, now: int, band: float = BAND
-               ) -> np.ndarray:
+def blend_best(scores: np.ndarray, stamps: np.ndarray, now: int, band: float = BAND,
+               top: int | None = None) -> np.ndarray:
     """Sort keys of the `best` order (higher first): relevance bands, newest first in each.
 
     Walking down the scores, the best hit not yet placed leads a band that takes every hit
@@ -66,29 +66,68 @@ def blend_best(scores: np.ndarray, stamps: np.ndarray, now: int, band: float = B
     score. So a hit never passes one that scores more than 1 / (1 − band) times its own,
     and the bands of the best hits do not depend on how many weaker hits are passed in.
     `stamps` are `published` column values (NO_DATE if undated), `now` in the same unit.
+
+    With `top`, only the bands holding the `top` best-scored hits are ordered (the rest of
+    the scores need not be sorted): those hits' keys are as above and above every other
+    key; the others' keys are 0. Ties keep the order of the input, in both cases.
     """
     scores = np.asarray(scores, dtype=np.float64)
     stamps = np.asarray(stamps, dtype=np.uint64)
     count = len(scores)
     if not count:
         return np.zeros(0, dtype=np.float64)
-    order = np.argsort(-scores, kind="stable")
-    falling = -scores[order]  # ascending, for searchsorted
-    bands = np.empty(count, dtype=np.int64)
-    start, number = 0, 0
-    while start < count:
-        # The first hit scoring below this band's floor.
-        stop = int(np.searchsorted(falling, falling[start] * (1 - band), side="right"))
-        stop = max(stop, start + 1)
-        bands[order[start:stop]] = number
-        start, number = stop, number + 1
-    dated = stamps != np.uint64(NO_DATE)
-    when = np.where(dated, np.minimum(stamps, np.uint64(max(now, 0))), 0).astype(np.float64)
+    region = None
+    if top is not None and scores.min() >= 0:  # (a negative score's band may be cut short)
+        region = _leading_bands(scores, top, band)
+    if region is None:
+        chosen = np.arange(count)
+        order = np.argsort(-scores, kind="stable")
+        falling = -scores[order]  # ascending, for searchsorted
+        bands = np.empty(count, dtype=np.int64)
+        start, number = 0, 0
+        while start < count:
+            # The first hit scoring below this band's floor.
+            stop = int(np.searchsorted(falling, falling[start] * (1 - band), side="right"))
+            stop = max(stop, start + 1)
+            bands[order[start:stop]] = number
+            start, number = stop, number + 1
+    else:
+        chosen, floors = region
+        # A hit's band: how many of the bands' floors lie above its score.
+        bands = np.searchsorted(floors, -scores[chosen], side="left")
+    stamp = stamps[chosen]
+    dated = stamp != np.uint64(NO_DATE)
+    when = np.where(dated, np.minimum(stamp, np.uint64(max(now, 0))), 0).astype(np.float64)
     when = np.where(dated, when, -1.0)
-    ranked = np.lexsort((-scores, -when, bands))  # band, then newest, then score
-    keys = np.empty(count, dtype=np.float64)
-    keys[ranked] = np.arange(count, 0, -1, dtype=np.float64)
+    ranked = np.lexsort((-scores[chosen], -when, bands))  # band, then newest, then score
+    keys = np.zeros(count, dtype=np.float64)
+    keys[chosen[ranked]] = np.arange(count, count - len(chosen), -1, dtype=np.float64)
     return keys
+
+
+def _leading_bands(scores: np.ndarray, top: int, band: float
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """For scores that are not negative: (positions, ascending, of the hits in the bands
+    that hold the `top` best-scored hits; those bands' floors as negated scores, ascending),
+    found from a partial sort of the best scores, or None when that is no cheaper than
+    sorting them all. A band's floor is (1 − band) × the score of the best hit not yet in
+    a band, so with no negative score each band holds its leader and the floors ascend."""
+    count = len(scores)
+    window = max(4 * top, 256)
+    while window < count // 2:
+        best = np.argpartition(scores, count - window)[count - window:]
+        falling = np.sort(-scores[best])  # the best scores, negated: ascending
+        floors, start = [], 0
+        while start < top:
+            floor = falling[start] * (1 - band)
+            start = int(np.searchsorted(falling, floor, side="right"))
+            if start >= window:  # this band may go on past the window: a larger one
+                break
+            floors.append(floor)
+        else:
+            return np.flatnonzero(-scores <= floors[-1]), np.array(floors)
+        window *= 4
+    return None
 
 
 def rank_best(searcher: Searcher, hits: list[Hit]) -> list[Hit]:
