@@ -295,8 +295,15 @@ def _union(parts: list[Result], size: int) -> Result:
         return ids, total[ids]
     ids = np.concatenate([p[0] for p in parts])
     scores = np.concatenate([p[1] for p in parts])
-    unique, inverse = np.unique(ids, return_inverse=True)
-    return unique, np.bincount(inverse, weights=scores, minlength=len(unique))
+    # The parts are ascending runs, which a stable sort (timsort) merges in about linear time;
+    # a document's scores are then added in the order of the parts.
+    order = np.argsort(ids, kind="stable")
+    ids, scores = ids[order], scores[order]
+    first = np.empty(len(ids), dtype=bool)
+    first[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return ids[starts], np.add.reduceat(scores, starts)
 
 
 #: Unions whose parts hold more than 1/DENSE_SHARE of a segment's documents add into a dense
