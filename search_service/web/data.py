@@ -136,7 +136,9 @@ def search_data(endpoint: str, facets: bool = False, sort: str | None = None) ->
             empty = current_app.extensions[EMPTY_KEY] = empty_index().searcher()
         data = search.search(empty, params)
     else:
-        cache = current_app.extensions.setdefault(CACHE_KEY, search.ResultsCache())
+        cache = current_app.extensions.get(CACHE_KEY)
+        if cache is None:  # (setdefault's default would be built on every request)
+            cache = current_app.extensions.setdefault(CACHE_KEY, search.ResultsCache())
         data = cache.search(searcher, params)
     data["next"] = data["prev"] = None
     link_args = {k: v for k, v in request.args.lists() if k != "page"}
