@@ -4,10 +4,13 @@ Whoosh's own edit distance, and the per-segment word lists' life cycle."""
 from __future__ import annotations
 
 import random
+import re
 import string
 
+from whoosh.query import Term
 from whoosh.support.levenshtein import damerau_levenshtein
 
+from search_service.index.analysis import fold
 from search_service.index.schema import open_index
 from search_service.search import suggest as spelling
 from search_service.search.engine import search
@@ -62,6 +65,25 @@ def test_closest_terms_equal_a_scan_of_every_term(sample_index):
         assert asked >= 120
         # the word itself is never its own suggestion, and fewer edits beat frequency
         assert "ukrain" not in spelling.closest_terms(searcher, "body", "ukrain", limit=5)
+
+
+def test_the_surface_word_is_that_of_whooshs_first_hit(sample_index):
+    """surface_word (the word a suggestion shows for a stem) reads the article the executor
+    ranks first for the stem alone: the word it finds is the one Whoosh's own top hit and
+    the full analyzer give, for 200 stems of the sample."""
+    ix = open_index(sample_index)
+    with ix.searcher(weighting=weighting()) as searcher:
+        analyzer = searcher.schema["body"].analyzer
+        stems = [t.decode() for t in searcher.reader().lexicon("body") if t.isalpha()]
+        found = 0
+        for stem in random.Random(5).sample(stems, 200):
+            hits = searcher.search(Term("body", stem), limit=1)
+            expected = next((w for w in dict.fromkeys(re.findall(r"[^\W\d_]+",
+                                                                  fold(hits[0]["body"])))
+                             if [t.text for t in analyzer(w)] == [stem]), None)
+            assert spelling.surface_word(searcher, stem) == expected, stem
+            found += expected is not None
+        assert found > 150
 
 
 def test_fewest_edits_come_before_the_most_frequent_word(searcher):

@@ -13,12 +13,15 @@ import re
 import threading
 from collections import OrderedDict
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
-from search_service.index.analysis import fold
+from search_service.index.analysis import analyse_word, fold
+from search_service.index.whoosh_compat import stored_fields
+from search_service.search import executor
 from search_service.search.parse import QUERY_FIELDS
 from search_service.search.postings import segment_id
 
@@ -129,12 +132,18 @@ def drop_segments(live: set[str]) -> int:
 
 
 def surface_word(searcher: Searcher, stem: str) -> str | None:
-    """Return a word of an indexed article whose stem is `stem`."""
-    analyzer = searcher.schema["body"].analyzer
-    hits = searcher.search(Term("body", stem), limit=1)
-    if not len(hits):
+    """Return a word of an indexed article whose stem is `stem`: of the article the stem
+    alone ranks first (found by the executor, or by Whoosh for what it cannot evaluate)."""
+    try:
+        ids, scores, _ = executor.match(searcher, Term("body", stem))
+        docnum = int(ids[np.argmax(scores)]) if len(ids) else None  # ties: the first
+        body = stored_fields(searcher, docnum)["body"] if docnum is not None else None
+    except executor.Unsupported:
+        hits = searcher.search(Term("body", stem), limit=1)
+        body = hits[0]["body"] if hits.scored_length() else None
+    if body is None:
         return None
-    for word in dict.fromkeys(re.findall(r"[^\W\d_]+", fold(hits[0]["body"]))):
-        if [t.text for t in analyzer(word)] == [stem]:
+    for word in dict.fromkeys(re.findall(r"[^\W\d_]+", fold(body))):
+        if analyse_word(word) == stem:
             return word
     return None
