@@ -373,10 +373,19 @@ def _phrase(seg: _Segment, node: wq.Phrase) -> Result:
             found, where)
         owner = np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(starts))
         keys = owner * PHRASE_KEY + (positions - k)
-        common = np.unique(keys) if common is None else np.intersect1d(common, keys)
+        # Ascending already (candidates ascend, and so do a posting's positions): checked,
+        # in case a list's positions were not.
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            keys = np.unique(keys)
+        if common is None:
+            common = keys
+        else:  # the keys of `common` also in `keys`, both ascending
+            found, _ = _positions_in(common, keys)
+            common = common[found]
         if not len(common):
             return _EMPTY_IDS, _EMPTY_SCORES
-    keep = np.unique(common // PHRASE_KEY)
+    owners = common // PHRASE_KEY  # ascending
+    keep = owners[np.concatenate(([True], owners[1:] != owners[:-1]))]
     ids, scores = ids[keep], scores[keep]
     return ids, scores * node.boost if node.boost != 1.0 else scores
 
