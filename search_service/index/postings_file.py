@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 from whoosh import index as whoosh_index
 
+from search_service.index import whoosh_compat
 from search_service.index.whoosh_compat import durable, posting_file, segment_ids, term_table
 
 log = logging.getLogger(__name__)
@@ -103,20 +104,116 @@ def read_block(data: bytes, compression) -> tuple:
 def decode_positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Decode postings' encoded positions (the Positions format: a pickled list of gaps
     after a 4-byte header) into one flat int64 array and the offsets of each posting's run."""
-    # One unpickling for all: each value is a whole pickle (a list of gaps) after its 4-byte
-    # header; without their STOP, they nest inside an outer MARK … LIST as its items.
+    if not values:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    gaps, starts, rest = _read_gaps(values)
+    if len(rest):  # a list past 1,000 gaps, anything unexpected: unpickled
+        unpickled = _pickled_gaps([values[i] for i in rest.tolist()])
+        lengths = np.diff(starts)
+        lengths[rest] = [len(g) for g in unpickled]
+        starts = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        whole = np.zeros(int(starts[-1]), dtype=np.int64)
+        fast = np.ones(len(values), dtype=bool)
+        fast[rest] = False
+        whole[_runs(starts, fast)] = gaps
+        whole[_runs(starts, ~fast)] = np.fromiter(
+            itertools.chain.from_iterable(unpickled), dtype=np.int64,
+            count=int(lengths[rest].sum()))
+        gaps = whole
+    # Positions are running sums of the gaps, restarting with each posting.
+    sums = np.cumsum(gaps)
+    before = np.concatenate(([0], sums))[starts[:-1]]
+    return sums - np.repeat(before, np.diff(starts)), starts
+
+
+#: How protocol 2 pickles a list of gaps: the list (memoised), then one gap and APPEND, or
+#: the gaps between MARK and APPENDS (a thousand at most: more go in several batches); then
+#: STOP. A gap is K and 1 byte (below 256), M and 2 bytes (below 65,536), or J and 4 bytes.
+_PICKLED_LIST = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)
+_K, _M, _J, _MARK, _APPEND, _APPENDS, _STOP = b"KMJ(ae."
+
+
+def _runs(starts: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The indexes, in order, of the runs `which` (a mask) of runs starting at `starts`."""
+    low, high = starts[:-1][which], starts[1:][which]
+    lengths = high - low
+    first = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=first[1:])
+    return np.repeat(low - first, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+
+
+def _read_gaps(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read the gaps of values pickled as protocol 2 writes a list of at most 1,000 ints
+    (almost all of them) straight from their bytes, every opcode checked, the n-th gap of
+    every value at once: those gaps (flat, in order), every value's run offsets by its
+    4-byte count of gaps, and the values left over (read otherwise)."""
+    n = len(values)
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths)
+    begins = ends - lengths
+    data = np.frombuffer(b"".join(values), dtype=np.uint8)
+    top = len(data) - 1
+
+    def at(offsets: np.ndarray) -> np.ndarray:  # bytes, past the end read as the last one
+        return data[np.minimum(offsets, top)].astype(np.int64)
+
+    counts = np.zeros(n, dtype=np.int64)
+    sized = lengths >= 4
+    for k in range(4):  # the header: the count of gaps, big-endian
+        counts[sized] = counts[sized] * 256 + at(begins[sized] + k)
+    multi = (counts > 1).astype(np.int64)
+    # header, protocol and memoised list, MARK for several, 2 bytes a gap or more, 2 to close
+    fit = sized & (counts >= 1) & (counts <= 1000) & (lengths >= 4 + 5 + multi + 2 * counts + 2)
+    idx = np.flatnonzero(fit)
+    b, m, last = begins[idx], multi[idx], ends[idx]
+    good = (at(b[:, None] + 4 + np.arange(5)) == _PICKLED_LIST).all(axis=1)
+    good &= np.where(m == 1, at(b + 9) == _MARK, True)
+    good &= at(last - 2) == np.where(m == 1, _APPENDS, _APPEND)
+    good &= at(last - 1) == _STOP
+    fit[idx[~good]] = False
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(fit, counts, 0), out=starts[1:])
+    gaps = np.zeros(int(starts[-1]), dtype=np.int64)
+    cursor = begins + 9 + multi
+    active, k = np.flatnonzero(fit), 0
+    while len(active):  # the k-th gap of every value that has one
+        here = cursor[active]
+        op = at(here)
+        gap = at(here + 1)
+        wide = op != _K
+        gap[wide] += at(here[wide] + 2) << 8
+        four = op == _J
+        gap[four] += (at(here[four] + 3) << 16) + (at(here[four] + 4) << 24)
+        gap[four] -= (gap[four] >= 2**31) * 2**32  # J is signed
+        gaps[starts[active] + k] = gap
+        cursor[active] = here + np.where(wide, np.where(four, 5, 3), 2)
+        fit[active[(op != _K) & (op != _M) & ~four]] = False
+        k += 1
+        active = active[counts[active] > k]
+    fit &= cursor == ends - 2  # the gaps end where the list closes
+    keep = np.flatnonzero(fit)
+    return gaps[_runs(starts, fit)], _with_counts(starts, keep, counts), np.flatnonzero(~fit)
+
+
+def _with_counts(starts: np.ndarray, keep: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Run offsets of `len(starts) - 1` values: those `keep` with their counts, others empty."""
+    lengths = np.zeros(len(starts) - 1, dtype=np.int64)
+    lengths[keep] = counts[keep]
+    out = np.zeros(len(starts), dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _pickled_gaps(values: list[bytes]) -> list[list[int]]:
+    """Each value's gaps, unpickled (one unpickling for all)."""
+    # Each value is a whole pickle (a list of gaps) after its 4-byte header; without their
+    # STOP, they nest inside an outer MARK … LIST as its items.
     gaps = pickle.loads(b"\x80\x02(" + b"".join(
         [v[4:-1] if v.endswith(b".") else v[4:] for v in values]) + b"l.")
     if len(gaps) != len(values):
         raise ValueError(f"decoded {len(gaps)} position lists from {len(values)} postings")
-    starts = np.zeros(len(gaps) + 1, dtype=np.int64)
-    np.cumsum([len(g) for g in gaps], out=starts[1:])
-    flat = np.fromiter(itertools.chain.from_iterable(gaps), dtype=np.int64,
-                       count=int(starts[-1]))
-    # Positions are running sums of the gaps, restarting with each posting.
-    sums = np.cumsum(flat)
-    before = np.concatenate(([0], sums))[starts[:-1]]
-    return sums - np.repeat(before, np.diff(starts)), starts
+    return gaps
 
 
 def extent(info) -> tuple[int, int]:
@@ -245,14 +342,16 @@ BUILD_CHUNK = 200_000
 class _Decoded:
     """The arrays of a file being built, gathered from many lists' blocks and decoded
     BUILD_CHUNK postings at a time (per-list numpy calls would cost more than the decoding
-    in a segment of short lists)."""
+    in a segment of short lists). `delta`: the blocks' ids are delta-encoded within each
+    block (as the W3 codec pickles them), else document numbers."""
 
-    def __init__(self) -> None:
+    def __init__(self, delta: bool = True) -> None:
+        self.delta = delta
         self.ids: list[np.ndarray] = []
         self.weights: list[np.ndarray] = []
         self.counts: list[np.ndarray] = []
         self.pos: list[np.ndarray] = []
-        self._ids: list[int] = []  # delta-encoded within each block
+        self._ids: list[int] = []
         self._block_starts: list[int] = []
         self._weights: list[float] = []
         self._values: list[bytes] = []
@@ -273,12 +372,15 @@ class _Decoded:
     def flush(self) -> None:
         if not self._ids:
             return
-        deltas = np.asarray(self._ids, dtype=np.int64)
-        sums = np.cumsum(deltas)
-        starts = np.asarray(self._block_starts, dtype=np.int64)
-        before = np.concatenate(([0], sums))[starts]  # each block's ids restart from 0
-        lengths = np.diff(np.concatenate((starts, [len(deltas)])))
-        self.ids.append((sums - np.repeat(before, lengths)).astype(np.int32))
+        if self.delta:
+            deltas = np.asarray(self._ids, dtype=np.int64)
+            sums = np.cumsum(deltas)
+            starts = np.asarray(self._block_starts, dtype=np.int64)
+            before = np.concatenate(([0], sums))[starts]  # each block's ids restart from 0
+            lengths = np.diff(np.concatenate((starts, [len(deltas)])))
+            self.ids.append((sums - np.repeat(before, lengths)).astype(np.int32))
+        else:
+            self.ids.append(np.asarray(self._ids, dtype=np.int32))
         self.weights.append(np.asarray(self._weights, dtype=np.float32))
         flat, pstarts = decode_positions(self._values)
         self.counts.append(np.diff(pstarts))
@@ -286,17 +388,21 @@ class _Decoded:
         self._ids, self._block_starts, self._weights, self._values = [], [], [], []
 
 
+def _fields(schema) -> list[str]:
+    """The FIELDS of `schema` whose postings hold positions (those the file holds)."""
+    return [field for field in FIELDS
+            if field in schema and schema[field].format.supports("positions")]
+
+
 def build(folder: Path, reader) -> Path:
-    """Write the postings file of the segment `reader` reads; return its path."""
+    """Write the postings file of the segment `reader` reads, from its postings (every
+    block read and decoded); return its path."""
     segment_id = reader.segment().segment_id()
     terms = term_table(reader)
     postfile = posting_file(terms)
-    keys, firsts, lasts = [], [], []
+    lists: list[tuple[int, int]] = []
     decoded = _Decoded()
-    total = 0
-    for field in FIELDS:
-        if field not in reader.schema or not reader.schema[field].format.supports("positions"):
-            continue
+    for field in _fields(reader.schema):
         for (name, _), info in terms.items_from(field, b""):
             if name != field:
                 break
@@ -309,29 +415,88 @@ def build(folder: Path, reader) -> Path:
                 block_ids, weights, values = read_block(raw[start:end], compression)
                 decoded.add_block(block_ids, weights, values, n)
                 count += n
-            keys.append(offset)
-            firsts.append(total)
-            lasts.append(total + count)
-            total += count
+            lists.append((offset, count))
     decoded.flush()
+    return _write(path_of(folder, segment_id), segment_id, _arrays(lists, [decoded]))
+
+
+class Capture:
+    """The postings file of the segment a writer writes, gathered as the W3 codec writes
+    its blocks at commit (document numbers, weights and encoded positions before they are
+    pickled and compressed), so that writing the file reads nothing back: the same file
+    `build` writes from the segment's blocks, at a fraction of the cost. Made by `capture`
+    before the commit; `write` after it."""
+
+    def __init__(self, segment_id: str, fields: list[str]) -> None:
+        self.segment_id = segment_id
+        self.fields = fields
+        #: Per field, its lists in the order written (term order): [offset, postings].
+        self.lists: dict[str, list[list[int]]] = {field: [] for field in fields}
+        self.decoded = {field: _Decoded(delta=False) for field in fields}
+        self.broken = False
+
+    def block(self, field: str, offset: int, ids, weights, values: list[bytes]) -> None:
+        """Take one block of the list at `offset` of `field` (whoosh_compat.capture_blocks)."""
+        count = len(ids)
+        if len(weights) != count or len(values) != count:
+            self.broken = True  # not postings with positions: leave the file to `build`
+            return
+        lists = self.lists[field]
+        if lists and lists[-1][0] == offset:
+            lists[-1][1] += count
+        else:
+            lists.append([offset, count])
+        self.decoded[field].add_block(ids, weights, values, count)
+
+    def write(self, ix: whoosh_index.Index) -> Path | None:
+        """Write the file if the commit left the captured segment in the index; return its
+        path (None: nothing captured to write, and `refresh` builds what is missing)."""
+        folder = getattr(ix.storage, "folder", None)
+        if folder is None or self.broken or self.segment_id not in segment_ids(ix):
+            return None
+        for decoded in self.decoded.values():
+            decoded.flush()
+        lists = [(offset, count) for field in self.fields for offset, count in self.lists[field]]
+        arrays = _arrays(lists, [self.decoded[field] for field in self.fields])
+        return _write(path_of(Path(folder), self.segment_id), self.segment_id, arrays)
+
+
+def capture(writer) -> Capture | None:
+    """Start capturing the postings file of the segment `writer` (a Whoosh segment writer)
+    writes at commit; None when that cannot be done (another writer, the setting off)."""
+    segment_id = whoosh_compat.new_segment_id(writer)
+    if segment_id is None or not enabled():
+        return None
+    captured = Capture(segment_id, _fields(writer.schema))
+    if not whoosh_compat.capture_blocks(writer, set(captured.fields), captured.block):
+        return None
+    return captured
+
+
+def _arrays(lists: list[tuple[int, int]], decoded: list[_Decoded]) -> dict[str, np.ndarray]:
+    """The arrays of a postings file: `lists` are (offset, postings) in the order of the
+    postings in `decoded` (whose parts are joined in order)."""
 
     def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-    order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
-    counts, pos = joined(decoded.counts, np.int64), joined(decoded.pos, np.int64)
+    keys = np.asarray([offset for offset, _ in lists], dtype=np.int64)
+    lasts = np.cumsum(np.asarray([count for _, count in lists], dtype=np.int64))
+    firsts = lasts - np.asarray([count for _, count in lists], dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    counts = joined([c for d in decoded for c in d.counts], np.int64)
+    pos = joined([p for d in decoded for p in d.pos], np.int64)
     pstarts = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=pstarts[1:])
-    arrays = {
-        "keys": np.asarray(keys, dtype=np.int64)[order],
-        "first": np.asarray(firsts, dtype=np.int64)[order],
-        "last": np.asarray(lasts, dtype=np.int64)[order],
-        "ids": joined(decoded.ids, np.int32),
-        "weights": joined(decoded.weights, np.float32),
+    return {
+        "keys": keys[order],
+        "first": firsts[order],
+        "last": lasts[order],
+        "ids": joined([i for d in decoded for i in d.ids], np.int32),
+        "weights": joined([w for d in decoded for w in d.weights], np.float32),
         "pstarts": pstarts.astype(np.uint32 if pstarts[-1] < 2**32 else np.int64),
         "pos": pos.astype(np.uint16 if not len(pos) or pos.max() < 2**16 else np.uint32),
     }
-    return _write(path_of(folder, segment_id), segment_id, arrays)
 
 
 def _write(path: Path, segment_id: str, arrays: dict[str, np.ndarray]) -> Path:
