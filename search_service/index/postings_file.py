@@ -41,6 +41,7 @@ import struct
 import threading
 import time
 import zlib
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -383,8 +384,11 @@ class _Decoded:
             self.ids.append(np.asarray(self._ids, dtype=np.int32))
         self.weights.append(np.asarray(self._weights, dtype=np.float32))
         flat, pstarts = decode_positions(self._values)
-        self.counts.append(np.diff(pstarts))
-        self.pos.append(flat)
+        # held until the file is written: as small as their values allow (the file's own
+        # types are chosen then, from all of them)
+        self.counts.append(np.diff(pstarts).astype(np.int32))
+        small = not len(flat) or (flat.min() >= 0 and flat.max() < 2**32)
+        self.pos.append(flat.astype(np.uint32) if small else flat)
         self._ids, self._block_starts, self._weights, self._values = [], [], [], []
 
 
@@ -430,8 +434,8 @@ class Capture:
     def __init__(self, segment_id: str, fields: list[str]) -> None:
         self.segment_id = segment_id
         self.fields = fields
-        #: Per field, its lists in the order written (term order): [offset, postings].
-        self.lists: dict[str, list[list[int]]] = {field: [] for field in fields}
+        #: Per field, its lists in the order written (term order): offsets, postings.
+        self.lists = {field: (array("q"), array("q")) for field in fields}
         self.decoded = {field: _Decoded(delta=False) for field in fields}
         self.broken = False
 
@@ -441,11 +445,12 @@ class Capture:
         if len(weights) != count or len(values) != count:
             self.broken = True  # not postings with positions: leave the file to `build`
             return
-        lists = self.lists[field]
-        if lists and lists[-1][0] == offset:
-            lists[-1][1] += count
+        offsets, counts = self.lists[field]
+        if offsets and offsets[-1] == offset:
+            counts[-1] += count
         else:
-            lists.append([offset, count])
+            offsets.append(offset)
+            counts.append(count)
         self.decoded[field].add_block(ids, weights, values, count)
 
     def write(self, ix: whoosh_index.Index) -> Path | None:
@@ -456,7 +461,7 @@ class Capture:
             return None
         for decoded in self.decoded.values():
             decoded.flush()
-        lists = [(offset, count) for field in self.fields for offset, count in self.lists[field]]
+        lists = [pair for field in self.fields for pair in zip(*self.lists[field], strict=True)]
         arrays = _arrays(lists, [self.decoded[field] for field in self.fields])
         return _write(path_of(Path(folder), self.segment_id), self.segment_id, arrays)
 
@@ -484,10 +489,11 @@ def _arrays(lists: list[tuple[int, int]], decoded: list[_Decoded]) -> dict[str, 
     lasts = np.cumsum(np.asarray([count for _, count in lists], dtype=np.int64))
     firsts = lasts - np.asarray([count for _, count in lists], dtype=np.int64)
     order = np.argsort(keys, kind="stable")
-    counts = joined([c for d in decoded for c in d.counts], np.int64)
-    pos = joined([p for d in decoded for p in d.pos], np.int64)
+    counts = joined([c for d in decoded for c in d.counts], np.int32)
+    pos = joined([p for d in decoded for p in d.pos], np.uint32)
     pstarts = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=pstarts[1:])
+    del counts
     return {
         "keys": keys[order],
         "first": firsts[order],
@@ -502,9 +508,9 @@ def _arrays(lists: list[tuple[int, int]], decoded: list[_Decoded]) -> dict[str, 
 def _write(path: Path, segment_id: str, arrays: dict[str, np.ndarray]) -> Path:
     """Write `arrays` as a postings file at `path`, atomically (temporary name, rename)."""
     layout, offset = {}, 0
-    for name, array in arrays.items():
-        layout[name] = [array.dtype.str, offset, len(array)]
-        offset += -(-array.nbytes // ALIGN) * ALIGN
+    for name, values in arrays.items():
+        layout[name] = [values.dtype.str, offset, len(values)]
+        offset += -(-values.nbytes // ALIGN) * ALIGN
     # The header's own length moves the arrays: lay them out after a padded header.
     header = json.dumps({"segment": segment_id, "arrays": layout}).encode()
     base = -(-(_HEADER.size + len(header) + 256) // ALIGN) * ALIGN
@@ -515,9 +521,9 @@ def _write(path: Path, segment_id: str, arrays: dict[str, np.ndarray]) -> Path:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "wb") as out:
         out.write(_HEADER.pack(MAGIC, len(header)) + header)
-        for name, array in arrays.items():
+        for name, values in arrays.items():
             out.seek(layout[name][1])
-            out.write(array.tobytes())
+            out.write(np.ascontiguousarray(values).data)
         out.truncate(max([base] + [layout[n][1] + a.nbytes for n, a in arrays.items()]))
         out.flush()
         if durable():  # as the commit's own files ($NEWS_SEARCH_FSYNC)
