@@ -38,12 +38,14 @@ import mmap
 import os
 import pickle
 import struct
+import tempfile
 import threading
 import time
 import zlib
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -344,10 +346,18 @@ class _Decoded:
     """The arrays of a file being built, gathered from many lists' blocks and decoded
     BUILD_CHUNK postings at a time (per-list numpy calls would cost more than the decoding
     in a segment of short lists). `delta`: the blocks' ids are delta-encoded within each
-    block (as the W3 codec pickles them), else document numbers."""
+    block (as the W3 codec pickles them), else document numbers. `spill`: a folder where
+    decoded chunks wait in unnamed temporary files until `restore` (a commit being written
+    holds its own memory: the capture adds little to it)."""
 
-    def __init__(self, delta: bool = True) -> None:
+    #: The decoded arrays, and the types they wait in when spilled.
+    SPILLED = {"ids": np.int32, "weights": np.float32, "counts": np.int32, "pos": np.uint32}
+
+    def __init__(self, delta: bool = True, spill: Path | None = None) -> None:
         self.delta = delta
+        self.spill = spill
+        self.files: dict[str, Any] = {}
+        self.too_wide = False  # a position past 2**32 (never seen): not spilled
         self.ids: list[np.ndarray] = []
         self.weights: list[np.ndarray] = []
         self.counts: list[np.ndarray] = []
@@ -390,6 +400,32 @@ class _Decoded:
         small = not len(flat) or (flat.min() >= 0 and flat.max() < 2**32)
         self.pos.append(flat.astype(np.uint32) if small else flat)
         self._ids, self._block_starts, self._weights, self._values = [], [], [], []
+        if self.spill is not None:
+            self.too_wide |= not small
+            for name in self.SPILLED:
+                if name not in self.files:
+                    self.spill.mkdir(parents=True, exist_ok=True)
+                    self.files[name] = tempfile.TemporaryFile(dir=self.spill)
+                parts = getattr(self, name)
+                for part in parts:
+                    self.files[name].write(np.ascontiguousarray(part).data)
+                parts.clear()
+
+    def restore(self) -> None:
+        """Read the spilled chunks back (one array each) and close their files."""
+        self.flush()
+        for name, handle in self.files.items():
+            handle.seek(0)
+            data = handle.read()
+            handle.close()
+            getattr(self, name).append(np.frombuffer(data, dtype=self.SPILLED[name]))
+        self.files = {}
+
+    def close(self) -> None:
+        """Close the spilled chunks' files (they vanish)."""
+        for handle in self.files.values():
+            handle.close()
+        self.files = {}
 
 
 def _fields(schema) -> list[str]:
@@ -431,12 +467,13 @@ class Capture:
     `build` writes from the segment's blocks, at a fraction of the cost. Made by `capture`
     before the commit; `write` after it."""
 
-    def __init__(self, segment_id: str, fields: list[str]) -> None:
+    def __init__(self, segment_id: str, fields: list[str], folder: Path) -> None:
         self.segment_id = segment_id
         self.fields = fields
         #: Per field, its lists in the order written (term order): offsets, postings.
         self.lists = {field: (array("q"), array("q")) for field in fields}
-        self.decoded = {field: _Decoded(delta=False) for field in fields}
+        self.decoded = {field: _Decoded(delta=False, spill=folder / DIRNAME)
+                        for field in fields}
         self.broken = False
 
     def block(self, field: str, offset: int, ids, weights, values: list[bytes]) -> None:
@@ -457,22 +494,35 @@ class Capture:
         """Write the file if the commit left the captured segment in the index; return its
         path (None: nothing captured to write, and `refresh` builds what is missing)."""
         folder = getattr(ix.storage, "folder", None)
-        if folder is None or self.broken or self.segment_id not in segment_ids(ix):
-            return None
+        try:
+            if folder is None or self.broken or self.segment_id not in segment_ids(ix):
+                return None
+            for decoded in self.decoded.values():
+                decoded.restore()
+            if any(decoded.too_wide for decoded in self.decoded.values()):
+                return None
+            lists = [pair for field in self.fields
+                     for pair in zip(*self.lists[field], strict=True)]
+            arrays = _arrays(lists, [self.decoded[field] for field in self.fields])
+            return _write(path_of(Path(folder), self.segment_id), self.segment_id, arrays)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop what was captured (a commit that failed: nothing to write)."""
         for decoded in self.decoded.values():
-            decoded.flush()
-        lists = [pair for field in self.fields for pair in zip(*self.lists[field], strict=True)]
-        arrays = _arrays(lists, [self.decoded[field] for field in self.fields])
-        return _write(path_of(Path(folder), self.segment_id), self.segment_id, arrays)
+            decoded.close()
+        self.decoded = {}
 
 
 def capture(writer) -> Capture | None:
     """Start capturing the postings file of the segment `writer` (a Whoosh segment writer)
     writes at commit; None when that cannot be done (another writer, the setting off)."""
     segment_id = whoosh_compat.new_segment_id(writer)
-    if segment_id is None or not enabled():
+    folder = getattr(getattr(writer, "storage", None), "folder", None)
+    if segment_id is None or folder is None or not enabled():
         return None
-    captured = Capture(segment_id, _fields(writer.schema))
+    captured = Capture(segment_id, _fields(writer.schema), Path(folder))
     if not whoosh_compat.capture_blocks(writer, set(captured.fields), captured.block):
         return None
     return captured
