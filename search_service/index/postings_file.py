@@ -17,7 +17,13 @@ any (W3 pickles each posting's positions inside its block's pickle). All process
 file's pages through the page cache. The file holds deleted documents too (callers mask them,
 as with decoded lists) and never changes once written: a segment's postings never do.
 
-Files are built after a commit for segments that have none (`refresh`), written to a
+The project's writer (index/writer.py) writes each new segment's file right after the
+commit that made it, from the lists as the commit wrote them (`capture`: the W3 codec's
+blocks caught before they are pickled, their chunks waiting in unnamed temporary files beside
+the index during the commit), so nothing is read back: new segments and merged ones alike,
+since Whoosh writes a merge's postings through the same codec. `refresh` builds, from the
+segment's blocks (`build`), the files segments still lack (an index from before, a writer
+that is not ours, a commit cut off before its file was written). Files are written to a
 temporary name and renamed, and removed once their segment is merged away. A file that is
 missing (an index from before, a build still running, the setting off) or unreadable only
 means the caller decodes the list from the segment instead. `$NEWS_SEARCH_POSTINGS_FILES=0`
@@ -25,7 +31,9 @@ turns building and reading off.
 
 The W3 block layout this reads (the magic, a signed size before each block, the block's
 pickled header, its optionally zlib-compressed pickled `(ids, weights, values)`) is the
-codec's own; search/postings.py decodes single lists with the same helpers.
+codec's own; search/postings.py decodes single lists with the same helpers. Positions are
+read from their pickles' bytes with numpy (protocol 2's opcodes for a list of ints, each
+checked), falling back to unpickling for anything else.
 """
 
 from __future__ import annotations

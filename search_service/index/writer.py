@@ -180,6 +180,7 @@ class ArticleWriter:
         self.commits += 1
         self.pending.clear()
         self.pending_chars = 0
+        docs.clear()  # the batch's texts are not held while its postings file is written
         postings_files(self.ix, captured, refresh=False)
         if self.merge and not self.bulk:
             self._bound_segments()
