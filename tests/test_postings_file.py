@@ -199,7 +199,7 @@ def test_a_merge_with_deletions_writes_the_file_of_the_merged_segment(index_dir,
 
 def test_a_bulk_run_of_many_commits_and_a_merge_writes_every_file(tmp_path, no_build,
                                                                     monkeypatch):
-    monkeypatch.setattr(postings_file, "BUILD_CHUNK", 97)  # many chunks, spilled and read back
+    monkeypatch.setattr(postings_file, "CAPTURE_CHUNK", 97)  # many chunks spilled, read back
     ix = open_index(tmp_path / "index", create=True)
     with ArticleWriter(ix, batch=None, interval=None, bulk=True, batch_mb=0.008) as writer:
         for article in distinct(150, seed=11):

@@ -348,6 +348,8 @@ def path_of(folder: Path, segment_id: str) -> Path:
 
 #: Postings decoded together while building (bounds the build's transient memory).
 BUILD_CHUNK = 200_000
+#: The same while a commit runs (its own memory peaks then): decoded and spilled sooner.
+CAPTURE_CHUNK = 40_000
 
 
 class _Decoded:
@@ -385,7 +387,7 @@ class _Decoded:
         else:
             self._weights.extend(weights)
         self._values.extend(values)
-        if len(self._ids) >= BUILD_CHUNK:
+        if len(self._ids) >= (BUILD_CHUNK if self.spill is None else CAPTURE_CHUNK):
             self.flush()
 
     def flush(self) -> None:
