@@ -180,7 +180,9 @@ class ArticleWriter:
         self.commits += 1
         self.pending.clear()
         self.pending_chars = 0
-        docs.clear()  # the batch's texts are not held while its postings file is written
+        # neither the batch's texts nor the writer (its pool) held while the file is written
+        docs.clear()
+        writer = known = None
         postings_files(self.ix, captured, refresh=False)
         if self.merge and not self.bulk:
             self._bound_segments()
