@@ -27,9 +27,8 @@ THRESHOLD = 0.8
 SEED = 1
 
 
-def _hash(data: bytes) -> int:
-    """A stable 32-bit hash of one shingle."""
-    return zlib.crc32(data)
+#: A stable 32-bit hash of one shingle (the C function itself: no Python call per shingle).
+_hash = zlib.crc32
 
 
 @cache
@@ -40,10 +39,11 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
 
 def shingles(text: str) -> set[bytes]:
     """Return the set of word 5-shingles of `text` (folded), or of its words if shorter."""
-    words = re.findall(r"\w+", fold(text))
+    words = [word.encode() for word in re.findall(r"\w+", fold(text))]
     if len(words) < SHINGLE:
-        return {" ".join(words).encode()} if words else set()
-    return {" ".join(words[i:i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+        return {b" ".join(words)} if words else set()
+    # the i-th word of every shingle at once (the shorter tails end the zip: False on purpose)
+    return set(map(b" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
 
 
 def signature(text: str) -> np.ndarray | None:

@@ -28,6 +28,10 @@ function says which internal it relies on and why no public API does the job:
   block matcher's `_read_data` / `_data` (the block's raw tuple: delta-encoded ids, weights)
   / `_byteids` / `_lastblock` / `_next_block` (reading a term's postings a block at a time
   and decoding them with numpy, ten times faster than posting by posting);
+- `capture_blocks`: a segment writer's `fieldwriter` and `newsegment`, the W3 field writer's
+  `start_field` and `_postwriter`, and its postings writer's `_write_block`, `_startoffset`,
+  `_ids`, `_weights` and `_values` (the blocks of a posting list as the codec writes them at
+  commit, for index/postings_file.py: no public API shows a commit's postings);
 - `WrappingQueryBase`: `WrappingQuery._rewrap`, the hook Whoosh calls to rebuild a wrapper;
 - `term_table`, `posting_file`, `column_file`, `deleted_docs`, `score_arrays`: a segment
   reader's `_terms` table and its `_postfile`, the per-document file's `_get_column_file` and
@@ -60,6 +64,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -286,6 +291,45 @@ def refresh_reader(ix: whoosh_index.Index, old):
     if len(readers) == 1:
         return readers[0]
     return MultiReader(readers, generation=toc.generation)
+
+
+# -- the postings a commit writes -------------------------------------------------------------
+
+def new_segment_id(writer) -> str | None:
+    """The id of the segment a segment writer writes at commit (None for other writers)."""
+    segment = getattr(writer, "newsegment", None)
+    return segment.segment_id() if segment is not None else None
+
+
+def capture_blocks(writer, fields: set[str], sink: Callable[..., None]) -> bool:
+    """Hand every block of the posting lists of `fields` that `writer` (a segment writer of
+    the W3 codec) writes at commit to `sink(field, offset, ids, weights, values)` before the
+    block is pickled: `offset` is the list's offset in the segment's postings file (blocks
+    of one list share it), `ids` the block's document numbers (an array of unsigned ints),
+    `weights` its weights (an array of floats), `values` its postings' encoded values. Only
+    this writer's field writer is wrapped (its instance, not the class). False when `writer`
+    is no such writer (nothing is captured)."""
+    fieldwriter = getattr(writer, "fieldwriter", None)
+    if not isinstance(fieldwriter, whoosh3.W3FieldWriter):
+        return False
+    start_field = fieldwriter.start_field
+
+    def start_capturing_field(fieldname, fieldobj):
+        start_field(fieldname, fieldobj)
+        postwriter = fieldwriter._postwriter
+        if fieldname not in fields or not isinstance(postwriter, whoosh3.W3PostingsWriter):
+            return
+        write_block = postwriter._write_block
+
+        def write_captured_block(last=False):
+            sink(fieldname, postwriter._startoffset, postwriter._ids, postwriter._weights,
+                 postwriter._values)
+            write_block(last)
+
+        postwriter._write_block = write_captured_block
+
+    fieldwriter.start_field = start_capturing_field
+    return True
 
 
 # -- reading postings a block at a time --------------------------------------------------------

@@ -142,8 +142,8 @@ class ArticleWriter:
             self.flush()
 
     def close(self) -> None:
-        """Commit what is queued; a bulk writer then merges down to MAX_SEGMENTS (and only
-        then writes the segments' postings files: index/postings_file.py)."""
+        """Commit what is queued; a bulk writer then merges down to MAX_SEGMENTS (and then
+        writes the postings files its commits did not: index/postings_file.py)."""
         self.flush()
         if self.bulk and self.merge:
             self._bound_segments()
@@ -163,6 +163,7 @@ class ArticleWriter:
             return
         docs = self._documents(list(self.pending.values()))
         writer = self._writer()
+        captured = postings_file.capture(writer)
         with abandoned_on_failure(self.ix, writer,
                                   f"the last {len(docs)} articles were not committed"):
             known = writer.searcher().reader()  # the committed segments, under the lock
@@ -179,9 +180,12 @@ class ArticleWriter:
         self.commits += 1
         self.pending.clear()
         self.pending_chars = 0
+        # neither the batch's texts nor the writer (its pool) held while the file is written
+        docs.clear()
+        writer = known = None
+        postings_files(self.ix, captured, refresh=False)
         if self.merge and not self.bulk:
             self._bound_segments()
-        if self.merge and not self.bulk:
             postings_files(self.ix)
 
     def _documents(self, articles: list[Article]) -> list[dict[str, Any]]:
@@ -220,8 +224,10 @@ class ArticleWriter:
         """Merge segments by size tier once there are more than MAX_SEGMENTS."""
         if whoosh_compat.segment_count(self.ix) > MAX_SEGMENTS:
             writer = self._writer()
+            captured = postings_file.capture(writer)
             with abandoned_on_failure(self.ix, writer, "the segments were not merged"):
                 writer.commit(mergetype=merge_tiers)
+            postings_files(self.ix, captured, refresh=False)
 
 
 def merge_plan(sizes: list[int], limit: int = MAX_SEGMENTS,
@@ -348,10 +354,11 @@ def delete_urls(ix: whoosh_index.Index, urls: Iterable[str], timeout: float = 10
     """Delete the articles whose canonical URL or URL is in `urls`; return how many."""
     query = Or([Term(name, url) for url in urls for name in ("canonical_url", "url")])
     writer = open_writer(ix, timeout)
+    captured = postings_file.capture(writer)
     with abandoned_on_failure(ix, writer, "no article was deleted"):
         deleted = writer.delete_by_query(query)
         writer.commit()
-    postings_files(ix)  # the commit may have merged segments
+    postings_files(ix, captured)  # the commit may have merged segments
     return deleted
 
 
@@ -362,17 +369,24 @@ def optimize(ix: whoosh_index.Index, timeout: float = 10.0) -> int:
         ix.optimize()
     else:
         writer = open_writer(ix, timeout)
+        captured = postings_file.capture(writer)
         with abandoned_on_failure(ix, writer, "the segments were not merged"):
             writer.commit(optimize=True)
+        postings_files(ix, captured, refresh=False)
     postings_files(ix)
     return before
 
 
-def postings_files(ix: whoosh_index.Index) -> None:
-    """Write the postings files of new segments and remove those of merged-away ones
+def postings_files(ix: whoosh_index.Index, captured: postings_file.Capture | None = None,
+                   refresh: bool = True) -> None:
+    """After a commit: write the postings file `captured` from it (if any), then, with
+    `refresh`, build those other new segments lack and remove those of merged-away ones
     (postings_file.refresh); a failure is logged, never the commit's: searches then decode
     those segments' lists themselves."""
     try:
-        postings_file.refresh(ix)
+        if captured is not None:
+            captured.write(ix)
+        if refresh:
+            postings_file.refresh(ix)
     except (OSError, ValueError) as exc:
         log.warning("postings files not written (%s): searches decode the lists instead", exc)
