@@ -32,6 +32,9 @@ from tests.support.servers import free_port, wait_for
 
 #: Tests that start redis-server (skipped without it, failed in CI; see tests/support/requires.py).
 NEEDS_REDIS = pytest.mark.needs("redis-server")
+#: The tests of the one module-wide undisturbed crawl: pytest-xdist runs them in one worker,
+#: which crawls once (`--dist loadgroup`).
+SHARES_THE_CRAWL = pytest.mark.xdist_group("test_scaleout.undisturbed")
 #: The per-host delay the workers share (seconds) in these tests.
 DELAY = 0.1
 #: Worker options: short timeouts, a short lease (a killed worker's pages come back after it).
@@ -125,6 +128,7 @@ def undisturbed(site, tmp_path_factory):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_every_article_is_indexed_exactly_once(undisturbed, site):
     docs = undisturbed["docs"]
     assert paths(site, docs) == STORIES
@@ -136,6 +140,7 @@ def test_every_article_is_indexed_exactly_once(undisturbed, site):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_no_page_is_fetched_twice_across_workers(undisturbed):
     fetched = [path for _, path, _ in undisturbed["hits"]]
     pages = [p for p in fetched if p != "/robots.txt"]
@@ -145,6 +150,7 @@ def test_no_page_is_fetched_twice_across_workers(undisturbed):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_each_worker_archives_to_its_own_warc_files(undisturbed):
     tmp = undisturbed["tmp"]
     archived = []
@@ -156,6 +162,7 @@ def test_each_worker_archives_to_its_own_warc_files(undisturbed):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_the_per_host_rate_holds_across_all_workers(undisturbed):
     times = sorted(t for t, _, _ in undisturbed["hits"])
     assert len(times) > 40
@@ -171,6 +178,7 @@ def test_the_per_host_rate_holds_across_all_workers(undisturbed):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
         undisturbed, site, redis_url, tmp_path):
     client = redis.Redis.from_url(redis_url)
@@ -274,6 +282,7 @@ def scrape(port: int) -> dict:
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         undisturbed, site, tmp_path):
     port = free_port()
