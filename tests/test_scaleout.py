@@ -79,10 +79,12 @@ def cli(*argv: str) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def worker(url: str, sources: Path, tmp_path: Path, worker_id: str) -> subprocess.Popen:
-    """Start a crawl worker archiving to its own directory."""
+def worker(url: str, sources: Path, tmp_path: Path, worker_id: str,
+           *extra: str) -> subprocess.Popen:
+    """Start a crawl worker archiving to its own directory (`extra` options override
+    WORKER's)."""
     return cli("crawl", "--redis", url, "--sources", str(sources), "--worker-id", worker_id,
-               "--archive", str(tmp_path / f"archive-{worker_id}"), *WORKER)
+               "--archive", str(tmp_path / f"archive-{worker_id}"), *WORKER, *extra)
 
 
 def indexer(url: str, index: Path, *extra: str) -> subprocess.Popen:
@@ -187,7 +189,9 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     sources = sources_file(tmp_path, site)
     index_dir = tmp_path / "ix"
     first = worker(redis_url, sources, tmp_path, "w1")
-    second = worker(redis_url, sources, tmp_path, "w2")
+    # w2 idles long enough to be alive when its twin, slow to start on a loaded machine,
+    # asks for its id (with 2 s it could finish the crawl and leave before)
+    second = worker(redis_url, sources, tmp_path, "w2", "--idle-exit", "30")
     wait_for(lambda: client.scard(WORKERS_KEY) == 2, what="the workers to start")
     twin = worker(redis_url, sources, tmp_path, "w2")  # a live worker's id: refused
     index = indexer(redis_url, index_dir, "--batch", "5", "--interval", "0.5")
@@ -212,10 +216,10 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     # the killed worker comes back under its id once its heartbeat has expired
     wait_for(lambda: not client.exists(alive_key("w1")), what="w1's heartbeat to expire")
     again = worker(redis_url, sources, tmp_path, "w1")
-    finish(second)
-    finish(again)
     _, err = twin.communicate(timeout=60)
     assert twin.returncode == 1 and "worker id 'w2' is in use" in err
+    finish(second, timeout=180)
+    finish(again)
     assert client.xlen(STREAM_KEY) > 0  # articles waited in the queue for the indexer
     assert client.llen("news-search:frontier") == 0 and not client.hlen(inflight_key("w1"))
 
