@@ -295,11 +295,13 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
     server = start_redis(tmp_path / "redis", port)
     index_dir = tmp_path / "ix"
     metrics_port = free_port()
+    started: list[subprocess.Popen] = []
     try:
         sources = sources_file(tmp_path, site)
         workers = [worker(url, sources, tmp_path, f"w{n}") for n in (1, 2)]
         index = indexer(url, index_dir, "--batch", "5", "--interval", "0.5",
                         "--metrics-port", str(metrics_port))
+        started += [*workers, index]
         wait_for(lambda: index_exists(index_dir) and open_index(index_dir).doc_count() >= 3,
                  timeout=180, what="the first commits")
         server.terminate()  # a graceful stop: Redis writes its append-only file and exits
@@ -318,6 +320,10 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         assert client.xlen(STREAM_KEY) == 0
         assert client.xpending(STREAM_KEY, GROUP)["pending"] == 0
     finally:
+        for proc in started:  # a failed drill leaves no worker behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         server.kill()
         server.wait()
     assert documents(index_dir) == undisturbed["docs"]  # nothing lost, nothing twice
