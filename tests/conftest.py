@@ -14,6 +14,7 @@ from search_service.ingest import ingest
 from search_service.web import create_app
 from tests.support import requires
 from tests.support.paths import PAGES, SMALL_WARC
+from tests.support.shared import built_once
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,18 +87,21 @@ def client(app):
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory) -> Path:
     """An index of the bundled sample, its collections applied as `news-search demo` does
-    (built once; read-only: copy it to change it)."""
+    (built once per run, shared by the xdist workers; read-only: copy it to change it)."""
+    return built_once(tmp_path_factory, "sample-index", build_sample_index)
+
+
+def build_sample_index(path: Path) -> None:
+    """Index the bundled sample at `path` as `news-search demo` does."""
     from search_service import config
     from search_service.cli import SAMPLE_SOURCES
     from search_service.crawl.sources import collections_by_host, load_sources
     from search_service.ingest import Collections
 
-    path = tmp_path_factory.mktemp("sample") / "index"
     sources = load_sources(config.SAMPLE_WARC.with_name(SAMPLE_SOURCES))
     summary = ingest(open_index(path, create=True), [config.SAMPLE_WARC],
                      collections=Collections(by_domain=collections_by_host(sources)))
     assert summary.indexed == summary.pages == 2296 and not summary.failed
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from search_service.search.params import QueryError, SearchParams
 from search_service.search.parse import parse_query
 from search_service.search.rank import blend_best, weighting
 from tests.support.corpus import SOURCES, distinct
+from tests.support.shared import built_once
 
 ARTICLES = 800
 QUERIES = int(__import__("os").environ.get("EXECUTOR_QUERIES", 2000))
@@ -47,13 +48,17 @@ def corpus(tmp_path_factory):
         if rng.random() < 0.1:
             article = dataclasses.replace(article, language="de")
         articles.append(article)
-    ix = open_index(tmp_path_factory.mktemp("executor") / "index", create=True)
-    with ArticleWriter(ix, batch=ARTICLES // 4, interval=3600) as writer:
-        for article in articles:
-            writer.add(article)
     doomed = [a.url for a in rng.sample(articles, ARTICLES // 20)]
-    assert delete_urls(ix, doomed) == len(doomed)
-    return ix, articles
+
+    def build(path):
+        ix = open_index(path, create=True)
+        with ArticleWriter(ix, batch=ARTICLES // 4, interval=3600) as writer:
+            for article in articles:
+                writer.add(article)
+        assert delete_urls(ix, doomed) == len(doomed)
+
+    # built once per run: the xdist workers that run these tests share it (read-only)
+    return open_index(built_once(tmp_path_factory, "executor-index", build)), articles
 
 
 @pytest.fixture(scope="module")

@@ -153,10 +153,10 @@ def test_the_index_worker_reports_the_related_sidecars_lag(tmp_path):
             stderr=subprocess.PIPE, text=True)
         try:
             wait_for(lambda: known() == 20, timeout=90, what="the first sidecar")
-            wait_for(lambda: lag() == 0, timeout=30, what="no lag after the first sidecar")
+            wait_for(lambda: lag() == 0, timeout=60, what="no lag after the first sidecar")
             # the next refresh waits for --related-every after the first: the lag shows
             hand(client, range(20, 30))
-            wait_for(lambda: lag() == 10, timeout=15, what="a lag of the 10 new articles")
+            wait_for(lambda: lag() == 10, timeout=60, what="a lag of the 10 new articles")
             handed = time.monotonic()
             wait_for(lambda: lag() == 0, timeout=60, what="the lag gone after the refresh")
             assert known() == 30 and time.monotonic() - handed < 40

@@ -14,15 +14,16 @@ from tests.support.hostile import BAD_PAGES, prose
 from tests.support.paths import PAGES
 
 FETCHED = datetime(2024, 6, 10, tzinfo=timezone.utc)
-#: Seconds any one page may take here (the machine is shared; a lone run takes a fraction).
+#: CPU seconds any one page may take here (a lone run takes a fraction). CPU time, not wall
+#: time: other test workers sharing the cores stretch the wall clock, not the work done.
 TIME_LIMIT = 20.0
 
 
 def check(html: bytes | str, url: str = "https://x.example/a") -> Extraction:
     """Normalise `html`, asserting it gave an Extraction in time and a reason if rejected."""
-    start = time.perf_counter()
+    start = time.process_time()
     result = normalise(html, url, FETCHED)
-    assert time.perf_counter() - start < TIME_LIMIT
+    assert time.process_time() - start < TIME_LIMIT
     assert isinstance(result, Extraction)
     assert result.rejected is None or result.rejected.strip()
     # The last-resort guard in normalise() must not be what saved us: that would be a bug.

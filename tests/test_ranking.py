@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from whoosh.util.times import datetime_to_long
 
-from search_service import config
 from search_service.index.schema import open_index
-from search_service.ingest import ingest
 from search_service.search import executor
 from search_service.search.engine import search
 from search_service.search.filters import NO_DATE
@@ -109,11 +107,10 @@ def test_weighting_carries_per_field_k1_b_weight_and_fixed_idf():
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    """A searcher over an index of the bundled sample (2,296 pages), built once."""
-    ix = open_index(tmp_path_factory.mktemp("sample"), create=True)
-    summary = ingest(ix, [config.SAMPLE_WARC], batch=5000)
-    assert summary.indexed == 2296
+def sample(sample_index):
+    """A searcher over conftest's index of the bundled sample (2,296 pages, read-only)."""
+    ix = open_index(sample_index)
+    assert ix.doc_count_all() == ix.doc_count() == 2296
     with ix.searcher(weighting=weighting()) as searcher:
         yield searcher
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -32,6 +33,9 @@ from tests.support.servers import free_port, wait_for
 
 #: Tests that start redis-server (skipped without it, failed in CI; see tests/support/requires.py).
 NEEDS_REDIS = pytest.mark.needs("redis-server")
+#: The tests of the one module-wide undisturbed crawl: pytest-xdist runs them in one worker,
+#: which crawls once (`--dist loadgroup`).
+SHARES_THE_CRAWL = pytest.mark.xdist_group("test_scaleout.undisturbed")
 #: The per-host delay the workers share (seconds) in these tests.
 DELAY = 0.1
 #: Worker options: short timeouts, a short lease (a killed worker's pages come back after it).
@@ -75,10 +79,12 @@ def cli(*argv: str) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def worker(url: str, sources: Path, tmp_path: Path, worker_id: str) -> subprocess.Popen:
-    """Start a crawl worker archiving to its own directory."""
+def worker(url: str, sources: Path, tmp_path: Path, worker_id: str,
+           *extra: str) -> subprocess.Popen:
+    """Start a crawl worker archiving to its own directory (`extra` options override
+    WORKER's)."""
     return cli("crawl", "--redis", url, "--sources", str(sources), "--worker-id", worker_id,
-               "--archive", str(tmp_path / f"archive-{worker_id}"), *WORKER)
+               "--archive", str(tmp_path / f"archive-{worker_id}"), *WORKER, *extra)
 
 
 def indexer(url: str, index: Path, *extra: str) -> subprocess.Popen:
@@ -125,6 +131,7 @@ def undisturbed(site, tmp_path_factory):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_every_article_is_indexed_exactly_once(undisturbed, site):
     docs = undisturbed["docs"]
     assert paths(site, docs) == STORIES
@@ -136,6 +143,7 @@ def test_every_article_is_indexed_exactly_once(undisturbed, site):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_no_page_is_fetched_twice_across_workers(undisturbed):
     fetched = [path for _, path, _ in undisturbed["hits"]]
     pages = [p for p in fetched if p != "/robots.txt"]
@@ -145,6 +153,7 @@ def test_no_page_is_fetched_twice_across_workers(undisturbed):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_each_worker_archives_to_its_own_warc_files(undisturbed):
     tmp = undisturbed["tmp"]
     archived = []
@@ -156,6 +165,7 @@ def test_each_worker_archives_to_its_own_warc_files(undisturbed):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_the_per_host_rate_holds_across_all_workers(undisturbed):
     times = sorted(t for t, _, _ in undisturbed["hits"])
     assert len(times) > 40
@@ -171,6 +181,7 @@ def test_the_per_host_rate_holds_across_all_workers(undisturbed):
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
         undisturbed, site, redis_url, tmp_path):
     client = redis.Redis.from_url(redis_url)
@@ -178,7 +189,9 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     sources = sources_file(tmp_path, site)
     index_dir = tmp_path / "ix"
     first = worker(redis_url, sources, tmp_path, "w1")
-    second = worker(redis_url, sources, tmp_path, "w2")
+    # w2 idles long enough to be alive when its twin, slow to start on a loaded machine,
+    # asks for its id (with 2 s it could finish the crawl and leave before)
+    second = worker(redis_url, sources, tmp_path, "w2", "--idle-exit", "30")
     wait_for(lambda: client.scard(WORKERS_KEY) == 2, what="the workers to start")
     twin = worker(redis_url, sources, tmp_path, "w2")  # a live worker's id: refused
     index = indexer(redis_url, index_dir, "--batch", "5", "--interval", "0.5")
@@ -203,10 +216,10 @@ def test_killed_worker_and_indexer_lose_nothing_and_index_nothing_twice(
     # the killed worker comes back under its id once its heartbeat has expired
     wait_for(lambda: not client.exists(alive_key("w1")), what="w1's heartbeat to expire")
     again = worker(redis_url, sources, tmp_path, "w1")
-    finish(second)
-    finish(again)
     _, err = twin.communicate(timeout=60)
     assert twin.returncode == 1 and "worker id 'w2' is in use" in err
+    finish(second, timeout=180)
+    finish(again)
     assert client.xlen(STREAM_KEY) > 0  # articles waited in the queue for the indexer
     assert client.llen("news-search:frontier") == 0 and not client.hlen(inflight_key("w1"))
 
@@ -274,6 +287,7 @@ def scrape(port: int) -> dict:
 
 
 @NEEDS_REDIS
+@SHARES_THE_CRAWL
 def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         undisturbed, site, tmp_path):
     port = free_port()
@@ -281,11 +295,13 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
     server = start_redis(tmp_path / "redis", port)
     index_dir = tmp_path / "ix"
     metrics_port = free_port()
+    started: list[subprocess.Popen] = []
     try:
         sources = sources_file(tmp_path, site)
         workers = [worker(url, sources, tmp_path, f"w{n}") for n in (1, 2)]
         index = indexer(url, index_dir, "--batch", "5", "--interval", "0.5",
                         "--metrics-port", str(metrics_port))
+        started += [*workers, index]
         wait_for(lambda: index_exists(index_dir) and open_index(index_dir).doc_count() >= 3,
                  timeout=180, what="the first commits")
         server.terminate()  # a graceful stop: Redis writes its append-only file and exits
@@ -295,8 +311,8 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         server = start_redis(tmp_path / "redis", port)
         for proc in workers:
             finish(proc, timeout=120 + OUTAGE)
-        wait_for(lambda: len(documents(index_dir)) >= len(undisturbed["docs"]), timeout=60,
-                 what="the index-worker to catch up")
+        wait_for(lambda: len(documents(index_dir)) >= len(undisturbed["docs"]), timeout=300,
+                 what="the index-worker to catch up")  # a guard: slow under load
         metrics = scrape(metrics_port)
         index.send_signal(signal.SIGTERM)
         finish(index)
@@ -304,6 +320,10 @@ def test_a_redis_outage_mid_crawl_loses_nothing_and_indexes_nothing_twice(
         assert client.xlen(STREAM_KEY) == 0
         assert client.xpending(STREAM_KEY, GROUP)["pending"] == 0
     finally:
+        for proc in started:  # a failed drill leaves no worker behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         server.kill()
         server.wait()
     assert documents(index_dir) == undisturbed["docs"]  # nothing lost, nothing twice
@@ -327,18 +347,21 @@ def test_max_pages_holds_for_the_whole_crawl_and_a_recrawl_is_conditional(site, 
     # 8 pages claimed by both workers together (each alone would take 8)
     assert len(capped) <= 8 and len(set(capped)) == len(capped)
     assert any("page cap reached" in out for out in outputs)
-    # a re-crawl by w1 (a new frontier, a short re-crawl interval): what it fetched before is
-    # asked for with its ETag, and comes back 304 Not Modified
+    # a re-crawl by a worker that archived some of them (w1 unless, on a loaded machine, it
+    # started after w2 had taken all 8), with a new frontier and a short re-crawl interval:
+    # what it fetched before is asked for with its ETag, and comes back 304 Not Modified
+    archived = [int(re.search(r"(\d+) articles? archived", out).group(1)) for out in outputs]
+    again_id, other_id = ("w1", "w2") if archived[0] else ("w2", "w1")
     sources.write_text(text + 'recrawl_interval = "1s"\n')
     time.sleep(1.5)
     with redis_server(tmp_path / "redis-again") as url:
-        again = finish(worker(url, sources, tmp_path, "w1"))
+        again = finish(worker(url, sources, tmp_path, again_id))
     assert " unchanged since the last crawl" in again
-    stats = load_source_stats(tmp_path / "archive-w1")["Harbour Times"]
+    stats = load_source_stats(tmp_path / f"archive-{again_id}")["Harbour Times"]
     assert stats["counts"]["unchanged"] >= 1
     assert stats["finish_reason"] == "finished"
-    assert load_source_stats(tmp_path / "archive-w2")["Harbour Times"]["finish_reason"] == (
-        "finished")  # every worker writes its own record
+    assert load_source_stats(tmp_path / f"archive-{other_id}")["Harbour Times"][
+        "finish_reason"] == "finished"  # every worker writes its own record
 
 
 @NEEDS_REDIS

@@ -25,19 +25,36 @@ def start_redis(directory: Path, port: int, fsync: str = "always") -> subprocess
                                "--dir", str(directory), "--appendonly", "yes",
                                "--appendfsync", fsync, "--save", ""],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
     try:
-        wait_for(lambda: pings(f"redis://127.0.0.1:{port}/0"), timeout=10, what="redis")
+        # A guard against a hang, not a time limit. It is this server that must answer: on a
+        # port taken meanwhile (by another test's server) ours exits and the other answers.
+        wait_for(lambda: server.poll() is not None or answers_as(url, server.pid),
+                 timeout=60, what="redis")
     except AssertionError:
         server.kill()
         raise
+    if server.poll() is not None:
+        raise PortTaken(f"redis-server could not listen on 127.0.0.1:{port}")
     return server
+
+
+class PortTaken(OSError):
+    """redis-server exited at its start: its port was taken."""
 
 
 @contextmanager
 def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
-    """Run a fresh redis-server on a free loopback port (see `start_redis`); yield its URL."""
-    port = free_port()
-    server = start_redis(directory, port, fsync)
+    """Run a fresh redis-server on a free loopback port (see `start_redis`; another port if
+    that one is taken before the server listens); yield its URL."""
+    for attempt in range(5):
+        port = free_port()
+        try:
+            server = start_redis(directory, port, fsync)
+            break
+        except PortTaken:
+            if attempt == 4:
+                raise
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -45,9 +62,10 @@ def redis_server(directory: Path, fsync: str = "always") -> Iterator[str]:
         server.wait(10)
 
 
-def pings(url: str) -> bool:
-    """Whether the Redis server at `url` answers a PING."""
+def answers_as(url: str, pid: int) -> bool:
+    """Whether the Redis server at `url` answers, and is process `pid`."""
     try:
-        return bool(redis.Redis.from_url(url).ping())
+        return redis.Redis.from_url(url).info("server")["process_id"] == pid
     except redis.ConnectionError:
         return False
+
