@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -157,9 +156,8 @@ def test_the_index_worker_reports_the_related_sidecars_lag(tmp_path):
             # the next refresh waits for --related-every after the first: the lag shows
             hand(client, range(20, 30))
             wait_for(lambda: lag() == 10, timeout=60, what="a lag of the 10 new articles")
-            handed = time.monotonic()
             wait_for(lambda: lag() == 0, timeout=60, what="the lag gone after the refresh")
-            assert known() == 30 and time.monotonic() - handed < 40
+            assert known() == 30
         finally:
             index.send_signal(signal.SIGTERM)
             out, err = index.communicate(timeout=90)
