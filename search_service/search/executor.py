@@ -592,18 +592,9 @@ def _filter(cols: IndexColumns, params: SearchParams, docnums: np.ndarray) -> np
 
 
 def _order_key(sort: str, scores: np.ndarray, stamps: np.ndarray, take: int) -> np.ndarray:
-    """A key per match, larger first (for `best`, exact for the first `take` matches and
-    those tied with them)."""
-    if sort == "newest":
-        dated = stamps != np.uint64(NO_DATE)
-        key = np.full(len(stamps), -np.inf)
-        key[dated] = stamps[dated].astype(np.float64)
-        return key
-    if sort == "oldest":
-        dated = stamps != np.uint64(NO_DATE)
-        key = np.full(len(stamps), -np.inf)
-        key[dated] = -stamps[dated].astype(np.float64)
-        return key
+    """A key per match for the orders by relevance, larger first (for `best`, exact for the
+    first `take` matches); `newest` and `oldest` are ordered by their stamps (_ranked), so
+    their key is the scores, unused."""
     if sort == "best":
         now = datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
         return blend_best(scores, stamps, now, top=take)
