@@ -313,6 +313,11 @@ def _add_server_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--max-depth", type=_positive_int, metavar="N",
                      help="page results at most N deep, page x per_page <= N (default: "
                           f"${config.MAX_DEPTH_ENV}, else {config.MAX_DEPTH})")
+    cmd.add_argument("--search-slots", type=_non_negative_int, metavar="N",
+                     help="searches and article lookups one process runs at once; the "
+                          "others wait their turn, and exports, research views, health and "
+                          "metrics never do; 0: no limit (default: "
+                          f"${config.SEARCH_SLOTS_ENV}, else {config.SEARCH_SLOTS})")
 
 
 def _add_collection_options(cmd: argparse.ArgumentParser) -> None:
@@ -693,6 +698,8 @@ def _app_settings(args: argparse.Namespace) -> dict:
         settings["CORS_ORIGINS"] = tuple(args.cors_origins)
     if args.max_depth:
         settings["MAX_DEPTH"] = args.max_depth
+    if args.search_slots is not None:
+        settings["SEARCH_SLOTS"] = args.search_slots
     return settings
 
 

@@ -17,6 +17,11 @@ DEFAULT_CONTACT = "https://pypi.org/project/news-search/"
 CORS_ENV = "NEWS_SEARCH_CORS_ORIGINS"
 #: Environment variable overriding how deep results may be paged (page x per_page).
 MAX_DEPTH_ENV = "NEWS_SEARCH_MAX_DEPTH"
+#: Environment variable giving how many searches one serving process runs at once (0: no
+#: limit; search_service/web/turns.py).
+SEARCH_SLOTS_ENV = "NEWS_SEARCH_SEARCH_SLOTS"
+#: Searches one serving process runs at once by default (docs/performance.md, seventh round).
+SEARCH_SLOTS = 1
 #: Environment variable giving the most malloc arenas of a serve worker or the index-worker
 #: (0: glibc's default, 8 per core; search_service/memory.py).
 MALLOC_ARENAS_ENV = "NEWS_SEARCH_MALLOC_ARENAS"
@@ -73,6 +78,12 @@ def env_cors_origins() -> tuple[str, ...]:
 def env_max_depth() -> int:
     """Return the paging depth from $NEWS_SEARCH_MAX_DEPTH, else MAX_DEPTH."""
     return int(_env_number(MAX_DEPTH_ENV, MAX_DEPTH, int, 1))
+
+
+def env_search_slots() -> int:
+    """Return the searches a process runs at once from $NEWS_SEARCH_SEARCH_SLOTS, else
+    SEARCH_SLOTS (0: no limit)."""
+    return int(_env_number(SEARCH_SLOTS_ENV, SEARCH_SLOTS, int, 0))
 
 
 def _env_number(name: str, default: float, kind: type, least: float = 0) -> float:

@@ -14,8 +14,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then the environment, then `test_config`.
 
     Settings: INDEX_DIR, CORS_ORIGINS (origins that may read /api/* across sites, or `*`;
-    empty turns CORS off), MAX_DEPTH (page x per_page at most), SEARCH_TIME_LIMIT (seconds).
-    Raises ValueError for a malformed origin or depth.
+    empty turns CORS off), MAX_DEPTH (page x per_page at most), SEARCH_TIME_LIMIT (seconds),
+    SEARCH_SLOTS (searches one process runs at once, 0: no limit; web/turns.py).
+    Raises ValueError for a malformed origin, depth or slot count.
     """
     app = Flask(
         __name__,
@@ -29,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CORS_ORIGINS=config.env_cors_origins(),  # empty: no CORS headers at all
         MAX_DEPTH=config.env_max_depth(),  # page x per_page at most this
         SEARCH_TIME_LIMIT=None,  # seconds a search may run (None: the search default)
+        SEARCH_SLOTS=config.env_search_slots(),  # searches at once per process (0: no limit)
     )
     from search_service.web.encoding import FastJSONProvider
 
@@ -46,7 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     cache_limit()  # a bad $NEWS_SEARCH_POSTINGS_MB stops the app here, not at its first search
 
-    from search_service.web import api, cors, errors, metrics, pages, security
+    from search_service.web import api, cors, errors, metrics, pages, security, turns
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -54,4 +56,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.register(app)
     cors.register(app)
     metrics.register(app)
+    turns.register(app)  # last: a request answered by an earlier hook never waits for a turn
     return app
