@@ -16,11 +16,11 @@ from search_service.web import create_app
 
 
 class Gate:
-    """Wraps the real `ResultsCache.search`: counts the searches inside it at once and, while
-    `hold` is set, keeps each one waiting until `hold` is cleared."""
+    """Wraps the real `ResultsCache.search`: counts the searches inside it at once; each
+    waits until `together` are inside, and while `held` is set, until `opened` is set."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        self.lock = threading.Lock()
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, together: int = 1):
+        self.lock = threading.Condition()
         self.inside = self.most = 0
         self.entered = threading.Event()
         self.held = threading.Event()  # set: searches wait at the gate
@@ -31,12 +31,16 @@ class Gate:
             with self.lock:
                 self.inside += 1
                 self.most = max(self.most, self.inside)
+                self.lock.notify_all()
+                # wait for `together` searches inside at once (a guard, not a limit), so
+                # that the count does not hang on how the threads happen to be scheduled
+                self.lock.wait_for(lambda: self.inside >= together, timeout=5)
             self.entered.set()
             try:
                 if self.held.is_set():
                     assert self.opened.wait(30), "the test never opened the gate"
                 else:
-                    time.sleep(0.05)  # long enough for the other threads to arrive
+                    time.sleep(0.05)  # room for a search past the limit to come in
                 return real(cache, searcher, params)
             finally:
                 with self.lock:
@@ -63,7 +67,7 @@ def get_all(app, urls: list[str]) -> list[int]:
 @pytest.mark.parametrize(("slots", "most"), [(1, 1), (2, 2), (0, 6)])
 def test_slots_bound_the_searches_in_flight(index_dir, monkeypatch, slots, most):
     app = create_app({"INDEX_DIR": str(index_dir), "TESTING": True, "SEARCH_SLOTS": slots})
-    gate = Gate(monkeypatch)
+    gate = Gate(monkeypatch, together=most)
     words = ["nato", "market", "oil", "police", "minister", "vote"]
     codes = get_all(app, [f"/api/search?q={w}" for w in words])
     assert codes == [200] * 6
